@@ -1,0 +1,15 @@
+"""Limits on hostile or absurd input, passed into the parsers as a value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int = 40 * 1024 * 1024
+    max_attachment_bytes: int = 25 * 1024 * 1024
+    max_pages: int = 30  # pages read per document
+    max_pixels: int = 40_000_000  # per image or rendered page (decompression bombs)
+    ocr_seconds_per_page: float = 30.0
+    ocr: bool = True  # OCR pages without a text layer and images
