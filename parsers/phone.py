@@ -67,9 +67,7 @@ def parse_phone(raw: str) -> Phone:
     digits = digits_of(text)
     if len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]
-    if len(digits) == 10 and not text.startswith("+") or (
-        text.startswith("+1") and len(digits) == 10
-    ):
+    if len(digits) == 10 and (not text.startswith("+") or text.startswith("+1")):
         candidate = "+1" + digits
         key = candidate
     elif text.startswith("+") and digits:

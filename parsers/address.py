@@ -1,0 +1,152 @@
+"""Postal addresses: read, USPS-normalise and key for comparison.
+
+US street lines are normalised with usaddress-scourgify (Street = St,
+Suite = Ste, North = N); when it cannot parse a line, the same USPS tables are
+applied word by word. Canadian addresses keep their words (French designators
+are compared after folding only) and their postal code whole.
+
+The output keeps the writer's casing for words it did not abbreviate, so a
+customer's "123 Main Street" reads "123 Main St" and a bill's "123 MAIN STREET"
+reads "123 MAIN ST".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import scourgify.address_constants as usps
+from scourgify import normalize_address_record
+from scourgify.exceptions import AddressNormalizationError
+
+from parsers.model import Address
+
+_US_STATES = frozenset(usps.STATE_ABBREVIATIONS.values())
+_CA_PROVINCES = {
+    "AB": "ALBERTA", "BC": "BRITISH COLUMBIA", "MB": "MANITOBA", "NB": "NEW BRUNSWICK",
+    "NL": "NEWFOUNDLAND AND LABRADOR", "NS": "NOVA SCOTIA", "NT": "NORTHWEST TERRITORIES",
+    "NU": "NUNAVUT", "ON": "ONTARIO", "PE": "PRINCE EDWARD ISLAND", "QC": "QUEBEC",
+    "SK": "SASKATCHEWAN", "YT": "YUKON",
+}  # fmt: skip
+_STATE_NAMES = {name: code for name, code in usps.STATE_ABBREVIATIONS.items()} | {
+    name: code for code, name in _CA_PROVINCES.items()
+} | {"QUÉBEC": "QC", "PQ": "QC"}
+
+_ZIP = r"(?P<zip>\d{5}(?:[- ]?\d{4})?)"
+_POSTAL = r"(?P<postal>[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ -]?\d[ABCEGHJ-NPRSTV-Z]\d)"
+_STATE_WORDS = "|".join(sorted((re.escape(s) for s in _STATE_NAMES), key=len, reverse=True))
+# "... City, ST 78701" / "... City ST 78701" / "... City, Ontario M5V 2T6" at the end.
+_TAIL = re.compile(
+    rf"(?P<city>[^\d,;]+?)\s*,?\s+(?P<state>[A-Z]{{2}}|{_STATE_WORDS})\.?\s*,?\s+(?:{_ZIP}|{_POSTAL})"
+    r"(?:\s*,?\s*(?:USA|U\.S\.A\.|US|United States|Canada))?\s*$",
+    re.IGNORECASE,
+)
+_PO_BOX = re.compile(
+    r"\b(?:P\.?\s*O\.?\s*Box|Post\s+Office\s+Box|P\.?\s*O\.?\s*Drawer|Lock\s*Box|"
+    r"PMB|Private\s+Mail\s*Box|General\s+Delivery|Case\s+Postale|C\.?P\.?\s+\d|"
+    r"(?:^|\s)Box\s+\d)",
+    re.IGNORECASE,
+)
+_DIRECTIONALS = frozenset(usps.DIRECTIONAL_REPLACEMENTS.values())
+_WORD_TABLE = (
+    {k: v for k, v in usps.STREET_TYPE_ABBREVIATIONS.items()}
+    | usps.DIRECTIONAL_REPLACEMENTS
+    | usps.OCCUPANCY_TYPE_ABBREVIATIONS
+)
+
+
+def _fold(text: str) -> str:
+    """Upper case, accents removed, punctuation to spaces, spaces collapsed."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = re.sub(r"[^\w#]+", " ", text.upper())
+    return " ".join(text.split())
+
+
+def _recase(normalised: str, original: str) -> str:
+    """Give normalised (upper-case) words the writer's casing where the word is theirs."""
+    originals = {w.upper(): w for w in re.findall(r"[\w#'-]+", original)}
+    words = []
+    for word in normalised.split():
+        if word in originals:
+            words.append(originals[word])
+        elif word in _DIRECTIONALS or word in ("#", "PO", "PMB") or original.isupper():
+            words.append(word)
+        else:
+            words.append(word.capitalize())
+    return " ".join(words)
+
+
+def _normalise_us_street(street: str, city: str, state: str, zip_code: str) -> str:
+    record = {"address_line_1": street, "address_line_2": None, "city": city,
+              "state": state, "postal_code": zip_code[:5]}  # fmt: skip
+    try:
+        out = normalize_address_record(record)
+        line = " ".join(p for p in (out.get("address_line_1"), out.get("address_line_2")) if p)
+    except (AddressNormalizationError, Exception):  # the library raises several kinds
+        line = " ".join(_WORD_TABLE.get(w, w) for w in _fold(street).split())
+    return _recase(line, street)
+
+
+def _split_lines(text: str | Sequence[str]) -> list[str]:
+    lines = [text] if isinstance(text, str) else list(text)
+    out: list[str] = []
+    for line in lines:
+        out.extend(p.strip(" \t,;") for p in line.splitlines())
+    return [p for p in out if p]
+
+
+def parse_address(text: str | Sequence[str]) -> Address | None:
+    """Read a one-line or multi-line US or Canadian address; None if it is not one."""
+    lines = _split_lines(text)
+    if not lines:
+        return None
+    joined = ", ".join(lines)
+    joined = re.sub(r"\s+", " ", joined).strip(" ,")
+    m = _TAIL.search(joined)
+    if not m:
+        return None
+    street = re.sub(r"\s*,\s*", " ", joined[: m.start()].strip(" ,"))
+    city = m.group("city").strip(" ,")
+    # "123 Main St Austin TX 78701" with no comma: the city swallowed the street.
+    if not street and "," not in joined and re.match(r"\d", city):
+        return None
+    state_word = m.group("state").upper().rstrip(".")
+    state = _STATE_NAMES.get(state_word, state_word)
+    po_box = bool(_PO_BOX.search(street))
+    if m.group("postal"):
+        if state not in _CA_PROVINCES:
+            return None
+        postal = m.group("postal").upper().replace("-", " ")
+        if " " not in postal:
+            postal = postal[:3] + " " + postal[3:]
+        return Address(street=street or None, city=city or None, state=state, zip=postal,
+                       po_box=po_box)  # fmt: skip
+    if state not in _US_STATES:
+        return None
+    zip_code = m.group("zip").replace(" ", "-")
+    if len(zip_code) == 9:
+        zip_code = zip_code[:5] + "-" + zip_code[5:]
+    if street and not po_box:
+        street = _normalise_us_street(street, city, state, zip_code)
+    elif street:
+        street = _recase(" ".join(_fold(street).replace("P O BOX", "PO BOX").split()), street)
+    return Address(street=street or None, city=city or None, state=state, zip=zip_code,
+                   po_box=po_box)  # fmt: skip
+
+
+def address_key(a: Address) -> tuple[str, str, str, str]:
+    """What two addresses must share to be the same service address.
+
+    Street line, city and state after USPS normalisation and folding; the first
+    five digits of a US ZIP, a Canadian postal code whole.
+    """
+    street = " ".join(_WORD_TABLE.get(w, w) for w in _fold(a.street or "").split())
+    street = street.replace("# ", "#")
+    # "Ste 200" and "# 200" name the same unit.
+    street = re.sub(r"(?:\b(?:STE|APT|UNIT|RM)|#)\s*#?\s*(\w+)$", r"UNIT \1", street)
+    zip_code = (a.zip or "").upper().replace(" ", "").replace("-", "")
+    if zip_code[:5].isdigit():
+        zip_code = zip_code[:5]
+    return (street, _fold(a.city or ""), _fold(a.state or ""), zip_code)
