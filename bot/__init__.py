@@ -1,0 +1,1 @@
+"""The effectful shell: configuration, command line, and (later) mailbox, state, Zendesk, mail."""

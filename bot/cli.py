@@ -1,0 +1,62 @@
+"""The `portbot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.app import assess_files
+from bot.config import load_config
+from bot.errors import ConfigError
+from parsers.errors import ParseError
+from rules.contract import to_json
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date in YYYY-MM-DD form: {text!r}") from exc
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portbot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    assess = sub.add_parser(
+        "assess",
+        help="assess one email thread (oldest first) and print its assessment as JSON",
+        description="Assess one porting-request thread offline: .eml files, oldest first.",
+    )
+    assess.add_argument("messages", nargs="+", type=Path, metavar="MESSAGE.eml")
+    assess.add_argument("--today", type=_date, help="the date for the bill-age rule (YYYY-MM-DD)")
+    assess.add_argument("--show-secrets", action="store_true", help="show PINs and SSN digits")
+    assess.add_argument("--config", type=Path, help="configuration file (default: built in)")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"portbot: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "assess":
+        try:
+            config = load_config(args.config)
+            result = assess_files(args.messages, config, today=args.today or dt.date.today())
+        except (ConfigError, ParseError, OSError) as exc:
+            return _fail(str(exc))
+        json.dump(to_json(result, show_secrets=args.show_secrets), sys.stdout,
+                  ensure_ascii=False, indent=2)  # fmt: skip
+        sys.stdout.write("\n")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""A thread of raw messages, read: each message's statements and documents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from parsers.body import read_statements
+from parsers.documents import read_attachment
+from parsers.email import parse_message
+from parsers.limits import Limits
+from parsers.model import ParsedMessage
+
+
+def read_message(raw: bytes, limits: Limits) -> ParsedMessage:
+    """Read one message; raises NotAnEmail (or another ParseError) for the message itself.
+
+    A bad attachment never raises: it becomes a Document with `error` set.
+    """
+    message = parse_message(raw, limits)
+    return ParsedMessage(
+        message=message,
+        statements=read_statements(message.body),
+        documents=tuple(read_attachment(a, limits) for a in message.attachments),
+    )
+
+
+def read_thread(raws: Sequence[bytes], limits: Limits) -> tuple[ParsedMessage, ...]:
+    """Messages of one thread, oldest first."""
+    return tuple(read_message(raw, limits) for raw in raws)
