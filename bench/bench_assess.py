@@ -1,0 +1,93 @@
+"""Benchmark: CPU time of a whole assessment per request, beside bare PDF text extraction.
+
+For every fixture thread without OCR, in the same run:
+- the bot: `assess_files` on the thread (reading .eml files, parsing, documents, rules);
+- the floor: extracting the text of the same PDF attachments with pypdfium2 alone.
+Prints medians over repeated runs (CPU time, process_time) and their ratio.
+Goal (issue 2): whole assessment <= 2x bare extraction, <= 50 ms per request.
+
+    .venv/bin/python bench/bench_assess.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import email
+import email.policy
+import statistics
+import time
+from pathlib import Path
+
+import pypdfium2 as pdfium
+
+from bot.app import assess_files
+from bot.config import Config
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emails"
+
+
+def _pdfs(thread: Path) -> list[bytes]:
+    out = []
+    for eml in sorted(thread.glob("*.eml")):
+        msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        for part in msg.walk():
+            if part.get_content_type() == "application/pdf" or (
+                (part.get_filename() or "").lower().endswith(".pdf")
+            ):
+                payload = part.get_payload(decode=True)
+                if isinstance(payload, bytes):
+                    out.append(payload)
+    return out
+
+
+def _bare_extract(pdfs: list[bytes]) -> None:
+    for data in pdfs:
+        try:
+            doc = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError:
+            continue
+        for page in doc:
+            page.get_textpage().get_text_range()
+        doc.close()
+
+
+def _cpu(fn: object, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()  # type: ignore[operator]
+        times.append(time.process_time() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    config = Config()
+    today = dt.date(2026, 11, 27)
+    threads = sorted(
+        p for p in FIXTURES.iterdir()
+        if p.is_dir() and not p.name.startswith("ocr-") and any(p.glob("*.eml"))
+    )  # fmt: skip
+    bot_ms, bare_ms = [], []
+    for thread in threads:
+        files = sorted(thread.glob("*.eml"))
+        pdfs = _pdfs(thread)
+        assess_files(files, config, today)  # warm imports and caches once
+        bot_ms.append(1000 * _cpu(lambda: assess_files(files, config, today), args.repeat))
+        bare_ms.append(1000 * _cpu(lambda: _bare_extract(pdfs), args.repeat))
+    with_pdf = [(b, e) for b, e in zip(bot_ms, bare_ms, strict=True) if e > 0]
+    print(f"threads: {len(threads)} ({len(with_pdf)} with PDFs), repeat {args.repeat}")
+    print(f"assessment, CPU ms per request: median {statistics.median(bot_ms):.1f}, "
+          f"max {max(bot_ms):.1f}")  # fmt: skip
+    if with_pdf:
+        bare_median = statistics.median(e for _, e in with_pdf)
+        ratio = statistics.median(b / e for b, e in with_pdf)
+        print(f"bare pypdfium2 text extraction, CPU ms per request: median {bare_median:.1f}")
+        print(f"ratio assessment / bare extraction: median {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
