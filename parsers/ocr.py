@@ -1,17 +1,339 @@
-"""OCR of scanned PDF pages and photos (placeholder until the OCR work lands)."""
+"""OCR of scanned PDF pages and photos: text, doubtful words and signature ink.
+
+One Tesseract run per page in the normal case (TSV output gives the text, the
+word confidences and the word boxes at once). Only when that first run reads
+little, or reads it with low confidence, is the page's orientation detected
+(`--psm 0`, slow) and the page read again turned upright.
+
+The text is laid out as physical rows, left to right, the way a PDF text layer
+reads: "Bill Date: November 2, 2026" stays one line even when Tesseract sees
+the label and the value as two blocks, so the field extractors read OCR text
+and text-layer text alike.
+
+Tesseract runs as a subprocess with OMP_THREAD_LIMIT=1: its OpenMP threads
+make a single page several times slower on a small machine, and the bot reads
+documents one page at a time anyway.
+"""
 
 from __future__ import annotations
 
+import math
+import os
+import re
+import subprocess
+import tempfile
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from parsers.errors import DocumentError
+from PIL import Image
+
+from parsers import images
+from parsers.errors import DocumentError, EncryptedDocument, LimitExceeded
+from parsers.images import Box
 from parsers.limits import Limits
 from parsers.text import DocText, PageText
 
+# Words read with less confidence (0-100) are reported as doubtful.
+LOW_CONFIDENCE = 60.0
+# A first pass is trusted when it read this many words at this mean confidence.
+_MIN_WORDS = 8
+_MIN_MEAN_CONFIDENCE = 65.0
+# A page counts as read when this many words were read with confidence.
+_MIN_READABLE_WORDS = 3
+_RENDER_DPI = 300
+# Rendering below this would leave letters too small to read.
+_MIN_RENDER_DPI = 100
+# PDF's own limit on a page side (200 inches), in points.
+_MAX_PAGE_POINTS = 14400.0
+
+NO_TEXT = "no text could be read from the scan"
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    conf: float
+    box: Box
+    line: tuple[int, int, int]  # Tesseract's block, paragraph and line numbers
+
 
 def ocr_image(data: bytes, limits: Limits) -> DocText:
-    raise DocumentError("image documents cannot be read yet (no OCR)")
+    """Reads a photo or scan (JPEG, PNG, TIFF with several pages, HEIC, WebP, ...).
+
+    Raises LimitExceeded for an image over `limits.max_pixels` (checked before
+    decoding) or a page that takes longer than `limits.ocr_seconds_per_page`,
+    DocumentError when the file is no readable image or no text was found.
+    """
+    _check_enabled(limits)
+    frames = images.load_frames(data, limits)
+    pages = tuple(_read_page(f, n, limits) for n, f in enumerate(frames, start=1))
+    if not any(p.text for p in pages):
+        raise DocumentError(NO_TEXT)
+    return DocText(pages)
 
 
 def ocr_pdf_pages(data: bytes, pages: Sequence[int], limits: Limits) -> dict[int, PageText]:
-    raise DocumentError("scanned pages cannot be read yet (no OCR)")
+    """Reads the given pages of a PDF (indices from 0) by rendering them at 300 dpi.
+
+    Pages at or past `limits.max_pages` are not read and are absent from the
+    result. A page where nothing could be read has empty text. Raises
+    DocumentError(NO_TEXT) when none of the pages read has any text (a caller
+    that has text-layer pages besides may catch it), LimitExceeded for an
+    absurd page size or a page over the time limit.
+    """
+    _check_enabled(limits)
+    wanted = sorted({p for p in pages if 0 <= p < limits.max_pages})
+    if not wanted:
+        return {}
+    import pypdfium2 as pdfium  # imported here: only scanned PDFs need rendering
+
+    try:
+        doc = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        if "password" in str(e).lower():
+            raise EncryptedDocument("the PDF is encrypted and could not be opened") from e
+        raise DocumentError(f"the PDF could not be opened ({e})") from e
+    out: dict[int, PageText] = {}
+    try:
+        for index in wanted:
+            if index >= len(doc):
+                continue
+            img = _render(doc, index, limits)
+            out[index] = _read_page(img, index + 1, limits)
+    finally:
+        doc.close()
+    if not any(p.text for p in out.values()):
+        raise DocumentError(NO_TEXT)
+    return out
+
+
+def _check_enabled(limits: Limits) -> None:
+    if not limits.ocr:
+        raise DocumentError("the document is a scan and OCR is turned off")
+
+
+def _render(doc: object, index: int, limits: Limits) -> Image.Image:
+    import pypdfium2 as pdfium
+
+    assert isinstance(doc, pdfium.PdfDocument)
+    page = doc[index]
+    try:
+        width, height = page.get_size()
+        n = index + 1
+        if not (0 < width <= _MAX_PAGE_POINTS and 0 < height <= _MAX_PAGE_POINTS):
+            raise LimitExceeded(
+                f"page {n} is {width / 72:.0f} x {height / 72:.0f} inches, too large to read"
+            )
+        scale = _RENDER_DPI / 72
+        if width * height * scale * scale > limits.max_pixels:
+            scale = math.sqrt(limits.max_pixels / (width * height)) * 0.999
+        if scale * 72 < _MIN_RENDER_DPI:
+            raise LimitExceeded(
+                f"page {n} is {width / 72:.0f} x {height / 72:.0f} inches, too large to read "
+                f"within the limit of {limits.max_pixels:,} pixels"
+            )
+        try:
+            bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=True)
+            img: Image.Image = bitmap.to_pil()
+        except pdfium.PdfiumError as e:
+            raise DocumentError(f"page {n} could not be rendered ({e})") from e
+    finally:
+        page.close()
+    img.info["dpi"] = (scale * 72, scale * 72)
+    return img
+
+
+def _read_page(img: Image.Image, page_no: int, limits: Limits) -> PageText:
+    deadline = time.monotonic() + limits.ocr_seconds_per_page
+    gray = images.prepare(img)
+    words = _words(_tesseract(gray, [], page_no, deadline, limits))
+    if _weak(words):
+        # Sideways or upside down? Ask Tesseract's orientation detector, then read again.
+        turn = _orientation(gray, page_no, deadline, limits)
+        if turn:
+            turned = images.rotate(gray, turn)
+            again = _words(_tesseract(turned, [], page_no, deadline, limits))
+            if _score(again) > _score(words):
+                gray, words = turned, again
+    if _readable(words) < _MIN_READABLE_WORDS:
+        return PageText("", ocr=True)
+    return PageText(
+        text=layout_text(words),
+        ocr=True,
+        low_confidence=frozenset(w.text for w in words if w.conf < LOW_CONFIDENCE),
+        signature_ink=signature_ink(gray, words),
+    )
+
+
+def _tesseract(
+    gray: Image.Image, args: list[str], page_no: int, deadline: float, limits: Limits
+) -> str:
+    remaining = deadline - time.monotonic()
+    too_slow = LimitExceeded(
+        f"page {page_no} took longer than {limits.ocr_seconds_per_page:g} seconds to read"
+    )
+    if remaining <= 0:
+        raise too_slow
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    # A PNG file, fast-compressed: Tesseract reads stdin byte by byte and
+    # leptonica's PNM reader is slower, both measurably on a 300 dpi page.
+    with tempfile.TemporaryDirectory(prefix="portbot-ocr-") as tmp:
+        path = os.path.join(tmp, "page.png")
+        gray.save(path, "PNG", compress_level=1)
+        cmd = ["tesseract", path, "stdout", "-c", "tessedit_do_invert=0", *(args or ["tsv"])]
+        try:
+            done = subprocess.run(
+                cmd, capture_output=True, timeout=remaining, env=env, check=False
+            )
+        except FileNotFoundError as e:
+            raise DocumentError(
+                "the scan could not be read: tesseract (OCR) is not installed"
+            ) from e
+        except subprocess.TimeoutExpired as e:
+            raise too_slow from e
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise DocumentError(
+            f"OCR failed on page {page_no}" + (f" ({detail[-1]})" if detail else "")
+        )
+    return done.stdout.decode("utf-8", "replace")
+
+
+def _words(tsv: str) -> list[Word]:
+    out: list[Word] = []
+    for row in tsv.splitlines()[1:]:
+        cols = row.split("\t")
+        if len(cols) < 12 or cols[0] != "5":
+            continue
+        text = cols[11].strip()
+        if not text:
+            continue
+        try:
+            left, top, width, height = (int(c) for c in cols[6:10])
+            conf = float(cols[10])
+            line = (int(cols[2]), int(cols[3]), int(cols[4]))
+        except ValueError:
+            continue
+        out.append(Word(text, conf, Box(left, top, left + width, top + height), line))
+    return out
+
+
+def _is_wordlike(w: Word) -> bool:
+    return sum(c.isalnum() for c in w.text) >= 2
+
+
+def _readable(words: list[Word]) -> int:
+    return sum(1 for w in words if w.conf >= LOW_CONFIDENCE and _is_wordlike(w))
+
+
+def _weak(words: list[Word]) -> bool:
+    real = [w for w in words if _is_wordlike(w)]
+    if len(real) < _MIN_WORDS:
+        return True
+    return sum(w.conf for w in real) / len(real) < _MIN_MEAN_CONFIDENCE
+
+
+def _score(words: list[Word]) -> float:
+    return sum(w.conf * len(w.text) for w in words if w.conf >= LOW_CONFIDENCE)
+
+
+_ROTATE = re.compile(r"Rotate:\s*(\d+)")
+_ORIENT_CONF = re.compile(r"Orientation confidence:\s*([\d.]+)")
+
+
+def _orientation(gray: Image.Image, page_no: int, deadline: float, limits: Limits) -> int:
+    """Counter-clockwise degrees (0, 90, 180, 270) that turn the page upright, 0 if unsure."""
+    try:
+        out = _tesseract(gray, ["--psm", "0"], page_no, deadline, limits)
+    except LimitExceeded:
+        raise
+    except DocumentError:
+        return 0  # too few letters to tell: keep the first reading
+    rot = _ROTATE.search(out)
+    conf = _ORIENT_CONF.search(out)
+    if not rot or not conf or float(conf.group(1)) < 1.0:
+        return 0
+    # Tesseract's "Rotate" is clockwise; Pillow turns counter-clockwise.
+    return (360 - int(rot.group(1))) % 360
+
+
+def layout_text(words: list[Word]) -> str:
+    """The words as physical rows, top to bottom, each row left to right.
+
+    Tesseract's lines that sit at the same height (a label in one column, its
+    value in another) are joined into one row, as a PDF text layer reads.
+    """
+    lines: dict[tuple[int, int, int], list[Word]] = {}
+    for w in words:
+        lines.setdefault(w.line, []).append(w)
+    boxed = []
+    for ws in lines.values():
+        top = min(w.box.top for w in ws)
+        bottom = max(w.box.bottom for w in ws)
+        boxed.append((top, bottom, sorted(ws, key=lambda w: w.box.left)))
+    boxed.sort(key=lambda t: (t[0] + t[1]) / 2)
+    rows: list[tuple[float, float, list[Word]]] = []  # centre, height, words
+    for top, bottom, ws in boxed:
+        centre = (top + bottom) / 2
+        height = bottom - top
+        if rows:
+            r_centre, r_height, r_words = rows[-1]
+            if abs(centre - r_centre) < 0.5 * min(height, r_height):
+                rows[-1] = (r_centre, r_height, r_words + ws)
+                continue
+        rows.append((centre, height, list(ws)))
+    return "\n".join(
+        " ".join(w.text for w in sorted(ws, key=lambda w: w.box.left)) for _, _, ws in rows
+    )
+
+
+def _is_signature_label(w: Word) -> bool:
+    return re.sub(r"[^a-z]", "", w.text.lower()) in {"signature", "signatures", "sign", "signed"}
+
+
+def signature_ink(gray: Image.Image, words: list[Word]) -> bool | None:
+    """True when pen strokes are found at a signature label, False when it is blank.
+
+    None when the page has no signature label. The label may stand left of the
+    line ("Signature: ______") or under it ("______ / Authorized Signature");
+    both places are looked at. A label inside running text ("by my signature
+    below") is not one.
+    """
+    by_line: dict[tuple[int, int, int], list[Word]] = {}
+    for w in words:
+        by_line.setdefault(w.line, []).append(w)
+    labels = []
+    for w in words:
+        if not _is_signature_label(w):
+            continue
+        before = [o for o in by_line[w.line] if o.box.right <= w.box.left]
+        if len(before) <= 3:
+            labels.append(w)
+    if not labels:
+        return None
+    for label in labels:
+        h = max(label.box.height, 8)
+        printed = [
+            w.box
+            for w in words
+            if w is not label and w.conf >= LOW_CONFIDENCE and _is_wordlike(w)
+            and w.box.height <= 1.6 * h
+        ]
+        # Stop at the next label on the same row ("Date:"), if there is one.
+        next_labels = [
+            w.box.left
+            for w in words
+            if w.box.left > label.box.right
+            and w.text.endswith(":")
+            and abs((w.box.top + w.box.bottom) - (label.box.top + label.box.bottom)) < h
+        ]
+        right_end = min([*next_labels, label.box.right + 25 * h]) - h // 3
+        beside = Box(label.box.right + h // 3, label.box.top - 2 * h, right_end,
+                     label.box.bottom + h)
+        above = Box(label.box.left - h, label.box.top - 3 * h, label.box.right + 12 * h,
+                    label.box.top - h // 4)
+        for region in (beside, above):
+            if images.ink_in_region(gray, region, printed, h):
+                return True
+    return False
