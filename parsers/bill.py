@@ -1,0 +1,491 @@
+"""Fields of a phone bill or Customer Service Record, read from its text.
+
+The text is a page layout (parsers/pdf.py keeps column gaps as runs of
+spaces) or OCR lines. A line is split into cells at runs of 2+ spaces; a
+label's value is the rest of its cell, else the next cell to its right, else
+the cell below it in the same column (a table header, an address block).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from parsers.address import parse_address
+from parsers.dates import FoundDate, find_dates
+from parsers.model import Address, BillFields
+from parsers.phone import NANP_PATTERN, to_e164
+from parsers.text import DocText
+
+# --- layout --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    line: int
+    col: int
+    text: str
+
+    @property
+    def end(self) -> int:
+        return self.col + len(self.text)
+
+
+_CELL_RE = re.compile(r"\S+(?: \S+)*")
+
+
+class Layout:
+    """The lines of a document as cells with their column positions."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.replace("\f", "").split("\n")
+        self.cells: list[list[Cell]] = [
+            [Cell(i, m.start(), m.group(0)) for m in _CELL_RE.finditer(line)]
+            for i, line in enumerate(self.lines)
+        ]
+
+    def all_cells(self) -> Iterator[Cell]:
+        for row in self.cells:
+            yield from row
+
+    def right_of(self, cell: Cell) -> Cell | None:
+        row = self.cells[cell.line]
+        for other in row:
+            if other.col > cell.col:
+                return other
+        return None
+
+    def below(self, cell: Cell, *, max_lines: int = 6, skip_blank: int = 1) -> Iterator[Cell]:
+        """Cells under `cell` in the same column, top to bottom, until a gap in the column."""
+        blanks = 0
+        for i in range(cell.line + 1, min(len(self.cells), cell.line + 1 + max_lines)):
+            under = [c for c in self.cells[i] if _overlaps(c, cell)]
+            if not under:
+                blanks += 1
+                if blanks > skip_blank:
+                    return
+                continue
+            blanks = 0
+            yield under[0]
+
+
+def _overlaps(a: Cell, b: Cell) -> bool:
+    # Same column: the cells' spans overlap, or their left edges are close.
+    return abs(a.col - b.col) <= 3 or (a.col < b.end and b.col < a.end)
+
+
+# --- labels --------------------------------------------------------------------------------
+
+_DATE_LABEL = re.compile(
+    r"\b(?:bill(?:ing)?\s+date|statement\s+(?:issue\s+)?date|invoice\s+date|issue\s+date"
+    r"|date\s+(?:of\s+)?(?:bill|statement|invoice|issued?)|date\s+issued|bill\s+issued"
+    r"|report\s+date|print(?:ed)?\s+date|date\s+printed|csr\s+date|date\s+prepared"
+    r"|invoice\s+issued|closing\s+date)\b\s*[:#.-]?",
+    re.IGNORECASE,
+)
+# A bare "Date:" (a CSR's, or a statement header's) counts when nothing better does.
+_BARE_DATE_LABEL = re.compile(r"(?:^|(?<=\s))date\s*[:.]", re.IGNORECASE)
+_NOT_BILL_DATE = re.compile(
+    r"\b(?:due|pay(?:ment)?s?\s+by|pay\s+by|please\s+pay|payment|paid|received|period|"
+    r"service\s+(?:from|dates?|period)|through|thru|from|until|autopay|auto\s+pay|"
+    r"scheduled|debit(?:ed)?|previous|last|next|expir\w*|since|start|end|effective|"
+    r"activated|installed|disconnect\w*|late)\b",
+    re.IGNORECASE,
+)
+_ACCOUNT_LABEL = re.compile(
+    r"\b(?:billing\s+account\s+(?:number|no\.?|#)(?:\s*\(BAN\))?|account\s+(?:number|no\.?|#)"
+    r"|acc(?:oun)?t\.?\s*(?:no\.?|number|#)|customer\s+(?:account\s+)?(?:number|no\.?|#|id)"
+    r"|BAN)\s*[:#.]?",
+    re.IGNORECASE,
+)
+_BARE_ACCOUNT_LABEL = re.compile(r"\baccount\s*:", re.IGNORECASE)
+_NAME_LABEL = re.compile(
+    r"\b(?:account\s+name|customer\s+name|company\s+name|business\s+name|name\s+on\s+account"
+    r"|account\s+holder|listed\s+name|billing\s+name|subscriber\s+name|customer(?=\s*:)"
+    r"|bill(?:ed)?\s+to|prepared\s+for|sold\s+to|service\s+for)\b\s*[:.]?",
+    re.IGNORECASE,
+)
+_SERVICE_ADDRESS_LABEL = re.compile(
+    r"\b(?:service\s+(?:address|location)|location\s+of\s+service|installation\s+address"
+    r"|premises\s+address|site\s+address|service\s+at)\b\s*[:.]?",
+    re.IGNORECASE,
+)
+_OTHER_ADDRESS_LABEL = re.compile(
+    r"\b(?:billing\s+address|mailing\s+address|customer\s+address|bill(?:ed)?\s+to"
+    r"|address)\b\s*[:.]?",
+    re.IGNORECASE,
+)
+_REMIT = re.compile(
+    r"\b(?:remit|send\s+(?:your\s+)?payments?|payment\s+address|mail\s+(?:your\s+)?payments?"
+    r"|checks?\s+payable|payable\s+to|pay\s+by\s+mail|return\s+(?:this|with)|mail\s+to"
+    r"|payment\s+center|payments?\s+to|lockbox)\b",
+    re.IGNORECASE,
+)
+_CARRIERS = re.compile(
+    r"\b(?:at&t|at\s*&\s*t|verizon|comcast|xfinity|spectrum|charter|ringcentral|bell|rogers|"
+    r"telus|frontier|centurylink|lumen|windstream|cox|vonage|8x8|t-mobile|sprint|altice|"
+    r"optimum|mediacom|consolidated|brightspeed|zoom|dialpad|nextiva|ooma|grasshopper|"
+    r"shaw|videotron|cogeco|fido|koodo|freedom\s+mobile|granite|lingo|earthlink)\b",
+    re.IGNORECASE,
+)
+_BTN_LABEL = re.compile(
+    r"\b(?:billing\s+tel(?:ephone)?\.?\s*(?:number|no\.?|#)|billing\s+phone\s+(?:number|no\.?|#)"
+    r"|BTN|account\s+(?:tele)?phone\s+(?:number|no\.?|#)|main\s+(?:tele)?phone\s+(?:number|no\.?|#)"
+    r"|main\s+(?:company\s+)?(?:number|line)|main\s+company\s+(?:phone\s+)?number"
+    r"|primary\s+(?:phone|telephone|line|number)(?:\s+(?:number|no\.?|#))?"
+    r"|billing\s+number|account\s+main\s+number)\b\s*(?:\(BTN\))?\s*[:#.]?",
+    re.IGNORECASE,
+)
+
+# Any label: a value stops where the next one starts ("Account #: 123  Bill Date: ...").
+_ANY_LABEL = re.compile(
+    "|".join(
+        p.pattern
+        for p in (_DATE_LABEL, _ACCOUNT_LABEL, _NAME_LABEL, _SERVICE_ADDRESS_LABEL,
+                  _OTHER_ADDRESS_LABEL, _BTN_LABEL)
+    )
+    + r"|\b(?:(?:payment\s+)?due\s+date|payment\s+due|amount\s+due|total\s+(?:amount\s+)?due"
+    r"|balance|billing\s+period|service\s+period|statement\s+period|page\s+\d|invoice\s+(?:number|#)"
+    r"|total|due\s+by|pay\s+by|please\s+pay)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class LabelHit:
+    cell: Cell
+    start: int  # of the label in the cell text
+    end: int
+    value: str  # rest of the cell after the label, up to the next label
+
+
+def find_labels(layout: Layout, label: re.Pattern[str]) -> list[LabelHit]:
+    hits: list[LabelHit] = []
+    for cell in layout.all_cells():
+        for m in label.finditer(cell.text):
+            rest = cell.text[m.end():]
+            nxt = _ANY_LABEL.search(rest)
+            value = rest[: nxt.start()] if nxt else rest
+            hits.append(LabelHit(cell, m.start(), m.end(), value.strip(" :#.-\t|")))
+    return hits
+
+
+def value_cells(layout: Layout, hit: LabelHit) -> list[str]:
+    """Candidate values of a label, best first: its own cell, right of it, below it."""
+    out: list[str] = []
+    if hit.value:
+        out.append(hit.value)
+    if hit.value and hit.end < len(hit.cell.text):
+        return out  # a value in the label's own cell is the value
+    right = layout.right_of(hit.cell)
+    if right is not None and not _ANY_LABEL.match(right.text):
+        out.append(right.text)
+    for under in layout.below(hit.cell, max_lines=2, skip_blank=0):
+        if not _ANY_LABEL.match(under.text):
+            out.append(under.text)
+        break
+    return out
+
+
+# --- values --------------------------------------------------------------------------------
+
+_RANGE_SEP = re.compile(r"^\s*(?:-|–|—|to|through|thru)\s*$", re.IGNORECASE)
+
+
+def _standalone_dates(text: str) -> list[FoundDate]:
+    """Dates that are not one end of a range ("Oct 3 - Nov 2, 2026")."""
+    found = find_dates(text)
+    out = []
+    for i, f in enumerate(found):
+        before = text[max(0, f.start - 12): f.start]
+        after = text[f.end: f.end + 12]
+        if re.search(r"(?:-|–|—|\bto|\bthrough|\bthru)\s*$", before, re.IGNORECASE):
+            continue
+        if re.match(r"\s*(?:-|–|—|to\b|through\b|thru\b)", after, re.IGNORECASE):
+            continue
+        if i + 1 < len(found) and _RANGE_SEP.match(text[f.end: found[i + 1].start]):
+            continue
+        out.append(f)
+    # "Oct 3 - Nov 2, 2026": the first end has no year, so it is not a date; the
+    # second is preceded by "-" and dropped above.
+    return out
+
+
+def _date_from_hit(layout: Layout, hit: LabelHit) -> dt.date | None:
+    for value in value_cells(layout, hit):
+        dates = _standalone_dates(value)
+        if dates:
+            return dates[0].date
+    # A header row of labels over a row of values in one cell (OCR lines):
+    # take the date in the same order as the date labels in the header.
+    if not hit.value or _ANY_LABEL.match(hit.cell.text[hit.end:].strip()):
+        header = hit.cell.text
+        nth = sum(
+            1 for m in _ANY_LABEL.finditer(header[: hit.start])
+            if re.search(r"date|due|period", m.group(0), re.IGNORECASE)
+        )
+        for under in layout.below(hit.cell, max_lines=1, skip_blank=0):
+            dates = find_dates(under.text)
+            if len(dates) > nth:
+                return dates[nth].date
+    return None
+
+
+def _bill_date(layout: Layout) -> dt.date | None:
+    for label in (_DATE_LABEL, _BARE_DATE_LABEL):
+        for hit in find_labels(layout, label):
+            before = hit.cell.text[: hit.start]
+            if label is _BARE_DATE_LABEL and _NOT_BILL_DATE.search(before[-25:]):
+                continue  # "Payment Due Date:", "Service Start Date:"
+            if label is _DATE_LABEL and re.search(r"\bdue\b", before[-15:], re.IGNORECASE):
+                continue
+            date = _date_from_hit(layout, hit)
+            if date is not None:
+                return date
+    return _unlabelled_date(layout)
+
+
+def _unlabelled_date(layout: Layout) -> dt.date | None:
+    """A date standing alone near the top of page one, with no due/period words around."""
+    seen = 0
+    for row in layout.cells:
+        if not row:
+            continue
+        seen += 1
+        if seen > 25:
+            break
+        for cell in row:
+            dates = find_dates(cell.text)
+            if len(dates) != 1 or _NOT_BILL_DATE.search(cell.text):
+                continue
+            rest = cell.text.replace(dates[0].text, "").strip(" ,:-")
+            if rest and not re.fullmatch(r"(?:date|dated|as of|on)", rest, re.IGNORECASE):
+                continue
+            above = (
+                [c for c in layout.cells[cell.line - 1] if _overlaps(c, cell)] if cell.line else []
+            )
+            if any(_NOT_BILL_DATE.search(c.text) or _ANY_LABEL.search(c.text) for c in above):
+                continue
+            return dates[0].date
+    return None
+
+
+_ACCOUNT_VALUE = re.compile(
+    r"(?<![\w-])(?=[\w-]*\d)[A-Za-z0-9][\w-]*(?:[ ](?=[\w-]*\d)[\w-]+)*"
+)
+
+
+def _account_number(layout: Layout) -> str | None:
+    for label in (_ACCOUNT_LABEL, _BARE_ACCOUNT_LABEL):
+        for hit in find_labels(layout, label):
+            for value in value_cells(layout, hit):
+                if find_dates(value) and find_dates(value)[0].start == 0:
+                    continue
+                m = _ACCOUNT_VALUE.search(value)
+                if m and not value[: m.start()].strip(" :#"):
+                    token = m.group(0).strip(" -")
+                    if sum(ch.isdigit() for ch in token) >= 4:
+                        return token
+    return None
+
+
+_NAME_VALUE_BAD = re.compile(
+    r"^\d|@|\b(?:number|date|address|account|page|total|due|amount|service|phone|www)\b",
+    re.IGNORECASE,
+)
+
+
+def _name_ok(text: str) -> bool:
+    text = text.strip()
+    if len(text) < 2 or not re.search(r"[^\W\d_]{2}", text):
+        return False
+    if _NAME_VALUE_BAD.search(text) or NANP_PATTERN.search(text):
+        return False
+    return parse_address(text) is None
+
+
+def _account_name(layout: Layout) -> str | None:
+    for hit in find_labels(layout, _NAME_LABEL):
+        for value in value_cells(layout, hit):
+            value = value.strip(" :,")
+            if _name_ok(value):
+                return value
+    return None
+
+
+_ZIP_TAIL = re.compile(
+    r"(?:\b[A-Z]{2}\.?,?\s+\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d)\s*(?:,?\s*(?:USA|US|Canada))?$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _Block:
+    lines: tuple[str, ...]
+    name: str | None  # a name line heading the block
+    address: Address
+
+
+def _block_from(lines: list[str]) -> _Block | None:
+    """An address from block lines, leading name lines set aside."""
+    lines = [ln.strip() for ln in lines if ln.strip()]
+    # Cut after the line holding the ZIP / postal code.
+    for i, line in enumerate(lines):
+        if _ZIP_TAIL.search(line):
+            lines = lines[: i + 1]
+            break
+    else:
+        return None
+    name: str | None = None
+    start = 0
+    while start < len(lines) - 1 and not re.search(r"\d", lines[start]) and not re.match(
+        r"\s*(?:p\.?\s*o\.?\s*box|one|two|three|four|five|post\s+office)\b", lines[start],
+        re.IGNORECASE,
+    ):
+        if name is None and _name_ok(lines[start]):
+            name = lines[start]
+        start += 1
+    body = lines[start:]
+    address = parse_address(body)
+    if address is None and len(body) == 1:
+        return None
+    if address is None:
+        return None
+    return _Block(tuple(body), name, address)
+
+
+def _block_at(layout: Layout, hit: LabelHit) -> _Block | None:
+    first = hit.value
+    if first and _ZIP_TAIL.search(first):
+        block = _block_from([first])
+        if block is not None:
+            return block
+    lines = [first] if first else []
+    anchor = hit.cell
+    if not first:
+        right = layout.right_of(hit.cell)
+        if right is not None and not _ANY_LABEL.match(right.text):
+            lines.append(right.text)
+            anchor = right
+    for under in layout.below(anchor, max_lines=6, skip_blank=0):
+        if _ANY_LABEL.match(under.text) and not lines:
+            break
+        lines.append(under.text)
+        if _ZIP_TAIL.search(under.text):
+            break
+    return _block_from(lines)
+
+
+def _near_remit(layout: Layout, top: Cell, bottom: Cell) -> bool:
+    """Is the block from `top` to `bottom` the carrier's remit-to or own address?"""
+    for i in range(max(0, top.line - 3), bottom.line + 1):
+        for other in layout.cells[i]:
+            if not (_overlaps(other, top) or i == top.line or i == bottom.line):
+                continue
+            if _REMIT.search(other.text):
+                return True
+            if i >= top.line - 1 and _CARRIERS.search(other.text):
+                return True
+    return False
+
+
+def _unlabelled_blocks(layout: Layout) -> list[tuple[Cell, _Block]]:
+    out: list[tuple[Cell, _Block]] = []
+    for cell in layout.all_cells():
+        if not _ZIP_TAIL.search(cell.text):
+            continue
+        stack = [cell.text]
+        top = cell
+        for i in range(cell.line - 1, max(-1, cell.line - 5), -1):
+            above = [c for c in layout.cells[i] if _overlaps(c, cell)]
+            if not above or _ANY_LABEL.search(above[0].text):
+                break
+            stack.insert(0, above[0].text)
+            top = above[0]
+        block = _block_from(stack)
+        if block is not None and not _near_remit(layout, top, cell):
+            out.append((top, block))
+    return out
+
+
+def _service_address(layout: Layout) -> tuple[Address | None, str | None]:
+    """The service address and the name line over it, if any."""
+    for hit in find_labels(layout, _SERVICE_ADDRESS_LABEL):
+        block = _block_at(layout, hit)
+        if block is not None:
+            return block.address, block.name
+    labelled = []
+    for hit in find_labels(layout, _OTHER_ADDRESS_LABEL):
+        if _REMIT.search(hit.cell.text):
+            continue
+        block = _block_at(layout, hit)
+        if block is not None:
+            labelled.append(block)
+    if labelled:
+        return labelled[0].address, labelled[0].name
+    blocks = _unlabelled_blocks(layout)
+    physical = [b for _, b in blocks if not b.address.po_box]
+    chosen = physical[0] if physical else (blocks[0][1] if blocks else None)
+    return (chosen.address, chosen.name) if chosen else (None, None)
+
+
+def _name_over_blocks(layout: Layout) -> str | None:
+    """The customer's name printed over their (mailing) address, where not labelled."""
+    for _, block in _unlabelled_blocks(layout):
+        if block.name:
+            return block.name
+    return None
+
+
+def _btn(layout: Layout) -> str | None:
+    for hit in find_labels(layout, _BTN_LABEL):
+        for value in value_cells(layout, hit):
+            m = NANP_PATTERN.search(value)
+            if m and not value[: m.start()].strip(" :#"):
+                e164 = to_e164(m.group(0))
+                if e164 is not None:
+                    return e164
+    return None
+
+
+# --- entry points --------------------------------------------------------------------------
+
+
+def read_bill(doc: DocText) -> BillFields:
+    """The fields of a bill or CSR that the rules compare with the request."""
+    layout = Layout(doc.text)
+    address, block_name = _service_address(layout)
+    name = _account_name(layout) or block_name or _name_over_blocks(layout)
+    return BillFields(
+        bill_date=_bill_date(layout),
+        account_name=name,
+        account_number=_account_number(layout),
+        service_address=address,
+        billing_telephone_number=_btn(layout),
+    )
+
+
+_BILL_WORDS: tuple[tuple[str, int], ...] = (
+    (r"customer\s+service\s+record|\bCSR\b", 4),
+    (r"\bbill\s+date|statement\s+date|invoice\s+date|issue\s+date|billing\s+date", 3),
+    (r"amount\s+due|total\s+due|balance\s+due|please\s+pay|payment\s+due|due\s+date", 3),
+    (r"billing\s+period|service\s+period|statement\s+period", 2),
+    (r"previous\s+balance|payments?\s+received|new\s+charges|current\s+charges", 2),
+    (r"account\s+(?:number|no|#)|acct\.?\s*(?:no|#)|\bBAN\b", 2),
+    (r"service\s+address|service\s+location|billing\s+telephone|\bBTN\b", 2),
+    (r"taxes|surcharges?|fees", 1),
+    (r"monthly\s+(?:service|charges)|plan\b|usage|long\s+distance", 1),
+    (r"\binvoice\b|\bstatement\b|your\s+bill", 1),
+    (r"remit|autopay|paperless", 1),
+)
+
+
+def _score(text: str, words: Iterable[tuple[str, int]]) -> int:
+    return sum(weight for pattern, weight in words if re.search(pattern, text, re.IGNORECASE))
+
+
+def bill_score(doc: DocText) -> int:
+    """How much the text reads like a bill or CSR (0: not at all; 6+: clearly)."""
+    return _score(doc.text[:20000], _BILL_WORDS)

@@ -1,0 +1,249 @@
+"""One entry point for attachments: sniff, classify and read them.
+
+`read_attachment` never raises for bad input: an attachment that cannot be
+read becomes a Document with `error` set and `kind` judged from its name.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from typing import Literal
+
+from parsers import ocr
+from parsers.bill import bill_score, read_bill
+from parsers.errors import DocumentError
+from parsers.limits import Limits
+from parsers.loa import loa_score, read_loa
+from parsers.model import Attachment, DocKind, Document
+from parsers.numberlist import decode_text, read_csv, read_text_table, read_xlsx
+from parsers.pdf import MIN_PAGE_CHARS, read_pdf
+from parsers.text import DocText, PageText
+
+Format = Literal["pdf", "image", "xlsx", "xls", "csv", "txt", "other"]
+
+# Images smaller than this are signature logos and icons (image001.png), not documents.
+_TINY_IMAGE_BYTES = 10 * 1024
+_TINY_IMAGE_PX = 200
+# Content scores below this do not make a document a bill or an LOA on their own.
+_MIN_SCORE = 4
+
+_LOA_NAME = re.compile(
+    r"(?:^|[^a-z])loa(?:[^a-z]|$)|authori[sz]ation|letter[\s_\-]*of[\s_\-]*agency|\bauth\b",
+    re.IGNORECASE,
+)
+_BILL_NAME = re.compile(
+    r"bill|statement|invoice|(?:^|[^a-z])csr(?:[^a-z]|$)|customer[\s_\-]*service[\s_\-]*record",
+    re.IGNORECASE,
+)
+_LIST_NAME = re.compile(
+    r"numbers?|(?:^|[^a-z])(?:dids?|tns?|lines|list|port(?:ing)?|users|agents)(?:[^a-z]|$)",
+    re.IGNORECASE,
+)
+
+
+def _extension(filename: str) -> str:
+    name = filename.lower().strip()
+    return name.rsplit(".", 1)[-1] if "." in name else ""
+
+
+def sniff(att: Attachment) -> Format:
+    """What the attachment is, from its bytes first, then its name and type."""
+    data = att.payload
+    head = data[:16]
+    ext = _extension(att.filename)
+    ctype = att.content_type.lower()
+    if b"%PDF" in data[:1024]:
+        return "pdf"
+    if (
+        head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*", b"BM"))
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        or (head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc",
+                                                     b"heim", b"heis", b"avif"))
+    ):
+        return "image"
+    if head.startswith(b"PK\x03\x04"):
+        if ext in ("xlsx", "xlsm") or "spreadsheetml" in ctype or b"xl/" in data[:4096]:
+            return "xlsx"
+        return "other"  # docx, zip, ...
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls" if ext == "xls" or "ms-excel" in ctype else "other"
+    if ext == "pdf" or ctype == "application/pdf":
+        return "pdf"  # named a PDF but not one: read_pdf says it is damaged
+    if ext in ("csv", "tsv") or ctype in ("text/csv", "text/tab-separated-values"):
+        return "csv"
+    if ext == "txt" or (ctype == "text/plain" and ext in ("", "text", "dat", "list")):
+        return "txt"
+    image_exts = ("jpg", "jpeg", "png", "tif", "tiff", "heic", "heif", "webp", "gif")
+    if ext in image_exts or ctype.startswith("image/"):
+        return "image"  # named an image, bytes unknown: OCR will say
+    return "other"
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the header of a PNG, GIF or JPEG; None if unknown."""
+    try:
+        if data.startswith(b"\x89PNG") and len(data) >= 24:
+            w, h = struct.unpack(">II", data[16:24])
+            return int(w), int(h)
+        if data.startswith(b"GIF8") and len(data) >= 10:
+            w, h = struct.unpack("<HH", data[6:10])
+            return int(w), int(h)
+        if data.startswith(b"\xff\xd8"):
+            i = 2
+            while i + 9 < len(data):
+                if data[i] != 0xFF:
+                    i += 1
+                    continue
+                marker = data[i + 1]
+                if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                    i += 2
+                    continue
+                (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+                if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD,
+                              0xCE, 0xCF):  # fmt: skip
+                    h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+                    return int(w), int(h)
+                i += 2 + length
+    except struct.error:
+        return None
+    return None
+
+
+def _kind_from_name(filename: str, fallback: DocKind) -> DocKind:
+    if _LOA_NAME.search(filename):
+        return "loa"
+    if _BILL_NAME.search(filename):
+        return "bill"
+    if _LIST_NAME.search(filename) and _extension(filename) in ("csv", "tsv", "txt", "xlsx", "xls"):
+        return "number_list"
+    return fallback
+
+
+def _unreadable(att: Attachment, reason: str, fallback: DocKind) -> Document:
+    return Document(filename=att.filename, kind=_kind_from_name(att.filename, fallback),
+                    error=reason)  # fmt: skip
+
+
+def classify(text: DocText, filename: str) -> DocKind:
+    """bill, loa or other, from the content; the file name breaks ties."""
+    bill = bill_score(text)
+    loa = loa_score(text)
+    hint = _kind_from_name(filename, "other")
+    if hint == "bill":
+        bill += 3
+    elif hint == "loa":
+        loa += 3
+    if max(bill, loa) < _MIN_SCORE:
+        return hint if hint in ("bill", "loa") else "other"
+    if loa > bill:
+        return "loa"
+    if bill > loa:
+        return "bill"
+    return hint if hint in ("bill", "loa") else "bill"
+
+
+def _read_text_document(
+    att: Attachment, text: DocText, *, field_filled: bool, ink: bool
+) -> Document:
+    kind = classify(text, att.filename)
+    ocr_used = text.ocr
+    if kind == "bill":
+        return Document(filename=att.filename, kind="bill", ocr=ocr_used, bill=read_bill(text))
+    if kind == "loa":
+        loa = read_loa(text, signature_field_filled=field_filled, signature_ink=ink)
+        return Document(filename=att.filename, kind="loa", ocr=ocr_used, loa=loa)
+    return Document(filename=att.filename, kind="other", ocr=ocr_used)
+
+
+def _has_text(text: DocText) -> bool:
+    return len(re.sub(r"\s", "", text.text)) >= MIN_PAGE_CHARS
+
+
+def _read_pdf(att: Attachment, limits: Limits) -> Document:
+    pdf = read_pdf(att.payload, limits)
+    pages = list(pdf.text.pages)
+    ocr_error: str | None = None
+    if pdf.pages_without_text:
+        if limits.ocr:
+            try:
+                scanned = ocr.ocr_pdf_pages(att.payload, pdf.pages_without_text, limits)
+            except DocumentError as exc:
+                ocr_error = str(exc)
+            else:
+                for index, page in scanned.items():
+                    if 0 <= index < len(pages):
+                        pages[index] = page
+        else:
+            ocr_error = "OCR is turned off"
+    text = DocText(tuple(pages))
+    if not _has_text(text):
+        reason = "the PDF has no readable text (a scan)"
+        if ocr_error:
+            reason += f" and it could not be read: {ocr_error}"
+        return _unreadable(att, reason, "bill")
+    return _read_text_document(
+        att, text, field_filled=pdf.signature_field_filled, ink=pdf.signature_ink
+    )
+
+
+def _read_image(att: Attachment, limits: Limits) -> Document:
+    data = att.payload
+    size = _image_size(data)
+    if len(data) < _TINY_IMAGE_BYTES or (size is not None and min(size) < _TINY_IMAGE_PX):
+        return Document(filename=att.filename, kind="other")
+    if not limits.ocr:
+        return _unreadable(att, "the image could not be read: OCR is turned off", "bill")
+    try:
+        text = ocr.ocr_image(data, limits)
+    except DocumentError as exc:
+        return _unreadable(att, f"the image could not be read: {exc}", "bill")
+    if not _has_text(text):
+        return _unreadable(att, "the image could not be read: OCR found no text", "bill")
+    # OCR text counts as OCR even if the helper forgot to say so.
+    pages = tuple(p if p.ocr else PageText(p.text, True, p.low_confidence, p.signature_ink)
+                  for p in text.pages)  # fmt: skip
+    return _read_text_document(att, DocText(pages), field_filled=False, ink=False)
+
+
+def _read_list(att: Attachment, fmt: Format) -> Document:
+    if fmt == "xlsx":
+        numbers = read_xlsx(att.payload)
+    elif fmt == "csv":
+        numbers = read_csv(att.payload)
+    else:
+        table = read_text_table(decode_text(att.payload))
+        if table is None:
+            return Document(filename=att.filename, kind="other")
+        numbers = table
+    return Document(filename=att.filename, kind="number_list", number_list=numbers)
+
+
+def read_attachment(att: Attachment, limits: Limits) -> Document:
+    """Classify and read one attachment; failures become `Document.error`."""
+    fmt = sniff(att)
+    if fmt == "other":
+        return Document(filename=att.filename, kind="other")
+    if len(att.payload) > limits.max_attachment_bytes:
+        mb = len(att.payload) / (1024 * 1024)
+        limit = limits.max_attachment_bytes / (1024 * 1024)
+        fallback: DocKind = "number_list" if fmt in ("xlsx", "xls", "csv") else "bill"
+        return _unreadable(
+            att, f"the attachment is too large to read ({mb:.1f} MB, the limit is {limit:.0f} MB)",
+            "other" if fmt == "txt" else fallback,
+        )
+    if not att.payload:
+        return _unreadable(att, "the attachment is empty", "bill" if fmt in ("pdf", "image")
+                           else "other")  # fmt: skip
+    try:
+        if fmt == "pdf":
+            return _read_pdf(att, limits)
+        if fmt == "image":
+            return _read_image(att, limits)
+        if fmt == "xls":
+            return _unreadable(att, "it is an old Excel .xls file, please send CSV or XLSX",
+                               "number_list")  # fmt: skip
+        return _read_list(att, fmt)
+    except DocumentError as exc:
+        fallback = "number_list" if fmt in ("xlsx", "csv", "txt") else "bill"
+        return _unreadable(att, str(exc), fallback)
