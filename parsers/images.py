@@ -86,8 +86,12 @@ def load_frames(data: bytes, limits: Limits) -> list[Image.Image]:
                 frame = img.copy() if n > 1 else img
                 frame.load()
                 frames.append(_upright(frame))
-    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
-        raise DocumentError(f"the image could not be read ({e})") from e
+    except Image.DecompressionBombError as e:
+        raise LimitExceeded(
+            f"the image has far more pixels than the limit of {limits.max_pixels:,}"
+        ) from e
+    except UnidentifiedImageError as e:
+        raise DocumentError("the file is not an image that could be read") from e
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise DocumentError(f"the image is damaged and could not be read ({e})") from e
     return frames
@@ -208,8 +212,9 @@ def skew_angle(gray: Image.Image) -> float:
 
     coarse = max(np.arange(-5.0, 5.01, 0.5), key=score)
     fine = max(np.arange(coarse - 0.5, coarse + 0.51, 0.1), key=score)
-    # Text rows tilt by -angle in image coordinates when the page is turned by +angle.
-    return -float(round(fine, 2))
+    # A page turned counter-clockwise by a tilts its rows by tan(a) per pixel, the
+    # shear that the best score undoes.
+    return float(round(fine, 2))
 
 
 def rotate(gray: Image.Image, degrees: float) -> Image.Image:

@@ -261,31 +261,44 @@ def _orientation(gray: Image.Image, page_no: int, deadline: float, limits: Limit
 def layout_text(words: list[Word]) -> str:
     """The words as physical rows, top to bottom, each row left to right.
 
-    Tesseract's lines that sit at the same height (a label in one column, its
-    value in another) are joined into one row, as a PDF text layer reads.
+    Tesseract's lines that sit at the same height side by side (a label in one
+    column, its value in another) are joined into one row, as a PDF text layer
+    reads; a line keeps its own word order.
     """
-    lines: dict[tuple[int, int, int], list[Word]] = {}
+    by_line: dict[tuple[int, int, int], list[Word]] = {}
     for w in words:
-        lines.setdefault(w.line, []).append(w)
-    boxed = []
-    for ws in lines.values():
-        top = min(w.box.top for w in ws)
-        bottom = max(w.box.bottom for w in ws)
-        boxed.append((top, bottom, sorted(ws, key=lambda w: w.box.left)))
-    boxed.sort(key=lambda t: (t[0] + t[1]) / 2)
-    rows: list[tuple[float, float, list[Word]]] = []  # centre, height, words
-    for top, bottom, ws in boxed:
-        centre = (top + bottom) / 2
-        height = bottom - top
-        if rows:
-            r_centre, r_height, r_words = rows[-1]
-            if abs(centre - r_centre) < 0.5 * min(height, r_height):
-                rows[-1] = (r_centre, r_height, r_words + ws)
-                continue
-        rows.append((centre, height, list(ws)))
+        by_line.setdefault(w.line, []).append(w)
+    lines = [_Line(ws) for ws in by_line.values()]
+    lines.sort(key=lambda ln: ln.centre)
+    rows: list[list[_Line]] = []
+    for ln in lines:
+        for row in reversed(rows[-3:]):
+            if all(
+                abs(ln.centre - o.centre) < 0.5 * min(ln.height, o.height)
+                and (ln.left >= o.right or ln.right <= o.left)
+                for o in row
+            ):
+                row.append(ln)
+                break
+        else:
+            rows.append([ln])
     return "\n".join(
-        " ".join(w.text for w in sorted(ws, key=lambda w: w.box.left)) for _, _, ws in rows
+        " ".join(ln.text for ln in sorted(row, key=lambda ln: ln.left)) for row in rows
     )
+
+
+class _Line:
+    def __init__(self, words: list[Word]) -> None:
+        self.words = words
+        self.left = min(w.box.left for w in words)
+        self.right = max(w.box.right for w in words)
+        top = min(w.box.top for w in words)
+        bottom = max(w.box.bottom for w in words)
+        self.centre = (top + bottom) / 2
+        # Median word height: one tall word (a bracket, a logo) should not widen the line.
+        heights = sorted(w.box.height for w in words)
+        self.height = heights[len(heights) // 2]
+        self.text = " ".join(w.text for w in words)
 
 
 def _is_signature_label(w: Word) -> bool:
