@@ -47,6 +47,10 @@ _MIN_RENDER_DPI = 100
 # PDF's own limit on a page side (200 inches), in points.
 _MAX_PAGE_POINTS = 14400.0
 
+# Layout columns, as parsers/pdf.py counts them; a page is taken as letter width.
+_CHAR_PT = 4.5
+_PAGE_WIDTH_PT = 612.0
+
 NO_TEXT = "no text could be read from the scan"
 
 
@@ -159,7 +163,7 @@ def _read_page(img: Image.Image, page_no: int, limits: Limits) -> PageText:
     if _readable(words) < _MIN_READABLE_WORDS:
         return PageText("", ocr=True)
     return PageText(
-        text=layout_text(words),
+        text=layout_text(words, gray.width),
         ocr=True,
         low_confidence=frozenset(w.text for w in words if w.conf < LOW_CONFIDENCE),
         signature_ink=signature_ink(gray, words),
@@ -258,12 +262,14 @@ def _orientation(gray: Image.Image, page_no: int, deadline: float, limits: Limit
     return (360 - int(rot.group(1))) % 360
 
 
-def layout_text(words: list[Word]) -> str:
+def layout_text(words: list[Word], page_width: int) -> str:
     """The words as physical rows, top to bottom, each row left to right.
 
     Tesseract's lines that sit at the same height side by side (a label in one
-    column, its value in another) are joined into one row, as a PDF text layer
-    reads; a line keeps its own word order.
+    column, its value in another) are joined into one row; a line keeps its own
+    word order. Wide gaps become runs of spaces that put a word at its column
+    (one character per 4.5 pt of a page 8.5 inches wide), as parsers/pdf.py lays
+    out a text layer, so the field extractors see the same cells either way.
     """
     by_line: dict[tuple[int, int, int], list[Word]] = {}
     for w in words:
@@ -282,9 +288,25 @@ def layout_text(words: list[Word]) -> str:
                 break
         else:
             rows.append([ln])
-    return "\n".join(
-        " ".join(ln.text for ln in sorted(row, key=lambda ln: ln.left)) for row in rows
-    )
+    pt = _PAGE_WIDTH_PT / max(page_width, 1)
+    out = []
+    for row in rows:
+        text = ""
+        prev: Word | None = None
+        height = max(ln.height for ln in row) * pt
+        for ln in sorted(row, key=lambda ln: ln.left):
+            for w in ln.words:
+                target = int(w.box.left * pt / _CHAR_PT)
+                if prev is None:
+                    text = " " * target
+                elif (w.box.left - prev.box.right) * pt > max(1.2 * height, 8.0):
+                    text += " " * max(3, target - len(text))
+                else:
+                    text += " "
+                text += w.text
+                prev = w
+        out.append(text)
+    return "\n".join(out)
 
 
 class _Line:
@@ -298,7 +320,6 @@ class _Line:
         # Median word height: one tall word (a bracket, a logo) should not widen the line.
         heights = sorted(w.box.height for w in words)
         self.height = heights[len(heights) // 2]
-        self.text = " ".join(w.text for w in words)
 
 
 def _is_signature_label(w: Word) -> bool:
