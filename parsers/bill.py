@@ -80,7 +80,7 @@ def _overlaps(a: Cell, b: Cell) -> bool:
 
 _DATE_LABEL = re.compile(
     r"\b(?:bill(?:ing)?\s+date|statement\s+(?:issue\s+)?date|invoice\s+date|issue\s+date"
-    r"|date\s+(?:of\s+)?(?:bill|statement|invoice|issued?)|date\s+issued|bill\s+issued"
+    r"|date\s+of\s+(?:bill|statement|invoice|issue)|date\s+issued|bill\s+issued"
     r"|report\s+date|print(?:ed)?\s+date|date\s+printed|csr\s+date|date\s+prepared"
     r"|invoice\s+issued|closing\s+date)\b\s*[:#.-]?",
     re.IGNORECASE,
@@ -103,7 +103,7 @@ _ACCOUNT_LABEL = re.compile(
 _BARE_ACCOUNT_LABEL = re.compile(r"\baccount\s*:", re.IGNORECASE)
 _NAME_LABEL = re.compile(
     r"\b(?:account\s+name|customer\s+name|company\s+name|business\s+name|name\s+on\s+account"
-    r"|account\s+holder|listed\s+name|billing\s+name|subscriber\s+name|customer(?=\s*:)"
+    r"|account\s+holder|listed\s+name|billing\s+name|subscriber\s+name|(?:customer|company)(?=\s*:)"
     r"|bill(?:ed)?\s+to|prepared\s+for|sold\s+to|service\s+for)\b\s*[:.]?",
     re.IGNORECASE,
 )
@@ -214,22 +214,32 @@ def _standalone_dates(text: str) -> list[FoundDate]:
 
 
 def _date_from_hit(layout: Layout, hit: LabelHit) -> dt.date | None:
-    for value in value_cells(layout, hit):
-        dates = _standalone_dates(value)
+    if hit.value:
+        dates = _standalone_dates(hit.value)
         if dates:
             return dates[0].date
-    # A header row of labels over a row of values in one cell (OCR lines):
-    # take the date in the same order as the date labels in the header.
-    if not hit.value or _ANY_LABEL.match(hit.cell.text[hit.end:].strip()):
-        header = hit.cell.text
+        if hit.end < len(hit.cell.text) and not _ANY_LABEL.match(hit.cell.text[hit.end:].strip()):
+            return None  # the label's own cell holds something else
+    right = layout.right_of(hit.cell)
+    if right is not None and not _ANY_LABEL.match(right.text):
+        dates = _standalone_dates(right.text)
+        if dates and dates[0].start == 0:
+            return dates[0].date
+    for under in layout.below(hit.cell, max_lines=1, skip_blank=0):
+        if _ANY_LABEL.match(under.text):
+            break
+        dates = _standalone_dates(under.text)
+        if not dates:
+            break
+        # A header row of labels over a row of values in one cell (OCR lines):
+        # take the date in the same order as the date labels in the header.
         nth = sum(
-            1 for m in _ANY_LABEL.finditer(header[: hit.start])
-            if re.search(r"date|due|period", m.group(0), re.IGNORECASE)
+            1 for m in _ANY_LABEL.finditer(hit.cell.text[: hit.start])
+            if re.search(r"date|due|period|pay", m.group(0), re.IGNORECASE)
         )
-        for under in layout.below(hit.cell, max_lines=1, skip_blank=0):
-            dates = find_dates(under.text)
-            if len(dates) > nth:
-                return dates[nth].date
+        if len(dates) > 1 and nth < len(dates):
+            return dates[nth].date
+        return dates[0].date
     return None
 
 
@@ -239,7 +249,7 @@ def _bill_date(layout: Layout) -> dt.date | None:
             before = hit.cell.text[: hit.start]
             if label is _BARE_DATE_LABEL and _NOT_BILL_DATE.search(before[-25:]):
                 continue  # "Payment Due Date:", "Service Start Date:"
-            if label is _DATE_LABEL and re.search(r"\bdue\b", before[-15:], re.IGNORECASE):
+            if label is _DATE_LABEL and re.search(r"\b(?:due|payment)\s*$", before, re.IGNORECASE):
                 continue
             date = _date_from_hit(layout, hit)
             if date is not None:
@@ -285,7 +295,12 @@ def _account_number(layout: Layout) -> str | None:
                     continue
                 m = _ACCOUNT_VALUE.search(value)
                 if m and not value[: m.start()].strip(" :#"):
-                    token = m.group(0).strip(" -")
+                    token = m.group(0)
+                    # "287654321 11/02/2026" (a header row's values): stop at the date.
+                    for found in find_dates(value):
+                        if m.start() < found.start < m.end():
+                            token = value[m.start() : found.start]
+                    token = token.strip(" -")
                     if sum(ch.isdigit() for ch in token) >= 4:
                         return token
     return None

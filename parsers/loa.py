@@ -35,6 +35,10 @@ _NOT_PORT_LINE = re.compile(
     r"|contact\s+(?:phone|number))\b",
     re.IGNORECASE,
 )
+# Looser than NANP_PATTERN: a listed number with a bad area code is still listed.
+_LISTED_NUMBER = re.compile(
+    r"(?<![\w+/])(?:\+?1[\s.\-]?)?\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]?\d{4}(?![\w/])"
+)
 _HEADER_CONTACT = re.compile(r"\b(?:tel|phone|ph|www|http)\b|@|\.com\b", re.IGNORECASE)
 _SIGNATURE_SECTION = re.compile(
     r"\b(?:authori[sz]ed\s+signature|signature|sign\s+here|authori[sz]ed\s+(?:by|signer|person))\b",
@@ -108,10 +112,10 @@ def _numbers(doc: DocText) -> tuple[str, ...]:
             line = " ".join(c.text for c in layout.cells[i])
             if _NUMBERS_HEADING.search(line):
                 section = True
-            elif section and _SIGNATURE_SECTION.search(line) and not NANP_PATTERN.search(line):
+            elif section and _SIGNATURE_SECTION.search(line) and not _LISTED_NUMBER.search(line):
                 section = False
             for cell in layout.cells[i]:
-                for m in NANP_PATTERN.finditer(cell.text):
+                for m in _LISTED_NUMBER.finditer(cell.text):
                     before = cell.text[: m.start()]
                     context = before[-40:]
                     if _NOT_PORT_LINE.search(context):

@@ -54,8 +54,8 @@ def _header_role(cell: str) -> str | None:
     """What a header cell names: number, pin, name, first, last, email, or None."""
     raw = cell.strip().lower()
     h = _norm_header(cell)
-    if not h:
-        return None
+    if not h or len(h) > 40 or len(h.split()) > 5:
+        return None  # a title or a sentence, not a column name
     words = set(h.split())
     if "email" in words or "e mail" in h or "mail" in words or raw.startswith("e-mail"):
         return "email"
@@ -183,11 +183,18 @@ def rows_from_table(rows: Sequence[Sequence[str]]) -> NumberList | None:
     """Read table rows (the first may be a header) as a number list; None if not one."""
     clean = [[("" if c is None else str(c)) for c in row] for row in rows[:_MAX_ROWS]]
     nonblank = [i for i, row in enumerate(clean) if any(c.strip() for c in row)]
+    # The header is the row naming the most columns (a title row above it names one).
+    best: tuple[int, int, _Columns] | None = None
     for i in nonblank[:_HEADER_SCAN_ROWS]:
         cols = _columns_from_header(clean[i])
         if cols is not None:
-            entries = _entries(clean[i + 1 :], cols)
-            return NumberList(tuple(entries)) if entries else None
+            named = sum(x is not None for x in (cols.pin, cols.name, cols.first, cols.last,
+                                                 cols.email))  # fmt: skip
+            if best is None or named > best[0]:
+                best = (named, i, cols)
+    if best is not None:
+        entries = _entries(clean[best[1] + 1 :], best[2])
+        return NumberList(tuple(entries)) if entries else None
     body = [clean[i] for i in nonblank]
     cols = _columns_from_content(body)
     if cols is None:
@@ -216,7 +223,7 @@ def decode_text(data: bytes) -> str:
 
 
 def _split_rows(text: str) -> list[list[str]]:
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    lines = [ln for ln in text.replace("\x00", "").splitlines() if ln.strip()]
     if not lines:
         return []
     sample = "\n".join(lines[:50])
@@ -228,7 +235,13 @@ def _split_rows(text: str) -> list[list[str]]:
         best = max(counts, key=lambda d: counts[d])
         delimiter = best if counts[best] else None
     if delimiter is not None:
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True))
+        try:
+            reader = csv.reader(
+                io.StringIO("\n".join(lines)), delimiter=delimiter, skipinitialspace=True
+            )
+            rows = list(reader)
+        except csv.Error:  # stray quotes, binary: read it as a text table below
+            rows = []
         if any(len(r) > 1 for r in rows):
             return [[c.strip() for c in r] for r in rows[:_MAX_ROWS]]
     # A text table aligned with spaces: columns are two or more spaces apart.

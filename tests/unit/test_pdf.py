@@ -75,7 +75,7 @@ def add_field(data: bytes, *, ftype: str, name: str, value: object | None) -> by
         }
     )
     if value is not None:
-        widget[NameObject("/V")] = value  # type: ignore[assignment]
+        widget[NameObject("/V")] = value
     ref = writer._add_object(widget)
     writer.pages[0][NameObject("/Annots")] = ArrayObject([ref])
     writer._root_object[NameObject("/AcroForm")] = DictionaryObject(
