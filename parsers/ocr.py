@@ -36,6 +36,8 @@ from parsers.text import DocText, PageText
 
 # Words read with less confidence (0-100) are reported as doubtful.
 LOW_CONFIDENCE = 60.0
+# Lone punctuation read with less confidence is taken for noise and left out.
+_SPECK_CONFIDENCE = 70.0
 # A first pass is trusted when it read this many words at this mean confidence.
 _MIN_WORDS = 8
 _MIN_MEAN_CONFIDENCE = 65.0
@@ -219,6 +221,8 @@ def _words(tsv: str) -> list[Word]:
             line = (int(cols[2]), int(cols[3]), int(cols[4]))
         except ValueError:
             continue
+        if conf < _SPECK_CONFIDENCE and not any(c.isalnum() for c in text):
+            continue  # a toner speck or JPEG noise read as "." or "="
         out.append(Word(text, conf, Box(left, top, left + width, top + height), line))
     return out
 
