@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from parsers.address import parse_address
@@ -86,7 +86,7 @@ _DATE_LABEL = re.compile(
     re.IGNORECASE,
 )
 # A bare "Date:" (a CSR's, or a statement header's) counts when nothing better does.
-_BARE_DATE_LABEL = re.compile(r"(?:^|(?<=\s))date\s*[:.]", re.IGNORECASE)
+_BARE_DATE_LABEL = re.compile(r"^date\s*[:.]", re.IGNORECASE)
 _NOT_BILL_DATE = re.compile(
     r"\b(?:due|pay(?:ment)?s?\s+by|pay\s+by|please\s+pay|payment|paid|received|period|"
     r"service\s+(?:from|dates?|period)|through|thru|from|until|autopay|auto\s+pay|"
@@ -497,10 +497,10 @@ _BILL_WORDS: tuple[tuple[str, int], ...] = (
 )
 
 
-def _score(text: str, words: Iterable[tuple[str, int]]) -> int:
-    return sum(weight for pattern, weight in words if re.search(pattern, text, re.IGNORECASE))
-
-
 def bill_score(doc: DocText) -> int:
     """How much the text reads like a bill or CSR (0: not at all; 6+: clearly)."""
-    return _score(doc.text[:20000], _BILL_WORDS)
+    text = doc.text[:20000]
+    found = [w for p, w in _BILL_WORDS if re.search(p, text, re.IGNORECASE)]
+    # One strong sign alone (an "invoice date" in a brochure) does not make a bill.
+    strong = sum(1 for w in found if w >= 2)
+    return sum(found) if strong >= 2 else min(sum(found), 3)

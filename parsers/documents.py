@@ -62,14 +62,16 @@ def sniff(att: Attachment) -> Format:
                                                      b"heim", b"heis", b"avif"))
     ):
         return "image"
+    if ext == "pdf":
+        return "pdf"  # named a PDF but not one: read_pdf says it is damaged
     if head.startswith(b"PK\x03\x04"):
         if ext in ("xlsx", "xlsm") or "spreadsheetml" in ctype or b"xl/" in data[:4096]:
             return "xlsx"
         return "other"  # docx, zip, ...
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         return "xls" if ext == "xls" or "ms-excel" in ctype else "other"
-    if ext == "pdf" or ctype == "application/pdf":
-        return "pdf"  # named a PDF but not one: read_pdf says it is damaged
+    if ctype == "application/pdf":
+        return "pdf"
     if ext in ("csv", "tsv") or ctype in ("text/csv", "text/tab-separated-values"):
         return "csv"
     if ext == "txt" or (ctype == "text/plain" and ext in ("", "text", "dat", "list")):
@@ -143,11 +145,41 @@ def classify(text: DocText, filename: str) -> DocKind:
     return hint if hint in ("bill", "loa") else "bill"
 
 
+def _split_bill_and_loa(text: DocText) -> tuple[DocText, DocText] | None:
+    """The bill pages and the LOA pages of a document holding both, else None."""
+    if len(text.pages) < 2:
+        return None
+    bills: list[PageText] = []
+    loas: list[PageText] = []
+    for page in text.pages:
+        one = DocText((page,))
+        bill, loa = bill_score(one), loa_score(one)
+        if loa >= 8 and loa > bill:
+            loas.append(page)
+        elif bill >= 6 and bill > loa:
+            bills.append(page)
+        elif loas and not bills:
+            loas.append(page)  # an LOA's second page or its e-signature certificate
+        elif bills:
+            bills.append(page)
+    if not bills or not loas:
+        return None
+    return DocText(tuple(bills)), DocText(tuple(loas))
+
+
 def _read_text_document(
     att: Attachment, text: DocText, *, field_filled: bool, ink: bool
 ) -> Document:
     kind = classify(text, att.filename)
     ocr_used = text.ocr
+    combined = _split_bill_and_loa(text)
+    if combined is not None and kind in ("bill", "loa"):
+        # One PDF holding both the LOA and the bill: both are read.
+        bill_pages, loa_pages = combined
+        return Document(
+            filename=att.filename, kind=kind, ocr=ocr_used, bill=read_bill(bill_pages),
+            loa=read_loa(loa_pages, signature_field_filled=field_filled, signature_ink=ink),
+        )
     if kind == "bill":
         return Document(filename=att.filename, kind="bill", ocr=ocr_used, bill=read_bill(text))
     if kind == "loa":

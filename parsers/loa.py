@@ -270,14 +270,23 @@ _LOA_WORDS: tuple[tuple[str, int], ...] = (
     (r"\bLOA\b", 3),
     (r"authori[sz]ation\s+to\s+(?:port|transfer|switch)|port(?:ing)?\s+authori[sz]ation", 5),
     (r"\bauthori[sz]e[sd]?\b", 2),
-    (r"numbers?\s+to\s+(?:be\s+)?port|port(?:ed|ing)?\b", 2),
+    (r"numbers?\s+to\s+(?:be\s+)?port|\bport(?:ed|ing|s)?\b", 2),
     (r"signature|/s/", 2),
     (r"current\s+(?:carrier|provider|service\s+provider)|losing\s+carrier", 2),
     (r"authori[sz]ed\s+(?:signer|person|representative|by)|print(?:ed)?\s+name|title\s*:", 1),
 )
 
 
+# Without one of these, a text is not an LOA however often it says "signature".
+_LOA_CORE = re.compile(
+    r"letter\s+of\s+(?:authori[sz]ation|agency)|\bLOA\b|authori[sz]ation\s+to\s+(?:port|transfer)"
+    r"|port(?:ing)?\s+authori[sz]ation|authori[sz]e\b.{0,120}\bport|\bport.{0,120}\bauthori[sz]",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 def loa_score(doc: DocText) -> int:
     """How much the text reads like an LOA (0: not at all; 8+: clearly)."""
     text = doc.text[:20000]
-    return sum(w for p, w in _LOA_WORDS if re.search(p, text, re.IGNORECASE))
+    score = sum(w for p, w in _LOA_WORDS if re.search(p, text, re.IGNORECASE))
+    return score if _LOA_CORE.search(text) else min(score, 3)

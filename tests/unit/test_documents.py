@@ -243,3 +243,17 @@ def test_oversized_attachment_names_its_size() -> None:
 def test_garbage_never_raises(name: str, data: bytes) -> None:
     doc = read(name, data)
     assert doc.kind in ("bill", "loa", "number_list", "other")
+
+
+def test_one_pdf_with_the_loa_and_the_bill_gives_both() -> None:
+    bill_page = [*BILL_LINES, "Total Amount Due $245.18", "Service Address: 123 Main St, Austin, TX 78701"]
+    doc = read("port documents.pdf", pdf(LOA_LINES, signature="/s/ Jane Doe", pages=[bill_page]))
+    assert doc.kind in ("loa", "bill")
+    assert doc.loa is not None and doc.loa.signed
+    assert doc.bill is not None and doc.bill.account_number == "287654321"
+
+
+def test_pdf_named_pdf_that_is_not_one_is_an_unreadable_bill() -> None:
+    doc = read("invoice.pdf", b"PK\x03\x04 a zip in disguise" + b"\x00" * 100)
+    assert doc.kind == "bill"
+    assert doc.error is not None and "damaged" in doc.error
