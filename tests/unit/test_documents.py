@@ -246,7 +246,7 @@ def test_garbage_never_raises(name: str, data: bytes) -> None:
 
 
 def test_one_pdf_with_the_loa_and_the_bill_gives_both() -> None:
-    bill_page = [*BILL_LINES, "Total Amount Due $245.18", "Service Address: 123 Main St, Austin, TX 78701"]
+    bill_page = [*BILL_LINES, "Service Address: 123 Main St, Austin, TX 78701"]
     doc = read("port documents.pdf", pdf(LOA_LINES, signature="/s/ Jane Doe", pages=[bill_page]))
     assert doc.kind in ("loa", "bill")
     assert doc.loa is not None and doc.loa.signed
