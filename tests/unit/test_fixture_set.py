@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import itertools
 import json
 import re
 from collections import Counter
@@ -38,11 +39,22 @@ CODE_ITEM = {
     "bill_address_mismatch": "bill", "bill_btn_mismatch": "bill", "loa_unsigned": "loa",
     "loa_numbers_missing": "loa", "loa_name_mismatch": "loa", "follow_up_boss": "current_carrier",
 }  # fmt: skip
-NUMBER_CODES = {"number_invalid", "number_not_us_ca", "number_not_local", "number_duplicate",
-                "number_no_assignee", "assignee_email_invalid", "loa_numbers_missing"}
-REQUEST_ITEMS = {"current_carrier": "current_carrier", "account_number": "account_number",
-                 "account_name": "account_name", "service_address": "service_address",
-                 "billing_telephone_number": "billing_telephone_number"}
+NUMBER_CODES = {
+    "number_invalid",
+    "number_not_us_ca",
+    "number_not_local",
+    "number_duplicate",
+    "number_no_assignee",
+    "assignee_email_invalid",
+    "loa_numbers_missing",
+}
+REQUEST_ITEMS = {
+    "current_carrier": "current_carrier",
+    "account_number": "account_number",
+    "account_name": "account_name",
+    "service_address": "service_address",
+    "billing_telephone_number": "billing_telephone_number",
+}
 
 
 def _expected(thread: Path) -> dict[str, Any]:
@@ -51,7 +63,7 @@ def _expected(thread: Path) -> dict[str, Any]:
 
 def _messages(thread: Path) -> list[EmailMessage]:
     return [
-        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in sorted(thread.glob("*.eml"))
     ]
 
@@ -72,9 +84,18 @@ def test_expectation_follows_the_schema(thread: Path, schema: dict[str, Any]) ->
 def test_expectation_is_consistent(thread: Path) -> None:
     a = _expected(thread)["assessment"]
     req, checklist, problems = a["request"], a["checklist"], a["problems"]
-    assert list(checklist) == ["current_carrier", "account_number", "account_name",
-                               "service_address", "billing_telephone_number", "ssn_last4",
-                               "numbers", "pins", "bill", "loa"]
+    assert list(checklist) == [
+        "current_carrier",
+        "account_number",
+        "account_name",
+        "service_address",
+        "billing_telephone_number",
+        "ssn_last4",
+        "numbers",
+        "pins",
+        "bill",
+        "loa",
+    ]
     items_with_problems = {p["item"] for p in problems}
     for p in problems:
         assert CODE_ITEM[p["code"]] == p["item"], p
@@ -92,7 +113,9 @@ def test_expectation_is_consistent(thread: Path) -> None:
     kinds = {d["kind"] for d in a["documents"]}
     assert (checklist["bill"] == "missing") == ("bill" not in kinds)
     assert (checklist["loa"] == "missing") == ("loa" not in kinds)
-    pins_ok = req["no_pin_stated"] or (bool(req["numbers"]) and all(n["pin"] for n in req["numbers"]))
+    pins_ok = req["no_pin_stated"] or (
+        bool(req["numbers"]) and all(n["pin"] for n in req["numbers"])
+    )
     assert checklist["pins"] == ("ok" if pins_ok else "missing")
     ready = not problems and all(v == "ok" for k, v in checklist.items() if k != "ssn_last4")
     assert a["ready"] == ready
@@ -118,7 +141,9 @@ def test_number_problems_agree_with_phonenumbers(thread: Path) -> None:
         assert (("number_not_us_ca", n) in flagged) == (region not in ("US", "CA")), n
         local = phonenumbers.number_type(parsed) in (
             phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-            phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE)
+            phonenumbers.PhoneNumberType.FIXED_LINE,
+            phonenumbers.PhoneNumberType.MOBILE,
+        )
         if region in ("US", "CA"):
             assert (("number_not_local", n) in flagged) == (not local), n
 
@@ -131,8 +156,11 @@ def test_loa_numbers_missing_only_for_portable_numbers_off_the_loa(thread: Path)
         assert not any(p["code"] == "loa_numbers_missing" for p in a["problems"])
         return
     on_loa = set(loas[-1]["fields"]["numbers"])
-    unportable = {p["number"] for p in a["problems"]
-                  if p["code"] in ("number_invalid", "number_not_us_ca", "number_not_local")}
+    unportable = {
+        p["number"]
+        for p in a["problems"]
+        if p["code"] in ("number_invalid", "number_not_us_ca", "number_not_local")
+    }
     want = {n["number"] for n in a["request"]["numbers"]} - on_loa - unportable
     got = {p["number"] for p in a["problems"] if p["code"] == "loa_numbers_missing"}
     assert got == want
@@ -148,8 +176,17 @@ def test_every_problem_code_and_checklist_status_is_covered() -> None:
         statuses.update(a["checklist"].items())
         ready += a["ready"]
     assert set(codes) == set(CODE_ITEM)
-    for key in ("current_carrier", "account_number", "account_name", "service_address",
-                "billing_telephone_number", "numbers", "pins", "bill", "loa"):
+    for key in (
+        "current_carrier",
+        "account_number",
+        "account_name",
+        "service_address",
+        "billing_telephone_number",
+        "numbers",
+        "pins",
+        "bill",
+        "loa",
+    ):
         assert (key, "missing") in statuses, key
         assert (key, "ok") in statuses, key
     for item in set(CODE_ITEM.values()):
@@ -167,7 +204,7 @@ def test_message_ids_are_unique() -> None:
 @pytest.mark.parametrize("thread", THREADS, ids=IDS)
 def test_each_message_references_the_one_before(thread: Path) -> None:
     msgs = _messages(thread)
-    for prev, msg in zip(msgs, msgs[1:], strict=False):
+    for prev, msg in itertools.pairwise(msgs):
         refs = str(msg.get("References", "")).split()
         assert prev["Message-ID"] in refs
         assert msg["In-Reply-To"]
@@ -197,5 +234,12 @@ def test_the_set_has_every_mail_client() -> None:
                 agents["gmail"] += 1
             if "outlook.com" in msg["Message-ID"]:
                 agents["outlook365"] += 1
-    for key in ("gmail", "outlook365", "Microsoft Ou", "Apple Mail (", "iPhone Mail ", "Mozilla Thun"):
+    for key in (
+        "gmail",
+        "outlook365",
+        "Microsoft Ou",
+        "Apple Mail (",
+        "iPhone Mail ",
+        "Mozilla Thun",
+    ):
         assert agents[key], key
