@@ -35,7 +35,31 @@ def _parser() -> argparse.ArgumentParser:
     assess.add_argument("--today", type=_date, help="the date for the bill-age rule (YYYY-MM-DD)")
     assess.add_argument("--show-secrets", action="store_true", help="show PINs and SSN digits")
     assess.add_argument("--config", type=Path, help="configuration file (default: built in)")
+    _mail_commands(sub)
     return parser
+
+
+def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        found = sub.add_parser(name, help=text, description=text)
+        found.add_argument("--config", type=Path, required=True, help="configuration file")
+        found.add_argument("-v", "--verbose", action="store_true", help="log each message")
+        return found
+
+    command("run", "read the mailbox until stopped (SIGTERM/Ctrl-C): poll, optionally IDLE")
+    poll = command("poll", "read the mailbox's new mail once, print each outcome, exit")
+    poll.add_argument("--show", action="store_true", help="print each assessment as JSON")
+    replay = command("replay", "put quarantined mail back in its folder and read it again")
+    which = replay.add_mutually_exclusive_group()
+    which.add_argument("ids", nargs="*", type=int, default=[], metavar="ID")
+    which.add_argument("--all", action="store_true", help="every open quarantine entry")
+    which.add_argument("--list", action="store_true", help="list the open entries and reasons")
+    command("doctor", "check the configuration, the state file, the IMAP login and folders")
+    sub.add_parser(
+        "demo",
+        help="the demo: a local IMAP server with the fixtures, read by the bot",
+        description="Start a local dovecot, load fixtures/emails/ into it, read it.",
+    )
 
 
 def _fail(message: str) -> int:
@@ -55,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   ensure_ascii=False, indent=2)  # fmt: skip
         sys.stdout.write("\n")
         return 0
-    return 2
+    from bot import mailcli  # the intake's commands; imported here to keep `assess` light
+
+    return mailcli.main(args)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,89 @@ from rules.policy import Policy
 
 
 @dataclass(frozen=True)
+class ImapConfig:
+    """[imap]: where support@ lives and how to log in (secrets by reference only)."""
+
+    host: str = ""
+    port: int = 993
+    # "tls": TLS from the first byte (port 993); "starttls": plain, then STARTTLS (143).
+    # Certificates are always verified; ca_file adds a CA (a self-signed server cert).
+    security: str = "tls"
+    ca_file: str = ""
+    username: str = ""
+    auth: str = "password"  # or "xoauth2"
+    password_env: str = "PORTBOT_IMAP_PASSWORD"
+    password_file: str = ""
+    oauth2_token_command: tuple[str, ...] = ()
+    oauth2_token_file: str = ""
+    folders: tuple[str, ...] = ("INBOX",)
+    timeout_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.security not in ("tls", "starttls"):
+            raise ValueError('security must be "tls" or "starttls"')
+        if self.auth not in ("password", "xoauth2"):
+            raise ValueError('auth must be "password" or "xoauth2"')
+        if not 0 < self.port < 65536:
+            raise ValueError("port must be between 1 and 65535")
+        if not self.folders:
+            raise ValueError("folders must name at least one folder")
+        if self.timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be positive")
+        if self.auth == "xoauth2" and bool(self.oauth2_token_command) == bool(
+            self.oauth2_token_file
+        ):
+            raise ValueError(
+                "auth = \"xoauth2\" needs exactly one of oauth2_token_command, oauth2_token_file"
+            )
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """[state]: the SQLite file that remembers what was read (relative to the cwd)."""
+
+    path: str = "portbot-state.sqlite3"
+
+    def __post_init__(self) -> None:
+        if not self.path:
+            raise ValueError("path must not be empty")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """[schedule]: how `portbot run` wakes up."""
+
+    poll_seconds: float = 60.0
+    idle: bool = False
+    idle_renew_seconds: float = 600.0  # servers drop an IDLE after ~30 minutes
+
+    def __post_init__(self) -> None:
+        if self.poll_seconds <= 0 or self.idle_renew_seconds <= 0:
+            raise ValueError("poll_seconds and idle_renew_seconds must be positive")
+
+
+@dataclass(frozen=True)
+class QuarantineConfig:
+    """[quarantine]: where mail that cannot be handled is moved, on the same server."""
+
+    folder: str = "Quarantine"
+    max_delivery_attempts: int = 5
+
+    def __post_init__(self) -> None:
+        if not self.folder:
+            raise ValueError("folder must not be empty")
+        if self.max_delivery_attempts < 1:
+            raise ValueError("max_delivery_attempts must be at least 1")
+
+
+@dataclass(frozen=True)
 class Config:
     policy: Policy = field(default_factory=Policy)
     limits: Limits = field(default_factory=Limits)
+    imap: ImapConfig = field(default_factory=ImapConfig)
+    state: StateConfig = field(default_factory=StateConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    quarantine: QuarantineConfig = field(default_factory=QuarantineConfig)
 
 
 def _section(cls: type[Policy] | type[Limits], data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -56,12 +136,55 @@ def _limits(data: dict[str, Any]) -> Limits:
     return Limits(**values)
 
 
+_MAIL_SECTIONS: dict[str, type[Any]] = {
+    "imap": ImapConfig,
+    "state": StateConfig,
+    "schedule": ScheduleConfig,
+    "quarantine": QuarantineConfig,
+}
+
+
+def _mail_section(name: str, data: Any) -> Any:
+    """One of the intake sections, each key checked against the field's default type."""
+    cls = _MAIL_SECTIONS[name]
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    defaults = {f.name: f.default for f in fields(cls)}
+    unknown = sorted(set(data) - set(defaults))
+    if unknown:
+        raise ConfigError(f"[{name}] has unknown key(s): {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        default = defaults[key]
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"[{name}] {key} must be a list of strings")
+            value = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"[{name}] {key} must be true or false")
+        elif isinstance(default, int | float):
+            if isinstance(value, bool) or not isinstance(value, int | float) or (
+                isinstance(default, int) and not isinstance(value, int)
+            ):
+                raise ConfigError(f"[{name}] {key} must be a number")
+        elif not isinstance(value, str):
+            raise ConfigError(f"[{name}] {key} must be a string")
+        values[key] = value
+    try:
+        return cls(**values)
+    except ValueError as exc:
+        raise ConfigError(f"[{name}] {exc}") from exc
+
+
 def parse_config(data: dict[str, Any]) -> Config:
-    known = {"policy", "limits"}
+    known = {"policy", "limits", *_MAIL_SECTIONS}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
-    return Config(policy=_policy(data.get("policy", {})), limits=_limits(data.get("limits", {})))
+    mail = {name: _mail_section(name, data[name]) for name in _MAIL_SECTIONS if name in data}
+    return Config(policy=_policy(data.get("policy", {})), limits=_limits(data.get("limits", {})),
+                  **mail)  # fmt: skip
 
 
 def load_config(path: Path | None) -> Config:

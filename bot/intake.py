@@ -1,0 +1,436 @@
+"""Mailbox intake: each new message read once, decided, recorded, handed on.
+
+Gather (bot.mailbox, bot.state: the message's header and bytes, its thread so far),
+decide (`decide`: pure, the assessment or why the message cannot be handled), apply
+(record the outcome durably, then hand it to the sinks, then move quarantined mail).
+
+Per-message isolation: `decide` is the boundary. Whatever the parsers or rules
+raise for one message becomes that message's quarantine reason; the messages behind
+it flow on. Only mailbox and state errors (transient: network, server) end a cycle,
+and then nothing unrecorded counts as done.
+
+The seam for what comes after the assessment (a ticket, a reply): a `Sink` receives
+each assessed message as a `Delivery`. A sink may see a delivery again after a crash
+between its call and the record of it; `Delivery.key` is stable so it can tell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from pathlib import Path
+from typing import Literal, Protocol
+
+from bot.config import Config
+from bot.errors import ConfigError
+from bot.mailbox import Envelope, Mailbox, MailboxError, MailboxGone, connect_from_config
+from bot.state import MessageRecord, QuarantineEntry, SqliteStateStore
+from parsers.errors import NotAnEmail, ParseError
+from rules.assessment import Assessment
+
+log = logging.getLogger("portbot.intake")
+
+Assessor = Callable[[Sequence[bytes]], Assessment]
+
+
+class Clock(Protocol):
+    def today(self) -> dt.date: ...
+
+
+class SystemClock:
+    def today(self) -> dt.date:
+        return dt.date.today()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One assessed message, handed to the sinks with its whole request."""
+
+    request_id: str
+    key: str  # the message's own key: stable across retries
+    raws: tuple[bytes, ...]  # the request's thread, oldest first, this message last
+    assessment: Assessment
+
+
+class Sink(Protocol):
+    def __call__(self, delivery: Delivery) -> None: ...
+
+
+# -- decide ------------------------------------------------------------------------
+
+_ID = re.compile(rb"<[^<>\s]+>")
+
+
+@dataclass(frozen=True)
+class ThreadKeys:
+    message_id: str | None
+    refs: tuple[str, ...]  # In-Reply-To, then References, newest first
+
+
+def thread_keys(header: bytes) -> ThreadKeys:
+    """Message-ID and the ids it answers, from a raw header block."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(header)
+
+    def ids(name: str) -> list[str]:
+        values = headers.get_all(name) or []
+        found: list[str] = []
+        for value in values:
+            text = str(value).encode("utf-8", "surrogateescape")
+            found.extend(m.decode("utf-8", "replace") for m in _ID.findall(text))
+        return found
+
+    own = ids("Message-ID")
+    refs = [*ids("In-Reply-To"), *reversed(ids("References"))]
+    message_id = own[0] if own else None
+    return ThreadKeys(message_id, tuple(dict.fromkeys(r for r in refs if r != message_id)))
+
+
+def message_key(keys: ThreadKeys, header: bytes) -> str:
+    """Copies of one message share a key: its Message-ID, or a hash of its header block."""
+    if keys.message_id:
+        return keys.message_id
+    return "sha256:" + hashlib.sha256(header).hexdigest()
+
+
+@dataclass(frozen=True)
+class Gathered:
+    folder: str
+    uidvalidity: int
+    envelope: Envelope
+    raw: bytes | None  # None when not fetched (a duplicate, or over the size limit)
+    keys: ThreadKeys
+    key: str
+    already_handled: bool
+    request_id: str | None  # the request this message answers, if known
+    earlier: tuple[bytes, ...]  # that request's messages so far
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Literal["assessed", "quarantined", "duplicate"]
+    reason: str = ""  # for the quarantine record: may quote the message; never logged
+    category: str = ""  # short and secret-free: for logs
+    assessment: Assessment | None = None
+
+
+def decide(gathered: Gathered, assess: Assessor, max_bytes: int) -> Decision:
+    """What to do with one message. Never raises for anything the message contains."""
+    if gathered.already_handled:
+        return Decision("duplicate", "a copy of this message was already handled", "duplicate")
+    size = gathered.envelope.size
+    if size > max_bytes:
+        return Decision("quarantined", f"{size} bytes, over the limit of {max_bytes} bytes",
+                        "too-large")  # fmt: skip
+    if gathered.raw is None:
+        return Decision("quarantined", "the server returned no content", "no-content")
+    try:
+        assessment = assess((*gathered.earlier, gathered.raw))
+    except NotAnEmail as exc:
+        return Decision("quarantined", f"not an email: {exc}", "not-an-email")
+    except ParseError as exc:
+        return Decision("quarantined", f"unreadable: {exc}", "unreadable")
+    except Exception as exc:  # the isolation boundary: one message's crash stops only it
+        where = traceback.extract_tb(exc.__traceback__)[-1:]
+        at = f" at {where[0].filename}:{where[0].lineno}" if where else ""
+        return Decision("quarantined", f"crash in the pipeline: {type(exc).__name__}: {exc}{at}",
+                        f"crash:{type(exc).__name__}")  # fmt: skip
+    return Decision("assessed", assessment=assessment)
+
+
+# -- apply ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    folders: tuple[str, ...]
+    quarantine_folder: str
+    max_message_bytes: int
+    max_delivery_attempts: int
+
+
+@dataclass(frozen=True)
+class Handled:
+    folder: str
+    uid: int
+    message_id: str | None
+    outcome: str
+    category: str
+    request_id: str | None
+
+
+@dataclass
+class CycleReport:
+    handled: list[Handled] = field(default_factory=list)
+    delivered: int = 0
+    delivery_failures: int = 0
+    moved_to_quarantine: int = 0
+    stopped_early: bool = False
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for h in self.handled if h.outcome == outcome)
+
+
+class Intake:
+    """One state store, a way to connect to the mailbox, the assessment, the sinks."""
+
+    def __init__(self, state: SqliteStateStore, connect: Callable[[], Mailbox],
+                 assess: Assessor, sinks: Sequence[Sink], settings: Settings) -> None:  # fmt: skip
+        self.state = state
+        self.connect = connect
+        self.assess = assess
+        self.sinks = tuple(sinks)
+        self.settings = settings
+
+    def close(self) -> None:
+        self.state.close()
+
+    def __enter__(self) -> Intake:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def poll(self, stop: Callable[[], bool] = lambda: False) -> CycleReport:
+        """One cycle: pending hand-ons and moves first, then every folder's new mail.
+
+        `stop` is asked between messages, so a shutdown never leaves one half done.
+        """
+        report = CycleReport()
+        with self.state.exclusive():
+            self._deliver_pending(report)
+            mailbox = self.connect()
+            try:
+                self._move_pending(mailbox, report)
+                for folder in self.settings.folders:
+                    if not self._poll_folder(mailbox, folder, stop, report):
+                        report.stopped_early = True
+                        break
+            finally:
+                mailbox.close()
+        return report
+
+    def _poll_folder(self, mailbox: Mailbox, folder: str, stop: Callable[[], bool],
+                     report: CycleReport) -> bool:  # fmt: skip
+        status = mailbox.select(folder)
+        known = self.state.folder(folder)
+        if known is None or known.uidvalidity != status.uidvalidity:
+            if known is not None:
+                log.warning("folder=%s UIDVALIDITY changed %d -> %d: its UIDs are new, copies "
+                            "of handled mail are recognised by Message-ID", folder,
+                            known.uidvalidity, status.uidvalidity)  # fmt: skip
+            self.state.start_folder(folder, status.uidvalidity)
+            last = 0
+        else:
+            last = known.last_uid
+        if status.uidnext and status.uidnext <= last + 1:
+            return True  # nothing new: no search, so a big box costs nothing here
+        uids = mailbox.uids_from(last + 1)
+        for start in range(0, len(uids), 100):
+            envelopes = mailbox.envelopes(uids[start : start + 100])
+            for envelope, raw in self._with_bodies(mailbox, envelopes):
+                if stop():
+                    return False
+                self._handle(mailbox, folder, status.uidvalidity, envelope, raw, report)
+        return True
+
+    def _with_bodies(
+        self, mailbox: Mailbox, envelopes: Sequence[Envelope]
+    ) -> Iterator[tuple[Envelope, bytes | None]]:
+        """Each envelope with its bytes, fetched a few at a time (bounded by size)."""
+        wanted = [
+            e for e in envelopes
+            if e.size <= self.settings.max_message_bytes
+            and not self.state.handled(message_key(thread_keys(e.header), e.header))
+        ]  # fmt: skip
+        bodies: dict[int, bytes] = {}
+        batch: list[int] = []
+        batch_bytes = 0
+        position = {e.uid: i for i, e in enumerate(wanted)}
+        for envelope in envelopes:
+            if envelope.uid in position and envelope.uid not in bodies:
+                bodies.clear()
+                batch, batch_bytes = [], 0
+                for e in wanted[position[envelope.uid] :]:
+                    if batch and (len(batch) >= 20 or batch_bytes + e.size > 8 * 1024 * 1024):
+                        break
+                    batch.append(e.uid)
+                    batch_bytes += e.size
+                bodies = mailbox.bodies(batch)
+            yield envelope, bodies.get(envelope.uid)
+
+    def _handle(self, mailbox: Mailbox, folder: str, uidvalidity: int, envelope: Envelope,
+                raw: bytes | None, report: CycleReport) -> None:  # fmt: skip
+        keys = thread_keys(envelope.header)
+        key = message_key(keys, envelope.header)
+        handled = self.state.handled(key)
+        request_id = None if handled else self.state.request_for(keys.refs)
+        earlier = tuple(self.state.thread_raws(request_id)) if request_id else ()
+        gathered = Gathered(folder, uidvalidity, envelope, raw, keys, key, handled, request_id,
+                            earlier)  # fmt: skip
+        decision = decide(gathered, self.assess, self.settings.max_message_bytes)
+        thread_ids = tuple(i for i in (keys.message_id, *keys.refs) if i)
+        recorded = self.state.record(MessageRecord(
+            folder=folder, uidvalidity=uidvalidity, uid=envelope.uid, key=key,
+            message_id=keys.message_id, size=envelope.size, outcome=decision.outcome,
+            reason=decision.reason, request_id=request_id,
+            raw=raw if decision.outcome != "duplicate" else None, thread_ids=thread_ids,
+        ))  # fmt: skip
+        log.info("folder=%s uid=%d message-id=%s outcome=%s%s%s", folder, envelope.uid,
+                 keys.message_id or "-", decision.outcome,
+                 f" request={recorded.request_id}" if recorded.request_id else "",
+                 f" reason={decision.category}" if decision.category else "")  # fmt: skip
+        report.handled.append(Handled(folder, envelope.uid, keys.message_id, decision.outcome,
+                                      decision.category, recorded.request_id))  # fmt: skip
+        if decision.outcome == "quarantined":
+            mailbox.move([envelope.uid], self.settings.quarantine_folder)
+            for entry in self.state.quarantined():
+                if entry.row == recorded.row:
+                    self.state.mark_moved(entry.id)
+            report.moved_to_quarantine += 1
+        elif decision.outcome == "assessed" and decision.assessment is not None:
+            assert recorded.request_id is not None
+            delivery = Delivery(recorded.request_id, key, (*earlier, raw or b""),
+                                decision.assessment)  # fmt: skip
+            self._deliver(recorded.row, delivery, report)
+
+    def _deliver(self, row: int, delivery: Delivery, report: CycleReport) -> None:
+        try:
+            for sink in self.sinks:
+                sink(delivery)
+        except Exception as exc:  # a sink's failure is retried next cycle, never lost
+            attempts = self.state.delivery_failed(
+                row, f"could not be handed on: {type(exc).__name__}: {exc}",
+                self.settings.max_delivery_attempts,
+            )
+            log.warning("request=%s delivery failed (%s), attempt %d of %d",
+                        delivery.request_id, type(exc).__name__, attempts,
+                        self.settings.max_delivery_attempts)  # fmt: skip
+            report.delivery_failures += 1
+            return
+        self.state.mark_delivered(row)
+        report.delivered += 1
+
+    def _deliver_pending(self, report: CycleReport) -> None:
+        for pending in self.state.pending_deliveries():
+            raws = tuple(self.state.thread_raws(pending.request_id))
+            try:
+                assessment = self.assess(raws)
+            except Exception as exc:
+                self.state.delivery_failed(pending.row, f"assessment failed on retry: {exc}",
+                                           self.settings.max_delivery_attempts)  # fmt: skip
+                report.delivery_failures += 1
+                continue
+            self._deliver(pending.row, Delivery(pending.request_id, pending.key, raws, assessment),
+                          report)  # fmt: skip
+
+    def _move_pending(self, mailbox: Mailbox, report: CycleReport) -> None:
+        """Quarantined messages not yet moved (a crash or an error came in between)."""
+        for entry in self.state.quarantined():
+            if entry.moved:
+                continue
+            try:
+                status = mailbox.select(entry.folder)
+            except MailboxGone:
+                self.state.mark_moved(entry.id)  # its folder is gone, and the message with it
+                continue
+            if status.uidvalidity == entry.uidvalidity:
+                uids = [entry.uid]
+            else:
+                uids = self._locate(mailbox, entry.folder, entry)
+            mailbox.select(entry.folder)
+            mailbox.move(uids, self.settings.quarantine_folder)
+            self.state.mark_moved(entry.id)
+            report.moved_to_quarantine += len(uids)
+
+    def _locate(self, mailbox: Mailbox, folder: str, entry: QuarantineEntry) -> list[int]:
+        """The message's UIDs in `folder`, checked by key (not just by Message-ID or size)."""
+        candidates = mailbox.find(folder, entry.message_id, entry.size)
+        if not candidates:
+            return []
+        found = mailbox.envelopes(candidates)
+        return [e.uid for e in found if message_key(thread_keys(e.header), e.header) == entry.key]
+
+    def replay(self, ids: Sequence[int] | None) -> tuple[list[QuarantineEntry], CycleReport]:
+        """Put quarantined messages back where they came from, then run a cycle on them.
+
+        `ids` None: every open entry. Back in its folder a message has a new UID, and
+        since it was never assessed it is read again like new mail.
+        """
+        open_entries = self.state.quarantined()
+        if ids is not None:
+            unknown = sorted(set(ids) - {e.id for e in open_entries})
+            if unknown:
+                raise ConfigError(
+                    f"no open quarantine entry {', '.join(map(str, unknown))} "
+                    "(see `portbot replay --list`)"
+                )
+            open_entries = [e for e in open_entries if e.id in set(ids)]
+        with self.state.exclusive():
+            mailbox = self.connect()
+            try:
+                self._move_pending(mailbox, CycleReport())
+                for entry in open_entries:
+                    uids = self._locate(mailbox, self.settings.quarantine_folder, entry)
+                    if uids:
+                        mailbox.select(self.settings.quarantine_folder)
+                        mailbox.move(uids[:1], entry.folder)
+                    else:
+                        log.warning("quarantine entry %d is no longer in %s", entry.id,
+                                    self.settings.quarantine_folder)  # fmt: skip
+                    self.state.mark_released(entry.id)
+            finally:
+                mailbox.close()
+        return open_entries, self.poll()
+
+
+# -- composition root ----------------------------------------------------------------
+
+
+def build_intake(
+    config: Config,
+    *,
+    sinks: Sequence[Sink] = (),
+    clock: Clock | None = None,
+    assess: Assessor | None = None,
+    connect: Callable[[], Mailbox] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Intake:
+    """The intake from a Config; tests and the demo replace the parts they need to."""
+    if config.quarantine.folder in config.imap.folders:
+        raise ConfigError(
+            f"[quarantine] folder {config.quarantine.folder!r} is also in [imap] folders"
+        )
+    the_clock = clock or SystemClock()
+
+    def assess_thread(raws: Sequence[bytes]) -> Assessment:
+        # imported on first use: the parsers load their data files then, not at import
+        from bot.app import assess_messages
+
+        return assess_messages(raws, config, the_clock.today())
+
+    def connect_imap() -> Mailbox:
+        return connect_from_config(config.imap, environ)
+
+    return Intake(
+        state=SqliteStateStore(Path(config.state.path)),
+        connect=connect or connect_imap,
+        assess=assess or assess_thread,
+        sinks=sinks,
+        settings=Settings(
+            folders=config.imap.folders,
+            quarantine_folder=config.quarantine.folder,
+            max_message_bytes=config.limits.max_message_bytes,
+            max_delivery_attempts=config.quarantine.max_delivery_attempts,
+        ),
+    )
+
+
+__all__ = ["Clock", "CycleReport", "Delivery", "Intake", "MailboxError", "Sink", "build_intake",
+           "decide", "thread_keys"]  # fmt: skip

@@ -1,0 +1,275 @@
+"""The Mailbox port and its one real adapter, IMAP with imapclient.
+
+Errors are mapped here, once, into the bot's tree:
+
+    PortbotError
+    └── MailboxError            the mailbox cannot be used now; the message says why
+        ├── MailboxAuthError    login refused or no credentials: a person must act
+        └── MailboxGone         a folder or message that is not there (permanent)
+
+Everything else an IMAP library or socket raises becomes a plain MailboxError,
+which the intake treats as transient: the cycle stops, nothing is marked done, the
+next cycle starts again from the state store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import subprocess
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from bot.config import ImapConfig
+from bot.errors import PortbotError
+
+log = logging.getLogger("portbot.mailbox")
+
+T = TypeVar("T")
+
+
+class MailboxError(PortbotError):
+    """The mailbox cannot be used now (network, server); retried next cycle."""
+
+
+class MailboxAuthError(MailboxError):
+    """Login refused or credentials missing: retrying will not help."""
+
+
+class MailboxGone(MailboxError):
+    """A folder or message that does not exist."""
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    uidvalidity: int
+    uidnext: int  # 0 when the server does not say
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What is known of a message before its body is fetched."""
+
+    uid: int
+    size: int
+    header: bytes  # the raw header block
+
+
+class Mailbox(Protocol):
+    def select(self, folder: str) -> FolderStatus: ...
+
+    def uids_from(self, first_uid: int) -> list[int]:
+        """UIDs >= first_uid in the selected folder, ascending."""
+        ...
+
+    def envelopes(self, uids: Sequence[int]) -> list[Envelope]: ...
+
+    def bodies(self, uids: Sequence[int]) -> dict[int, bytes]: ...
+
+    def find(self, folder: str, message_id: str | None, size: int) -> list[int]:
+        """UIDs in `folder` (then selected) that may be the message: same Message-ID or size."""
+        ...
+
+    def move(self, uids: Sequence[int], folder: str) -> None:
+        """Move from the selected folder to `folder`, creating it when missing."""
+        ...
+
+    def folders(self) -> list[str]: ...
+
+    def wait_for_news(self, folder: str, seconds: float, stop: Callable[[], bool]) -> bool:
+        """IDLE on `folder` up to `seconds`; True as soon as something arrives."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def read_secret(config: ImapConfig, environ: Mapping[str, str]) -> str:
+    """The password or OAuth2 access token, from where the configuration points."""
+    if config.auth == "xoauth2":
+        if config.oauth2_token_file:
+            return _first_line(Path(config.oauth2_token_file), "oauth2_token_file")
+        try:
+            done = subprocess.run(list(config.oauth2_token_command), capture_output=True,
+                                  text=True, timeout=60, check=False)  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise MailboxAuthError(f"[imap] oauth2_token_command could not run: {exc}") from exc
+        token = done.stdout.strip().splitlines()[0].strip() if done.stdout.strip() else ""
+        if done.returncode != 0 or not token:
+            # stderr of a token helper may hold secrets: say only that it failed
+            raise MailboxAuthError(
+                f"[imap] oauth2_token_command exited with {done.returncode} and no token"
+            )
+        return token
+    if config.password_file:
+        return _first_line(Path(config.password_file), "password_file")
+    password = environ.get(config.password_env, "")
+    if not password:
+        raise MailboxAuthError(
+            f"no IMAP password: set the environment variable {config.password_env} "
+            "or [imap] password_file"
+        )
+    return password
+
+
+def _first_line(path: Path, key: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise MailboxAuthError(f"[imap] {key} {path} cannot be read: {exc.strerror}") from exc
+    if not text:
+        raise MailboxAuthError(f"[imap] {key} {path} is empty")
+    return text.splitlines()[0].strip()
+
+
+@contextmanager
+def _mapped(what: str) -> Iterator[None]:
+    """Library and socket errors become MailboxError, naming the operation."""
+    try:
+        yield
+    except MailboxError:
+        raise
+    except LoginError as exc:
+        raise MailboxAuthError(f"{what}: login refused: {_text(exc)}") from exc
+    except ssl.SSLCertVerificationError as exc:
+        raise MailboxAuthError(
+            f"{what}: the server's certificate is not trusted ({exc.verify_message}); "
+            "set [imap] ca_file if it is a private CA"
+        ) from exc
+    except (IMAPClientError, OSError, EOFError) as exc:
+        raise MailboxError(f"{what}: {type(exc).__name__}: {_text(exc)}") from exc
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc)
+    return text[:300] if text else type(exc).__name__
+
+
+_BATCH_BYTES = 8 * 1024 * 1024
+_BATCH_COUNT = 100
+
+
+class ImapMailbox:
+    """One logged-in IMAP connection. Bodies are fetched with BODY.PEEK: \\Seen is left alone."""
+
+    def __init__(self, client: IMAPClient) -> None:
+        self._client = client
+        self._selected: str | None = None
+
+    @classmethod
+    def connect(cls, config: ImapConfig, secret: str) -> ImapMailbox:
+        if not config.host:
+            raise MailboxError("[imap] host is not set")
+        context = ssl.create_default_context(cafile=config.ca_file or None)
+        if config.ca_file:
+            context.load_default_certs()
+        where = f"IMAP {config.host}:{config.port}"
+        with _mapped(where):
+            client = IMAPClient(config.host, port=config.port, ssl=config.security == "tls",
+                                ssl_context=context, timeout=config.timeout_seconds)  # fmt: skip
+            try:
+                if config.security == "starttls":
+                    client.starttls(context)
+                if config.auth == "xoauth2":
+                    client.oauth2_login(config.username, secret)
+                else:
+                    client.login(config.username, secret)
+            except BaseException:
+                _quietly(client.shutdown)
+                raise
+        log.info("connected to %s as %s", where, config.username)
+        return cls(client)
+
+    def select(self, folder: str) -> FolderStatus:
+        with _mapped(f"select {folder}"):
+            if not self._client.folder_exists(folder):
+                raise MailboxGone(f"folder {folder!r} does not exist")
+            info = self._client.select_folder(folder)
+        self._selected = folder
+        return FolderStatus(int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)))
+
+    def uids_from(self, first_uid: int) -> list[int]:
+        with _mapped(f"search {self._selected}"):
+            found = self._client.search(["UID", f"{max(first_uid, 1)}:*"])
+        # "n:*" always matches the last message, even when its UID is below n
+        return sorted(int(u) for u in found if int(u) >= first_uid)
+
+    def envelopes(self, uids: Sequence[int]) -> list[Envelope]:
+        out: list[Envelope] = []
+        for start in range(0, len(uids), 500):
+            chunk = list(uids[start : start + 500])
+            with _mapped(f"fetch headers from {self._selected}"):
+                data = self._client.fetch(chunk, ["RFC822.SIZE", "BODY.PEEK[HEADER]"])
+            for uid in chunk:
+                item = data.get(uid)
+                if item is None:  # expunged meanwhile
+                    continue
+                out.append(Envelope(uid, int(item[b"RFC822.SIZE"]), bytes(item[b"BODY[HEADER]"])))
+        return out
+
+    def bodies(self, uids: Sequence[int]) -> dict[int, bytes]:
+        with _mapped(f"fetch from {self._selected}"):
+            data = self._client.fetch(list(uids), ["BODY.PEEK[]"])
+        return {int(uid): bytes(item[b"BODY[]"]) for uid, item in data.items() if b"BODY[]" in item}
+
+    def find(self, folder: str, message_id: str | None, size: int) -> list[int]:
+        self.select(folder)
+        criteria: list[Any] = ["HEADER", "Message-ID", message_id] if message_id else [
+            "LARGER", str(size - 1), "SMALLER", str(size + 1)]  # fmt: skip
+        with _mapped(f"search {folder}"):
+            return sorted(int(u) for u in self._client.search(criteria))
+
+    def move(self, uids: Sequence[int], folder: str) -> None:
+        if not uids:
+            return
+        with _mapped(f"move to {folder}"):
+            if not self._client.folder_exists(folder):
+                self._client.create_folder(folder)
+            if self._client.has_capability("MOVE"):
+                self._client.move(list(uids), folder)
+            else:
+                self._client.copy(list(uids), folder)
+                self._client.delete_messages(list(uids))
+                self._client.uid_expunge(list(uids)) if self._client.has_capability(
+                    "UIDPLUS") else self._client.expunge()  # fmt: skip
+
+    def folders(self) -> list[str]:
+        with _mapped("list folders"):
+            return [str(name) for _flags, _sep, name in self._client.list_folders()]
+
+    def wait_for_news(self, folder: str, seconds: float, stop: Callable[[], bool]) -> bool:
+        self.select(folder)
+        with _mapped(f"IDLE on {folder}"):
+            self._client.idle()
+            try:
+                waited = 0.0
+                while waited < seconds and not stop():
+                    responses = self._client.idle_check(timeout=1)
+                    waited += 1
+                    if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                        return True
+                return False
+            finally:
+                self._client.idle_done()
+
+    def close(self) -> None:
+        _quietly(self._client.logout)
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    with suppress(IMAPClientError, OSError, EOFError):
+        action()
+
+
+def connect_from_config(
+    config: ImapConfig, environ: Mapping[str, str] | None = None
+) -> ImapMailbox:
+    """The composition root's way in: secret read at the edge, then connected."""
+    secret = read_secret(config, os.environ if environ is None else environ)
+    return ImapMailbox.connect(config, secret)

@@ -1,0 +1,144 @@
+"""The intake's commands: run, poll, replay, doctor, demo (parsed by bot.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from bot.config import Config, load_config
+from bot.errors import PortbotError
+from bot.intake import CycleReport, Delivery, Intake, build_intake
+from bot.mailbox import MailboxError, connect_from_config, read_secret
+from bot.scheduler import Runner
+from bot.state import SqliteStateStore, StateError
+from rules.contract import to_json
+
+
+def _fail(message: str) -> int:
+    print(f"portbot: {message}", file=sys.stderr)
+    return 2
+
+
+def _logging(verbose: bool) -> None:
+    # message ids and outcomes only: the intake never logs a message's content
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+
+
+def print_report(report: CycleReport) -> None:
+    for h in report.handled:
+        detail = h.request_id or h.category
+        print(f"{h.folder} uid {h.uid} {h.message_id or '-'} {h.outcome} {detail}")
+    print(f"{report.count('assessed')} assessed, {report.count('quarantined')} quarantined, "
+          f"{report.count('duplicate')} duplicates, {report.delivered} handed on"
+          + (f", {report.delivery_failures} hand-ons failed" if report.delivery_failures else ""))
+
+
+def _print_delivery(delivery: Delivery) -> None:
+    print(json.dumps({"request_id": delivery.request_id,
+                      "assessment": to_json(delivery.assessment)}, ensure_ascii=False, indent=2))
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from bot.demo import main as demo_main
+
+        return demo_main([])
+    _logging(args.verbose or args.command == "run")
+    try:
+        config = load_config(args.config)
+        if args.command == "doctor":
+            return doctor(config)
+        if not config.imap.host:
+            return _fail(f"{args.config}: [imap] host is not set")
+        with build_intake(config, sinks=[_print_delivery] if getattr(args, "show", False)
+                          else []) as intake:  # fmt: skip
+            if args.command == "poll":
+                print_report(intake.poll())
+                return 0
+            if args.command == "replay":
+                return replay(intake, args)
+            if args.command == "run":
+                Runner(intake, config.schedule,
+                       lambda: connect_from_config(config.imap)).run()  # fmt: skip
+                return 0
+    except PortbotError as exc:
+        return _fail(str(exc))
+    return 2
+
+
+def replay(intake: Intake, args: argparse.Namespace) -> int:
+    if args.list:
+        entries = intake.state.quarantined()
+        for e in entries:
+            where = intake.settings.quarantine_folder if e.moved else f"{e.folder} (not moved yet)"
+            print(f"{e.id}\t{e.recorded_at}\t{e.message_id or '-'}\tin {where}\t{e.reason}")
+        print(f"{len(entries)} open quarantine entries")
+        return 0
+    if not args.all and not args.ids:
+        return _fail("replay: give quarantine entry IDs, --all or --list")
+    entries, report = intake.replay(None if args.all else args.ids)
+    print(f"{len(entries)} message(s) put back: " + ", ".join(str(e.id) for e in entries))
+    print_report(report)
+    return 0
+
+
+def doctor(config: Config) -> int:
+    """Each check on one line; exit 1 when any failed, saying what to do."""
+    problems = 0
+
+    def say(ok: bool, text: str) -> None:
+        nonlocal problems
+        problems += not ok
+        print(f"{'ok     ' if ok else 'PROBLEM'} {text}")
+
+    try:
+        state = SqliteStateStore(Path(config.state.path))
+        counts = state.counts()
+        state.close()
+        say(True, f"state file {config.state.path}: {counts['assessed']} assessed, "
+                  f"{counts['open_quarantine']} in quarantine, "
+                  f"{counts['undelivered']} not handed on")
+    except StateError as exc:
+        say(False, f"state file: {exc}")
+    imap = config.imap
+    if not imap.host:
+        say(False, "[imap] host is not set")
+        return 1
+    try:
+        read_secret(imap, os.environ)
+        say(True, f"{imap.auth} credentials found")
+    except MailboxError as exc:
+        say(False, str(exc))
+        return 1
+    try:
+        mailbox = connect_from_config(imap)
+    except MailboxError as exc:
+        say(False, f"cannot log in to {imap.host}:{imap.port} ({imap.security}) as "
+                   f"{imap.username!r}: {exc}")
+        return 1
+    say(True, f"logged in to {imap.host}:{imap.port} ({imap.security}) as {imap.username}")
+    try:
+        existing = set(mailbox.folders())
+        for folder in imap.folders:
+            if folder in existing:
+                status = mailbox.select(folder)
+                say(True, f"folder {folder!r} (UIDVALIDITY {status.uidvalidity})")
+            else:
+                say(False, f"folder {folder!r} does not exist; the server has: "
+                           + ", ".join(sorted(existing)))
+        quarantine = config.quarantine.folder
+        say(True, f"quarantine folder {quarantine!r} "
+                  + ("exists" if quarantine in existing else "will be created when first needed"))
+        if quarantine in imap.folders:
+            say(False, f"quarantine folder {quarantine!r} must not be one of [imap] folders")
+    except MailboxError as exc:
+        say(False, str(exc))
+    finally:
+        mailbox.close()
+    print("all good" if not problems else f"{problems} problem(s)")
+    return 1 if problems else 0

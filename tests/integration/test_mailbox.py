@@ -1,0 +1,302 @@
+"""The intake against a real dovecot IMAP server started by the tests on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.config import ImapConfig, ScheduleConfig
+from bot.intake import Delivery, build_intake
+from bot.localmail import LocalMail, dovecot_binary, local_dovecot
+from bot.mailbox import MailboxAuthError, connect_from_config
+from bot.scheduler import Runner
+from bot.state import SqliteStateStore
+from tests.conftest import ROOT
+from tests.integration.mailbox_support import (
+    fake_assess,
+    mail_config,
+    message,
+    new_folder,
+    toml_config,
+)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalMail]:
+    if dovecot_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("dovecot is not installed: scripts/setup installs dovecot-imapd")
+        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
+    with local_dovecot() as running:
+        yield running
+
+
+def folder_uids(server: LocalMail, folder: str) -> list[int]:
+    with server.client() as client:
+        if not client.folder_exists(folder):
+            return []
+        client.select_folder(folder, readonly=True)
+        return sorted(client.search("ALL"))
+
+
+def outcomes(state_path: Path) -> list[tuple[str, int, int, str, str, str | None, str]]:
+    state = SqliteStateStore(state_path)
+    try:
+        return state.outcomes()
+    finally:
+        state.close()
+
+
+def test_new_mail_is_read_and_follow_ups_join_their_request(
+    server: LocalMail, tmp_path: Path
+) -> None:
+    folder = new_folder()
+    server.append(folder, [message(1), message(2), message(3, reply_to=1),
+                           message(4, message_id=False)])
+    delivered: list[Delivery] = []
+    config = mail_config(server, folder, tmp_path / "state.db")
+    with build_intake(config, assess=fake_assess, sinks=[delivered.append]) as intake:
+        report = intake.poll()
+    assert [h.outcome for h in report.handled] == ["assessed"] * 4
+    requests = [h.request_id for h in report.handled]
+    assert requests[0] == requests[2] != requests[1]
+    assert len(set(requests)) == 3
+    follow_up = delivered[2]
+    assert len(follow_up.raws) == 2 and follow_up.assessment.thread_length == 2
+    # read with BODY.PEEK: a person still sees the mail as unread
+    with server.client() as client:
+        client.select_folder(folder, readonly=True)
+        assert client.search("UNSEEN") == folder_uids(server, folder)
+
+
+def test_nothing_is_read_twice_or_skipped_across_a_restart(
+    server: LocalMail, tmp_path: Path
+) -> None:
+    folder = new_folder()
+    state = tmp_path / "state.db"
+    server.append(folder, [message(n) for n in range(1, 4)])
+    config = mail_config(server, folder, state)
+    with build_intake(config, assess=fake_assess) as intake:
+        assert intake.poll().count("assessed") == 3
+    # meanwhile a person reads everything in another client, and two more arrive
+    with server.client() as client:
+        client.select_folder(folder)
+        client.add_flags(client.search("ALL"), [b"\\Seen"])
+    server.append(folder, [message(4), message(5)])
+    with server.client() as client:
+        client.select_folder(folder)
+        client.add_flags(client.search("ALL"), [b"\\Seen"])
+    with build_intake(config, assess=fake_assess) as intake:
+        report = intake.poll()
+        assert [h.message_id for h in report.handled] == ["<m4@example.com>", "<m5@example.com>"]
+        assert intake.poll().handled == []
+    rows = outcomes(state)
+    assert sorted(uid for _, _, uid, *_ in rows) == [1, 2, 3, 4, 5]
+
+
+def _slow_poll(config: Path, progress: Path, seconds: float) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.slow_poll", str(config), str(progress),
+         str(seconds)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def test_a_bot_killed_in_the_middle_of_a_message_loses_nothing_and_repeats_nothing(
+    server: LocalMail, tmp_path: Path
+) -> None:
+    folder = new_folder()
+    state = tmp_path / "state.db"
+    config = tmp_path / "config.toml"
+    config.write_text(toml_config(server, folder, state))
+    server.append(folder, [message(n) for n in range(1, 7)])
+    progress = tmp_path / "progress"
+    bot = _slow_poll(config, progress, 0.5)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        lines = progress.read_text().splitlines() if progress.exists() else []
+        if sum(line.startswith("start") for line in lines) == 3:
+            break
+        time.sleep(0.02)
+    bot.send_signal(signal.SIGKILL)  # in the sleep of message 3: after 1 and 2 were recorded
+    bot.wait()
+    assert [uid for _, _, uid, *_ in outcomes(state)] == [1, 2]
+
+    again = _slow_poll(config, progress, 0.0)
+    _, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err.decode()
+    rows = outcomes(state)
+    assert sorted(uid for _, _, uid, *_ in rows) == [1, 2, 3, 4, 5, 6]
+    assert {outcome for *_, outcome, _, _ in rows} == {"assessed"}
+    delivered = [line.split()[1] for line in progress.read_text().splitlines()
+                 if line.startswith("delivered")]  # fmt: skip
+    assert sorted(delivered) == sorted(f"<m{n}@example.com>" for n in range(1, 7))
+    started = [line.split()[1] for line in progress.read_text().splitlines()
+               if line.startswith("start")]  # fmt: skip
+    assert started.count("<m3@example.com>") == 2  # the one killed midway is read again
+    assert all(started.count(f"<m{n}@example.com>") == 1 for n in (1, 2, 4, 5, 6))
+
+
+def test_a_recreated_folder_with_a_new_uidvalidity_is_not_read_again(
+    server: LocalMail, tmp_path: Path
+) -> None:
+    folder = new_folder()
+    state = tmp_path / "state.db"
+    server.append(folder, [message(n) for n in range(1, 4)])
+    config = mail_config(server, folder, state)
+    with build_intake(config, assess=fake_assess) as intake:
+        assert intake.poll().count("assessed") == 3
+        before = intake.state.folder(folder)
+    # the folder is deleted and created again (a migration, a restore): new UIDVALIDITY
+    with server.client() as client:
+        client.delete_folder(folder)
+    server.append(folder, [message(n) for n in range(1, 5)])  # the same three and a new one
+    with build_intake(config, assess=fake_assess) as intake:
+        report = intake.poll()
+        after = intake.state.folder(folder)
+    assert before is not None and after is not None and after.uidvalidity != before.uidvalidity
+    assert [h.outcome for h in report.handled] == ["duplicate"] * 3 + ["assessed"]
+    assert report.handled[-1].message_id == "<m4@example.com>"
+
+
+def test_unhandleable_mail_is_quarantined_with_its_reason_and_replay_puts_it_back(
+    server: LocalMail, tmp_path: Path
+) -> None:
+    folder = new_folder()
+    big = message(3, body="x" * 5000)
+    server.append(folder, [message(1), message(2, body="BOOM"), big, message(4)])
+    config = mail_config(server, folder, tmp_path / "state.db", max_message_bytes=4000)
+    with build_intake(config, assess=fake_assess) as intake:
+        report = intake.poll()
+        assert [h.outcome for h in report.handled] == [
+            "assessed", "quarantined", "quarantined", "assessed"]  # fmt: skip
+        entries = intake.state.quarantined()
+        assert [e.message_id for e in entries] == ["<m2@example.com>", "<m3@example.com>"]
+        assert "crash in the pipeline: KeyError" in entries[0].reason
+        assert "over the limit of 4000 bytes" in entries[1].reason
+    assert len(folder_uids(server, folder)) == 2
+    assert len(folder_uids(server, folder + "-quarantine")) == 2
+
+    # the pipeline is fixed and the limit raised; replay one of the two
+    fixed = replace(config, limits=replace(config.limits, max_message_bytes=10_000))
+    with build_intake(fixed, assess=fake_assess) as intake:
+        put_back, report = intake.replay([entries[1].id])
+        assert [e.id for e in put_back] == [entries[1].id]
+        assert [(h.message_id, h.outcome) for h in report.handled] == [
+            ("<m3@example.com>", "assessed")]  # fmt: skip
+        assert [e.id for e in intake.state.quarantined()] == [entries[0].id]
+    assert len(folder_uids(server, folder)) == 3
+    assert len(folder_uids(server, folder + "-quarantine")) == 1
+
+
+def test_a_failing_hand_on_is_retried_next_cycle_not_lost(
+    server: LocalMail, tmp_path: Path
+) -> None:
+    folder = new_folder()
+    server.append(folder, [message(1)])
+    calls: list[str] = []
+
+    def flaky(delivery: Delivery) -> None:
+        calls.append(delivery.key)
+        if len(calls) == 1:
+            raise ConnectionError("ticket desk down")
+
+    config = mail_config(server, folder, tmp_path / "state.db")
+    with build_intake(config, assess=fake_assess, sinks=[flaky]) as intake:
+        first = intake.poll()
+        assert first.delivery_failures == 1 and first.delivered == 0
+        second = intake.poll()
+        assert second.delivered == 1 and second.handled == []
+    assert calls == ["<m1@example.com>", "<m1@example.com>"]
+
+
+def test_idle_picks_up_new_mail_without_waiting_for_the_poll(
+    server: LocalMail, tmp_path: Path
+) -> None:
+    folder = new_folder()
+    server.append(folder, [message(1)])
+    delivered: list[str] = []
+    config = mail_config(server, folder, tmp_path / "state.db")
+    config = replace(config, schedule=ScheduleConfig(poll_seconds=3600, idle=True))
+    with build_intake(config, assess=fake_assess,
+                      sinks=[lambda d: delivered.append(d.key)]) as intake:  # fmt: skip
+        runner = Runner(intake, config.schedule, lambda: connect_from_config(config.imap))
+        thread = threading.Thread(target=runner.run, kwargs={"install_signals": False})
+        thread.start()
+        try:
+            _wait_for(lambda: delivered == ["<m1@example.com>"], 20)
+            time.sleep(1.5)  # let the IDLE start
+            server.append(folder, [message(2)])
+            started = time.monotonic()
+            _wait_for(lambda: len(delivered) == 2, 20)
+            assert time.monotonic() - started < 10  # the poll is an hour away
+        finally:
+            runner.stop()
+            thread.join(30)
+        assert not thread.is_alive()
+
+
+def _wait_for(condition: object, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_run_stops_cleanly_on_sigterm(server: LocalMail, tmp_path: Path) -> None:
+    folder = new_folder()
+    server.append(folder, [message(1)])
+    config = tmp_path / "config.toml"
+    config.write_text(toml_config(server, folder, tmp_path / "state.db", poll_seconds=1))
+    bot = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    time.sleep(4)
+    bot.send_signal(signal.SIGTERM)
+    _, err = bot.communicate(timeout=30)
+    assert bot.returncode == 0, err.decode()
+    assert b"stopped" in err
+    rows = outcomes(tmp_path / "state.db")
+    assert [uid for _, _, uid, *_ in rows] == [1]
+
+
+def test_starttls_works_and_an_untrusted_certificate_is_refused(server: LocalMail) -> None:
+    starttls = ImapConfig(host=server.host, port=server.plain_port, security="starttls",
+                          ca_file=str(server.ca_file), username=server.user,
+                          password_file=str(server.password_file))  # fmt: skip
+    connect_from_config(starttls).close()
+    untrusted = replace(starttls, ca_file="")
+    with pytest.raises(MailboxAuthError, match="certificate"):
+        connect_from_config(untrusted)
+
+
+def test_doctor_says_plainly_what_is_wrong(server: LocalMail, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from bot.cli import main
+
+    folder = new_folder()
+    server.append(folder, [message(1)])
+    config = tmp_path / "config.toml"
+    config.write_text(toml_config(server, folder, tmp_path / "state.db"))
+    assert main(["doctor", "--config", str(config)]) == 0
+    assert "all good" in capsys.readouterr().out
+    wrong = tmp_path / "password"
+    wrong.write_text("not-the-password\n")
+    config.write_text(toml_config(server, "Nope", tmp_path / "state.db").replace(
+        str(server.password_file), str(wrong)))  # fmt: skip
+    assert main(["doctor", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "PROBLEM cannot log in" in out and "login refused" in out
+    config.write_text(toml_config(server, "Nope", tmp_path / "state.db"))
+    assert main(["doctor", "--config", str(config)]) == 1
+    assert "PROBLEM folder 'Nope' does not exist" in capsys.readouterr().out
