@@ -99,14 +99,14 @@ def _runs(handle: pdfium_c.FPDF_TEXTPAGE, raw: str) -> list[_Run]:
     return runs
 
 
-def _layout_text(textpage: pdfium.PdfTextPage, raw: str) -> str:
+def _layout_text(textpage: pdfium.PdfTextPage, raw: str, extra: list[_Run]) -> str:
     """The page text laid out by position, wide gaps kept as runs of spaces.
 
     pdfium gives text in content-stream order and joins runs on one line with a
     single space, which merges side-by-side blocks (service address | remit-to)
     and can interleave columns. Placing runs by their boxes keeps the columns.
     """
-    runs = _runs(textpage.raw, raw)
+    runs = _runs(textpage.raw, raw) + extra
     if not runs:
         return raw.replace("\r\n", "\n").replace("\r", "\n")
     runs.sort(key=lambda r: (-(r[4] + r[2]), r[1]))
@@ -151,10 +151,14 @@ def _annot_string(annot: pdfium_c.FPDF_ANNOTATION, key: str) -> str:
     return buf.raw[: size - 2].decode("utf-16-le", errors="replace")
 
 
-def _field_filled(annot: pdfium_c.FPDF_ANNOTATION) -> bool:
-    """Is this widget a signature field with a value, or a filled "sign..." text field?
+def _field(annot: pdfium_c.FPDF_ANNOTATION) -> tuple[bool, str]:
+    """(signature evidence, text value) of a form widget.
 
-    Field keys (/FT, /T, /V) may sit on the widget or on its parent field.
+    Evidence: a signature field with a value, or a filled text field named like
+    "signature". The value of a text or choice field is returned because pdfium's
+    text layer leaves out form values, and a filled LOA form holds the customer's
+    name and numbers there. Field keys (/FT, /T, /V) may sit on the widget or on
+    its parent field.
     """
     chain = [annot]
     parent = pdfium_c.FPDFAnnot_GetLinkedAnnot(annot, b"Parent")
@@ -162,21 +166,42 @@ def _field_filled(annot: pdfium_c.FPDF_ANNOTATION) -> bool:
         chain.append(parent)
     try:
         field_type = next((t for t in (_annot_string(a, "FT") for a in chain) if t), "")
-        name = ".".join(n for n in (_annot_string(a, "T") for a in reversed(chain)) if n)
         if field_type == "Sig":
-            return any(pdfium_c.FPDFAnnot_HasKey(a, b"V") for a in chain)
-        if field_type == "Tx" and _SIGN_FIELD_NAME.search(name):
-            value = next((v for v in (_annot_string(a, "V") for a in chain) if v), "")
-            return bool(value.strip(" _-.\t"))
-        return False
+            return any(pdfium_c.FPDFAnnot_HasKey(a, b"V") for a in chain), ""
+        if field_type not in ("Tx", "Ch"):
+            return False, ""
+        value = next((v for v in (_annot_string(a, "V") for a in chain) if v.strip()), "")
+        name = ".".join(n for n in (_annot_string(a, "T") for a in reversed(chain)) if n)
+        signed = field_type == "Tx" and bool(_SIGN_FIELD_NAME.search(name)) and bool(
+            value.strip(" _-.\t")
+        )
+        return signed, value
     finally:
         if parent:
             pdfium_c.FPDFPage_CloseAnnot(parent)
 
 
-def _annotation_evidence(page: pdfium.PdfPage) -> tuple[bool, bool]:
-    """(signature field filled, ink or stamp annotation) on one page."""
+def _value_runs(annot: pdfium_c.FPDF_ANNOTATION, value: str) -> list[_Run]:
+    """A form value placed where the widget shows it, one run per line of the value."""
+    rect = pdfium_c.FS_RECTF()
+    if not pdfium_c.FPDFAnnot_GetRect(annot, rect):
+        return []
+    left, right = min(rect.left, rect.right), max(rect.left, rect.right)
+    bottom, top = min(rect.bottom, rect.top), max(rect.bottom, rect.top)
+    lines = [ln.strip() for ln in value.replace("\r", "\n").split("\n") if ln.strip()]
+    if len(lines) == 1:
+        return [(lines[0], left + 2, bottom, right, top)]
+    step = 12.0
+    return [
+        (line, left + 2, top - step * (k + 1), right, top - step * k)
+        for k, line in enumerate(lines)
+    ]
+
+
+def _annotation_evidence(page: pdfium.PdfPage) -> tuple[bool, bool, list[_Run]]:
+    """(signature field filled, ink or stamp annotation, form values) of one page."""
     filled = ink = False
+    runs: list[_Run] = []
     count = pdfium_c.FPDFPage_GetAnnotCount(page.raw)
     for index in range(count):
         annot = pdfium_c.FPDFPage_GetAnnot(page.raw, index)
@@ -186,11 +211,14 @@ def _annotation_evidence(page: pdfium.PdfPage) -> tuple[bool, bool]:
             subtype = pdfium_c.FPDFAnnot_GetSubtype(annot)
             if subtype in (pdfium_c.FPDF_ANNOT_INK, pdfium_c.FPDF_ANNOT_STAMP):
                 ink = True
-            elif subtype == pdfium_c.FPDF_ANNOT_WIDGET and _field_filled(annot):
-                filled = True
+            elif subtype == pdfium_c.FPDF_ANNOT_WIDGET:
+                signed, value = _field(annot)
+                filled |= signed
+                if value.strip():
+                    runs.extend(_value_runs(annot, value))
         finally:
             pdfium_c.FPDFPage_CloseAnnot(annot)
-    return filled, ink
+    return filled, ink, runs
 
 
 def _label_boxes(textpage: pdfium.PdfTextPage, text: str) -> list[_Box]:
@@ -273,12 +301,12 @@ def read_pdf(data: bytes, limits: Limits) -> PdfDoc:
                 textpage = page.get_textpage()
                 try:
                     raw = textpage.get_text_range()
-                    text = _layout_text(textpage, raw)
-                    if len(re.sub(r"\s", "", text)) < MIN_PAGE_CHARS:
-                        empty.append(index)
-                    filled, annot_ink = _annotation_evidence(page)
+                    filled, annot_ink, values = _annotation_evidence(page)
                     field_filled |= filled
                     ink |= annot_ink
+                    text = _layout_text(textpage, raw, values)
+                    if len(re.sub(r"\s", "", text)) < MIN_PAGE_CHARS:
+                        empty.append(index)
                     if not ink and _SIGNATURE_LABEL.search(raw):
                         labels = _label_boxes(textpage, raw)
                         ink = bool(labels) and _mark_near_labels(page, labels)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+import pytest
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen import canvas
 
 from parsers.bill import bill_score, read_bill
+from parsers.dates import find_dates, parse_date
 from parsers.limits import Limits
 from parsers.model import BillFields
 from parsers.pdf import read_pdf
@@ -206,3 +208,24 @@ def test_nothing_found_gives_none_not_empty_strings() -> None:
     assert fields.service_address is None
     assert fields.billing_telephone_number is None
     assert fields.uncertain == frozenset()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["November 2, 2026", "Nov 02, 2026", "11/02/2026", "11/02/26", "2026-11-02", "02-NOV-2026",
+     "Nov 2 2026", "Nov. 2nd, 2026", "2 November 2026"],
+)
+def test_dates_as_bills_print_them(text: str) -> None:
+    assert parse_date(text) == dt.date(2026, 11, 2)
+
+
+def test_dates_are_read_month_first_unless_impossible() -> None:
+    assert parse_date("03/04/2026") == dt.date(2026, 3, 4)
+    assert parse_date("13/04/2026") == dt.date(2026, 4, 13)
+    assert parse_date("02/30/2026") is None
+    assert parse_date("Account 287654321") is None
+
+
+def test_find_dates_in_running_text() -> None:
+    found = find_dates("Billing period Oct 3 - Nov 2, 2026. Bill date: 11/02/2026, due 11/27/26")
+    assert [f.date for f in found] == [dt.date(2026, 11, 2)] * 2 + [dt.date(2026, 11, 27)]

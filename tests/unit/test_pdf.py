@@ -59,9 +59,30 @@ LOA_PAGE: Placed = [
 ]
 
 
-def add_field(data: bytes, *, ftype: str, name: str, value: object | None) -> bytes:
+def add_field(data: bytes, *, ftype: str, name: str, value: object | None,
+              rect: tuple[float, float, float, float] = (190, 295, 330, 320)) -> bytes:
+    return add_fields(data, [(ftype, name, value, rect)])
+
+
+def add_fields(data: bytes,
+               fields: list[tuple[str, str, object | None, tuple[float, float, float, float]]],
+               ) -> bytes:  # fmt: skip
     writer = PdfWriter()
     writer.append(PdfReader(io.BytesIO(data)))
+    refs = []
+    for ftype, name, value, rect in fields:
+        refs.append(writer._add_object(_widget(ftype, name, value, rect)))
+    writer.pages[0][NameObject("/Annots")] = ArrayObject(refs)
+    writer._root_object[NameObject("/AcroForm")] = DictionaryObject(
+        {NameObject("/Fields"): ArrayObject(refs)}
+    )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _widget(ftype: str, name: str, value: object | None,
+            rect: tuple[float, float, float, float]) -> DictionaryObject:  # fmt: skip
     widget = DictionaryObject(
         {
             NameObject("/Type"): NameObject("/Annot"),
@@ -69,21 +90,12 @@ def add_field(data: bytes, *, ftype: str, name: str, value: object | None) -> by
             NameObject("/FT"): NameObject(ftype),
             NameObject("/T"): TextStringObject(name),
             NameObject("/F"): NumberObject(4),
-            NameObject("/Rect"): ArrayObject(
-                [FloatObject(190), FloatObject(295), FloatObject(330), FloatObject(320)]
-            ),
+            NameObject("/Rect"): ArrayObject([FloatObject(v) for v in rect]),
         }
     )
     if value is not None:
         widget[NameObject("/V")] = value
-    ref = writer._add_object(widget)
-    writer.pages[0][NameObject("/Annots")] = ArrayObject([ref])
-    writer._root_object[NameObject("/AcroForm")] = DictionaryObject(
-        {NameObject("/Fields"): ArrayObject([ref])}
-    )
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return widget
 
 
 def add_ink(data: bytes) -> bytes:
@@ -237,3 +249,16 @@ def test_two_page_text_bill_is_read_in_a_few_milliseconds() -> None:
         read_pdf(data, Limits())
     per_read = (time.perf_counter() - start) / 10
     assert per_read < 0.05
+
+
+def test_filled_form_values_appear_in_the_text_beside_their_labels() -> None:
+    page: Placed = [(72, 740, "Letter of Authorization"), (72, 720, "Business Name:"),
+                    (72, 700, "Numbers to port:"), (72, 300, "Signature: ____________")]
+    data = add_fields(make_pdf([page]), [
+        ("/Tx", "business_name", TextStringObject("Acme Realty LLC"), (160, 715, 400, 732)),
+        ("/Tx", "numbers", TextStringObject("512-555-0101\n512-555-0102"), (160, 660, 400, 712)),
+    ])
+    lines = read_pdf(data, Limits()).text.text.splitlines()
+    assert any("Business Name:" in ln and "Acme Realty LLC" in ln for ln in lines)
+    assert any("Numbers to port:" in ln and "512-555-0101" in ln for ln in lines)
+    assert any("512-555-0102" in ln for ln in lines)
