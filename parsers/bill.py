@@ -96,19 +96,20 @@ _NOT_BILL_DATE = re.compile(
 )
 _ACCOUNT_LABEL = re.compile(
     r"\b(?:billing\s+account\s+(?:number|no\.?|#)(?:\s*\(BAN\))?|account\s+(?:number|no\.?|#)"
-    r"|acc(?:oun)?t\.?\s*(?:no\.?|number|#)|customer\s+(?:account\s+)?(?:number|no\.?|#|id)"
+    r"|acc(?:oun)?t\.?\s*(?:no\.?|number|#|nbr|num|id)|customer\s+(?:account\s+)?(?:number|no\.?|#|id)"
     r"|BAN)\s*[:#.]?",
     re.IGNORECASE,
 )
 _BARE_ACCOUNT_LABEL = re.compile(r"\baccount\s*:", re.IGNORECASE)
 _NAME_LABEL = re.compile(
-    r"\b(?:account\s+name|customer\s+name|company\s+name|business\s+name|name\s+on\s+account"
+    r"\b(?:account\s+name|cust(?:omer)?\.?\s+name|company\s+name|business\s+name|name\s+on\s+account"
     r"|account\s+holder|listed\s+name|billing\s+name|subscriber\s+name|(?:customer|company)(?=\s*:)"
     r"|bill(?:ed)?\s+to|prepared\s+for|sold\s+to|service\s+for)\b\s*[:.]?",
     re.IGNORECASE,
 )
 _SERVICE_ADDRESS_LABEL = re.compile(
-    r"\b(?:service\s+(?:address|location)|location\s+of\s+service|installation\s+address"
+    r"\b(?:service\s+(?:address|location)|(?:svc|serv)\.?\s+addr(?:ess)?|location\s+of\s+service"
+    r"|installation\s+address"
     r"|premises\s+address|site\s+address|service\s+at)\b\s*[:.]?",
     re.IGNORECASE,
 )
@@ -161,14 +162,20 @@ class LabelHit:
     value: str  # rest of the cell after the label, up to the next label
 
 
+# What may follow a label before its value: "(BAN)", "(as shown on bill)", ":".
+LABEL_TAIL = re.compile(r"^\s*(?:\([^)]{0,40}\)\s*)?[:#.\-]?\s*")
+
+
 def find_labels(layout: Layout, label: re.Pattern[str]) -> list[LabelHit]:
     hits: list[LabelHit] = []
     for cell in layout.all_cells():
         for m in label.finditer(cell.text):
-            rest = cell.text[m.end():]
+            tail = LABEL_TAIL.match(cell.text[m.end():])
+            end = m.end() + (tail.end() if tail else 0)
+            rest = cell.text[end:]
             nxt = _ANY_LABEL.search(rest)
             value = rest[: nxt.start()] if nxt else rest
-            hits.append(LabelHit(cell, m.start(), m.end(), value.strip(" :#.-\t|")))
+            hits.append(LabelHit(cell, m.start(), end, value.strip(" :#.-\t|")))
     return hits
 
 
@@ -180,13 +187,23 @@ def value_cells(layout: Layout, hit: LabelHit) -> list[str]:
     if hit.value and hit.end < len(hit.cell.text):
         return out  # a value in the label's own cell is the value
     right = layout.right_of(hit.cell)
-    if right is not None and not _ANY_LABEL.match(right.text):
-        out.append(right.text)
+    if right is not None and (_ANY_LABEL.match(right.text) or _REMIT.search(right.text)):
+        right = None
+    below = None
     for under in layout.below(hit.cell, max_lines=2, skip_blank=0):
-        if not _ANY_LABEL.match(under.text):
-            out.append(under.text)
+        if not _ANY_LABEL.match(under.text) and not _REMIT.search(under.text):
+            below = under.text
         break
+    # "Label:   value" reads across; a heading without a colon heads a column.
+    order = [right.text if right else None, below]
+    if not _has_colon(hit):
+        order.reverse()
+    out.extend(v for v in order if v)
     return out
+
+
+def _has_colon(hit: LabelHit) -> bool:
+    return ":" in hit.cell.text[hit.start : hit.end] or hit.cell.text[hit.end :].startswith(":")
 
 
 # --- values --------------------------------------------------------------------------------
@@ -381,7 +398,12 @@ def _block_at(layout: Layout, hit: LabelHit) -> _Block | None:
     anchor = hit.cell
     if not first:
         right = layout.right_of(hit.cell)
-        if right is not None and not _ANY_LABEL.match(right.text):
+        if right is not None and (_ANY_LABEL.match(right.text) or _REMIT.search(right.text)):
+            right = None
+        under = next(iter(layout.below(hit.cell, max_lines=1, skip_blank=0)), None)
+        # "Label:  value" reads across; a heading without a colon heads a column,
+        # unless nothing stands under it.
+        if right is not None and (_has_colon(hit) or under is None):
             lines.append(right.text)
             anchor = right
     for under in layout.below(anchor, max_lines=6, skip_blank=0):
@@ -406,6 +428,12 @@ def _near_remit(layout: Layout, top: Cell, bottom: Cell) -> bool:
     return False
 
 
+def _address_line(cell: Cell) -> bool:
+    """Could this cell be a line of an address block (a name or street line)?"""
+    text = cell.text
+    return bool(re.search(r"[^\W\d_]{2}", text)) and not NANP_PATTERN.search(text)
+
+
 def _unlabelled_blocks(layout: Layout) -> list[tuple[Cell, _Block]]:
     out: list[tuple[Cell, _Block]] = []
     for cell in layout.all_cells():
@@ -415,8 +443,11 @@ def _unlabelled_blocks(layout: Layout) -> list[tuple[Cell, _Block]]:
         top = cell
         for i in range(cell.line - 1, max(-1, cell.line - 5), -1):
             above = [c for c in layout.cells[i] if _overlaps(c, cell)]
-            if not above or _ANY_LABEL.search(above[0].text):
+            if not above or _ANY_LABEL.search(above[0].text) or not _address_line(above[0]):
                 break
+            left = [c for c in layout.cells[i] if c.end <= above[0].col]
+            if left and _ANY_LABEL.search(left[-1].text):
+                break  # the value of a label to its left, not a block line
             stack.insert(0, above[0].text)
             top = above[0]
         block = _block_from(stack)

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
-from parsers.bill import Cell, Layout
+from parsers.bill import LABEL_TAIL, Cell, Layout
 from parsers.dates import find_dates
 from parsers.model import LoaFields
 from parsers.phone import NANP_PATTERN, to_e164
@@ -98,7 +98,7 @@ def _value_after(text: str) -> str:
     """A label's value in the rest of its cell, up to the next label."""
     nxt = _ANY_LOA_LABEL.search(text)
     value = text[: nxt.start()] if nxt else text
-    return value.strip(" :#.-_\t|")
+    return value.strip(" :#-_\t|").lstrip(".")
 
 
 def _numbers(doc: DocText) -> tuple[str, ...]:
@@ -133,7 +133,9 @@ def _numbers(doc: DocText) -> tuple[str, ...]:
 def _name_values(layout: Layout, label: re.Pattern[str]) -> Iterable[str]:
     for cell in layout.all_cells():
         for m in label.finditer(cell.text):
-            value = _value_after(cell.text[m.end():])
+            rest = cell.text[m.end():]
+            tail = LABEL_TAIL.match(rest)
+            value = _value_after(rest[tail.end() if tail else 0 :])
             if value:
                 yield value
                 continue
