@@ -2,7 +2,10 @@
 
     PortbotError
     ├── ConfigError          the configuration is wrong: say what and where
-    └── parsers.errors.ParseError (re-exported: input that cannot be read)
+    ├── parsers.errors.ParseError (re-exported: input that cannot be read)
+    ├── DeskUnavailable      the ticket desk cannot be reached now: retry later (transient)
+    └── DeskRejected         the ticket desk refused the request: a person must look (permanent)
+        └── TicketClosed     the ticket is closed: open a follow-up instead
 """
 
 from __future__ import annotations
@@ -18,4 +21,28 @@ class ConfigError(PortbotError):
     """Configuration that cannot be used; the message names the key."""
 
 
-__all__ = ["ConfigError", "ParseError", "PortbotError"]
+class DeskUnavailable(PortbotError):
+    """Zendesk is down, slow or rate limiting beyond our patience: retry the message later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DeskRejected(PortbotError):
+    """Zendesk refused the request (4xx other than 429): retrying will not help."""
+
+    def __init__(self, message: str, status: int | None = None, error: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+
+
+class TicketClosed(DeskRejected):
+    """The ticket is closed and takes no more updates; a follow-up ticket is needed."""
+
+
+__all__ = [
+    "ConfigError", "DeskRejected", "DeskUnavailable", "ParseError", "PortbotError",
+    "TicketClosed",
+]  # fmt: skip

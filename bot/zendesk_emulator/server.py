@@ -217,6 +217,17 @@ class Emulator(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
+    def rate_headers(self) -> dict[str, str]:
+        """The rate headers as they stand (for answers refused before counting)."""
+        s = self.settings
+        now = self.store.clock.time()
+        fresh = now - now % 60 != s.window_start
+        left = str(max(0, s.rate_limit_per_minute - (0 if fresh else s.window_count)))
+        return {"x-rate-limit": str(s.rate_limit_per_minute),
+                "ratelimit-limit": str(s.rate_limit_per_minute),
+                "x-rate-limit-remaining": left, "ratelimit-remaining": left,
+                "ratelimit-reset": str(int(60 - now % 60) or 1)}  # fmt: skip
+
     # Admission: faults, auth, rate budget. Returns headers for every answer.
     def admit(self, req: Request) -> dict[str, str]:
         s = self.settings
@@ -291,8 +302,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            body = self._read_chunked()
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
         req = Request(
             method=method, path=parts.path,
             query={k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
@@ -303,6 +317,17 @@ class _Handler(BaseHTTPRequestHandler):
         with emulator.store.lock:
             response = self._dispatch(emulator, req)
         self._send(response)
+
+    def _read_chunked(self) -> bytes:
+        parts: list[bytes] = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()
 
     def _dispatch(self, emulator: Emulator, req: Request) -> Response:
         if req.path.startswith("/__emulator__/"):
@@ -317,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
                 emulator.store.save()
         except ApiError as err:
             response = error_response(err)
-        response.headers = {**headers, **response.headers}
+        response.headers = {**(headers or emulator.rate_headers()), **response.headers}
         return response
 
     def _send(self, response: Response) -> None:

@@ -1,0 +1,381 @@
+"""The ticket desk: a `TicketDesk` port and its Zendesk adapter on zenpy.
+
+Calls per request, in the normal case: one upload per attachment, then one
+create (or one update). Retries live in one place, `_DeskSession.request`: a 429
+waits its Retry-After, a 5xx or a lost connection backs off, both bounded; what
+is left is mapped once, in `_mapped`, to `DeskUnavailable` (transient: keep
+the message pending) or `DeskRejected` (permanent; `TicketClosed` for a closed
+ticket). Ticket creation sends an `Idempotency-Key` (zenpy does not) and
+stores the same key as the ticket's `external_id`, so a retry after a crash
+finds the ticket even when the re-uploaded attachments make the body differ.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html import escape
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+from zenpy import Zenpy
+from zenpy.lib.api_objects import (
+    Comment,
+    CustomField,
+    CustomFieldOption,
+    Ticket,
+    TicketField,
+    User,
+)
+from zenpy.lib.exception import APIException, ZenpyException
+
+from bot.errors import DeskRejected, DeskUnavailable, TicketClosed
+from bot.ticket import FIELD_SPECS, STAGE_LABELS, STAGES, TicketDraft, ZendeskNames
+from parsers.model import Attachment
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class CallCounter:
+    """API calls by kind ("upload", "create", "update", ...) and HTTP attempts (retries too)."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.attempts = 0
+        self.retries = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def __repr__(self) -> str:
+        return f"CallCounter({dict(self.calls)}, attempts={self.attempts})"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep trying before the desk is called unavailable."""
+
+    attempts: int = 5  # HTTP attempts per call, the first included
+    backoff: float = 1.0  # seconds before the first retry after a 5xx; doubles each time
+    max_backoff: float = 30.0
+    max_retry_after: float = 120.0  # a longer Retry-After is not waited out here
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.backoff < 0 or self.max_retry_after < 0:
+            raise ValueError("retry attempts must be >= 1 and waits >= 0")
+
+
+@dataclass(frozen=True)
+class ZendeskAccount:
+    """Where and as whom: the token comes from the environment or a file, never the TOML."""
+
+    subdomain: str
+    email: str
+    token: str
+    domain: str = "zendesk.com"
+    timeout: float = 30.0
+    # Send the API calls here instead (the local emulator): "http://127.0.0.1:8765".
+    # zenpy only knows process-wide variables for this, so they are set (see below).
+    base_url: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ZendeskAccount({self.subdomain!r}, {self.email!r}, token=…)"
+
+
+class TicketDesk(Protocol):
+    def create_ticket(self, draft: TicketDraft, attachments: Sequence[Attachment],
+                      idempotency_key: str) -> int: ...  # fmt: skip
+
+    def update_ticket(self, ticket_id: int, draft: TicketDraft, note: str | None,
+                      attachments: Sequence[Attachment]) -> None: ...  # fmt: skip
+
+    def ticket_status(self, ticket_id: int) -> str: ...
+
+    def create_followup(self, closed_id: int, draft: TicketDraft,
+                        attachments: Sequence[Attachment], idempotency_key: str) -> int: ...
+
+    def setup_fields(self, names: ZendeskNames) -> dict[str, int]: ...
+
+
+def _kind(method: str, url: str) -> str:
+    path = urlsplit(url).path
+    if path.endswith("/uploads.json"):
+        return "upload"
+    if method == "POST" and path.endswith("/tickets.json"):
+        return "create"
+    if method == "PUT" and "/tickets/" in path:
+        return "update"
+    return f"{method.lower()} {path.rsplit('/api/v2/', 1)[-1]}"
+
+
+class _DeskSession(requests.Session):
+    """A requests session that counts calls, adds per-call headers and retries."""
+
+    def __init__(self, counter: CallCounter, policy: RetryPolicy,
+                 sleep: Callable[[float], None]) -> None:  # fmt: skip
+        super().__init__()
+        self.counter = counter
+        self.policy = policy
+        self.sleep = sleep
+        self.extra: dict[str, str] = {}
+
+    @contextmanager
+    def headers_for_call(self, headers: Mapping[str, str]) -> Iterator[None]:
+        self.extra = dict(headers)
+        try:
+            yield
+        finally:
+            self.extra = {}
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any,
+                **kwargs: Any) -> requests.Response:  # fmt: skip
+        method_s = method.decode() if isinstance(method, bytes) else str(method)
+        url_s = url.decode() if isinstance(url, bytes) else str(url)
+        if self.extra:
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), **self.extra}
+        self.counter.calls[_kind(method_s.upper(), url_s)] += 1
+        policy, wait = self.policy, self.policy.backoff
+        body: Any = kwargs.get("data")
+        start = body.tell() if hasattr(body, "seek") and hasattr(body, "tell") else None
+        for attempt in range(1, policy.attempts + 1):
+            if start is not None:
+                body.seek(start)  # an upload's file object: send the whole file again
+            self.counter.attempts += 1
+            last = attempt == policy.attempts
+            try:
+                response = super().request(method_s, url_s, *args, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if last:
+                    raise DeskUnavailable(f"Zendesk unreachable: {type(exc).__name__}") from exc
+                delay = wait
+            else:
+                status = response.status_code
+                if status != 429 and status not in RETRY_STATUSES:
+                    return response
+                retry_after = _retry_after(response)
+                if status == 429 and retry_after is None:
+                    retry_after = wait
+                if retry_after is not None and retry_after > policy.max_retry_after:
+                    raise DeskUnavailable(f"Zendesk asks to wait {retry_after:.0f} s "
+                                          f"({status})", retry_after)  # fmt: skip
+                if last:
+                    raise DeskUnavailable(f"Zendesk answered {status} {policy.attempts} times",
+                                          retry_after)  # fmt: skip
+                delay = retry_after if retry_after is not None else wait
+            self.counter.retries += 1
+            log.info("Zendesk busy or failing; retrying in %.1f s", delay)
+            self.sleep(delay)
+            wait = min(wait * 2, policy.max_backoff)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _error_of(exc: APIException) -> tuple[int | None, str | None, dict[str, Any]]:
+    response = getattr(exc, "response", None)
+    status = response.status_code if response is not None else None
+    try:
+        body = json.loads(str(exc))
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    error = body.get("error")
+    details = body.get("details")
+    return (int(status) if status is not None else None,
+            error if isinstance(error, str) else None,
+            details if isinstance(details, dict) else {})  # fmt: skip
+
+
+@contextmanager
+def _mapped(action: str) -> Iterator[None]:
+    """Zenpy's and requests' errors, mapped once into the bot's tree."""
+    try:
+        yield
+    except (DeskUnavailable, DeskRejected):
+        raise
+    except APIException as exc:
+        status, error, details = _error_of(exc)
+        message = f"Zendesk refused to {action}: {status} {error or ''}".strip()
+        if details:
+            message += " (" + ", ".join(sorted(details)) + ")"
+        if status == 422 and "status" in details:
+            raise TicketClosed(message, status, error) from exc
+        if status is not None and (status == 429 or status >= 500):
+            raise DeskUnavailable(message) from exc
+        raise DeskRejected(message, status, error) from exc
+    except requests.HTTPError as exc:  # an error answer zenpy could not read as JSON
+        status = exc.response.status_code if exc.response is not None else None
+        if status is not None and 400 <= status < 500 and status != 429:
+            raise DeskRejected(f"Zendesk refused to {action}: {status}", status) from exc
+        raise DeskUnavailable(f"Zendesk failed to {action}: {status}") from exc
+    except requests.RequestException as exc:
+        raise DeskUnavailable(f"Zendesk unreachable while trying to {action}") from exc
+    except ZenpyException as exc:
+        raise DeskRejected(f"Zendesk client error while trying to {action}: {exc}") from exc
+
+
+def _force_base_url(base_url: str) -> None:
+    """Point zenpy at another server. Its only hook is these two process-wide variables
+    (it checks every answer's URL against them), so one process talks to one desk."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) base URL: {base_url!r}")
+    os.environ["ZENPY_FORCE_SCHEME"] = parts.scheme
+    os.environ["ZENPY_FORCE_NETLOC"] = parts.netloc
+
+
+class ZenpyDesk:
+    """`TicketDesk` on a Zendesk account, through zenpy."""
+
+    def __init__(self, account: ZendeskAccount, names: ZendeskNames, counter: CallCounter,
+                 retry: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+        self.names = names
+        self.counter = counter
+        if account.base_url:
+            _force_base_url(account.base_url)
+        self._session = _DeskSession(counter, retry or RetryPolicy(), sleep)
+        self._zenpy = Zenpy(subdomain=account.subdomain, domain=account.domain,
+                            email=account.email, token=account.token, session=self._session,
+                            timeout=account.timeout, disable_cache=True)  # fmt: skip
+
+    # --- the parts of a ticket ---------------------------------------------------
+
+    def _upload(self, attachments: Sequence[Attachment]) -> list[str]:
+        tokens = []
+        for att in attachments:
+            with _mapped(f"upload {att.filename}"):
+                upload = self._zenpy.attachments.upload(
+                    io.BytesIO(att.payload), target_name=att.filename,
+                    content_type=att.content_type or "application/octet-stream")  # fmt: skip
+            tokens.append(str(upload.token))
+        return tokens
+
+    def _custom_fields(self, draft: TicketDraft) -> list[CustomField]:
+        out = []
+        for name, value in draft.fields.items():
+            fid = self.names.field_ids.get(name)
+            if fid is None:
+                continue  # not set up: the note still carries the value
+            out.append(CustomField(id=fid, value="" if value is None else value))
+        return out
+
+    def _note(self, draft: TicketDraft, change: str | None, tokens: list[str]) -> Comment:
+        html = draft.note_html
+        if change:
+            html = ("<p><strong>" + escape(change.splitlines()[0]) + "</strong><br>"
+                    + "<br>".join(escape(line) for line in change.splitlines()[1:])
+                    + "</p><hr>" + html)  # fmt: skip
+        return Comment(html_body=html, public=False, uploads=tokens)
+
+    # --- TicketDesk ------------------------------------------------------------------
+
+    def create_ticket(self, draft: TicketDraft, attachments: Sequence[Attachment],
+                      idempotency_key: str) -> int:  # fmt: skip
+        return self._create(draft, attachments, idempotency_key, None)
+
+    def create_followup(self, closed_id: int, draft: TicketDraft,
+                        attachments: Sequence[Attachment], idempotency_key: str) -> int:
+        return self._create(draft, attachments, idempotency_key, closed_id)
+
+    def _create(self, draft: TicketDraft, attachments: Sequence[Attachment], key: str,
+                followup_of: int | None) -> int:  # fmt: skip
+        tokens = self._upload(attachments)
+        ticket = Ticket(subject=draft.subject, comment=self._note(draft, None, tokens),
+                        tags=list(draft.tags), custom_fields=self._custom_fields(draft),
+                        external_id=key)  # fmt: skip
+        if draft.requester_email:
+            ticket.requester = User(email=draft.requester_email,
+                                    name=draft.requester_name or draft.requester_email)
+        if followup_of is not None:
+            ticket.via_followup_source_id = followup_of
+        try:
+            with _mapped("create a ticket"), self._session.headers_for_call(
+                    {"Idempotency-Key": key}):  # fmt: skip
+                audit = self._zenpy.tickets.create(ticket)
+        except DeskRejected as exc:
+            if exc.error != "IdempotentRequestError":
+                raise
+            # Same key, other body: the first attempt made the ticket and this one
+            # re-uploaded the attachments. The key is the ticket's external_id.
+            found = self._by_external_id(key)
+            if found is None:
+                raise
+            return found
+        return int(audit.ticket.id)
+
+    def _by_external_id(self, key: str) -> int | None:
+        with _mapped("find a ticket by external id"):
+            for ticket in self._zenpy.tickets(external_id=key):
+                return int(ticket.id)
+        return None
+
+    def update_ticket(self, ticket_id: int, draft: TicketDraft, note: str | None,
+                      attachments: Sequence[Attachment]) -> None:  # fmt: skip
+        """One update: a private note (what changed, then the whole picture), fields, tags.
+
+        Tags are added and removed rather than replaced, so an agent's own tags stay.
+        Raises `TicketClosed` when the ticket is closed: then open a follow-up.
+        """
+        tokens = self._upload(attachments)
+        unwanted = [t for t in self.names.managed_tags() if t not in draft.tags]
+        ticket = Ticket(id=ticket_id, subject=draft.subject,
+                        comment=self._note(draft, note, tokens),
+                        custom_fields=self._custom_fields(draft))  # fmt: skip
+        ticket.additional_tags = list(draft.tags)
+        ticket.remove_tags = unwanted
+        with _mapped(f"update ticket {ticket_id}"):
+            self._zenpy.tickets.update(ticket)
+
+    def ticket_status(self, ticket_id: int) -> str:
+        with _mapped(f"read ticket {ticket_id}"):
+            return str(self._zenpy.tickets(id=ticket_id).status)
+
+    def setup_fields(self, names: ZendeskNames) -> dict[str, int]:
+        """Find the custom fields by title or create them; the stage dropdown gets its options."""
+        with _mapped("list ticket fields"):
+            existing = {f.title: f for f in self._zenpy.ticket_fields()}
+        options = [{"name": STAGE_LABELS[s], "value": names.stage_tag(s)} for s in STAGES]
+        ids: dict[str, int] = {}
+        for name, (_, ftype) in FIELD_SPECS.items():
+            title = names.title(name)
+            found = existing.get(title)
+            if found is not None and found.type != ftype:
+                raise DeskRejected(f"ticket field {title!r} exists with type {found.type}, "
+                                   f"not {ftype}; rename it or choose another title")  # fmt: skip
+            if found is None:
+                spec = TicketField(type=ftype, title=title,
+                                   description=f"Filled by portbot ({name})")  # fmt: skip
+                if ftype == "tagger":
+                    spec.custom_field_options = options
+                with _mapped(f"create ticket field {title!r}"):
+                    found = self._zenpy.ticket_fields.create(spec)
+            elif ftype == "tagger":
+                have = {o.value for o in found.custom_field_options or []}
+                for option in options:
+                    if option["value"] not in have:
+                        with _mapped(f"add option {option['value']} to {title!r}"):
+                            self._zenpy.ticket_fields.create_or_update(
+                                found, CustomFieldOption(**option))
+            ids[name] = int(found.id)
+        return ids
