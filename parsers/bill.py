@@ -163,7 +163,7 @@ class LabelHit:
 
 
 # What may follow a label before its value: "(BAN)", "(as shown on bill)", ":".
-LABEL_TAIL = re.compile(r"^\s*(?:\([^)]{0,40}\)\s*)?[:#.\-]?\s*")
+LABEL_TAIL = re.compile(r"^\s*(?:\((?=[^)]*[A-Za-z])[^)]{0,40}\)\s*)?[:#.\-]?\s*")
 
 
 def find_labels(layout: Layout, label: re.Pattern[str]) -> list[LabelHit]:

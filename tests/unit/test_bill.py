@@ -229,3 +229,57 @@ def test_dates_are_read_month_first_unless_impossible() -> None:
 def test_find_dates_in_running_text() -> None:
     found = find_dates("Billing period Oct 3 - Nov 2, 2026. Bill date: 11/02/2026, due 11/27/26")
     assert [f.date for f in found] == [dt.date(2026, 11, 2)] * 2 + [dt.date(2026, 11, 27)]
+
+
+def test_service_heading_beside_the_remit_to_block_reads_down_not_across() -> None:
+    fields = read_bill(text_doc(
+        "        T-Mobile for Business                                          Page 1 of 1\n"
+        "                                                          Bill issue date:      Oct 24, 2026\n"
+        "             GREENLEAF LANDSCAPING INC\n"
+        "             2817 E LAKE ST                               Payment due:          Nov 14, 2026\n"
+        "             MINNEAPOLIS, MN 55406                        Account ID:           967104452\n"
+        "                                                          Primary number:    (612) 372-4460\n"
+        "        Service address                            Please remit payment to\n"
+        "        GREENLEAF LANDSCAPING INC                  T-Mobile\n"
+        "        2817 E LAKE ST                             PO Box 742596\n"
+        "        MINNEAPOLIS, MN 55406                      Cincinnati, OH 45274-2596\n"
+    ))
+    assert fields.account_name == "GREENLEAF LANDSCAPING INC"
+    assert fields.account_number == "967104452"
+    assert fields.bill_date == dt.date(2026, 10, 24)
+    assert fields.billing_telephone_number == "+16123724460"
+    assert fields.service_address is not None
+    assert fields.service_address.street == "2817 E LAKE ST"
+
+
+def test_account_page_without_colons_reads_values_to_the_right() -> None:
+    fields = read_bill(text_doc(
+        "      Account holder                    FLATIRONS YOGA COLLECTIVE\n"
+        "      Account number                    8497 3010 6620 4471\n"
+        "      Main number                       (303) 449-2280\n"
+        "      Service address                   2525 ARAPAHOE AVE UNIT E4\n"
+        "                                        BOULDER, CO 80302\n"
+        "      Balance: $0.00 Autopay: On\n"
+    ))
+    assert fields.bill_date is None
+    assert fields.account_name == "FLATIRONS YOGA COLLECTIVE"
+    assert fields.account_number == "8497 3010 6620 4471"
+    assert fields.billing_telephone_number == "+13034492280"
+    assert fields.service_address is not None
+    assert fields.service_address.street == "2525 ARAPAHOE AVE UNIT E4"
+
+
+def test_csr_abbreviated_labels() -> None:
+    fields = read_bill(text_doc(
+        "BELL - CUSTOMER SERVICE RECORD (CSR)\nCSR DATE 11/10/2026\nBTN 514 842-7700\n"
+        "ACCT NBR 514 842-7700 123\nCUST NAME CLINIQUE VETERINAIRE DU PLATEAU INC\n"
+        " SVC ADDR 4521 RUE SAINT-DENIS BUREAU 200\n                  MONTREAL QC H2J 2L4\n"
+        "TN USOC QTY DESCRIPTION\n 514 842-7701 1FB 1 BUSINESS LINE FLAT RATE\n"
+        "REPAIR / CUSTOMER SERVICE: 1-866-310-2355\n"
+    ))
+    assert fields.bill_date == dt.date(2026, 11, 10)
+    assert fields.billing_telephone_number == "+15148427700"
+    assert fields.account_number == "514 842-7700 123"
+    assert fields.account_name == "CLINIQUE VETERINAIRE DU PLATEAU INC"
+    assert fields.service_address is not None
+    assert fields.service_address.zip == "H2J 2L4"

@@ -123,3 +123,20 @@ def test_loa_scores_above_a_bill() -> None:
     bill = DocText((PageText("Bill Date: 11/02/2026\nAmount Due: $10\nAccount Number: 1234"),))
     assert loa_score(DocText((PageText(UNSIGNED),))) >= 8
     assert loa_score(bill) < 4
+
+
+def test_label_with_a_note_in_parentheses_and_value_across_the_page() -> None:
+    page = (
+        "LETTER OF AUTHORIZATION (LOA)\n"
+        "Customer / Business Name (as shown on bill):           Island Breeze Travel Inc.\n"
+        "Billing Telephone Number (BTN):                        (305) 372-9100\n"
+        "Telephone numbers to be ported:\n"
+        "    1. (305) 372-9100                     2. (305) 372-9101\n"
+        "Authorized Signature:      /s/ Nate Sorensen                    Date:   11/07/2026\n"
+        "Printed Name:             Nate Sorensen\n"
+    )
+    fields = loa(page)
+    assert fields.account_name == "Island Breeze Travel Inc."
+    assert fields.numbers == ("+13053729100", "+13053729101")
+    assert fields.signed
+    assert fields.signed_date == dt.date(2026, 11, 7)
