@@ -233,12 +233,12 @@ def test_find_dates_in_running_text() -> None:
 
 def test_service_heading_beside_the_remit_to_block_reads_down_not_across() -> None:
     fields = read_bill(text_doc(
-        "        T-Mobile for Business                                          Page 1 of 1\n"
-        "                                                          Bill issue date:      Oct 24, 2026\n"
+        "        T-Mobile for Business                                   Page 1 of 1\n"
+        "                                                    Bill issue date:   Oct 24, 2026\n"
         "             GREENLEAF LANDSCAPING INC\n"
-        "             2817 E LAKE ST                               Payment due:          Nov 14, 2026\n"
-        "             MINNEAPOLIS, MN 55406                        Account ID:           967104452\n"
-        "                                                          Primary number:    (612) 372-4460\n"
+        "             2817 E LAKE ST                         Payment due:       Nov 14, 2026\n"
+        "             MINNEAPOLIS, MN 55406                  Account ID:        967104452\n"
+        "                                                    Primary number:    (612) 372-4460\n"
         "        Service address                            Please remit payment to\n"
         "        GREENLEAF LANDSCAPING INC                  T-Mobile\n"
         "        2817 E LAKE ST                             PO Box 742596\n"
