@@ -101,6 +101,15 @@ def _value_after(text: str) -> str:
     return value.strip(" :#-_\t|").lstrip(".")
 
 
+def _is_heading(line: str) -> bool:
+    """A heading over the list of numbers, not a sentence that mentions numbers."""
+    m = _NUMBERS_HEADING.search(line)
+    if m is None:
+        return False
+    rest = line[m.end():]
+    return len(line) < 70 or rest.lstrip().startswith(":") or bool(_LISTED_NUMBER.search(rest))
+
+
 def _numbers(doc: DocText) -> tuple[str, ...]:
     found: list[str] = []
     for page in doc.pages:
@@ -110,24 +119,33 @@ def _numbers(doc: DocText) -> tuple[str, ...]:
         section = False
         for i in nonblank:
             line = " ".join(c.text for c in layout.cells[i])
-            if _NUMBERS_HEADING.search(line):
+            heading = _is_heading(line)
+            if heading:
                 section = True
             elif section and _SIGNATURE_SECTION.search(line) and not _LISTED_NUMBER.search(line):
                 section = False
+            before_cells = ""
             for cell in layout.cells[i]:
                 for m in _LISTED_NUMBER.finditer(cell.text):
-                    before = cell.text[: m.start()]
-                    context = before[-40:]
-                    if _NOT_PORT_LINE.search(context):
+                    # What labels the number: the text before it on its line.
+                    if _NOT_PORT_LINE.search(_last_label(before_cells, cell.text[: m.start()])):
                         continue
                     if not section and i in edges and _HEADER_CONTACT.search(line):
                         continue  # the carrier's letterhead or footer
-                    if not section and _NOT_PORT_LINE.search(line) and not _NUMBERS_HEADING.search(
-                        line
-                    ):
+                    if not section and not heading and _NOT_PORT_LINE.search(line):
                         continue
                     found.append(to_e164(m.group(0)) or m.group(0).strip())
+                before_cells += cell.text + " | "
     return tuple(dict.fromkeys(found))
+
+
+def _last_label(before_cells: str, before_in_cell: str) -> str:
+    """The text that labels a number: earlier in its cell, else the cell to its left."""
+    own = before_in_cell[-45:]
+    if re.search(r"[^\W\d_]{2}", own):
+        return own
+    previous = before_cells.rstrip(" |").rsplit(" | ", 1)[-1]
+    return previous[-45:] + " " + own
 
 
 def _name_values(layout: Layout, label: re.Pattern[str]) -> Iterable[str]:

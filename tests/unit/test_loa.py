@@ -140,3 +140,17 @@ def test_label_with_a_note_in_parentheses_and_value_across_the_page() -> None:
     assert fields.numbers == ("+13053729100", "+13053729101")
     assert fields.signed
     assert fields.signed_date == dt.date(2026, 11, 7)
+
+
+def test_account_number_that_looks_like_a_phone_number_is_not_listed() -> None:
+    page = (
+        "Letter of Authorization\n"
+        "I authorize the transfer of the telephone numbers listed below from my current carrier.\n"
+        "Account Name:            Blue Ridge Title & Escrow Inc\n"
+        "Account Number:          3365552917\n"
+        "Telephone Numbers to Port\n"
+        "   (336) 274-0800\n"
+        "   (336) 274-0804\n"
+        "Authorized Signature:      /s/ Hank Dobbs          Date:   11/19/2026\n"
+    )
+    assert loa(page).numbers == ("+13362740800", "+13362740804")
