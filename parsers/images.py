@@ -27,8 +27,9 @@ Gray = npt.NDArray[np.uint8]
 # A letter page at 300 dpi is 2550 x 3300; photos larger than this are reduced.
 _LONG_SIDE_MAX = 3600
 _LONG_SIDE_TARGET = 3300
-# Tiny images are enlarged so Tesseract sees letters of a readable size.
-_LONG_SIDE_MIN = 1300
+# Small images are enlarged so Tesseract sees letters of a readable size.
+_SHORT_SIDE_MIN = 1500
+_SHORT_SIDE_TARGET = 1800
 
 
 @dataclass(frozen=True)
@@ -136,19 +137,26 @@ def to_gray(img: Image.Image) -> Image.Image:
 
 
 def normalise_size(gray: Image.Image, dpi: float | None) -> Image.Image:
-    """Brings huge photos and very high-dpi scans to about 300 dpi; enlarges tiny images."""
-    long_side = max(gray.size)
+    """Huge photos and very high-dpi scans down to about 300 dpi; small pages up to about 210.
+
+    The short side stands for a letter page's width: below 1500 pixels (175 dpi)
+    the body text of a bill is too small for Tesseract, which then drops whole
+    columns rather than misreading them.
+    """
+    long_side, short_side = max(gray.size), min(gray.size)
     factor = 1.0
     if dpi and dpi > 400:
         factor = 300.0 / dpi
     if long_side * factor > _LONG_SIDE_MAX:
         factor = _LONG_SIDE_TARGET / long_side
-    if factor < 0.95:
-        size = (max(1, round(gray.width * factor)), max(1, round(gray.height * factor)))
+    elif short_side * factor < _SHORT_SIDE_MIN and short_side >= 100:
+        factor = min(3.0, _SHORT_SIDE_TARGET / short_side)
+    if abs(factor - 1.0) < 0.05:
+        return gray
+    size = (max(1, round(gray.width * factor)), max(1, round(gray.height * factor)))
+    if factor < 1.0:
         return gray.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    if long_side < _LONG_SIDE_MIN and long_side >= 200:
-        return gray.resize((gray.width * 2, gray.height * 2), Image.Resampling.BICUBIC)
-    return gray
+    return gray.resize(size, Image.Resampling.BICUBIC)
 
 
 def flatten_lighting(gray: Image.Image) -> Image.Image:
@@ -279,7 +287,12 @@ def unwarp_page(gray: Image.Image) -> Image.Image:
         Image.fromarray(small).filter(ImageFilter.MaxFilter(5)), dtype=np.uint8
     )
     t = otsu_threshold(closed)
-    sheet = closed > t
+    low = closed[closed <= t]
+    high = closed[closed > t]
+    if low.size == 0 or high.size == 0:
+        return gray
+    # Nearer the desk than Otsu's cut: a shadow across the sheet stays sheet.
+    sheet = closed > float(low.mean()) + 0.35 * (float(high.mean()) - float(low.mean()))
     border = np.concatenate([sheet[0, :], sheet[-1, :], sheet[:, 0], sheet[:, -1]])
     inside_mean = float(closed[sheet].mean()) if sheet.any() else 0.0
     outside_mean = float(closed[~sheet].mean()) if (~sheet).any() else 255.0
@@ -296,6 +309,13 @@ def unwarp_page(gray: Image.Image) -> Image.Image:
     bot_w = np.hypot(*(quad[2] - quad[3]))
     left_h = np.hypot(*(quad[3] - quad[0]))
     right_h = np.hypot(*(quad[2] - quad[1]))
+    diag1 = np.hypot(*(quad[2] - quad[0]))
+    diag2 = np.hypot(*(quad[3] - quad[1]))
+    # A sheet seen at an angle is still nearly a rectangle; anything else is a
+    # misjudged outline (a shadow cut off a corner), and the photo is better left as is.
+    if min(top_w / bot_w, bot_w / top_w, left_h / right_h, right_h / left_h,
+           diag1 / diag2, diag2 / diag1) < 0.85:
+        return gray
     out_w = int(max(top_w, bot_w))
     out_h = int(max(left_h, right_h))
     if out_w < 100 or out_h < 100:

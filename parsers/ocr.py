@@ -43,6 +43,8 @@ _MIN_WORDS = 8
 _MIN_MEAN_CONFIDENCE = 65.0
 # A page counts as read when this many words were read with confidence.
 _MIN_READABLE_WORDS = 3
+# Below this mean confidence a page's words are guesses (a blur read as "ee oe").
+_MIN_PAGE_MEAN_CONFIDENCE = 45.0
 _RENDER_DPI = 300
 # Rendering below this would leave letters too small to read.
 _MIN_RENDER_DPI = 100
@@ -162,7 +164,7 @@ def _read_page(img: Image.Image, page_no: int, limits: Limits) -> PageText:
             again = _words(_tesseract(turned, [], page_no, deadline, limits))
             if _score(again) > _score(words):
                 gray, words = turned, again
-    if _readable(words) < _MIN_READABLE_WORDS:
+    if not _readable(words):
         return PageText("", ocr=True)
     return PageText(
         text=layout_text(words, gray.width),
@@ -223,7 +225,44 @@ def _words(tsv: str) -> list[Word]:
             continue
         if conf < _SPECK_CONFIDENCE and not any(c.isalnum() for c in text):
             continue  # a toner speck or JPEG noise read as "." or "="
+        text = _clean_word(text)
         out.append(Word(text, conf, Box(left, top, left + width, top + height), line))
+    return _join_split_numbers(out)
+
+
+_RULE_EDGE = re.compile(r"^_+(?=\w)|(?<=\w)_+$")
+_STRAY_LEAD = re.compile(r"^[‘’“”'\"`|]+(?=[A-Za-z0-9])")
+
+
+def _clean_word(text: str) -> str:
+    """A word without the form line it touches ("_11/19/2026") or a speck read as a quote."""
+    if any(c.isalnum() for c in text):
+        text = _RULE_EDGE.sub("", text)
+        text = _STRAY_LEAD.sub("", text)
+    return text
+
+
+def _join_split_numbers(words: list[Word]) -> list[Word]:
+    """Joins a digit string that Tesseract cut in two where there is no real space.
+
+    A printed space is about 0.4 of a digit's height wide; Tesseract sometimes
+    splits a long account number at a gap of a tenth of that.
+    """
+    out: list[Word] = []
+    for w in words:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.line == w.line
+            and prev.text.isdigit()
+            and w.text[:1].isdigit()
+            and 0 <= w.box.left - prev.box.right < 0.2 * max(prev.box.height, w.box.height)
+        ):
+            box = Box(prev.box.left, min(prev.box.top, w.box.top), w.box.right,
+                      max(prev.box.bottom, w.box.bottom))
+            out[-1] = Word(prev.text + w.text, min(prev.conf, w.conf), box, w.line)
+            continue
+        out.append(w)
     return out
 
 
@@ -231,8 +270,14 @@ def _is_wordlike(w: Word) -> bool:
     return sum(c.isalnum() for c in w.text) >= 2
 
 
-def _readable(words: list[Word]) -> int:
-    return sum(1 for w in words if w.conf >= LOW_CONFIDENCE and _is_wordlike(w))
+def _readable(words: list[Word]) -> bool:
+    """Did the page give text, rather than a few lucky guesses at a blur or a picture?"""
+    real = [w for w in words if _is_wordlike(w)]
+    sure = sum(1 for w in real if w.conf >= LOW_CONFIDENCE)
+    if sure < _MIN_READABLE_WORDS:
+        return False
+    mean = sum(w.conf for w in real) / len(real)
+    return mean >= _MIN_PAGE_MEAN_CONFIDENCE or sure >= 10 * _MIN_READABLE_WORDS
 
 
 def _weak(words: list[Word]) -> bool:
