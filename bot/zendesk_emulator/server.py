@@ -442,7 +442,8 @@ def show_many_tickets(em: Emulator, req: Request) -> Response:
 
 
 def _queued(req: Request, job: Json) -> Response:
-    return ok({"job_status": {"id": job["id"], "url": f"{req.base}/api/v2/job_statuses/"
+    return ok({"job_status": {"id": job["id"], "job_type": job["job_type"],
+               "url": f"{req.base}/api/v2/job_statuses/"
                f"{job['id']}.json", "total": job["total"], "progress": None,
                "status": "queued", "message": None, "results": None}})  # fmt: skip
 
@@ -549,7 +550,7 @@ def list_audits(em: Emulator, req: Request) -> Response:
     if "page[size]" not in req.query and "page[after]" not in req.query:
         req.query["page[size]"] = "100"  # this endpoint pages by cursor only
     audits = [em.store.render_audit(req.base, a) for a in em.store.all_audits()]
-    return ok(paginate(req, "audits", audits, lambda a: -a["id"]))
+    return ok(paginate(req, "audits", audits, lambda a: a["id"]))
 
 
 @route("PUT", "/tickets/{id}/comments/{id}/attachments/{id}/redact")
