@@ -528,10 +528,13 @@ _BILL_WORDS: tuple[tuple[str, int], ...] = (
 )
 
 
+_BILL_PATTERNS = tuple((re.compile(p, re.IGNORECASE), w) for p, w in _BILL_WORDS)
+
+
 def bill_score(doc: DocText) -> int:
     """How much the text reads like a bill or CSR (0: not at all; 6+: clearly)."""
     text = doc.text[:20000]
-    found = [w for p, w in _BILL_WORDS if re.search(p, text, re.IGNORECASE)]
+    found = [w for p, w in _BILL_PATTERNS if p.search(text)]
     # One strong sign alone (an "invoice date" in a brochure) does not make a bill.
     strong = sum(1 for w in found if w >= 2)
     return sum(found) if strong >= 2 else min(sum(found), 3)

@@ -181,7 +181,14 @@ def _read_text_document(
             loa=read_loa(loa_pages, signature_field_filled=field_filled, signature_ink=ink),
         )
     if kind == "bill":
-        return Document(filename=att.filename, kind="bill", ocr=ocr_used, bill=read_bill(text))
+        bill = read_bill(text)
+        if ocr_used and bill_score(text) < _MIN_SCORE and not any(
+            (bill.bill_date, bill.account_name, bill.account_number, bill.service_address,
+             bill.billing_telephone_number)
+        ):
+            # OCR read a few stray words of an illegible photo: nothing of a bill.
+            return _unreadable(att, "the scan could not be read: OCR found no bill text", "bill")
+        return Document(filename=att.filename, kind="bill", ocr=ocr_used, bill=bill)
     if kind == "loa":
         loa = read_loa(text, signature_field_filled=field_filled, signature_ink=ink)
         return Document(filename=att.filename, kind="loa", ocr=ocr_used, loa=loa)

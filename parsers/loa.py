@@ -300,13 +300,17 @@ _LOA_WORDS: tuple[tuple[str, int], ...] = (
 # Without one of these, a text is not an LOA however often it says "signature".
 _LOA_CORE = re.compile(
     r"letter\s+of\s+(?:authori[sz]ation|agency)|\bLOA\b|authori[sz]ation\s+to\s+(?:port|transfer)"
-    r"|port(?:ing)?\s+authori[sz]ation|authori[sz]e\b.{0,120}\bport|\bport.{0,120}\bauthori[sz]",
-    re.IGNORECASE | re.DOTALL,
+    r"|port(?:ing)?\s+authori[sz]ation",
+    re.IGNORECASE,
 )
+_AUTHORIZE = re.compile(r"\bauthori[sz]", re.IGNORECASE)
+_PORT = re.compile(r"\bport(?:ed|ing|s)?\b", re.IGNORECASE)
+_LOA_PATTERNS = tuple((re.compile(p, re.IGNORECASE), w) for p, w in _LOA_WORDS)
 
 
 def loa_score(doc: DocText) -> int:
     """How much the text reads like an LOA (0: not at all; 8+: clearly)."""
     text = doc.text[:20000]
-    score = sum(w for p, w in _LOA_WORDS if re.search(p, text, re.IGNORECASE))
-    return score if _LOA_CORE.search(text) else min(score, 3)
+    score = sum(w for p, w in _LOA_PATTERNS if p.search(text))
+    core = _LOA_CORE.search(text) or (_AUTHORIZE.search(text) and _PORT.search(text))
+    return score if core else min(score, 3)

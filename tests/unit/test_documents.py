@@ -257,3 +257,16 @@ def test_pdf_named_pdf_that_is_not_one_is_an_unreadable_bill() -> None:
     doc = read("invoice.pdf", b"PK\x03\x04 a zip in disguise" + b"\x00" * 100)
     assert doc.kind == "bill"
     assert doc.error is not None and "damaged" in doc.error
+
+
+def test_illegible_photo_with_stray_ocr_words_is_an_unreadable_bill(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def fake(data: bytes, limits: Limits) -> DocText:
+        return DocText((PageText("~ ,. Il1 ;: rn mm ... ‘ii Wk ~~ ,, lll 1l1 ooo", ocr=True),))
+
+    monkeypatch.setattr(parsers.ocr, "ocr_image", fake)
+    doc = read("bill_photo.jpg", png(1200, 1600, noise=True))
+    assert doc.kind == "bill"
+    assert doc.error is not None
+    assert doc.bill is None
