@@ -1,0 +1,166 @@
+"""Which carrier a customer is porting away from, named by its common name.
+
+The carriers and their spellings are data (`parsers/data/carriers.toml`). An
+explicit statement ("Current carrier: Cox", "we're moving from Shaw") wins over
+a carrier merely mentioned; spellings that are also ordinary words or surnames
+("Frontier", "Shaw", "Bell") count outside a statement only when capitalised
+and when no unambiguous carrier is mentioned.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+__all__ = ["Carrier", "carriers", "find_carrier"]
+
+
+@dataclass(frozen=True)
+class Carrier:
+    name: str
+    aliases: tuple[str, ...]
+    strict: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Matchers:
+    by_alias: dict[str, str]  # folded alias -> common name
+    loose: re.Pattern[str]  # non-strict aliases, any case
+    strict: re.Pattern[str]  # strict aliases, as capitalised in the data
+
+
+@cache
+def carriers() -> tuple[Carrier, ...]:
+    """The carrier list, loaded once from the package data."""
+    text = resources.files("parsers").joinpath("data/carriers.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    out = []
+    for entry in data.get("carrier", []):
+        out.append(
+            Carrier(
+                name=str(entry["name"]),
+                aliases=tuple(str(a) for a in entry.get("aliases", [])),
+                strict=tuple(str(a) for a in entry.get("strict", [])),
+            )
+        )
+    return tuple(out)
+
+
+def _fold(alias: str) -> str:
+    return re.sub(r"\s+", " ", alias.casefold()).strip()
+
+
+def _alternation(aliases: list[str]) -> str:
+    # Longest first, so "Cincinnati Bell" wins over "Bell"; spaces match any spacing.
+    ordered = sorted(set(aliases), key=len, reverse=True)
+    parts = [r"\s+".join(re.escape(word) for word in a.split()) for a in ordered]
+    return r"(?<![\w&@.-])(" + "|".join(parts) + r")(?![\w&]|-\w|\.\w)"
+
+
+@cache
+def _matchers() -> _Matchers:
+    by_alias: dict[str, str] = {}
+    loose: list[str] = []
+    strict: list[str] = []
+    for carrier in carriers():
+        for alias in (*carrier.aliases, carrier.name):
+            by_alias.setdefault(_fold(alias), carrier.name)
+            if alias not in carrier.strict:
+                loose.append(alias)
+        for alias in carrier.strict:
+            by_alias.setdefault(_fold(alias), carrier.name)
+            strict.append(alias)
+    loose = [a for a in loose if a not in strict]
+    return _Matchers(
+        by_alias=by_alias,
+        loose=re.compile(_alternation(loose), re.I),
+        strict=re.compile(_alternation(strict)),
+    )
+
+
+# "Current carrier: X", "our carrier is X", "currently with X", "moving from X", ...
+_STATEMENT = re.compile(
+    r"(?:"
+    r"(?:current|existing|losing|old|previous|present|old)\s+(?:phone\s+|voice\s+|service\s+|"
+    r"telecom\s+|wireless\s+)?(?:carrier|provider|company|service\s+provider)\s*(?:is|:|-|=)?"
+    r"|(?:^|\n)\s*[-*•]?\s*(?:carrier|provider|service\s+provider|phone\s+company)\s*(?:name)?\s*[:=-]"
+    r"|(?:carrier|provider|phone\s+company|service)\s+is"
+    r"|currently\s+(?:with|on|using|use|have|at|through)"
+    r"|(?:moving|switching|porting|transferring|coming|leaving|migrating|port(?:ing)?\s+(?:\w+\s+){0,3}?"
+    r"(?:away\s+)?)\s*(?:away\s+)?(?:from|off(?:\s+of)?)"
+    r"|(?:we|i)\s*(?:are|'re|am|'m|have\s+been)\s+(?:currently\s+)?(?:with|on|using)"
+    r"|(?:numbers?|lines?|service)\s+(?:are|is)\s+(?:currently\s+)?(?:with|on|at|through)"
+    r"|(?:we|i)\s+(?:currently\s+)?(?:use|have)"
+    r")\s*",
+    re.I,
+)
+_STATEMENT_SPAN = 70  # characters after a statement where the carrier is named
+
+# Lines whose words are people, places or devices, never a carrier statement.
+_SKIP_LINE = re.compile(
+    r"^\s*(?:[-*•]\s*)?(?:(?:account\s+|business\s+|company\s+|contact\s+|customer\s+)?name|"
+    r"account\s+holder|authori[sz]ed|contact|address|service\s+address|street|city|"
+    r"email|e-mail|from|to|cc|sent|signed|attn)\b[^:\n]{0,40}:"
+    r"|^\s*sent\s+from\s+my\b",
+    re.I | re.M,
+)
+_NOISE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")
+
+
+def _clean(text: str) -> str:
+    lines = [line for line in text.splitlines() if not _SKIP_LINE.match(line)]
+    return _NOISE.sub(" ", "\n".join(lines))
+
+
+def _name_of(alias_text: str) -> str:
+    return _matchers().by_alias.get(_fold(alias_text), alias_text)
+
+
+def _explicit(text: str) -> str | None:
+    m = _matchers()
+    for statement in _STATEMENT.finditer(text):
+        window = text[statement.end() : statement.end() + _STATEMENT_SPAN]
+        window = re.split(r"[.;!?\n](?:\s|$)|\n", window, maxsplit=1)[0]
+        # In a statement, a strict alias still has to be capitalised ("a consolidated bill").
+        hits = [h for h in (m.loose.search(window), m.strict.search(window)) if h]
+        if hits:
+            return _name_of(min(hits, key=lambda h: h.start()).group(1))
+        whole = _fold(window.strip(" .,;:!*_\"'"))
+        if whole in m.by_alias:  # "current carrier: cox" names nothing else
+            return m.by_alias[whole]
+    return None
+
+
+def find_carrier(text: str) -> str | None:
+    """The current carrier's common name, or None when the text names none."""
+    if not text:
+        return None
+    text = _clean(text[:200_000])
+    explicit = _explicit(text)
+    if explicit:
+        return explicit
+    m = _matchers()
+    hit = m.loose.search(text)
+    if hit:
+        return _name_of(hit.group(1))
+    hit = m.strict.search(text)
+    return _name_of(hit.group(1)) if hit else None
+
+
+def stated_carrier(text: str) -> str | None:
+    """The value of a "Current carrier: X" line as written, for carriers not in the data."""
+    found = re.search(
+        r"^\s*(?:[-*•]\s*)?(?:current|existing|losing)\s+(?:phone\s+)?(?:carrier|provider)"
+        r"\s*(?:name)?\s*[:=-]\s*([^\n]{2,40}?)\s*$",
+        text,
+        re.I | re.M,
+    )
+    if not found:
+        return None
+    value = found.group(1).strip(" .,;*_")
+    if not value or re.search(r"\b(?:unknown|not sure|n/?a|none|\?)", value, re.I):
+        return None
+    return value if len(value.split()) <= 5 else None
