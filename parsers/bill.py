@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from parsers.address import parse_address
@@ -514,13 +514,13 @@ def read_bill(doc: DocText) -> BillFields:
 
 
 _BILL_WORDS: tuple[tuple[str, int], ...] = (
-    (r"customer\s+service\s+record|\bCSR\b", 4),
+    (r"customer\s+service\s+record|\bcsr\b", 4),
     (r"\bbill\s+date|statement\s+date|invoice\s+date|issue\s+date|billing\s+date", 3),
     (r"amount\s+due|total\s+due|balance\s+due|please\s+pay|payment\s+due|due\s+date", 3),
     (r"billing\s+period|service\s+period|statement\s+period", 2),
     (r"previous\s+balance|payments?\s+received|new\s+charges|current\s+charges", 2),
-    (r"account\s+(?:number|no|#)|acct\.?\s*(?:no|#)|\bBAN\b", 2),
-    (r"service\s+address|service\s+location|billing\s+telephone|\bBTN\b", 2),
+    (r"account\s+(?:number|no|#)|acct\.?\s*(?:no|#)|\bban\b", 2),
+    (r"service\s+address|service\s+location|billing\s+telephone|\bbtn\b", 2),
     (r"taxes|surcharges?|fees", 1),
     (r"monthly\s+(?:service|charges)|plan\b|usage|long\s+distance", 1),
     (r"\binvoice\b|\bstatement\b|your\s+bill", 1),
@@ -528,13 +528,30 @@ _BILL_WORDS: tuple[tuple[str, int], ...] = (
 )
 
 
-_BILL_PATTERNS = tuple((re.compile(p, re.IGNORECASE), w) for p, w in _BILL_WORDS)
+
+
+def weighted_matcher(words: tuple[tuple[str, int], ...]) -> Callable[[str], list[int]]:
+    """The weights of the patterns found in a text.
+
+    Patterns are lower case and run on the lower-cased text: several times
+    faster than IGNORECASE alternations, and scoring runs on every document.
+    """
+    compiled = [(re.compile(p), w) for p, w in words]
+
+    def weights(text: str) -> list[int]:
+        low = text.lower()
+        return [w for c, w in compiled if c.search(low)]
+
+    return weights
+
+
+_BILL_WEIGHTS = weighted_matcher(_BILL_WORDS)
 
 
 def bill_score(doc: DocText) -> int:
     """How much the text reads like a bill or CSR (0: not at all; 6+: clearly)."""
     text = doc.text[:20000]
-    found = [w for p, w in _BILL_PATTERNS if p.search(text)]
+    found = _BILL_WEIGHTS(text)
     # One strong sign alone (an "invoice date" in a brochure) does not make a bill.
     strong = sum(1 for w in found if w >= 2)
     return sum(found) if strong >= 2 else min(sum(found), 3)

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
-from parsers.bill import LABEL_TAIL, Cell, Layout
+from parsers.bill import LABEL_TAIL, Cell, Layout, weighted_matcher
 from parsers.dates import find_dates
 from parsers.model import LoaFields
 from parsers.phone import NANP_PATTERN, to_e164
@@ -287,7 +287,7 @@ def read_loa(doc: DocText, *, signature_field_filled: bool, signature_ink: bool)
 
 _LOA_WORDS: tuple[tuple[str, int], ...] = (
     (r"letter\s+of\s+(?:authori[sz]ation|agency)", 6),
-    (r"\bLOA\b", 3),
+    (r"\bloa\b", 3),
     (r"authori[sz]ation\s+to\s+(?:port|transfer|switch)|port(?:ing)?\s+authori[sz]ation", 5),
     (r"\bauthori[sz]e[sd]?\b", 2),
     (r"numbers?\s+to\s+(?:be\s+)?port|\bport(?:ed|ing|s)?\b", 2),
@@ -305,12 +305,12 @@ _LOA_CORE = re.compile(
 )
 _AUTHORIZE = re.compile(r"\bauthori[sz]", re.IGNORECASE)
 _PORT = re.compile(r"\bport(?:ed|ing|s)?\b", re.IGNORECASE)
-_LOA_PATTERNS = tuple((re.compile(p, re.IGNORECASE), w) for p, w in _LOA_WORDS)
+_LOA_WEIGHTS = weighted_matcher(_LOA_WORDS)
 
 
 def loa_score(doc: DocText) -> int:
     """How much the text reads like an LOA (0: not at all; 8+: clearly)."""
     text = doc.text[:20000]
-    score = sum(w for p, w in _LOA_PATTERNS if p.search(text))
+    score = sum(_LOA_WEIGHTS(text))
     core = _LOA_CORE.search(text) or (_AUTHORIZE.search(text) and _PORT.search(text))
     return score if core else min(score, 3)
