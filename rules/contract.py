@@ -18,6 +18,20 @@ def _secret(value: str | None, show: bool) -> str | None:
 def document_fields(doc: Document) -> dict[str, Any]:
     if doc.error is not None:
         return {"error": doc.error}
+    if doc.bill is not None and doc.loa is not None:
+        # One PDF with both: the fields of its kind, the other kind's beside them.
+        bill, loa = _bill_fields(doc), _loa_fields(doc)
+        return {**bill, "loa": loa} if doc.kind == "bill" else {**loa, "bill": bill}
+    if doc.bill is not None:
+        return _bill_fields(doc)
+    if doc.loa is not None:
+        return _loa_fields(doc)
+    if doc.number_list is not None:
+        return {"rows": len(doc.number_list.rows)}
+    return {}
+
+
+def _bill_fields(doc: Document) -> dict[str, Any]:
     if doc.bill is not None:
         b = doc.bill
         fields: dict[str, Any] = {
@@ -30,6 +44,10 @@ def document_fields(doc: Document) -> dict[str, Any]:
         if b.uncertain:
             fields["uncertain"] = sorted(b.uncertain)
         return fields
+    return {}
+
+
+def _loa_fields(doc: Document) -> dict[str, Any]:
     if doc.loa is not None:
         loa = doc.loa
         fields = {
@@ -41,8 +59,6 @@ def document_fields(doc: Document) -> dict[str, Any]:
         if loa.uncertain:
             fields["uncertain"] = sorted(loa.uncertain)
         return fields
-    if doc.number_list is not None:
-        return {"rows": len(doc.number_list.rows)}
     return {}
 
 

@@ -55,7 +55,11 @@ def _bill_rank(doc: Document) -> tuple[int, dt.date]:
 
 def _newest_document(messages: Sequence[ParsedMessage], kind: str) -> Document | None:
     for parsed in reversed(messages):
-        docs = [d for d in parsed.documents if d.kind == kind]
+        # A PDF that holds both an LOA and a bill counts as both.
+        docs = [
+            d for d in parsed.documents
+            if d.kind == kind or (kind == "bill" and d.bill) or (kind == "loa" and d.loa)
+        ]  # fmt: skip
         if not docs:
             continue
         if kind == "bill":
