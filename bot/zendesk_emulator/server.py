@@ -556,8 +556,10 @@ def list_audits(em: Emulator, req: Request) -> Response:
 @route("PUT", "/tickets/{id}/comments/{id}/attachments/{id}/redact")
 def redact_attachment(em: Emulator, req: Request) -> Response:
     tid, cid, aid = (_int(p) for p in req.params)
+    em.store.ticket(tid)
+    budget = em.store.check_ticket_budget(tid)
     att = em.store.redact(tid, cid, aid)
-    return ok({"attachment": em.store.render_attachment(req.base, att)})
+    return Response(200, {"attachment": em.store.render_attachment(req.base, att)}, budget)
 
 
 # --- tags ------------------------------------------------------------------------

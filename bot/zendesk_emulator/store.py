@@ -37,6 +37,27 @@ FIELD_TYPES = (
 IDEMPOTENCY_TTL = 2 * 3600  # seconds a key is remembered, as Zendesk documents
 UPLOAD_TTL = 3 * 24 * 3600  # upload tokens expire after three days
 MAX_BULK = 100
+# What Zendesk's built-in Admin role may do (the keys a role's configuration carries).
+ADMIN_CONFIGURATION: dict[str, bool | str] = {
+    "chat_access": True, "end_user_list_access": "full",
+    "forum_access_restricted_content": False, "light_agent": False,
+    "manage_business_rules": True, "manage_dynamic_content": True,
+    "manage_extensions_and_channels": True, "manage_facebook": True, "moderate_forums": False,
+    "side_conversation_create": True, "ticket_access": "all",
+    "ticket_comment_access": "public", "ticket_deletion": True, "ticket_tag_editing": True,
+    "twitter_search_access": False, "view_deleted_tickets": True, "voice_access": True,
+    "group_access": True, "organization_editing": True, "organization_notes_editing": True,
+    "assign_tickets_to_any_group": True, "end_user_profile_access": "full",
+    "explore_access": "full", "forum_access": "full", "macro_access": "full",
+    "report_access": "full", "ticket_editing": True, "ticket_merge": True,
+    "user_view_access": "full", "view_access": "full", "voice_dashboard_access": True,
+    "manage_automations": True, "manage_contextual_workspaces": True,
+    "manage_organization_fields": True, "manage_skills": True, "manage_slas": True,
+    "manage_ticket_fields": True, "manage_ticket_forms": True, "manage_user_fields": True,
+    "ticket_redaction": True, "manage_roles": "all", "manage_groups": True,
+    "manage_group_memberships": True, "manage_organizations": True,
+    "manage_suspended_tickets": True, "manage_triggers": True,
+}  # fmt: skip
 PER_TICKET_UPDATES = 30  # per ticket and 10 minutes, as the real service answers
 PER_TICKET_WINDOW = 600
 
@@ -195,9 +216,7 @@ class Store:
             "id": role_id, "name": "Admin",
             "description": "Can manage all settings, except billing", "role_type": 4,
             "created_at": now, "updated_at": now,
-            "configuration": {"ticket_access": "all", "ticket_comment_access": "public",
-                              "ticket_deletion": True, "ticket_tag_editing": True,
-                              "manage_ticket_fields": True, "ticket_redaction": True},
+            "configuration": dict(ADMIN_CONFIGURATION),
             "team_member_count": 1,
         }  # fmt: skip
 
@@ -644,6 +663,9 @@ class Store:
                                     "longitude": 0.0}, "custom": {}},
             "events": events, "via": copy.deepcopy(ticket["via"]),
         }  # fmt: skip
+        if any(e["type"] == "Comment" for e in events):
+            # A comment's audit names the agent it came through, as Zendesk's do.
+            audit["via"]["source"]["to"] = {"name": agent["name"], "address": agent["email"]}
         self.account.audits.setdefault(ticket["id"], []).append(audit)
         return audit
 

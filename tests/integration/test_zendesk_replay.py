@@ -31,6 +31,11 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CASSETTES = sorted((SHARED / "zendesk" / "recorded").glob("*.json"))
 AUTH = ("replay@example.com/token", "emulator-token")
 MAPPED_KEYS = ("token", "after_cursor", "before_cursor")
+# Headers the bot or zenpy read: where the recording has one, the emulator must too.
+HEADERS = frozenset({"location", "x-rate-limit", "x-rate-limit-remaining", "ratelimit-limit",
+                     "ratelimit-remaining", "ratelimit-reset", "retry-after",
+                     "zendesk-ratelimit-per-ticket-updates"})
+NESTED = 3  # levels below the main object whose keys and types are compared too
 
 
 @dataclass
@@ -42,6 +47,7 @@ class Interaction:
     content_type: str | None
     status: int
     answer: Any  # parsed JSON, or None
+    headers: frozenset[str] = frozenset()  # names of the recorded answer's headers, lower case
 
 
 def _text(body: dict[str, Any]) -> bytes:
@@ -66,7 +72,8 @@ def load(path: Path) -> list[Interaction]:
             answer = None
         ctype = (rq["headers"].get("Content-Type") or [None])[0]
         out.append(Interaction(rq["method"], parts.path, parse_qsl(parts.query), _text(rq["body"]),
-                               ctype, rs["status"]["code"], answer))  # fmt: skip
+                               ctype, rs["status"]["code"], answer,
+                               frozenset(h.lower() for h in rs["headers"])))  # fmt: skip
     return out
 
 
@@ -231,6 +238,9 @@ class Replay:
         if r.status_code != it.status:
             self.problems.append(f"{where}: status {r.status_code}, recorded {it.status}")
             return
+        lacking = sorted((it.headers & HEADERS) - {h.lower() for h in r.headers})
+        if lacking:
+            self.problems.append(f"{where}: headers missing {lacking}")
         try:
             answer = r.json() if r.content else None
         except ValueError:
@@ -261,14 +271,20 @@ class Replay:
             elif value is not None and other is not None and _kind(value) != _kind(other):
                 self.problems.append(f"{where}: {key} is {_kind(other)}, recorded {_kind(value)}")
 
-    def _keys(self, where: str, recorded: dict[str, Any], emulated: dict[str, Any]) -> None:
+    def _keys(self, where: str, recorded: dict[str, Any], emulated: dict[str, Any],
+              depth: int = 0) -> None:  # fmt: skip
         missing = sorted(set(recorded) - set(emulated))
         if missing:
             self.problems.append(f"{where}: missing keys {missing}")
-        for key in set(recorded) & set(emulated):
+        for key in sorted(set(recorded) & set(emulated)):
             a, b = recorded[key], emulated[key]
             if a is not None and b is not None and _kind(a) != _kind(b):
                 self.problems.append(f"{where}.{key} is {_kind(b)}, recorded {_kind(a)}")
+            elif depth < NESTED and isinstance(a, list) and a and isinstance(b, list) and b:
+                if isinstance(a[0], dict) and isinstance(b[0], dict):
+                    self._keys(f"{where}.{key}[0]", a[0], b[0], depth + 1)
+            elif depth < NESTED and isinstance(a, dict) and isinstance(b, dict):
+                self._keys(f"{where}.{key}", a, b, depth + 1)
 
 
 def _kind(value: Any) -> str:
