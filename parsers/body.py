@@ -131,13 +131,12 @@ def _clean_value(value: str) -> str | None:
 # --- account number ------------------------------------------------------------------------
 
 _ACCOUNT_NUMBER = re.compile(
-    r"(?:\b(?:account|acct|a/c)\.?\s*(?:number|num|nbr|no|#|id)\.?"
-    r"|\bBAN\b|\bbilling\s+account\s+(?:number|#|no)\.?"
-    r"|" + _BULLET + r"(?:account|acct)\.?(?=\s*[:#=]))"
+    r"(?:\b(?:account|acct|a/c)\.?(?:\s*(?:number|num|nbr|no|#|id)\b\.?|\s*#)?"
+    r"|\bBAN\b|\bbilling\s+account\s+(?:number|#|no)\.?)"
     r"\s*(?:\([^)\n]{0,30}\)\s*)?"  # "(BAN)", "(with AT&T)"
     r"(?:(?:with|at|for|from)\s+[\w&.' -]{1,30}?)?"
-    + _SEP
-    + r"(?:#\s*)?(?P<v>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]*"
+    r"(?:" + _SEP + r"|\s+|(?<=[#.]))"  # "Acct 287654321", "Acct #287654321"
+    r"(?:#\s*)?(?P<v>(?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]*"
     r"(?:[ ](?=[A-Za-z0-9-]*\d)[A-Za-z0-9][A-Za-z0-9-]*){0,4})",
     re.I,
 )
@@ -236,7 +235,7 @@ def _address_from(parts: list[str]) -> Address | None:
     parts = [re.sub(r"[.;]\s*$", "", p) for p in parts if p]
     starts = [0]
     if parts and not re.search(r"\d|\bp\.?\s*o\.?\s*box\b", parts[0], re.I):
-        starts.append(1)  # a name line above the street
+        starts.insert(0, 1)  # a name line above the street is not part of it
     for s in starts:
         for k in range(s + 1, len(parts) + 1):
             found = parse_address(parts[s:k])
@@ -412,11 +411,6 @@ _DESCRIPTORS = frozenset(
         "billing",
         "btn",
         "direct",
-        "front",
-        "back",
-        "desk",
-        "sales",
-        "support",
         "voicemail",
         "the",
         "and",

@@ -82,19 +82,24 @@ def _matchers() -> _Matchers:
 
 
 # "Current carrier: X", "our carrier is X", "currently with X", "moving from X", ...
-_STATEMENT = re.compile(
+_STRONG_STATEMENT = re.compile(
     r"(?:"
-    r"(?:current|existing|losing|old|previous|present|old)\s+(?:phone\s+|voice\s+|service\s+|"
+    r"(?:current|existing|losing|old|previous|present)\s+(?:phone\s+|voice\s+|service\s+|"
     r"telecom\s+|wireless\s+)?(?:carrier|provider|company|service\s+provider)\s*(?:is|:|-|=)?"
-    r"|(?:^|\n)\s*[-*•]?\s*(?:carrier|provider|service\s+provider|phone\s+company)\s*(?:name)?\s*[:=-]"
-    r"|(?:carrier|provider|phone\s+company|service)\s+is"
-    r"|currently\s+(?:with|on|using|use|have|at|through)"
-    r"|(?:moving|switching|porting|transferring|coming|leaving|migrating|port(?:ing)?\s+(?:\w+\s+){0,3}?"
-    r"(?:away\s+)?)\s*(?:away\s+)?(?:from|off(?:\s+of)?)"
-    r"|(?:we|i)\s*(?:are|'re|am|'m|have\s+been)\s+(?:currently\s+)?(?:with|on|using)"
-    r"|(?:numbers?|lines?|service)\s+(?:are|is)\s+(?:currently\s+)?(?:with|on|at|through)"
-    r"|(?:we|i)\s+(?:currently\s+)?(?:use|have)"
+    r"|(?:^|\n)\s*[-*•]?\s*(?:carrier|provider|service\s+provider|phone\s+company)\s*"
+    r"(?:name)?\s*[:=-]"
+    r"|(?:carrier|provider|phone\s+company)\s+is"
+    r"|currently\s+(?:with|on|using|use|have|at|through)\b"
+    r"|(?:moving|switching|porting|transferring|coming|leaving|migrating|"
+    r"port(?:ing)?\s+(?:\w+\s+){0,3}?)\s*(?:away\s+)?(?:from|off(?:\s+of)?)\b"
+    r"|\b(?:numbers?|lines?|service)\s+(?:are|is)\s+(?:currently\s+)?(?:with|on|at|through|in)\b"
     r")\s*",
+    re.I,
+)
+# Weaker: "we're with X", "we use X". Read only when no strong statement names a carrier.
+_WEAK_STATEMENT = re.compile(
+    r"(?:\b(?:we|i)\s*(?:are|'re|am|'m|have\s+been)\s+(?:currently\s+)?(?:with|on|using)\b"
+    r"|\b(?:we|i)\s+(?:currently\s+)?(?:use|have)\b|\bleaving\b)\s*",
     re.I,
 )
 _STATEMENT_SPAN = 70  # characters after a statement where the carrier is named
@@ -119,9 +124,9 @@ def _name_of(alias_text: str) -> str:
     return _matchers().by_alias.get(_fold(alias_text), alias_text)
 
 
-def _explicit(text: str) -> str | None:
+def _explicit(text: str, statements: re.Pattern[str]) -> str | None:
     m = _matchers()
-    for statement in _STATEMENT.finditer(text):
+    for statement in statements.finditer(text):
         window = text[statement.end() : statement.end() + _STATEMENT_SPAN]
         window = re.split(r"[.;!?\n](?:\s|$)|\n", window, maxsplit=1)[0]
         # In a statement, a strict alias still has to be capitalised ("a consolidated bill").
@@ -139,7 +144,7 @@ def find_carrier(text: str) -> str | None:
     if not text:
         return None
     text = _clean(text[:200_000])
-    explicit = _explicit(text)
+    explicit = _explicit(text, _STRONG_STATEMENT) or _explicit(text, _WEAK_STATEMENT)
     if explicit:
         return explicit
     m = _matchers()
