@@ -15,6 +15,8 @@ from html import escape
 from typing import Any
 
 from parsers.model import Message
+from rules.assessment import Assessment
+from rules.contract import to_json
 
 FieldValue = str | int | bool | None
 
@@ -382,15 +384,13 @@ def draft_from_json(
 
 
 def draft_for(
-    assessment: Any,
+    assessment: Assessment,
     messages: Sequence[Message],
     names: ZendeskNames | None = None,
     *,
     follow_up: bool = False,
 ) -> TicketDraft:
     """The ticket for a `rules.assessment.Assessment` (PINs go to the private note only)."""
-    from rules.contract import to_json  # local: keep this module importable on its own
-
     return draft_from_json(to_json(assessment, show_secrets=True), messages, names,
                            follow_up=follow_up)  # fmt: skip
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 
 import pytest
 
 from bot.ticket import (
     ZendeskNames,
     diff_note,
+    draft_for,
     draft_from_json,
     evidence_for,
 )
+from parsers.model import NumberEntry
+from rules.assessment import assess
+from rules.policy import Policy
+from rules.request import Request
 from tests.zendesk_samples import PIN, PIN2, complete, incomplete, message
 
 
@@ -139,3 +145,16 @@ def test_managed_tags_cover_every_tag_a_draft_can_carry() -> None:
     names = ZendeskNames()
     for data in (incomplete(), complete()):
         assert set(draft_from_json(data, [message()]).tags) <= set(names.managed_tags())
+
+
+def test_a_real_assessment_drafts_with_its_pins_in_the_note_only() -> None:
+    request = Request(
+        current_carrier="Verizon", account_number="123", account_name="Acme", service_address=None,
+        billing_telephone_number=None, billing_telephone_number_raw=None, ssn_last4=None,
+        no_pin_stated=False, numbers=(NumberEntry("512-555-0101", pin="7731",
+                                                  assignee_name="Mickey"),),
+        bill=None, loa=None, number_list=None, documents=())  # fmt: skip
+    draft = draft_for(assess(request, Policy(), dt.date(2026, 11, 27)), [message()])
+    assert "7731" in draft.note_text and "7731" not in draft.subject
+    assert "port_missing_bill" in draft.tags and "port_missing_loa" in draft.tags
+    assert draft.fields["number_count"] == 1
