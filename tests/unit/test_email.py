@@ -314,7 +314,8 @@ def test_outlook_html_only_reply_is_cut() -> None:
 def test_gmail_html_only_reply_quote_is_cut() -> None:
     html = """<div dir="ltr">PIN is 5555</div><br><div class="gmail_quote">
 <div dir="ltr" class="gmail_attr">On Mon, Nov 3, 2025 at 10:12 AM Support
-&lt;support@ourco.example&gt; wrote:<br></div><blockquote class="gmail_quote" style="margin:0px">PIN: 1111</blockquote></div>"""
+&lt;support@ourco.example&gt; wrote:<br></div>
+<blockquote class="gmail_quote" style="margin:0px">PIN: 1111</blockquote></div>"""
     headers = REPLY_HEADERS.replace("text/plain", "text/html")
     assert parse_message(eml(headers, html)).body == "PIN is 5555"
 
