@@ -60,16 +60,37 @@ _DETAIL_LABEL = re.compile(
 )
 
 
+_CLOSING = re.compile(r"^[^\W\d_][^\W\d_']*(?:\s+[^\W\d_']+){0,3},$")  # "Fair winds,"
+
+
+def _is_person_line(line: str) -> bool:
+    line = _normalise(line).strip()
+    return 0 < len(line) <= 40 and bool(_NAME.fullmatch(line))
+
+
 def _signature_start(lines: list[str]) -> int:
     """Index of the first signature line (len(lines) when there is none)."""
     for i, raw in enumerate(lines):
         line = raw.strip()
         if _SIG_DELIMITER.match(line):
             return i
-        if _SIGN_OFF.match(line) and len(line) < 40:
-            rest = lines[i + 1 : i + 12]
-            if not any(_DETAIL_LABEL.search(r) for r in rest):
-                return i
+        rest = lines[i + 1 : i + 12]
+        if any(_DETAIL_LABEL.search(r) for r in rest) or len(line) >= 40:
+            continue
+        if _SIGN_OFF.match(line):
+            return i
+        following = next((r for r in rest if r.strip()), "")
+        if _CLOSING.match(line) and _is_person_line(following):
+            return i
+    # No sign-off: a last paragraph that starts with a name ("Bill Carver\nCarver Heating\n...").
+    last = max((i for i, r in enumerate(lines) if not r.strip()), default=-1) + 1
+    block = [r for r in lines[last:] if r.strip()]
+    if (
+        1 < len(block) <= 6
+        and _is_person_line(block[0])
+        and not any(_DETAIL_LABEL.search(r) or _SECTION_START.search(r) for r in block)
+    ):
+        return last
     return len(lines)
 
 
@@ -89,6 +110,11 @@ def _customer_lines(text: str) -> list[_Line]:
         if _FORWARD_MARKERS.match(line) or _ATTACHED_SEPARATOR.match(line):
             parts.append((start, i))
             start = i + 1
+        elif re.match(r"^[\s>*]*from\s*:", line, re.I) and any(
+            _HEADER_LINE.match(_normalise(r)) for r in raw[i + 1 : i + 5]
+        ):
+            parts.append((start, i))  # an Outlook header block starts a forwarded message
+            start = i
     parts.append((start, len(raw)))
     for begin, end in parts:
         chunk = raw[begin:end]
@@ -119,7 +145,10 @@ def _value_lines(lines: list[_Line], i: int, limit: int) -> list[str]:
 
 _LABEL_LIKE = re.compile(r"^\s*[-*•]?\s*[A-Za-z][\w .#/&()'-]{0,40}:")
 _BULLET = r"^\s*(?:[-*•·>]|\d{1,2}[.)])?\s*"
-_SEP = r"\s*(?:[:=#]|-(?!\d)|–|—|\bis\b|\bare\b)+\s*"
+_SEP = (
+    r"\s*(?:[:=#]|-(?!\d)|–|—|\bis\b|\bare\b)+\s*"
+    r"(?:(?:it|that|this)\s*(?:is|'s|’s|should\s+be)\s+|should\s+be\s+|actually\s+)?"
+)
 
 
 def _clean_value(value: str) -> str | None:
@@ -161,15 +190,26 @@ _NAME_LABEL = re.compile(
     r"|(?:account|acct)\.?\s+(?:holder(?:'s)?\s+)?name|account\s+holder|account\s+owner"
     r"|(?:business|company|legal|customer|registered)\s+name"
     r"(?:\s+on\s+(?:the\s+)?(?:account|bill|invoice))?"
-    r"|name\s+of\s+(?:the\s+)?(?:account(?:\s+holder)?|business|company))"
+    r"|name\s+of\s+(?:the\s+)?(?:account(?:\s+holder)?|business|company)|company|business)"
     r"\s*(?:\([^)\n]{0,40}\))?\s*(?:[:=]|-(?!\w)|–|—|\bis\b)\s*(?P<v>.*)$",
     re.I,
 )
 _NAME_SENTENCE = re.compile(
-    r"\baccount\s+(?:is\s+)?(?:under|in\s+the\s+name\s+of|registered\s+to|listed\s+under|"
-    r"is\s+in\s+the\s+name\s+of|belongs\s+to)\s+(?:the\s+name\s+)?(?P<v>[^\n]+)$",
+    r"(?:\baccount\s+(?:is\s+)?(?:under|in\s+the\s+name\s+of|registered\s+to|listed\s+under|"
+    r"is\s+in\s+the\s+name\s+of|belongs\s+to)\s+(?:the\s+name\s+)?"
+    r"|\b(?:business|company|account|legal)\s+name\s+(?:on\s+(?:the\s+)?(?:account|bill)\s+)?is\s+)"
+    r"(?P<v>[^\n]+)$",
     re.I,
 )
+# A line that is only a business name: "Harbourview Realty Ltd."
+_BUSINESS_LINE = re.compile(
+    r"^[^\W\d_][\w&'’.,\- ]{1,80}?[ ,]+(?:LLC|L\.L\.C\.|Inc\.?|Incorporated|Ltd\.?|Limited|"
+    r"Corp\.?|Corporation|Co\.|Company|PLLC|LLP|L\.P\.|P\.A\.|PA|P\.C\.|PC|Ltée|Lt[ée]e)$"
+)
+_ABBREVIATIONS = frozenset(
+    {"inc", "co", "ltd", "corp", "jr", "sr", "bros", "assn", "intl", "mfg", "svc", "svcs",
+     "dept", "cie", "ltée", "ltee", "esq", "dr", "st", "p.a", "p.c", "l.l.c", "l.p", "s.a"}
+)  # fmt: skip
 
 
 def _account_name(lines: list[_Line]) -> str | None:
@@ -188,7 +228,32 @@ def _account_name(lines: list[_Line]) -> str | None:
             value = _name_value(re.split(r"\s+(?:and|but|with)\s+", sentence)[0])
             if value:
                 return value
+    return _unlabelled_name(lines)
+
+
+def _unlabelled_name(lines: list[_Line]) -> str | None:
+    """A business name on a line of its own, or before an unlabelled address on its line."""
+    for line in lines:
+        text = line.text.strip()
+        if _BUSINESS_LINE.match(text) and not _LABEL_LIKE.match(text):
+            return _name_value(text)
+    for line in lines:
+        split = _name_before_address(line.text)
+        if split is not None:
+            return split[0]
     return None
+
+
+def _name_before_address(text: str) -> tuple[str, Address] | None:
+    """ "Maple Street Bakery, 212 Maple St, Burlington, VT 05401" -> (name, address)."""
+    m = re.match(r"^\s*([^\W\d_][^,\d:]{1,60}),\s*(\d.*)$", text)
+    if not m or _LABEL_LIKE.match(text):
+        return None
+    found = parse_address(m.group(2))
+    name = _name_value(m.group(1))
+    if found is None or name is None:
+        return None
+    return name, found
 
 
 def _name_value(value: str) -> str | None:
@@ -196,6 +261,9 @@ def _name_value(value: str) -> str | None:
     cleaned = _clean_value(value)
     if cleaned is None or len(cleaned) > 100 or "@" in cleaned:
         return None
+    last = cleaned.split()[-1].lower()
+    if value.rstrip().endswith(".") and (last in _ABBREVIATIONS or len(last) == 1):
+        cleaned += "."  # "Acme Inc." is written so; a sentence's full stop is not
     if re.fullmatch(r"(?i)(?:n/?a|none|same(?:\s+as\s+\w+)*|see\s+\w+.*|unknown|tbd|\?+)", cleaned):
         return None
     return cleaned
@@ -223,8 +291,27 @@ def _service_address(lines: list[_Line]) -> Address | None:
         if not m or re.search(r"\b(?:e-?mail|billing|mailing|ip|web)\s+address", line.text, re.I):
             continue
         first = m.group("v").strip()
+        if not _ADDRESS_LABEL.match(line.text):  # a sentence: the address ends with it
+            first = re.split(r"(?<=\w{2})[.;!?]\s+(?=[A-Z])|\s+and\s+(?:the|our)\b", first)[0]
         parts = ([first] if first else []) + _value_lines(lines, i, 4)
         found = _address_from(parts)
+        if found is not None:
+            return found
+    return _unlabelled_address(lines)
+
+
+def _unlabelled_address(lines: list[_Line]) -> Address | None:
+    """An address the customer wrote without a label, on one line or two."""
+    for k, line in enumerate(lines):
+        text = line.text.strip()
+        if not re.match(r"^\d", text) and _name_before_address(text) is None:
+            continue
+        if _LABEL_LIKE.match(text) or NANP_PATTERN.search(text):
+            continue
+        split = _name_before_address(text)
+        if split is not None:
+            return split[1]
+        found = _address_from([text, *_value_lines(lines, k, 1)])
         if found is not None:
             return found
     return None
@@ -251,7 +338,15 @@ _BTN_LABEL = re.compile(
     r"|\bbilling\s+TN\b|\bbilling\s+(?:number|#)|\bmain\s+(?:phone\s+|telephone\s+|business\s+|"
     r"company\s+|office\s+)?(?:number|line|#|no\.?)|\baccount\s+(?:telephone|phone)\s+number"
     r"|\bprimary\s+(?:phone\s+|telephone\s+)?(?:number|line))"
+    r"(?:\s+(?:on|for|of)\s+(?:the\s+)?(?:account|bill))?"
     r"\s*(?:\([^)\n]{0,30}\))?\s*(?:[:=#]|-(?!\d)|–|—|\bis\b|\bof\b)*\s*",
+    re.I,
+)
+
+
+_BTN_AFTER = re.compile(
+    r"\s*\((?:this\s+is\s+|it's\s+|also\s+)?(?:also\s+)?(?:the\s+|our\s+)?(?:BTN|billing\s+"
+    r"(?:telephone\s+|phone\s+)?(?:number|TN)|main\s+(?:number|line))\b[^)]*\)",
     re.I,
 )
 
@@ -265,9 +360,17 @@ def _btn_match(line: str) -> re.Match[str] | None:
     return None
 
 
+def _btn_named_after(line: str) -> re.Match[str] | None:
+    """ "(802) 863-4410 (also the billing number)": a number to port that is also the BTN."""
+    for number in NANP_PATTERN.finditer(line):
+        if _BTN_AFTER.match(line, number.end()):
+            return number
+    return None
+
+
 def _btn(lines: list[_Line]) -> str | None:
     for i, line in enumerate(lines):
-        number = _btn_match(line.text)
+        number = _btn_match(line.text) or _btn_named_after(line.text)
         if number:
             return number.group(0).strip()
         label = _BTN_LABEL.search(line.text)
@@ -286,7 +389,8 @@ _SSN_PATTERNS = (
     re.compile(
         r"\blast\s+(?:4|four)(?:\s+digits)?\s+(?:of\s+)?(?:the\s+|my\s+|our\s+|your\s+)?"
         + _SSN_WORD
-        + r"\s*(?:number|#)?\s*(?:[:#=\-–]|\bis\b|\bare\b)*\s*(?P<v>\d{4})\b",
+        + r"\s*(?:number|#)?(?:\s+on\s+(?:the\s+)?(?:account|file))?"
+        r"\s*(?:[:#=\-–]|\bis\b|\bare\b)*\s*(?P<v>\d{4})\b",
         re.I,
     ),
     re.compile(
@@ -324,7 +428,8 @@ _PIN_STATED = re.compile(
     r"\b" + _PIN_WORD + r"(?:\s+(?:number|#|no\.?|code))?"
     r"(?:\s*\((?:for\s+)?[^)\n]{0,30}\))?"
     r"(?:\s+(?:for|on)\s+(?:all|every|each|both|the)\s+[\w\s]{0,25}?)?"
-    r"\s*(?:[:=#]|-(?!\d)|–|—|\bis\b|\bof\b)*\s*" + _PIN_VALUE,
+    r"\s*(?:[:=#]|-(?!\d)|–|—|\bis\b|\bof\b)*\s*"
+    r"(?:(?:it|that|this)\s*(?:is|'s|’s|should\s+be)\s+)?" + _PIN_VALUE,
     re.I,
 )
 _PIN_FOR_ALL_SENTENCE = re.compile(
@@ -391,14 +496,13 @@ _CONTACT_SENTENCE = re.compile(
     re.I,
 )
 _EMAIL = re.compile(r"[\w.+'’-]+@[\w-]+(?:\.[\w-]+)+")
-_NAME_WORD = r"[A-Z][A-Za-z'’.\-]*"
+_NAME_WORD = r"[^\W\d_a-zà-ÿ][^\W\d_]*(?:[-'’.][^\W\d_]+)*\.?"
 _NAME = re.compile(rf"{_NAME_WORD}(?:\s+(?:(?:de|la|van|von|da|del|di|le)\s+)?{_NAME_WORD}){{0,3}}")
 _DESCRIPTORS = frozenset(
     [
         "main",
         "fax",
         "line",
-        "office",
         "cell",
         "mobile",
         "toll",
@@ -486,9 +590,12 @@ def _numbers(lines: list[_Line], excluded: set[int]) -> list[NumberEntry]:
         listed = in_section or matches[0].start() <= len(re.match(_BULLET, text).group(0)) + 1  # type: ignore[union-attr]
         for j, m in enumerate(matches):
             end = matches[j + 1].start() if j + 1 < len(matches) else len(text)
-            prefix = text[: m.start()] if len(matches) == 1 else ""
+            prefix = text[: m.start()] if len(matches) == 1 and _NAME_PREFIX.match(text) else ""
             found.append(_Found(_entry(m.group(0).strip(), text[m.end() : end], prefix), listed))
     return _merge(found)
+
+
+_NAME_PREFIX = re.compile(_BULLET + rf"{_NAME.pattern}\s*(?:[:=]|-|–|—)\s*[(+\d]")
 
 
 def _btn_overlaps(text: str, number: re.Match[str]) -> bool:
@@ -530,23 +637,30 @@ def _entry(raw: str, after: str, before: str) -> NumberEntry:
 
 
 def _assignee_name(segment: str) -> str | None:
-    text = _EMAIL.sub(" ", segment)
+    """The person (or desk) a number goes to, from the words beside it on its line."""
+    text = _EMAIL.sub("|\x00|", segment)  # keep where the email was: the name is beside it
     text = _PIN_STATED.sub(" ", text)
     text = re.sub(r"\b(?:ext|x)\.?\s*\d+\b", " ", text)
     chunks = re.split(
-        r"\s*(?:->|=>|→|[-–—:|,;()<>\[\]/]|\b(?:assign(?:ed)?\s+to|goes\s+to|for|user|agent|"
-        r"name|to|and)\b)\s*",
+        r"\s*(?:->|=>|→|(?:^|\s)[-–—]+(?=\s|$)|[:|,;()<>\[\]/]|\b(?:assign(?:ed)?\s+to|goes\s+to|"
+        r"for|user|agent|name|to|and)\b)\s*",
         text,
     )
+    names: list[str] = []
     for chunk in chunks:
-        chunk = chunk.strip(" .'\"")
+        chunk = chunk.strip(" '\"-–—")
+        if chunk == "\x00" and names:
+            return names[-1]  # the name written right before the email
         if not chunk or not _NAME.fullmatch(chunk):
             continue
         words = chunk.split()
         if all(w.lower().strip(".") in _DESCRIPTORS for w in words):
             continue
-        return chunk
-    return None
+        names.append(chunk)
+    if not names:
+        return None
+    several = [n for n in names if " " in n]
+    return several[-1] if several else names[-1]
 
 
 # --- tables pasted into the body -------------------------------------------------------------

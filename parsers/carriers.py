@@ -148,11 +148,26 @@ def find_carrier(text: str) -> str | None:
     if explicit:
         return explicit
     m = _matchers()
-    hit = m.loose.search(text)
-    if hit:
-        return _name_of(hit.group(1))
-    hit = m.strict.search(text)
-    return _name_of(hit.group(1)) if hit else None
+    for pattern in (m.loose, m.strict):
+        for hit in pattern.finditer(text):
+            if not _is_destination(text, hit):
+                return _name_of(hit.group(1))
+    return None
+
+
+# "port our lines to Lofty", "Hi Lofty team": the platform the customer is moving to.
+_DESTINATION_BEFORE = re.compile(
+    r"(?:\b(?:to|into|onto|over\s+to|with\s+you\s+at)|^\W*(?:hi|hello|hey|dear|good\s+\w+))\s*$",
+    re.I,
+)
+_DESTINATION_AFTER = re.compile(r"^\s*(?:support|team|staff|folks|people|account\s+exec)", re.I)
+
+
+def _is_destination(text: str, hit: re.Match[str]) -> bool:
+    line_start = text.rfind("\n", 0, hit.start()) + 1
+    before = text[max(line_start, hit.start() - 30) : hit.start()]
+    after = text[hit.end() : hit.end() + 20]
+    return bool(_DESTINATION_BEFORE.search(before) or _DESTINATION_AFTER.match(after))
 
 
 def stated_carrier(text: str) -> str | None:

@@ -128,7 +128,7 @@ def test_account_name_written_many_ways(line: str) -> None:
 def test_account_name_on_the_next_line() -> None:
     assert (
         read_statements("Name on account:\nNúñez & Sons, Inc.\n").account_name
-        == "Núñez & Sons, Inc"
+        == "Núñez & Sons, Inc."
     )
 
 

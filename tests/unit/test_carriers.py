@@ -20,8 +20,8 @@ from parsers.carriers import carriers, find_carrier, stated_carrier
         ("Our phones are with Xfinity", "Comcast Business"),
         ("provider: Comcast", "Comcast Business"),
         ("switching from Charter", "Spectrum"),
-        ("Current provider - CenturyLink", "Lumen"),
-        ("we're porting away from Qwest", "Lumen"),
+        ("Current provider - CenturyLink", "CenturyLink"),
+        ("we're porting away from Qwest", "CenturyLink"),
         ("Current carrier: RingCentral", "RingCentral"),
         ("numbers are with Follow Up Boss", "Follow Up Boss"),
         ("Our numbers are in FollowUpBoss", "Follow Up Boss"),
@@ -30,7 +30,7 @@ from parsers.carriers import carriers, find_carrier, stated_carrier
         ("Current carrier: Rogers", "Rogers"),
         ("Current carrier: Vidéotron", "Videotron"),
         ("We're leaving Cincinnati Bell", "Cincinnati Bell"),
-        ("current carrier: cox", "Cox"),
+        ("current carrier: cox", "Cox Business"),
         ("Our numbers are on 8x8", "8x8"),
         ("Google Voice numbers", "Google Voice"),
         ("Microsoft Teams Phone", "Microsoft Teams"),
@@ -58,7 +58,7 @@ def test_words_that_only_look_like_carriers_are_not_carriers(text: str) -> None:
 
 def test_explicit_statement_wins_over_a_surname_that_is_a_carrier() -> None:
     text = "Name on account: John Shaw\nCurrent carrier: Telus"
-    assert find_carrier(text) == "Telus"
+    assert find_carrier(text) == "TELUS"
 
 
 def test_explicit_statement_wins_over_an_earlier_mention() -> None:
@@ -90,3 +90,8 @@ def test_carrier_data_loads_with_unique_common_names_for_the_big_ones() -> None:
     for expected in ("AT&T", "Verizon", "T-Mobile", "Comcast Business", "Follow Up Boss", "Bell"):
         assert expected in names
     assert all(c.aliases for c in carriers())
+
+
+def test_the_platform_the_customer_moves_to_is_not_the_current_carrier() -> None:
+    assert find_carrier("Hello Lofty support,\nPlease port our AT&T lines to Lofty.") == "AT&T"
+    assert find_carrier("We want to bring our numbers over to Lofty.") is None
