@@ -55,7 +55,7 @@ _SIG_DELIMITER = re.compile(
 # Labels that show the customer is still giving details after a sign-off-like line.
 _DETAIL_LABEL = re.compile(
     r"\b(?:numbers?\s+to\s+port|account|acct|pin|passcode|btn|billing|service\s+address|"
-    r"carrier|ssn)\b",
+    r"carrier|ssn)\b|^\W*(?:phone\s+)?(?:numbers?|lines)\s*:",
     re.I,
 )
 
@@ -562,6 +562,8 @@ def _numbers(lines: list[_Line], excluded: set[int]) -> list[NumberEntry]:
     found: list[_Found] = []
     table_lines: set[int] = set()
     for block in _tables(lines):
+        if any(line.n in table_lines for line in block):
+            continue  # already read as a table of another kind (pipes before commas)
         number_list = rows_from_table([_cells(line.text) for line in block])
         if number_list is not None and number_list.rows:
             found.extend(_Found(entry, True) for entry in number_list.rows)
@@ -684,10 +686,11 @@ def _tables(lines: list[_Line]) -> Iterator[list[_Line]]:
     kinds = ("|", "\t", ",")
     for kind in kinds:
         run: list[_Line] = []
-        for line in [*lines, _Line(-2, "")]:
+        for line in [*(x for x in lines if x.text.strip()), _Line(-2, "")]:
             is_rule = bool(re.fullmatch(r"\s*\|?[\s:|+-]*-{3,}[\s:|+-]*", line.text))
             ok = line.text.count(kind) >= (1 if kind != "," else 2)
-            consecutive = not run or line.n == run[-1].n + 1
+            # Rows may be a blank line apart (HTML tables turned to text by some clients).
+            consecutive = not run or 0 < line.n - run[-1].n <= 2
             if is_rule and run and consecutive:
                 run.append(_Line(line.n, ""))
                 continue

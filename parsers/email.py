@@ -470,6 +470,7 @@ _BLOCK = frozenset(
         "form",
     ]
 )
+_PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6"})
 _SKIP = frozenset({"script", "style", "head", "title", "template", "noscript", "xml"})
 
 
@@ -483,8 +484,11 @@ class _HtmlText(HTMLParser):
         self.skip = 0
         self.cell = 0
 
-    def _newline(self) -> None:
-        if self.lines[-1].strip() or (len(self.lines) > 1 and self.lines[-2].strip()):
+    def _newline(self, blank: bool = False) -> None:
+        """Start a new line; `blank` also leaves an empty line (a paragraph's margin)."""
+        if self.lines[-1].strip():
+            self.lines.append("")
+        if blank and len(self.lines) > 1 and self.lines[-2].strip():
             self.lines.append("")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -510,6 +514,9 @@ class _HtmlText(HTMLParser):
         elif tag == "li":
             self._newline()
             self.lines[-1] += "- "
+        elif tag in _PARAGRAPH:
+            # Outlook writes every line as <p class=MsoNormal> with no margin.
+            self._newline(blank="msonormal" not in (dict(attrs).get("class") or "").lower())
         elif tag in _BLOCK:
             self._newline()
 
@@ -519,6 +526,9 @@ class _HtmlText(HTMLParser):
         elif tag == "blockquote":
             self._newline()
             self.quote = max(0, self.quote - 1)
+        elif tag == "table":
+            self._newline()
+            self.cell = 0
         elif tag in _BLOCK and tag not in ("br", "td", "th"):
             self._newline()
 
@@ -527,6 +537,8 @@ class _HtmlText(HTMLParser):
             return
         text = re.sub(r"[ \t\r\n\f\u00a0]+", " ", data)
         if not text.strip() and not self.lines[-1]:
+            if "\u00a0" in data and self.lines[-1] == "" and not self.cell:
+                self.lines.append("")  # <p>&nbsp;</p>: an empty line the writer meant
             return
         if self.quote and not self.lines[-1]:
             self.lines[-1] = "> " * self.quote
@@ -688,7 +700,8 @@ def _markers(lines: list[str], forward_subject: bool) -> list[_Marker]:
             i += 1
             continue
         if kind == "reply":  # a reply cuts everything below: nothing further matters
-            out.append(_Marker(i, i + 1, "reply"))
+            wrapped = not _ATTRIBUTION.match(line)
+            out.append(_Marker(i, i + (2 if wrapped else 1), "reply"))
             break
         start = i + 1 if kind in ("forward", "original", "quote") else i
         end, from_value, block_subject = _header_block(lines, start)
@@ -733,7 +746,7 @@ def split_new_text(text: str, subject: str = "") -> NewText:
             continue
         cut = m.line
         break
-    kept = lines[:cut]
+    kept = lines[:cut] + _interleaved_answers(lines, cleaned, cut)
     if forward is not None:
         # Forwarded text quoted with ">" (Apple Mail HTML, "forward inline") is unquoted.
         head, tail = kept[: forward.line], kept[forward.line :]
@@ -750,6 +763,37 @@ def split_new_text(text: str, subject: str = "") -> NewText:
         if addr is None:
             name = _strip_marks(forward.header_from) or None
     return NewText(body, addr, name)
+
+
+def _interleaved_answers(lines: list[str], markers: list[_Marker], cut: int) -> list[str]:
+    """Answers written between the quoted lines below "On ... wrote:" (inline replies).
+
+    Only when the history right below the attribution is quoted with ">" and new,
+    unquoted lines follow quoted ones; the quoted lines themselves stay out.
+    """
+    marker = next((m for m in markers if m.line == cut), None)
+    if marker is None or marker.kind != "reply":
+        return []
+    after = lines[marker.end :]
+    first = next((line for line in after if line.strip()), "")
+    if not _is_quoted(first):
+        return []
+    answers: list[str] = []
+    seen_quote = False
+    for line in after:
+        if _is_quoted(line):
+            seen_quote = True
+            answers.append("")
+        elif line.strip() and seen_quote:
+            if _SIG_START.match(line) or _ATTRIBUTION.match(line[:_MAX_LINE_SCAN]):
+                break
+            answers.append(line)
+        elif seen_quote:
+            answers.append(line)
+    return answers if any(a.strip() for a in answers) else []
+
+
+_SIG_START = re.compile(r"^(?:--\s?|sent from my\b.*|get outlook for\b.*)$", re.I)
 
 
 def _strip_marks(value: str) -> str:

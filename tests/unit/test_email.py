@@ -534,3 +534,20 @@ def test_raw_utf8_attachment_name_is_decoded() -> None:
     assert REAL is not None
     msg = parse_message((REAL / "mail_test_1.eml").read_bytes())
     assert [a.filename for a in msg.attachments] == ["ФНС_РФ558.zip"]
+
+
+def test_answers_written_between_quoted_lines_are_kept_without_the_quotes() -> None:
+    body = """\
+Answers below.
+
+On Mon, Nov 3, 2025 at 10:12 AM Support <support@ourco.example> wrote:
+> What is the account number? You sent 111111111.
+Account #: 287654321
+> And the PIN?
+PIN: 4821
+"""
+    msg = parse_message(eml(REPLY_HEADERS, body))
+    assert "111111111" not in msg.body
+    assert "Account #: 287654321" in msg.body
+    assert "PIN: 4821" in msg.body
+    assert msg.body.startswith("Answers below.")
