@@ -190,6 +190,12 @@ def flatten_lighting(gray: Image.Image) -> Image.Image:
     return Image.fromarray(out.astype(np.uint8))
 
 
+def looks_blank(gray: Image.Image) -> bool:
+    """Hardly any dark pixels: the blank back of a sheet, not a page turned sideways."""
+    small = np.asarray(gray.reduce(4) if min(gray.size) >= 400 else gray, dtype=np.uint8)
+    return float((small < 128).mean()) < 0.001
+
+
 def otsu_threshold(arr: Gray) -> int:
     hist = np.bincount(arr.ravel(), minlength=256).astype(np.float64)
     total = hist.sum()
@@ -217,7 +223,7 @@ def skew_angle(gray: Image.Image) -> float:
     small = np.asarray(gray.reduce(factor) if factor > 1 else gray, dtype=np.uint8)
     dark = small < min(otsu_threshold(small), 200)
     ys, xs = np.nonzero(dark)
-    if ys.size < 200 or ys.size > 0.4 * dark.size:
+    if ys.size < max(200, 0.002 * dark.size) or ys.size > 0.4 * dark.size:
         return 0.0
     xs_c = xs.astype(np.float64) - small.shape[1] / 2
     ys_f = ys.astype(np.float64)

@@ -156,7 +156,7 @@ def _read_page(img: Image.Image, page_no: int, limits: Limits) -> PageText:
     deadline = time.monotonic() + limits.ocr_seconds_per_page
     gray = images.prepare(img)
     words = _words(_tesseract(gray, [], page_no, deadline, limits))
-    if _weak(words):
+    if _weak(words) and not (not words and images.looks_blank(gray)):
         # Sideways or upside down? Ask Tesseract's orientation detector, then read again.
         turn = _orientation(gray, page_no, deadline, limits)
         if turn:
