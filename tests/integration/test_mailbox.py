@@ -20,7 +20,7 @@ from bot.localmail import LocalMail, dovecot_binary, local_dovecot
 from bot.mailbox import MailboxAuthError, connect_from_config
 from bot.scheduler import Runner
 from bot.state import SqliteStateStore
-from tests.conftest import ROOT
+from tests.conftest import FIXTURES, ROOT
 from tests.integration.mailbox_support import (
     fake_assess,
     mail_config,
@@ -300,3 +300,57 @@ def test_doctor_says_plainly_what_is_wrong(server: LocalMail, tmp_path: Path,
     config.write_text(toml_config(server, "Nope", tmp_path / "state.db"))
     assert main(["doctor", "--config", str(config)]) == 1
     assert "PROBLEM folder 'Nope' does not exist" in capsys.readouterr().out
+
+
+REAL_MAIL = ROOT.parent / "shared" / "real-mail" / "mail-parser"
+
+
+def test_real_threads_flow_and_a_malformed_message_is_quarantined_with_its_reason(
+    server: LocalMail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    threads = [FIXTURES / "01-ready-att-acme-csv",
+               FIXTURES / "07-ready-telus-followups-supply-loa-and-pin"]  # fmt: skip
+    raws = [p.read_bytes() for t in threads for p in sorted(t.glob("*.eml"))]
+    outlook = (REAL_MAIL / "mail_outlook_1.msg").read_bytes()
+    malformed = (REAL_MAIL / "mail_malformed_3.eml").read_bytes()
+    folder = new_folder()
+    server.append(folder, [raws[0], outlook, malformed + outlook, *raws[1:]])
+    config = tmp_path / "config.toml"
+    config.write_text(toml_config(server, folder, tmp_path / "state.db"))
+    assert main(["poll", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    rows = outcomes(tmp_path / "state.db")
+    by_uid = {uid: (outcome, request, reason) for _, _, uid, _, outcome, request, reason in rows}
+    assert sorted(by_uid) == [1, 2, 3, 4, 5, 6]
+    # the Outlook .msg is not an email: quarantined with the parser's reason, moved aside
+    assert by_uid[2][0] == "quarantined" and "not an email" in by_uid[2][2]
+    # the broken spam has a clear outcome of its own, whichever it is
+    assert by_uid[3][0] in ("assessed", "quarantined")
+    # the fixture threads around them flow, follow-ups joined to their request
+    assert by_uid[1][0] == by_uid[4][0] == by_uid[5][0] == by_uid[6][0] == "assessed"
+    assert by_uid[4][1] == by_uid[5][1] == by_uid[6][1] != by_uid[1][1]
+    assert "quarantined not-an-email" in out
+    assert len(folder_uids(server, folder + "-quarantine")) >= 1
+
+
+def test_the_demo_reads_the_fixture_mailbox_once(capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    if dovecot_binary() is None:
+        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
+    from bot.demo import run_demo
+
+    small = tmp_path / "emails"
+    for name in ("01-ready-att-acme-csv", "07-ready-telus-followups-supply-loa-and-pin",
+                 "18-bill-too-old"):  # fmt: skip
+        (small / name).mkdir(parents=True)
+        for path in (FIXTURES / name).iterdir():
+            (small / name / path.name).write_bytes(path.read_bytes())
+    out = tmp_path / "out.txt"
+    with out.open("w") as handle:
+        assert run_demo(small, handle) == 0
+    text = out.read_text()
+    assert "5 messages assessed into 3 requests" in text
+    assert "PENDING 18-bill-too-old" in text and "bill_too_old" in text
+    assert "Polling again: 0 messages read" in text
