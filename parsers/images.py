@@ -78,15 +78,20 @@ def load_frames(data: bytes, limits: Limits) -> list[Image.Image]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             frames: list[Image.Image] = []
-            n = getattr(img, "n_frames", 1)
-            for i in range(min(n, limits.max_pages)):
+            # Not n_frames: that walks every frame of a file that may hold thousands.
+            multi = bool(getattr(img, "is_animated", False))
+            for i in range(limits.max_pages):
                 if i:
-                    img.seek(i)
-                what = "the image" if n == 1 else f"page {i + 1} of the image"
+                    try:
+                        img.seek(i)
+                    except EOFError:
+                        break
+                what = f"page {i + 1} of the image" if multi else "the image"
                 _check_pixels(img.width, img.height, limits, what)
-                frame = img.copy() if n > 1 else img
-                frame.load()
-                frames.append(_upright(frame))
+                img.load()
+                frames.append(_upright(img.copy() if multi else img))
+                if not multi:
+                    break
     except Image.DecompressionBombError as e:
         raise LimitExceeded(
             f"the image has far more pixels than the limit of {limits.max_pixels:,}"

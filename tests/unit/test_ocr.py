@@ -210,3 +210,18 @@ def test_a_large_pdf_page_is_rendered_within_the_pixel_limit(bill_scan: Image.Im
     pdf = degrade.image_pdf(degrade.jpeg(bill_scan))
     pages = ocr_pdf_pages(pdf, [0], Limits(max_pixels=3_000_000))
     assert "287654321" in pages[0].text
+
+
+def test_a_scan_lying_on_its_side_without_exif_is_read_upright(bill_scan: Image.Image) -> None:
+    sideways = bill_scan.transpose(Image.Transpose.ROTATE_270)
+    doc = ocr_image(degrade.jpeg(sideways), LIMITS)
+    assert "287654321" in doc.text
+
+
+def test_a_tiff_with_more_frames_than_pages_read_stops_at_the_limit() -> None:
+    page = Image.new("L", (300, 300), 255)
+    many = degrade.tiff_pages([page] * 40)
+    started = time.monotonic()
+    with pytest.raises(DocumentError, match="no text"):
+        ocr_image(many, Limits(max_pages=2))
+    assert time.monotonic() - started < 5.0
