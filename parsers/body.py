@@ -23,7 +23,7 @@ from parsers.phone import NANP_PATTERN, digits_of
 
 __all__ = ["read_statements"]
 
-_MAX_TEXT = 200_000  # characters read; a request is never longer
+_MAX_TEXT = 100_000  # characters read; a request is never longer
 _MAX_LINE = 1_000  # characters of one line the patterns look at
 
 
@@ -55,7 +55,7 @@ _SIG_DELIMITER = re.compile(
 # Labels that show the customer is still giving details after a sign-off-like line.
 _DETAIL_LABEL = re.compile(
     r"\b(?:numbers?\s+to\s+port|account|acct|pin|passcode|btn|billing|service\s+address|"
-    r"carrier|ssn)\b|^\W*(?:phone\s+)?(?:numbers?|lines)\s*:",
+    r"carrier|ssn)\b|^\W*+(?:phone\s+)?(?:numbers?|lines)\s*:",
     re.I,
 )
 
@@ -94,9 +94,15 @@ def _signature_start(lines: list[str]) -> int:
     return len(lines)
 
 
-_HEADER_LINE = re.compile(r"^[\s>]*(?:from|sent|to|cc|bcc|date|subject|reply-to)\s*:", re.I)
+_HEADER_LINE = re.compile(
+    r"^[\s>]*(?:from|sent|to|cc|bcc|date|subject|reply-to|von|gesendet|an|betreff|envoy[ée]|"
+    r"objet|enviado|asunto|inviato|oggetto)\s*:",
+    re.I,
+)
 _ATTACHED_SEPARATOR = re.compile(r"^-{3,}\s*(?:attached message|forwarded message|original)", re.I)
-_FORWARD_MARKERS = re.compile(r"^\s*(?:-{2,}.*-{2,}|begin forwarded message:?)\s*$", re.I)
+_FORWARD_MARKERS = re.compile(
+    r"^\s*(?:-{2,}\s?[^-\n]{3,60}?\s?-{2,}|begin forwarded message:?)\s*$", re.I
+)
 
 
 def _customer_lines(text: str) -> list[_Line]:
@@ -143,8 +149,8 @@ def _value_lines(lines: list[_Line], i: int, limit: int) -> list[str]:
     return out
 
 
-_LABEL_LIKE = re.compile(r"^\s*[-*•]?\s*[A-Za-z][\w .#/&()'-]{0,40}:")
-_BULLET = r"^\s*(?:[-*•·>]|\d{1,2}[.)])?\s*"
+_LABEL_LIKE = re.compile(r"^[ \t]*(?:[-*•][ \t]*)?[A-Za-z][\w .#/&()'-]{0,40}:")
+_BULLET = r"^[ \t]*(?:(?:[-*•·>]|\d{1,2}[.)])[ \t]*)?"  # unambiguous: no backtracking
 _SEP = (
     r"\s*(?:[:=#]|-(?!\d)|–|—|\bis\b|\bare\b)+\s*"
     r"(?:(?:it|that|this)\s*(?:is|'s|’s|should\s+be)\s+|should\s+be\s+|actually\s+)?"
@@ -421,7 +427,7 @@ def _ssn_last4(lines: list[_Line]) -> str | None:
 
 _PIN_WORD = (
     r"(?:(?:port(?:ing)?[\s-]*out|number\s+transfer|transfer|port|account|security|wireless)\s+)?"
-    r"(?:PIN|passcode|pass\s+code|security\s+code|NTP|account\s+password)"
+    r"(?:PIN|passcode|pass\s+code|security\s+code|NTP|account\s+password)\b"
 )
 _PIN_VALUE = r"(?P<pin>(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{3,12})\b"
 _PIN_STATED = re.compile(
@@ -495,7 +501,7 @@ _CONTACT_SENTENCE = re.compile(
     r"\bbest\s+number\s+to\s+reach|\bcan\s+be\s+reached\b",
     re.I,
 )
-_EMAIL = re.compile(r"[\w.+'’-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"[\w.+'’-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 _NAME_WORD = r"[^\W\d_a-zà-ÿ][^\W\d_]*(?:[-'’.][^\W\d_]+)*\.?"
 _NAME = re.compile(rf"{_NAME_WORD}(?:\s+(?:(?:de|la|van|von|da|del|di|le)\s+)?{_NAME_WORD}){{0,3}}")
 _DESCRIPTORS = frozenset(
@@ -593,7 +599,9 @@ def _numbers(lines: list[_Line], excluded: set[int]) -> list[NumberEntry]:
         for j, m in enumerate(matches):
             end = matches[j + 1].start() if j + 1 < len(matches) else len(text)
             prefix = text[: m.start()] if len(matches) == 1 and _NAME_PREFIX.match(text) else ""
-            found.append(_Found(_entry(m.group(0).strip(), text[m.end() : end], prefix), listed))
+            lead = text[matches[j - 1].end() if j else 0 : m.start()]
+            entry = _entry(m.group(0).strip(), text[m.end() : end], prefix, lead)
+            found.append(_Found(entry, listed))
     return _merge(found)
 
 
@@ -624,8 +632,15 @@ def _key(raw: str) -> str:
     return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
 
 
-def _entry(raw: str, after: str, before: str) -> NumberEntry:
+_PIN_BEFORE = re.compile(_PIN_WORD + r"\s+(?:for|on|of)\s*$", re.I)
+_VALUE_AFTER = re.compile(r"^\s*(?:(?:[:=]|-|–|\bis\b)\s*)?" + _PIN_VALUE, re.I)
+
+
+def _entry(raw: str, after: str, before: str, lead: str = "") -> NumberEntry:
     pin = _pin_in(after)
+    if pin is None and _PIN_BEFORE.search(lead):  # "the PIN for 512-555-0101 is 4821"
+        value = _VALUE_AFTER.match(after)
+        pin = value.group("pin") if value else None
     email = _EMAIL.search(after)
     name = _assignee_name(after) or (_assignee_name(before) if before else None)
     if email is None and before:
@@ -681,13 +696,16 @@ def _cells(text: str) -> list[str]:
     return [c.strip() for c in text.split(",")]
 
 
+_RULE_CHARS = frozenset("-|:+ \t")
+
+
 def _tables(lines: list[_Line]) -> Iterator[list[_Line]]:
     """Runs of consecutive lines that look like rows: pipes, tabs or even commas."""
     kinds = ("|", "\t", ",")
     for kind in kinds:
         run: list[_Line] = []
         for line in [*(x for x in lines if x.text.strip()), _Line(-2, "")]:
-            is_rule = bool(re.fullmatch(r"\s*\|?[\s:|+-]*-{3,}[\s:|+-]*", line.text))
+            is_rule = "---" in line.text and set(line.text) <= _RULE_CHARS  # |---|---|
             ok = line.text.count(kind) >= (1 if kind != "," else 2)
             # Rows may be a blank line apart (HTML tables turned to text by some clients).
             consecutive = not run or 0 < line.n - run[-1].n <= 2
@@ -719,11 +737,21 @@ def _excluded_lines(lines: list[_Line]) -> set[int]:
     """Lines whose digits are not numbers to port: account number, SSN, address, dates."""
     out: set[int] = set()
     for line in lines:
-        if (_ACCOUNT_NUMBER.search(line.text) and not _NUMBER_FIRST.match(line.text)) or any(
-            p.search(line.text) for p in _SSN_PATTERNS
+        if (
+            (_ACCOUNT_NUMBER.search(line.text) and not _NUMBER_FIRST.match(line.text))
+            or any(p.search(line.text) for p in _SSN_PATTERNS)
+            or _OTHER_REFERENCE.search(line.text)
         ):
             out.add(line.n)
     return out
+
+
+# Reference numbers that can have ten digits: "Invoice #: 5125550100".
+_OTHER_REFERENCE = re.compile(
+    r"\b(?:invoice|order|ticket|case|ref(?:erence)?|confirmation|tracking|claim|transaction|"
+    r"customer\s+id|meter|serial|imei|iccid|sim|po)\s*(?:#|no\.?|number|id)?\s*[:#]",
+    re.I,
+)
 
 
 _NUMBER_FIRST = re.compile(_BULLET + r"\(?\+?1?[\s.-]?\(?[2-9]\d{2}")

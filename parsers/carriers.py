@@ -86,7 +86,7 @@ _STRONG_STATEMENT = re.compile(
     r"(?:"
     r"(?:current|existing|losing|old|previous|present)\s+(?:phone\s+|voice\s+|service\s+|"
     r"telecom\s+|wireless\s+)?(?:carrier|provider|company|service\s+provider)\s*(?:is|:|-|=)?"
-    r"|(?:^|\n)\s*[-*•]?\s*(?:carrier|provider|service\s+provider|phone\s+company)\s*"
+    r"|(?:^|\n)[ \t]*(?:[-*•][ \t]*)?(?:carrier|provider|service\s+provider|phone\s+company)\s*"
     r"(?:name)?\s*[:=-]"
     r"|(?:carrier|provider|phone\s+company)\s+is"
     r"|currently\s+(?:with|on|using|use|have|at|through)\b"
@@ -143,7 +143,7 @@ def find_carrier(text: str) -> str | None:
     """The current carrier's common name, or None when the text names none."""
     if not text:
         return None
-    text = _clean(text[:200_000])
+    text = _clean(text[:50_000])  # a request states its carrier early; bounds the time
     explicit = _explicit(text, _STRONG_STATEMENT) or _explicit(text, _WEAK_STATEMENT)
     if explicit:
         return explicit

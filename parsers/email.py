@@ -570,7 +570,7 @@ _REPLY_SUBJECT = re.compile(
 )
 
 _FORWARD_MARKER = re.compile(
-    r"^[\s>*_]*(?:-{2,}\s*)?(?:"
+    r"^[\s>*_]*+(?:-{2,}\s*)?(?:"
     r"forwarded message|begin forwarded message|forwarded by|"
     r"message transf[ée]r[ée]|weitergeleitete nachricht|mensaje reenviado|"
     r"(?:inizio )?messaggio inoltrato|mensagem encaminhada|doorgestuurd bericht|"
@@ -579,14 +579,14 @@ _FORWARD_MARKER = re.compile(
     re.I,
 )
 _ORIGINAL_MESSAGE = re.compile(
-    r"^[\s>*_]*-{2,}\s*(?:original message|original|message d'origine|"
+    r"^[\s>*_]*+-{2,}\s*(?:original message|original|message d'origine|"
     r"urspr[üu]ngliche nachricht|mensaje original|messaggio originale|"
     r"mensagem original|oorspronkelijk bericht)\s*-{2,}[\s*_]*$",
     re.I,
 )
 # "On Mon, 3 Nov 2025 at 10:12, John Smith <john@x.com> wrote:" and its translations.
 _ATTRIBUTION = re.compile(
-    r"^[\s>*_]*(?:"
+    r"^[\s>*_]*+(?:"
     r"on\b.{0,300}\bwrote|le\b.{0,300}\ba [ée]crit|am\b.{0,300}\bschrieb.{0,120}|"
     r"el\b.{0,300}\bescribi[óo]|il\b.{0,300}\bha scritto|op\b.{0,300}\bschreef.{0,120}|"
     r"em\b.{0,300}\bescreveu|den\b.{0,300}\bskrev.{0,120}|.{0,300}\b(?:wrote|schrieb)"
@@ -594,14 +594,14 @@ _ATTRIBUTION = re.compile(
     re.I,
 )
 # A header line of a quoted or forwarded message: "From: ...", "*From:* ...", "Von: ...".
-_HDR_FROM = re.compile(r"^[\s>*_]*(?:from|von|de|da|van|från|fra|od)\s*[*_]*\s*:[*_]*\s*\S", re.I)
+_HDR_FROM = re.compile(r"^[\s>*_]*+(?:from|von|de|da|van|från|fra|od)\s*[*_]*\s*:[*_]*\s*\S", re.I)
 _HDR_OTHER = re.compile(
-    r"^[\s>*_]*(sent|date|to|cc|subject|gesendet|datum|an|betreff|envoy[ée]|[àa]|objet|"
+    r"^[\s>*_]*+(sent|date|to|cc|subject|gesendet|datum|an|betreff|envoy[ée]|[àa]|objet|"
     r"enviado|para|asunto|inviato|oggetto|verzonden|onderwerp|aan)\s*[*_]*\s*:",
     re.I,
 )
 _HDR_SUBJECT = re.compile(
-    r"^[\s>*_]*(?:subject|betreff|objet|asunto|oggetto|onderwerp)\s*[*_]*\s*:[*_]*\s*(.*)$", re.I
+    r"^[\s>*_]*+(?:subject|betreff|objet|asunto|oggetto|onderwerp)\s*[*_]*\s*:[*_]*\s*(.*)$", re.I
 )
 _SENTINEL = "\u2063quote\u2063"  # unused marker kept out of customer text
 
@@ -636,7 +636,7 @@ def _header_block(lines: list[str], start: int) -> tuple[int, str | None, str | 
             i += 1
             continue
         if _HDR_FROM.match(line):
-            from_value = re.sub(r"^[\s>*_]*\w+\s*[*_]*\s*:[*_]*\s*", "", line)
+            from_value = re.sub(r"^[\s>*_]*+\w+\s*[*_]*\s*:[*_]*\s*", "", line)
             seen += 1
         elif _HDR_OTHER.match(line):
             m = _HDR_SUBJECT.match(line)

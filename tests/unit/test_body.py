@@ -433,3 +433,37 @@ def test_mobile_reply_with_values_only() -> None:
     s = read_statements("Acct 287654321 pin 0427\n\nSent from my iPhone")
     assert s.account_number == "287654321"
     assert s.pin_for_all == "0427"
+
+
+def test_pin_named_before_the_number() -> None:
+    s = read_statements("The PIN for 512-555-0101 is 4821.")
+    assert s.numbers == (NumberEntry("512-555-0101", "4821"),)
+
+
+def test_invoice_and_order_numbers_are_not_phone_numbers() -> None:
+    s = read_statements(
+        "Invoice #: 5125550100\nOrder number: 2145550123\nPlease port 512-555-0101."
+    )
+    assert [n.raw for n in s.numbers] == ["512-555-0101"]
+
+
+def test_pin_word_inside_another_word_is_not_a_pin() -> None:
+    assert read_statements("We are on Pinecrest2000 road").pin_for_all is None
+
+
+def test_german_outlook_forward_header_is_not_read() -> None:
+    text = "Bitte portieren.\n\nVon: Jane <jane@acme.example>\nGesendet: Montag\nAn: John\n"
+    text += "Betreff: Port 512-555-0999\n\nPlease port 512-555-0101."
+    assert [n.raw for n in read_statements(text).numbers] == ["512-555-0101"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["-" * 999 + "x", " " * 998 + "x", "> " * 400, "account " * 120, "_" * 999 + "@", "Ab-" * 300],
+)
+def test_pathological_lines_are_read_quickly(line: str) -> None:
+    import time
+
+    start = time.monotonic()
+    read_statements((line + "\n") * 40)
+    assert time.monotonic() - start < 1.0
