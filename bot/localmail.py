@@ -9,6 +9,7 @@ the calling user. Only loopback, on free high ports.
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shutil
@@ -89,18 +90,26 @@ def _self_signed(root: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _accounts() -> tuple[str, str, int, int]:
-    """(login user, internal user, mail uid, mail gid) for this process."""
+def _accounts() -> tuple[str, str, str, int, int]:
+    """(login user, internal user, internal group, mail uid, mail gid) for this process."""
     if os.geteuid() == 0:
         mail = pwd.getpwnam("dovecot")
         pwd.getpwnam("dovenull")  # raises KeyError when dovecot is not installed properly
-        return "dovenull", "dovecot", mail.pw_uid, mail.pw_gid
+        return "dovenull", "dovecot", "dovecot", mail.pw_uid, mail.pw_gid
     me = pwd.getpwuid(os.geteuid())
-    return me.pw_name, me.pw_name, me.pw_uid, me.pw_gid
+    return me.pw_name, me.pw_name, grp.getgrgid(me.pw_gid).gr_name, me.pw_uid, me.pw_gid
+
+
+# Only root may chroot: without root the helper processes run unconfined, as the user.
+NO_CHROOT = """
+service anvil {
+  chroot =
+}
+"""
 
 
 def _config(root: Path, cert: Path, key: Path, tls_port: int, plain_port: int) -> str:
-    login_user, internal_user, uid, gid = _accounts()
+    login_user, internal_user, internal_group, uid, gid = _accounts()
     dh = Path("/usr/share/dovecot/dh.pem")
     return f"""
 base_dir = {root}/run
@@ -117,6 +126,7 @@ disable_plaintext_auth = yes
 auth_mechanisms = plain login
 default_login_user = {login_user}
 default_internal_user = {internal_user}
+default_internal_group = {internal_group}
 first_valid_uid = {uid}
 last_valid_uid = {uid}
 first_valid_gid = {gid}
@@ -133,7 +143,9 @@ userdb {{
   driver = static
   args = uid={uid} gid={gid} home={root}/mail/%n
 }}
+{"" if os.geteuid() == 0 else NO_CHROOT}
 service imap-login {{
+  {"" if os.geteuid() == 0 else "chroot ="}
   inet_listener imap {{
     address = 127.0.0.1
     port = {plain_port}
@@ -175,7 +187,7 @@ def local_dovecot(root: Path | None = None) -> Iterator[LocalMail]:
     process: subprocess.Popen[bytes] | None = None
     try:
         base.chmod(0o755)  # the login and mail processes run as other users
-        _, _, uid, gid = _accounts()
+        *_, uid, gid = _accounts()
         (base / "mail").mkdir(exist_ok=True)
         os.chown(base / "mail", uid, gid)
         cert, key = _self_signed(base)
