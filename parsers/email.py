@@ -65,7 +65,7 @@ def parse_message(raw: bytes, limits: Limits = Limits()) -> Message:  # noqa: B0
     msg: email.message.Message = parsed.message
     headers = tuple((name, _decode_header(value)) for name, value in msg.raw_items())
     subject = _first(headers, "subject") or ""
-    sender_name, sender = _address(_first(headers, "from"))
+    sender_name, sender = _address(_raw_header(msg, "from"))
 
     collector = _Collector(limits=limits)
     collector.walk(msg, 0)
@@ -188,8 +188,22 @@ def _first(headers: Iterable[tuple[str, str]], name: str) -> str | None:
     return None
 
 
+def _raw_header(msg: email.message.Message, name: str) -> str | None:
+    """A header as on the wire (encoded words kept, 8-bit bytes decoded), unfolded."""
+    for key, value in msg.raw_items():
+        if key.lower() == name:
+            text = str(value)
+            if any("\udc80" <= ch <= "\udcff" for ch in text):
+                text = _bytes_to_text(text.encode("ascii", "surrogateescape"), None)
+            return re.sub(r"\s*\r?\n\s*", " ", text).strip()
+    return None
+
+
 def _address(value: str | None) -> tuple[str | None, str | None]:
-    """(display name, lower-case address) of an address header."""
+    """(display name, lower-case address) of an address header.
+
+    Split before decoding: an encoded name may hold a comma ("Smith, John").
+    """
     if not value:
         return None, None
     try:
@@ -198,7 +212,8 @@ def _address(value: str | None) -> tuple[str | None, str | None]:
         pairs = []
     for name, addr in pairs:
         if "@" in addr:
-            return (name.strip().strip('"') or None), addr.strip().lower()
+            decoded = _decode_header(name).strip().strip('"') if name else ""
+            return (decoded or None), addr.strip().lower()
     found = re.search(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", value)
     if found:
         name = value[: found.start()].strip(" <\"'")
@@ -322,7 +337,7 @@ class _Collector:
         self._counter = sub._counter
         self.attachments.extend(sub.attachments)
         headers = [(k, _decode_header(v)) for k, v in inner.raw_items()]
-        name, addr = _address(_first(headers, "from"))
+        name, addr = _address(_raw_header(inner, "from"))
         self.attached_messages.append(
             _AttachedMessage(_first(headers, "subject") or "", addr, name, sub.text())
         )
@@ -433,8 +448,34 @@ def _part_text(part: email.message.Message) -> str:
         charset = part.get_content_charset()
     except Exception:
         charset = None
-    text = _bytes_to_text(payload, charset)
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _bytes_to_text(payload, charset).replace("\r\n", "\n").replace("\r", "\n")
+    if str(part.get_param("format") or "").lower() == "flowed":
+        text = _unflow(text, delsp=str(part.get_param("delsp") or "").lower() == "yes")
+    return text
+
+
+def _unflow(text: str, delsp: bool) -> str:
+    """RFC 3676 format=flowed: a line ending in a space continues on the next line."""
+    out: list[str] = []
+    pending: str | None = None
+    pending_depth = -1
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        body = line[depth:]
+        if body.startswith(" "):  # space-stuffing
+            body = body[1:]
+        if pending is not None and depth == pending_depth:
+            body = pending + body
+        elif pending is not None:
+            out.append(">" * pending_depth + (" " if pending_depth else "") + pending)
+        pending = None
+        if body.endswith(" ") and body != "-- ":
+            pending, pending_depth = (body[:-1] if delsp else body), depth
+            continue
+        out.append(">" * depth + (" " if depth else "") + body)
+    if pending is not None:
+        out.append(">" * pending_depth + (" " if pending_depth else "") + pending)
+    return "\n".join(out)
 
 
 # --- HTML to text --------------------------------------------------------------------------

@@ -551,3 +551,21 @@ PIN: 4821
     assert "Account #: 287654321" in msg.body
     assert "PIN: 4821" in msg.body
     assert msg.body.startswith("Answers below.")
+
+
+def test_format_flowed_lines_are_joined_back() -> None:
+    headers = PLAIN_HEADERS.replace("charset=utf-8", "charset=utf-8; format=flowed")
+    body = "Service address: 123 Main Street, Suite 200, Austin, \nTX 78701\n\nPIN: 4821\n"
+    msg = parse_message(eml(headers, body))
+    assert "Service address: 123 Main Street, Suite 200, Austin, TX 78701" in msg.body
+    assert "\nPIN: 4821" in msg.body
+
+
+def test_encoded_display_name_with_a_comma_keeps_the_address() -> None:
+    headers = PLAIN_HEADERS.replace(
+        '"Smith, John" <John.Smith@Acme.Example>',
+        "=?utf-8?q?N=C3=BA=C3=B1ez=2C_Mar=C3=ADa?= <maria@nunez.example>",
+    )
+    msg = parse_message(eml(headers, "Hi\n"))
+    assert msg.sender == "maria@nunez.example"
+    assert msg.sender_name == "Núñez, María"
