@@ -160,7 +160,8 @@ def _read_page(img: Image.Image, page_no: int, limits: Limits) -> PageText:
         # Sideways or upside down? Ask Tesseract's orientation detector, then read again.
         turn = _orientation(gray, page_no, deadline, limits)
         if turn:
-            turned = images.rotate(gray, turn)
+            # Straightened again: the first deskew looked at the page lying sideways.
+            turned = images.deskew(images.rotate(gray, turn))
             again = _words(_tesseract(turned, [], page_no, deadline, limits))
             if _score(again) > _score(words):
                 gray, words = turned, again
@@ -190,6 +191,8 @@ def _tesseract(
     with tempfile.TemporaryDirectory(prefix="portbot-ocr-") as tmp:
         path = os.path.join(tmp, "page.tif")
         gray.save(path, "TIFF", compression="raw")
+        # No second reading of doubtful lines as white-on-black: it doubles the time
+        # on a noisy scan, and the fields of a bill or LOA are dark on light.
         cmd = ["tesseract", path, "stdout", "-c", "tessedit_do_invert=0", *(args or ["tsv"])]
         try:
             done = subprocess.run(
