@@ -108,7 +108,23 @@ service anvil {
 """
 
 
-def _config(root: Path, cert: Path, key: Path, tls_port: int, plain_port: int) -> str:
+def _oauth2(root: Path, introspection_url: str) -> str:
+    """XOAUTH2 logins checked by GETting introspection_url + token (a test's token server)."""
+    (root / "oauth2.conf.ext").write_text(
+        f"introspection_mode = get\nintrospection_url = {introspection_url}\n"
+        "username_attribute = email\n"
+    )
+    return f"""
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/oauth2.conf.ext
+}}
+"""
+
+
+def _config(root: Path, cert: Path, key: Path, tls_port: int, plain_port: int,
+            oauth2_introspection_url: str | None) -> str:  # fmt: skip
     login_user, internal_user, internal_group, uid, gid = _accounts()
     dh = Path("/usr/share/dovecot/dh.pem")
     return f"""
@@ -123,7 +139,7 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 {f"ssl_dh = <{dh}" if dh.is_file() else ""}
 disable_plaintext_auth = yes
-auth_mechanisms = plain login
+auth_mechanisms = plain login{" xoauth2 oauthbearer" if oauth2_introspection_url else ""}
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
@@ -135,6 +151,7 @@ namespace inbox {{
   inbox = yes
   separator = /
 }}
+{_oauth2(root, oauth2_introspection_url) if oauth2_introspection_url else ""}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
@@ -177,8 +194,13 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path, seco
 
 
 @contextmanager
-def local_dovecot(root: Path | None = None) -> Iterator[LocalMail]:
-    """Start a dovecot in `root` (a new temporary directory by default); stop it after."""
+def local_dovecot(root: Path | None = None, *,
+                  oauth2_introspection_url: str | None = None) -> Iterator[LocalMail]:  # fmt: skip
+    """Start a dovecot in `root` (a new temporary directory by default); stop it after.
+
+    With oauth2_introspection_url, XOAUTH2 logins are accepted too: dovecot GETs
+    that URL with the token appended and takes the user from the answer's "email".
+    """
     binary = dovecot_binary()
     if binary is None:
         raise LocalMailError("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
@@ -197,7 +219,7 @@ def local_dovecot(root: Path | None = None) -> Iterator[LocalMail]:
         password_file.chmod(0o600)
         tls_port, plain_port = _free_port(), _free_port()
         conf = base / "dovecot.conf"
-        conf.write_text(_config(base, cert, key, tls_port, plain_port))
+        conf.write_text(_config(base, cert, key, tls_port, plain_port, oauth2_introspection_url))
         with open(base / "stderr.log", "wb") as stderr:
             process = subprocess.Popen([binary, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,13 +11,15 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from bot.config import ImapConfig, ScheduleConfig
 from bot.intake import Delivery, build_intake
-from bot.localmail import LocalMail, dovecot_binary, local_dovecot
+from bot.localmail import USER, LocalMail, dovecot_binary, local_dovecot
 from bot.mailbox import MailboxAuthError, connect_from_config
 from bot.scheduler import Runner
 from bot.state import SqliteStateStore
@@ -354,3 +357,42 @@ def test_the_demo_reads_the_fixture_mailbox_once(capsys: pytest.CaptureFixture[s
     assert "5 messages assessed into 3 requests" in text
     assert "PENDING 18-bill-too-old" in text and "bill_too_old" in text
     assert "Polling again: 0 messages read" in text
+
+
+class _TokenServer(BaseHTTPRequestHandler):
+    """Stands in for the provider's token introspection (Google, Microsoft) for dovecot."""
+
+    def do_GET(self) -> None:
+        good = parse_qs(urlparse(self.path).query).get("token") == ["ya29.good-token"]
+        body = json.dumps({"email": USER} if good else {"error": "invalid_token"}).encode()
+        self.send_response(200 if good else 401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_xoauth2_logs_in_with_a_token_from_a_command_or_a_file(tmp_path: Path) -> None:
+    if dovecot_binary() is None:
+        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
+    tokens = ThreadingHTTPServer(("127.0.0.1", 0), _TokenServer)
+    threading.Thread(target=tokens.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{tokens.server_address[1]}/introspect?token="
+    try:
+        with local_dovecot(oauth2_introspection_url=url) as oauth_server:
+            config = ImapConfig(host=oauth_server.host, port=oauth_server.tls_port,
+                                ca_file=str(oauth_server.ca_file), username=USER, auth="xoauth2",
+                                oauth2_token_command=("echo", "ya29.good-token"))  # fmt: skip
+            connect_from_config(config).close()
+            token_file = tmp_path / "token"
+            token_file.write_text("ya29.good-token\n")
+            connect_from_config(replace(config, oauth2_token_command=(),
+                                        oauth2_token_file=str(token_file))).close()  # fmt: skip
+            expired = replace(config, oauth2_token_command=("echo", "ya29.expired"))
+            with pytest.raises(MailboxAuthError, match="login refused"):
+                connect_from_config(expired)
+    finally:
+        tokens.shutdown()
