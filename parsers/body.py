@@ -55,7 +55,7 @@ _SIG_DELIMITER = re.compile(
 # Labels that show the customer is still giving details after a sign-off-like line.
 _DETAIL_LABEL = re.compile(
     r"\b(?:numbers?\s+to\s+port|account|acct|pin|passcode|btn|billing|service\s+address|"
-    r"carrier|ssn)\b|^\W*+(?:phone\s+)?(?:numbers?|lines)\s*:",
+    r"carrier|ssn|port|porting|transfer)\b|^\W*+(?:phone\s+)?(?:numbers?|lines)\s*:",
     re.I,
 )
 
@@ -74,6 +74,8 @@ def _signature_start(lines: list[str]) -> int:
         line = raw.strip()
         if _SIG_DELIMITER.match(line):
             return i
+        if not any(r.strip() for r in lines[:i]):
+            continue  # "Thanks!" opening the message is not a sign-off
         rest = lines[i + 1 : i + 12]
         if any(_DETAIL_LABEL.search(r) for r in rest) or len(line) >= 40:
             continue
@@ -451,7 +453,7 @@ _NO_PIN = (
     ),
     re.compile(
         r"\bno\s+(?:port(?:[\s-]*out)?\s+|account\s+|transfer\s+)?(?:pin|passcode)s?\s+"
-        r"(?:on|set|for|required|needed|is\s+set|exists|associated|at\s+all)\b",
+        r"(?:on|set|for|required|needed|is\s+(?:set|needed|required)|exists|associated|at\s+all)\b",
         re.I,
     ),
     re.compile(
@@ -466,7 +468,7 @@ _NO_PIN = (
         re.I,
     ),
     re.compile(r"\bwithout\s+(?:a|any)\s+(?:pin|passcode)\b|\bnot\s+pin[\s-]protected\b", re.I),
-    re.compile(r"^\W*no\s+(?:port[\s-]*out\s+)?pin\W*$", re.I),
+    re.compile(r"^\W*no\s+(?:port[\s-]*out\s+)?(?:pin|passcode)\W*$", re.I),
 )
 
 

@@ -467,3 +467,13 @@ def test_pathological_lines_are_read_quickly(line: str) -> None:
     start = time.monotonic()
     read_statements((line + "\n") * 40)
     assert time.monotonic() - start < 1.0
+
+
+def test_thanks_opening_the_message_is_not_a_signature() -> None:
+    s = read_statements("Thank you!\n\nPlease port 512-555-0101 and 512-555-0102.\n")
+    assert [n.raw for n in s.numbers] == ["512-555-0101", "512-555-0102"]
+
+
+@pytest.mark.parametrize("line", ["No PIN is needed.", "No passcode", "There's no port out PIN."])
+def test_more_ways_to_say_there_is_no_pin(line: str) -> None:
+    assert read_statements(f"Please port 512-555-0101.\n{line}\n").no_pin_stated
