@@ -57,6 +57,8 @@ def parse_message(raw: bytes, limits: Limits = Limits()) -> Message:  # noqa: B0
             f"message is {len(raw) / _MB:.1f} MB, over the limit of "
             f"{limits.max_message_bytes / _MB:.0f} MB"
         )
+    # A BOM or blank lines before the headers (saved by some tools) would end the header block.
+    raw = raw.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n")
     _check_is_email(raw)
     try:
         parsed = mailparser.MailParser.from_bytes(raw)

@@ -477,3 +477,64 @@ def test_thanks_opening_the_message_is_not_a_signature() -> None:
 @pytest.mark.parametrize("line", ["No PIN is needed.", "No passcode", "There's no port out PIN."])
 def test_more_ways_to_say_there_is_no_pin(line: str) -> None:
     assert read_statements(f"Please port 512-555-0101.\n{line}\n").no_pin_stated
+
+
+# --- through the email parser: what a thread really carries ----------------------------------
+
+
+def _eml(subject: str, content_type: str, body: str) -> bytes:
+    head = (
+        "From: Jane Customer <jane@acme.example>\r\nTo: support@ourco.example\r\n"
+        f"Subject: {subject}\r\nDate: Tue, 4 Nov 2025 09:00:00 -0600\r\n"
+        f"MIME-Version: 1.0\r\nContent-Type: {content_type}; charset=utf-8\r\n\r\n"
+    )
+    return (head + body.replace("\n", "\r\n")).encode()
+
+
+def test_reply_reads_the_new_values_and_never_the_quoted_old_ones() -> None:
+    from parsers.email import parse_message
+
+    body = """\
+Sorry, the account number is 441022985-00001 and the numbers to port are:
+
+(617) 482-3300 - Dr. Amy Chen (achen@peds.example)
+(617) 482-3312 - Mark Tran (mtran@peds.example)
+
+Thanks,
+Grace
+
+On Mon, Nov 3, 2025 at 4:10 PM Grace <grace@peds.example> wrote:
+> Account number: 441022958-00001
+> PIN for all lines: 2468
+> (617) 482-3309 - Paula Reyes (preyes@peds.example)
+"""
+    s = read_statements(parse_message(_eml("Re: Verizon port", "text/plain", body)).body)
+    assert s.account_number == "441022985-00001"
+    assert s.pin_for_all is None
+    assert [n.raw for n in s.numbers] == ["(617) 482-3300", "(617) 482-3312"]
+
+
+def test_outlook_html_forward_is_read_as_the_customers_request() -> None:
+    from parsers.email import parse_message
+
+    html = """<html><body><div class="WordSection1">
+<p class="MsoNormal">Please see below. The account PIN is 9075.</p>
+<p class="MsoNormal"><o:p>&nbsp;</o:p></p>
+<p class="MsoNormal">Tina Morales<br>Direct: (904) 356-2200</p>
+<div><div style="border:none;border-top:solid #E1E1E1 1.0pt">
+<p class="MsoNormal"><b>From:</b> Ryan Patel &lt;rpatel@ortho.example&gt;<br>
+<b>Sent:</b> Friday, November 6, 2026 6:02 PM<br>
+<b>To:</b> Tina Morales &lt;tmorales@ortho.example&gt;<br>
+<b>Subject:</b> Moving our phone lines</p></div></div>
+<p class="MsoNormal">Current carrier: AT&amp;T</p>
+<p class="MsoNormal">Account number: 904356220</p>
+<table><tr><td>Number</td><td>Name</td><td>Email</td></tr>
+<tr><td>(904) 356-2201</td><td>Dr. Ryan Patel</td><td>rpatel@ortho.example</td></tr></table>
+</div></body></html>"""
+    msg = parse_message(_eml("FW: Moving our phone lines", "text/html", html))
+    assert msg.forwarded_from == "rpatel@ortho.example"
+    s = read_statements(msg.body)
+    assert s.pin_for_all == "9075"
+    assert s.current_carrier == "AT&T"
+    assert s.account_number == "904356220"
+    assert [(n.raw, n.assignee_name) for n in s.numbers] == [("(904) 356-2201", "Dr. Ryan Patel")]

@@ -569,3 +569,10 @@ def test_encoded_display_name_with_a_comma_keeps_the_address() -> None:
     msg = parse_message(eml(headers, "Hi\n"))
     assert msg.sender == "maria@nunez.example"
     assert msg.sender_name == "Núñez, María"
+
+
+def test_bom_and_blank_lines_before_the_headers_are_tolerated() -> None:
+    data = b"\xef\xbb\xbf\r\n\r\n" + eml(PLAIN_HEADERS, "Account #: 287654321\n")
+    msg = parse_message(data)
+    assert msg.subject == "Port request"
+    assert msg.body == "Account #: 287654321"
