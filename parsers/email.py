@@ -1,14 +1,15 @@
 """Read one email (bytes) into a `Message`: headers, the new text, attachments.
 
-mail-parser reads the header fields (tolerant dates, decoded addresses); the
-MIME tree is walked here with the stdlib objects it built, because the body
-needs structure mail-parser flattens: plain text chosen over HTML per
-alternative, attached messages (message/rfc822) kept apart, inline images named.
+mail-parser parses the bytes and reads the date (tolerant); the MIME tree is
+walked here with the stdlib objects it built, because the body needs structure
+mail-parser flattens: plain text chosen over HTML per alternative, attached
+messages (message/rfc822) kept apart, inline images named, parts after a
+reused boundary recovered.
 
-The body is the *new* text of the message: a reply's quoted history is cut,
-but a forwarded request stays (a colleague's forward counts as the customer's
-request). Where the two look alike, the subject prefix (Fwd/Fw/TR/WG...) or a
-forwarded-message marker decides. See `parsers.quotes`-like helpers below.
+The body is the *new* text of the message (`split_new_text`): a reply's quoted
+history is cut, but a forwarded request stays (a colleague's forward counts as
+the customer's request). Where the two look alike, the subject prefix
+(Fwd/Fw/TR/WG...) or a forwarded-message marker decides.
 """
 
 from __future__ import annotations
@@ -646,7 +647,8 @@ _HDR_OTHER = re.compile(
 _HDR_SUBJECT = re.compile(
     r"^[\s>*_]*+(?:subject|betreff|objet|asunto|oggetto|onderwerp)\s*[*_]*\s*:[*_]*\s*(.*)$", re.I
 )
-_SENTINEL = "\u2063quote\u2063"  # unused marker kept out of customer text
+# Left by html_to_text where a Gmail quote starts; never in the returned body.
+_SENTINEL = "\u2063quote\u2063"
 
 
 @dataclass(frozen=True)
@@ -753,8 +755,6 @@ def _markers(lines: list[str], forward_subject: bool) -> list[_Marker]:
                 not out and forward_subject
             )
             kind = "forward" if fwd else "reply"
-        elif kind == "quote":
-            kind = "quote"
         out.append(_Marker(i, max(end, i + 1), kind, from_value))
         i = max(end, i + 1)
     return out
