@@ -790,7 +790,8 @@ def read_statements(text: str) -> Statements:
         billing_telephone_number=_btn(lines),
         ssn_last4=_ssn_last4(lines),
         pin_for_all=pin_for_all,
-        no_pin_stated=no_pin and pin_for_all is None and not any(e.pin for e in entries),
+        # "No PIN" beside a PIN for the whole account contradicts it: the PIN wins.
+        no_pin_stated=no_pin and pin_for_all is None,
         numbers=tuple(entries),
     )
 

@@ -538,3 +538,9 @@ def test_outlook_html_forward_is_read_as_the_customers_request() -> None:
     assert s.current_carrier == "AT&T"
     assert s.account_number == "904356220"
     assert [(n.raw, n.assignee_name) for n in s.numbers] == [("(904) 356-2201", "Dr. Ryan Patel")]
+
+
+def test_no_pin_for_some_lines_beside_pins_for_others_is_kept() -> None:
+    s = read_statements("512-555-0101 PIN 4821\n512-555-0102 has no PIN\n")
+    assert s.no_pin_stated is True
+    assert s.numbers[0].pin == "4821"
