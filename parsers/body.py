@@ -193,13 +193,27 @@ def _account_number(lines: list[_Line]) -> str | None:
 
 # --- account name --------------------------------------------------------------------------
 
+# After a label: a separator and the value, or nothing (the value is on the next lines).
+_LABEL_END = (
+    r"\s*(?:\([^)\n]{0,40}\))?"
+    r"(?:\s*(?:[:=]|-(?!\w)|–|—|\bis\b)\s*(?P<v>.*)|(?P<bare>\s*))$"
+)
+
+
+def _label_value(m: re.Match[str]) -> str | None:
+    """The value after a label; None for a one-word label with no separator ("Company")."""
+    if m.group("bare") is not None:
+        return "" if " " in m.group("label").strip() else None
+    return m.group("v") or ""
+
+
 _NAME_LABEL = re.compile(
-    _BULLET + r"(?:name\s+on\s+(?:the\s+)?(?:account|acct|bill|invoice)"
+    _BULLET + r"(?P<label>name\s+on\s+(?:the\s+)?(?:account|acct|bill|invoice)"
     r"|(?:account|acct)\.?\s+(?:holder(?:'s)?\s+)?name|account\s+holder|account\s+owner"
     r"|(?:business|company|legal|customer|registered)\s+name"
     r"(?:\s+on\s+(?:the\s+)?(?:account|bill|invoice))?"
     r"|name\s+of\s+(?:the\s+)?(?:account(?:\s+holder)?|business|company)|company|business)"
-    r"\s*(?:\([^)\n]{0,40}\))?\s*(?:[:=]|-(?!\w)|–|—|\bis\b)\s*(?P<v>.*)$",
+    + _LABEL_END,
     re.I,
 )
 _NAME_SENTENCE = re.compile(
@@ -223,9 +237,10 @@ _ABBREVIATIONS = frozenset(
 def _account_name(lines: list[_Line]) -> str | None:
     for i, line in enumerate(lines):
         m = _NAME_LABEL.match(line.text)
-        if m:
-            value = _name_value(m.group("v"))
-            if value is None and not m.group("v").strip():
+        given = _label_value(m) if m else None
+        if given is not None:
+            value = _name_value(given)
+            if value is None and not given.strip():
                 nxt = _value_lines(lines, i, 1)
                 value = _name_value(nxt[0]) if nxt else None
             if value:
@@ -281,14 +296,14 @@ def _name_value(value: str) -> str | None:
 
 _ADDRESS_LABEL = re.compile(
     _BULLET
-    + r"(?:(?:service|physical|site|installation|install|location|business|street|premises?|"
+    + r"(?P<label>(?:service|physical|site|installation|install|location|business|street|premises?|"
     r"property|office|account|store)\s+address|address\s+on\s+(?:the\s+)?(?:account|bill|file)"
-    r"|service\s+location|address|location)"
-    r"\s*(?:\([^)\n]{0,40}\))?\s*(?:[:=]|-(?!\w)|–|—|\bis\b)\s*(?P<v>.*)$",
+    r"|service\s+location|address|location)" + _LABEL_END,
     re.I,
 )
 _ADDRESS_SENTENCE = re.compile(
-    r"\b(?:service\s+)?address\s+(?:on\s+(?:the\s+)?(?:account|bill)\s+)?is\s+(?P<v>[^\n]+)$",
+    r"\b(?:service\s+)?address\s+(?:(?:on|of|for)\s+(?:the\s+)?(?:account|bill|service)\s+)?"
+    r"is\s+(?P<v>[^\n]+)$",
     re.I,
 )
 
@@ -298,7 +313,10 @@ def _service_address(lines: list[_Line]) -> Address | None:
         m = _ADDRESS_LABEL.match(line.text) or _ADDRESS_SENTENCE.search(line.text)
         if not m or re.search(r"\b(?:e-?mail|billing|mailing|ip|web)\s+address", line.text, re.I):
             continue
-        first = m.group("v").strip()
+        given = _label_value(m) if "bare" in m.groupdict() else m.group("v")
+        if given is None:
+            continue
+        first = given.strip()
         if not _ADDRESS_LABEL.match(line.text):  # a sentence: the address ends with it
             first = re.split(r"(?<=\w{2})[.;!?]\s+(?=[A-Z])|\s+and\s+(?:the|our)\b", first)[0]
         parts = ([first] if first else []) + _value_lines(lines, i, 4)

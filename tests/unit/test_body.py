@@ -544,3 +544,11 @@ def test_no_pin_for_some_lines_beside_pins_for_others_is_kept() -> None:
     s = read_statements("512-555-0101 PIN 4821\n512-555-0102 has no PIN\n")
     assert s.no_pin_stated is True
     assert s.numbers[0].pin == "4821"
+
+
+def test_labels_without_a_colon_take_the_lines_below() -> None:
+    s = read_statements(
+        "Account Name\nAcme Realty LLC\n\nService Address\n123 Main St\nAustin, TX 78701\n"
+    )
+    assert s.account_name == "Acme Realty LLC"
+    assert s.service_address is not None and s.service_address.street == "123 Main St"
