@@ -15,7 +15,9 @@ from tests.conftest import SHARED
 REAL_MAIL = sorted((SHARED / "real-mail" / "mail-parser").glob("*.eml"))
 
 
-def test_a_missing_file_is_a_clear_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_missing_file_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     assert main(["assess", str(tmp_path / "nope.eml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope.eml" in err[0]

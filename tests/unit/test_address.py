@@ -15,7 +15,8 @@ def _key(text: str) -> tuple[str, str, str, str]:
 
 @pytest.mark.parametrize(("a", "b"), [
     ("123 Main Street, Suite 200, Austin, TX 78701", "123 MAIN ST STE 200\nAUSTIN TX 78701-1234"),
-    ("456 North Lamar Boulevard Ste. 3, Austin, Texas 78703", "456 N Lamar Blvd #3, Austin TX 78703"),
+    ("456 North Lamar Boulevard Ste. 3, Austin, Texas 78703",
+     "456 N Lamar Blvd #3, Austin TX 78703"),
     ("500 W. 5th St., Floor 12, Austin TX 78701", "500 West 5th Street Fl 12, Austin, TX 78701"),
     ("12 Rue Principale, Montréal, QC H2X 1Y4", "12 RUE PRINCIPALE\nMONTREAL QC H2X1Y4"),
     ("100 King Street West, Suite 5600\nToronto, Ontario M5X1C9",

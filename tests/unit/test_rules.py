@@ -80,7 +80,8 @@ def _statements(**changes: Any) -> Statements:
 
 def _thread(*messages: tuple[Statements, tuple[Document, ...]]) -> tuple[ParsedMessage, ...]:
     return tuple(
-        ParsedMessage(_message(i), statements, docs) for i, (statements, docs) in enumerate(messages)
+        ParsedMessage(_message(i), statements, docs)
+        for i, (statements, docs) in enumerate(messages)
     )
 
 
@@ -300,8 +301,8 @@ def test_a_follow_up_about_listed_numbers_updates_them() -> None:
 
 
 def test_a_new_number_list_replaces_the_old_one() -> None:
-    new_list = Document("numbers.csv", "number_list",
-                        number_list=NumberList((NumberEntry("512-555-0103", "9", "Daisy"),)))  # fmt: skip
+    rows = (NumberEntry("512-555-0103", "9", "Daisy"),)
+    new_list = Document("numbers.csv", "number_list", number_list=NumberList(rows))
     first = (_statements(), (_bill(), _loa()))
     second = (Statements(), (new_list,))
     out = to_json(assess(build_request(_thread(first, second)), Policy(), TODAY))
