@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 
 import scourgify.address_constants as usps
+import usaddress
 from scourgify import normalize_address_record
 from scourgify.exceptions import AddressNormalizationError
 
@@ -97,6 +98,22 @@ def _split_lines(text: str | Sequence[str]) -> list[str]:
     return [p for p in out if p]
 
 
+def _split_street_city(head: str, street: str, city: str) -> tuple[str, str]:
+    """Street and city of "500 W 2nd St Ste 300 Austin", by usaddress's tagging."""
+    try:
+        tokens = usaddress.parse(head)
+    except Exception:  # the tagger's own errors on odd input: keep the regex's split
+        return street, city
+    place = [word for word, label in tokens if label == "PlaceName"]
+    if not place or tokens[-1][1] != "PlaceName":
+        return street, city
+    n = len(place)
+    if [w for w, _ in tokens[-n:]] != place:
+        return street, city
+    words = head.split()
+    return " ".join(words[:-n]).strip(" ,"), " ".join(words[-n:]).strip(" ,")
+
+
 def parse_address(text: str | Sequence[str]) -> Address | None:
     """Read a one-line or multi-line US or Canadian address; None if it is not one."""
     lines = _split_lines(text)
@@ -109,6 +126,9 @@ def parse_address(text: str | Sequence[str]) -> Address | None:
         return None
     street = re.sub(r"\s*,\s*", " ", joined[: m.start()].strip(" ,"))
     city = m.group("city").strip(" ,")
+    if "," not in joined[: m.start("state")].rstrip(" ,"):
+        # No comma between street and city: let usaddress say where the city starts.
+        street, city = _split_street_city(joined[: m.start("state")].strip(" ,"), street, city)
     # "123 Main St Austin TX 78701" with no comma: the city swallowed the street.
     if not street and "," not in joined and re.match(r"\d", city):
         return None

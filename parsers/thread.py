@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from parsers.body import read_statements
+from parsers.carriers import find_carrier
 from parsers.documents import read_attachment
 from parsers.email import parse_message
 from parsers.limits import Limits
@@ -17,9 +19,13 @@ def read_message(raw: bytes, limits: Limits) -> ParsedMessage:
     A bad attachment never raises: it becomes a Document with `error` set.
     """
     message = parse_message(raw, limits)
+    statements = read_statements(message.body)
+    if statements.current_carrier is None:
+        # "Port request: our Verizon lines" says it in the subject alone.
+        statements = replace(statements, current_carrier=find_carrier(message.subject))
     return ParsedMessage(
         message=message,
-        statements=read_statements(message.body),
+        statements=statements,
         documents=tuple(read_attachment(a, limits) for a in message.attachments),
     )
 

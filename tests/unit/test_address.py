@@ -58,3 +58,16 @@ def test_po_boxes_are_recognised(text: str) -> None:
 @pytest.mark.parametrize("text", ["hello world", "Call me at 512-555-0101", ""])
 def test_text_that_is_no_address_gives_none(text: str) -> None:
     assert parse_address(text) is None
+
+
+@pytest.mark.parametrize(("text", "street", "city"), [
+    ("500 W 2nd St Ste 300 Austin TX 78701", "500 W 2nd St Ste 300", "Austin"),
+    ("4208 Six Forks Rd Raleigh NC 27609", "4208 Six Forks Rd", "Raleigh"),
+    ("100 N Main St Salt Lake City UT 84111", "100 N Main St", "Salt Lake City"),
+])  # fmt: skip
+def test_an_address_without_commas_is_split_into_street_and_city(
+    text: str, street: str, city: str
+) -> None:
+    address = parse_address(text)
+    assert address is not None
+    assert (address.street, address.city) == (street, city)
