@@ -166,6 +166,10 @@ class ImapMailbox:
     def connect(cls, config: ImapConfig, secret: str) -> ImapMailbox:
         if not config.host:
             raise MailboxError("[imap] host is not set")
+        # imapclient logs every line it exchanges at DEBUG: whole messages, PINs and all
+        wire = logging.getLogger("imapclient")
+        if wire.level < logging.INFO:
+            wire.setLevel(logging.INFO)
         context = ssl.create_default_context(cafile=config.ca_file or None)
         if config.ca_file:
             context.load_default_certs()

@@ -396,3 +396,60 @@ def test_xoauth2_logs_in_with_a_token_from_a_command_or_a_file(tmp_path: Path) -
                 connect_from_config(expired)
     finally:
         tokens.shutdown()
+
+
+def test_a_stop_during_a_message_finishes_that_message_and_reads_no_further(
+    server: LocalMail, tmp_path: Path
+) -> None:
+    folder = new_folder()
+    server.append(folder, [message(n) for n in range(1, 6)])
+    started: list[int] = []
+
+    def slow(raws: object) -> object:
+        started.append(1)
+        time.sleep(0.5)
+        return fake_assess(raws)
+
+    config = mail_config(server, folder, tmp_path / "state.db")
+    with build_intake(config, assess=slow) as intake:
+        runner = Runner(intake, ScheduleConfig(poll_seconds=3600))
+        thread = threading.Thread(target=runner.run, kwargs={"install_signals": False})
+        thread.start()
+        _wait_for(lambda: len(started) == 2, 20)
+        runner.stop()  # what SIGTERM does
+        thread.join(30)
+        assert not thread.is_alive()
+    rows = outcomes(tmp_path / "state.db")
+    assert [uid for _, _, uid, *_ in rows] == [1, 2]  # the one in hand was finished
+
+
+def test_logs_name_messages_and_outcomes_but_never_their_secrets(
+    server: LocalMail, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rules.contract import to_json
+
+    thread = FIXTURES / "07-ready-telus-followups-supply-loa-and-pin"
+    folder = new_folder()
+    server.append(folder, [p.read_bytes() for p in sorted(thread.glob("*.eml"))])
+    delivered: list[Delivery] = []
+    with caplog.at_level("DEBUG"), build_intake(
+        mail_config(server, folder, tmp_path / "state.db"), sinks=[delivered.append]
+    ) as intake:
+        intake.poll()
+    secrets: list[str] = []
+
+    def collect(value: object, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                collect(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                collect(v, key)
+        elif isinstance(value, str) and any(w in key for w in ("pin", "ssn", "account_number")):
+            secrets.append(value)
+
+    collect(to_json(delivered[-1].assessment, show_secrets=True))
+    assert secrets, "the fixture states a PIN and an account number"
+    assert "outcome=assessed" in caplog.text
+    for secret in secrets:
+        assert secret not in caplog.text
