@@ -17,7 +17,7 @@ from parsers.address import parse_address
 from parsers.dates import FoundDate, find_dates
 from parsers.model import Address, BillFields
 from parsers.phone import NANP_PATTERN, to_e164
-from parsers.text import DocText
+from parsers.text import DocText, uncertain_fields
 
 # --- layout --------------------------------------------------------------------------------
 
@@ -504,12 +504,17 @@ def read_bill(doc: DocText) -> BillFields:
     layout = Layout(doc.text)
     address, block_name = _service_address(layout)
     name = _account_name(layout) or block_name or _name_over_blocks(layout)
+    account_number = _account_number(layout)
+    street = address.street if address else None
     return BillFields(
         bill_date=_bill_date(layout),
         account_name=name,
-        account_number=_account_number(layout),
+        account_number=account_number,
         service_address=address,
         billing_telephone_number=_btn(layout),
+        uncertain=uncertain_fields(
+            doc, {"account_name": name, "account_number": account_number, "service_address": street}
+        ),
     )
 
 

@@ -17,7 +17,7 @@ from parsers.bill import LABEL_TAIL, Cell, Layout, weighted_matcher
 from parsers.dates import find_dates
 from parsers.model import LoaFields
 from parsers.phone import NANP_PATTERN, to_e164
-from parsers.text import DocText
+from parsers.text import DocText, uncertain_fields
 
 _NUMBERS_HEADING = re.compile(
     r"\b(?:(?:tele)?phone\s+numbers?|numbers?|TNs?|DIDs?|lines?)\s*(?:\(s\))?\s*"
@@ -277,11 +277,13 @@ def read_loa(doc: DocText, *, signature_field_filled: bool, signature_ink: bool)
         or _esigned(text)
         or _typed_signature(layout)
     )
+    name = _account_name(layout)
     return LoaFields(
         signed=signed,
         signed_date=_signed_date(layout),
-        account_name=_account_name(layout),
+        account_name=name,
         numbers=_numbers(doc),
+        uncertain=uncertain_fields(doc, {"account_name": name}),
     )
 
 

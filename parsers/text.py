@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -33,3 +35,16 @@ class DocText:
         for p in self.pages:
             out |= p.low_confidence
         return out
+
+
+def uncertain_fields(doc: DocText, values: Mapping[str, str | None]) -> frozenset[str]:
+    """Names of the fields whose value holds a word OCR read with low confidence."""
+    low = {re.sub(r"\W", "", w).casefold() for w in doc.low_confidence}
+    low.discard("")
+    if not low:
+        return frozenset()
+    return frozenset(
+        name
+        for name, value in values.items()
+        if value and any(re.sub(r"\W", "", w).casefold() in low for w in value.split())
+    )

@@ -24,10 +24,10 @@ from parsers.phone import Phone, parse_phone
 from rules.matching import (
     accounts_equal,
     addresses_equal,
-    edit_distance,
     fold_account,
     fold_name,
     names_equal,
+    ocr_near_miss,
 )
 from rules.policy import Policy
 from rules.request import Request
@@ -204,7 +204,7 @@ def _hedge(doc: Document, field: str, uncertain: frozenset[str]) -> str:
 
 
 def _near_miss(doc: Document, a: str, b: str) -> str:
-    if doc.ocr and edit_distance(a, b, 1) <= 1:
+    if doc.ocr and ocr_near_miss(a, b):
         return " They differ by one character, which may be a misreading of the scan."
     return ""
 

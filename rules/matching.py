@@ -47,3 +47,14 @@ def edit_distance(a: str, b: str, limit: int = 3) -> int:
             return limit + 1
         prev = cur
     return prev[-1]
+
+
+# Characters Tesseract confuses on bills: a letter read for a digit and back.
+_OCR_CONFUSIONS = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "|": "1",
+                                 "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2"})  # fmt: skip
+
+
+def ocr_near_miss(a: str, b: str) -> bool:
+    """Two different strings that one OCR slip could explain (one character off)."""
+    fa, fb = a.translate(_OCR_CONFUSIONS), b.translate(_OCR_CONFUSIONS)
+    return fa == fb or edit_distance(fa, fb, 1) <= 1

@@ -307,3 +307,24 @@ def test_a_new_number_list_replaces_the_old_one() -> None:
     second = (Statements(), (new_list,))
     out = to_json(assess(build_request(_thread(first, second)), Policy(), TODAY))
     assert [n["number"] for n in out["request"]["numbers"]] == ["+15125550103"]
+
+
+def test_an_ocr_slip_is_raised_with_a_hedge_not_passed_or_asserted() -> None:
+    scanned = replace(_bill(account_number="2876-S432-1"), ocr=True)
+    out = _assess(_statements(account_number="287654321"), docs=(scanned, _loa()))
+    assert _codes(out) == [("bill_account_mismatch", None)]
+    assert out["ready"] is False
+    assert "misreading of the scan" in out["problems"][0]["detail"]
+
+
+def test_a_low_confidence_field_that_differs_asks_for_a_clearer_copy() -> None:
+    bill = _bill(account_name="ACME REALTV LLC", uncertain=frozenset({"account_name"}))
+    out = _assess(docs=(replace(bill, ocr=True), _loa()))
+    assert _codes(out) == [("bill_name_mismatch", None)]
+    assert "clearer copy" in out["problems"][0]["detail"]
+    assert out["documents"][0]["fields"]["uncertain"] == ["account_name"]
+
+
+def test_a_text_layer_mismatch_is_stated_plainly() -> None:
+    out = _assess(_statements(account_number="287654322"))
+    assert "scan" not in out["problems"][0]["detail"]
