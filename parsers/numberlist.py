@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from parsers.errors import DocumentError
+from parsers.errors import DocumentError, LimitExceeded
 from parsers.model import NumberEntry, NumberList
 
 # How many rows of a sheet or file are read: a number list is short, a bomb is not.
@@ -296,6 +296,24 @@ def _cell_text(value: object, number_format: str | None) -> str:
     return str(value).strip()
 
 
+# An XLSX is a zip: a small file can unpack to gigabytes (openpyxl loads the shared
+# strings whole). A real list of numbers unpacks to well under this.
+_MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
+
+
+def _check_unzipped_size(data: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DocumentError(f"the spreadsheet is damaged ({type(exc).__name__})") from exc
+    if total > _MAX_UNZIPPED_BYTES:
+        raise LimitExceeded(
+            f"the spreadsheet unpacks to {total // (1024 * 1024)} MB, over the limit of "
+            f"{_MAX_UNZIPPED_BYTES // (1024 * 1024)} MB"
+        )
+
+
 def read_xlsx(data: bytes) -> NumberList:
     """Read the first sheet of an XLSX workbook that holds a table of numbers."""
     import openpyxl  # imported here: only spreadsheets pay for it
@@ -306,6 +324,7 @@ def read_xlsx(data: bytes) -> NumberList:
             "the spreadsheet is password-protected or an old Excel .xls file; "
             "please send it as CSV or XLSX without a password"
         )
+    _check_unzipped_size(data)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:

@@ -139,3 +139,19 @@ def test_corrupt_xlsx_is_a_document_error() -> None:
         read_xlsx(b"PK\x03\x04 this is not really a workbook")
     with pytest.raises(DocumentError, match="old Excel"):
         read_xlsx(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
+
+
+def test_a_spreadsheet_that_unpacks_to_gigabytes_is_refused_quickly() -> None:
+    import io
+    import zipfile
+
+    from parsers.errors import LimitExceeded
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/sharedStrings.xml", b"<sst>" + b"A" * (200 * 1024 * 1024) + b"</sst>")
+    data = buffer.getvalue()
+    assert len(data) < 1024 * 1024
+    with pytest.raises(LimitExceeded, match="unpacks to 200 MB"):
+        read_xlsx(data)
