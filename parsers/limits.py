@@ -9,6 +9,7 @@ from dataclasses import dataclass
 class Limits:
     max_message_bytes: int = 40 * 1024 * 1024
     max_attachment_bytes: int = 25 * 1024 * 1024
+    max_attachments: int = 20  # attachments read per message; the rest are listed unread
     max_pages: int = 30  # pages read per document
     max_pixels: int = 40_000_000  # per image or rendered page (decompression bombs)
     ocr_seconds_per_page: float = 30.0

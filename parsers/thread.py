@@ -10,7 +10,7 @@ from parsers.carriers import find_carrier
 from parsers.documents import read_attachment
 from parsers.email import parse_message
 from parsers.limits import Limits
-from parsers.model import ParsedMessage
+from parsers.model import Attachment, Document, ParsedMessage
 
 
 def read_message(raw: bytes, limits: Limits) -> ParsedMessage:
@@ -26,8 +26,20 @@ def read_message(raw: bytes, limits: Limits) -> ParsedMessage:
     return ParsedMessage(
         message=message,
         statements=statements,
-        documents=tuple(read_attachment(a, limits) for a in message.attachments),
+        documents=tuple(
+            _read_within_limits(i, a, limits) for i, a in enumerate(message.attachments)
+        ),
     )
+
+
+def _read_within_limits(index: int, attachment: Attachment, limits: Limits) -> Document:
+    # Each attachment may cost OCR time; a message with hundreds must not stall the bot.
+    if index >= limits.max_attachments:
+        return Document(
+            attachment.filename, "other",
+            error=f"not read: the message has more than {limits.max_attachments} attachments",
+        )  # fmt: skip
+    return read_attachment(attachment, limits)
 
 
 def read_thread(raws: Sequence[bytes], limits: Limits) -> tuple[ParsedMessage, ...]:

@@ -24,3 +24,17 @@ def test_the_carrier_in_the_text_wins_over_the_subject() -> None:
     body = "Our current carrier is AT&T.\r\n"
     parsed = read_message(_raw("Moving off Verizon soon", body), Limits())
     assert parsed.statements.current_carrier == "AT&T"
+
+
+def test_attachments_past_the_limit_are_listed_but_not_read() -> None:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@b.example", "support@x.example", "Port"
+    msg.set_content("Numbers attached.")
+    for i in range(3):
+        msg.add_attachment(b"Phone Number,PIN\n5125550101,1234\n", maintype="text",
+                           subtype="csv", filename=f"numbers{i}.csv")  # fmt: skip
+    parsed = read_message(msg.as_bytes(), Limits(max_attachments=2))
+    assert [d.kind for d in parsed.documents] == ["number_list", "number_list", "other"]
+    assert "more than 2 attachments" in (parsed.documents[2].error or "")
