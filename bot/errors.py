@@ -4,8 +4,10 @@
     ├── ConfigError          the configuration is wrong: say what and where
     ├── parsers.errors.ParseError (re-exported: input that cannot be read)
     ├── DeskUnavailable      the ticket desk cannot be reached now: retry later (transient)
-    └── DeskRejected         the ticket desk refused the request: a person must look (permanent)
-        └── TicketClosed     the ticket is closed: open a follow-up instead
+    ├── DeskRejected         the ticket desk refused the request: a person must look (permanent)
+    │   └── TicketClosed     the ticket is closed: open a follow-up instead
+    ├── MailUnavailable      the SMTP server cannot take the reply now: retry later (transient)
+    └── MailRejected         the SMTP server refused the reply: a person must look (permanent)
 """
 
 from __future__ import annotations
@@ -43,6 +45,23 @@ class TicketClosed(DeskRejected):
 
 
 __all__ = [
-    "ConfigError", "DeskRejected", "DeskUnavailable", "ParseError", "PortbotError",
-    "TicketClosed",
+    "ConfigError", "DeskRejected", "DeskUnavailable", "MailRejected", "MailUnavailable",
+    "ParseError", "PortbotError", "TicketClosed",
 ]  # fmt: skip
+
+
+class MailUnavailable(PortbotError):
+    """The mail server cannot take the message now (down, 4xx, timeout): retry later."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class MailRejected(PortbotError):
+    """The mail server refused the message for good (5xx, bad credentials, TLS not
+    verifiable): retrying will not help; a person must look."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
