@@ -36,11 +36,15 @@ __all__ = [
     "INTAKE_STAGES",
     "REQUIRES",
     "IllegalMove",
+    "NoticeMatch",
+    "PortRef",
     "Source",
     "Stage",
     "StageChange",
     "StageNames",
     "Unchanged",
+    "decide_notice",
+    "match_notice",
     "notice_target",
     "parse_stage",
     "transition",
@@ -353,3 +357,96 @@ class StageNames:
     def stage_of_ticket(self, field_value: str | None, tags: Iterable[str]) -> Stage | None:
         """The stage a ticket shows: its dropdown if set, else its tags."""
         return self.from_value(field_value) or self.from_tags(tags)
+
+
+# --- carrier notices: which request, and what move ----------------------------------------
+
+
+@dataclass(frozen=True)
+class PortRef:
+    """What the state store knows of one request, for matching notices to it."""
+
+    request_id: str
+    stage: Stage
+    order_id: str | None = None  # the partner's port order id, once known
+    customer_ref: str | None = None  # our reference given to the partner on submitting
+    numbers: frozenset[str] = frozenset()  # E.164
+    porting_date: dt.date | None = None
+
+
+_MatchedBy = Literal["order_id", "customer_ref", "numbers"]
+
+
+@dataclass(frozen=True)
+class NoticeMatch:
+    """The request a notice is about, or why none could be chosen.
+
+    `learn_order_id` is set when the request should now remember the notice's
+    order id (matched by reference or numbers, or the partner issued a new one).
+    """
+
+    request_id: str | None
+    by: _MatchedBy | None
+    message: str
+    candidates: tuple[str, ...] = ()
+    learn_order_id: str | None = None
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.strip().casefold() == b.strip().casefold()
+
+
+def match_notice(notice: CarrierNotice, refs: Iterable[PortRef]) -> NoticeMatch:
+    """Find the request a notice is about: by port order id, by our reference, by numbers.
+
+    Numbers count only among requests that are not final, and only when one
+    request shares more of the notice's numbers than any other.
+    """
+    refs = list(refs)
+
+    def found(ref: PortRef, by: _MatchedBy) -> NoticeMatch:
+        new_id = notice.order_id and not _same(ref.order_id, notice.order_id)
+        return NoticeMatch(ref.request_id, by, f"matched by {by.replace('_', ' ')}",
+                           (ref.request_id,), notice.order_id if new_id else None)  # fmt: skip
+
+    keys: tuple[tuple[str | None, _MatchedBy], ...] = (
+        (notice.order_id, "order_id"), (notice.customer_ref, "customer_ref"))  # fmt: skip
+    for key, by in keys:
+        hits = [r for r in refs if _same(getattr(r, by), key)]
+        if len(hits) == 1:
+            return found(hits[0], by)
+        if len(hits) > 1:
+            return NoticeMatch(None, None, f"{len(hits)} requests have {by.replace('_', ' ')} "
+                               f"{key}", tuple(r.request_id for r in hits))  # fmt: skip
+    wanted = set(notice.numbers)
+    if not wanted:
+        return NoticeMatch(None, None, "no request has this order and the notice names no numbers")
+    shared = sorted(((len(wanted & r.numbers), r) for r in refs
+                     if r.stage not in FINAL and wanted & r.numbers),
+                    key=lambda pair: -pair[0])  # fmt: skip
+    if not shared:
+        return NoticeMatch(None, None, "no open request has any of the notice's numbers")
+    if len(shared) > 1 and shared[0][0] == shared[1][0]:
+        tied = tuple(r.request_id for n, r in shared if n == shared[0][0])
+        return NoticeMatch(None, None, "several open requests share the notice's numbers", tied)
+    return found(shared[0][1], "numbers")
+
+
+def decide_notice(
+    notice: CarrierNotice, ref: PortRef, *, require_authenticated: bool = False
+) -> StageChange | Unchanged | IllegalMove:
+    """The move a notice asks of the request it was matched to.
+
+    A notice whose sender failed the receiving server's DKIM/DMARC check is
+    refused (anyone can write "From: Bandwidth"); with `require_authenticated`,
+    so is one that carries no verdict at all.
+    """
+    target = notice_target(notice)
+    if notice.authenticated is False or (require_authenticated and notice.authenticated is None):
+        why = "failed" if notice.authenticated is False else "has no"
+        message = (f"not applied: the email claiming to be from {notice.partner} {why} sender "
+                   "authentication (DKIM/DMARC); an agent should check it")  # fmt: skip
+        return IllegalMove(ref.stage, target, "carrier", message)
+    return transition(ref.stage, target, reason=notice.reason, date=notice.date,
+                      source="carrier", reason_codes=notice.reason_codes,
+                      current_date=ref.porting_date)  # fmt: skip

@@ -7,22 +7,28 @@ import itertools
 
 import pytest
 
-from parsers.carrier_notice import CarrierNotice
+from parsers.carrier_notice import CarrierNotice, read_notice
+from parsers.email import parse_message
 from rules.stages import (
     ALLOWED,
     FINAL,
     IllegalMove,
+    PortRef,
     Source,
     Stage,
     StageChange,
     StageNames,
     Unchanged,
+    decide_notice,
+    match_notice,
     notice_target,
     parse_stage,
     transition,
 )
+from tests.conftest import ROOT
 
 S = Stage
+NOTICES = ROOT / "fixtures" / "carrier_notices"
 FOC = dt.date(2026, 12, 9)
 SOURCES: tuple[Source, ...] = ("agent", "carrier", "cli", "bot")
 ALLOWED_PAIRS = sorted((a, b) for a, targets in ALLOWED.items() for b in targets)
@@ -324,3 +330,96 @@ def test_stale_tags_left_over_give_the_furthest_stage() -> None:
 
 def test_rejection_reason_tag_outlives_the_rejected_stage() -> None:
     assert StageNames().rejection_tag("wrong_pin") == "port_rejected_wrong_pin"
+
+
+# --- carrier notices: matched to a request, then judged ------------------------------------
+
+
+def _fixture(name: str) -> CarrierNotice:
+    notice = read_notice(parse_message((NOTICES / name).read_bytes()))
+    assert notice is not None
+    return notice
+
+
+PEAK = frozenset({"+13038614400", "+13038614401", "+13038614402", "+17203905512"})
+KING = frozenset({"+14165992200", "+14165992201", "+14165992202", "+16473528840"})
+
+
+def test_notice_is_matched_by_port_order_id_first() -> None:
+    refs = [PortRef("r1", S.SUBMITTED, order_id="KW8d21e0b6c94f4a7bb3e5d0f1a2c4e6b8"),
+            PortRef("r2", S.SUBMITTED, numbers=PEAK)]  # fmt: skip
+    match = match_notice(_fixture("twilio-03-in-progress-with-date.eml"), refs)
+    assert (match.request_id, match.by, match.learn_order_id) == ("r1", "order_id", None)
+
+
+def test_notice_is_matched_by_our_reference_and_the_order_id_is_learnt() -> None:
+    refs = [PortRef("r7", S.SUBMITTED, customer_ref="lofty-zd-1187")]
+    match = match_notice(_fixture("telnyx-02-foc-date-confirmed.eml"), refs)
+    assert (match.request_id, match.by) == ("r7", "customer_ref")
+    assert match.learn_order_id == "6f1d2c3b-8a4e-4b7d-9c2f-1e3a5b7d9f02"
+
+
+def test_notice_is_matched_by_its_numbers_when_nothing_else_is_known() -> None:
+    refs = [PortRef("done", S.COMPLETED, numbers=PEAK), PortRef("open", S.SUBMITTED, numbers=PEAK),
+            PortRef("other", S.SUBMITTED, numbers=KING)]  # fmt: skip
+    match = match_notice(_fixture("twilio-02-waiting-for-signature.eml"), refs)
+    assert (match.request_id, match.by) == ("open", "numbers")
+    assert match.learn_order_id == "KW8d21e0b6c94f4a7bb3e5d0f1a2c4e6b8"
+
+
+def test_the_request_sharing_most_numbers_wins() -> None:
+    refs = [PortRef("one", S.SUBMITTED, numbers=frozenset({"+13038614400"})),
+            PortRef("all", S.SUBMITTED, numbers=PEAK)]  # fmt: skip
+    assert match_notice(_fixture("twilio-06-completed.eml"), refs).request_id == "all"
+
+
+def test_a_tie_on_numbers_is_left_to_an_agent() -> None:
+    refs = [PortRef("a", S.SUBMITTED, numbers=PEAK), PortRef("b", S.APPROVED, numbers=PEAK)]
+    match = match_notice(_fixture("twilio-06-completed.eml"), refs)
+    assert match.request_id is None
+    assert match.candidates == ("a", "b")
+    assert "several open requests" in match.message
+
+
+def test_unknown_notice_matches_nothing() -> None:
+    match = match_notice(_fixture("bandwidth-07-complete.eml"), [PortRef("x", S.SUBMITTED)])
+    assert match.request_id is None and match.message
+
+
+def test_spoofed_notice_is_not_applied() -> None:
+    ref = PortRef("acme", S.SUBMITTED, order_id="0c9e7a5b-3d1f-4b2a-8e6c-4a2f0d8b6e1c")
+    result = decide_notice(_fixture("bandwidth-08-spoofed-complete.eml"), ref)
+    assert isinstance(result, IllegalMove)
+    assert "failed sender authentication" in result.message
+
+
+def test_notice_without_an_authentication_verdict_can_be_required_to_have_one() -> None:
+    ref = PortRef("r", S.SUBMITTED)
+    notice = _fixture("twilio-06-completed.eml")
+    assert isinstance(decide_notice(notice, ref), StageChange)
+    assert isinstance(decide_notice(notice, ref, require_authenticated=True), IllegalMove)
+
+
+def test_a_port_walks_from_submitted_to_completed_through_partner_emails() -> None:
+    stage, date = S.SUBMITTED, None
+    seen = []
+    for name in ("telnyx-01-submitted.eml", "telnyx-02-foc-date-confirmed.eml",
+                 "telnyx-02-foc-date-confirmed.eml", "telnyx-04-ported.eml"):  # fmt: skip
+        ref = PortRef("king", stage, customer_ref="LOFTY-ZD-1187", numbers=KING,
+                      porting_date=date)  # fmt: skip
+        result = decide_notice(_fixture(name), ref)
+        if isinstance(result, StageChange):
+            stage, date = result.stage, result.date or date
+        seen.append(type(result).__name__ + ":" + str(stage))
+    assert seen == ["Unchanged:submitted", "StageChange:scheduled", "Unchanged:scheduled",
+                    "StageChange:completed"]  # fmt: skip
+    assert date == dt.date(2026, 12, 9)
+
+
+def test_a_rejection_notice_carries_its_reasons_into_the_change() -> None:
+    ref = PortRef("acme", S.SUBMITTED, order_id="0c9e7a5b-3d1f-4b2a-8e6c-4a2f0d8b6e1c")
+    change = decide_notice(_fixture("bandwidth-03-exception-name-and-pin.eml"), ref)
+    assert isinstance(change, StageChange)
+    assert change.stage == S.REJECTED
+    assert change.reason_codes == ("name_mismatch", "wrong_pin")
+    assert change.follow_on == S.REQUEST_RECEIVED
