@@ -313,16 +313,18 @@ _AUTH_FAIL = re.compile(r"\b(?:dkim|dmarc)=(?:fail|permerror)\b", re.I)
 
 
 def _authenticated(partner: Partner, message: Message) -> bool | None:
+    # Only the topmost Authentication-Results counts: our own receiving server
+    # adds it last (on top); any below it came with the message and can be forged.
     results = [v for k, v in message.headers if k.lower() == "authentication-results"]
     if not results:
         return None
+    verdict = results[0]
     domains = [s.rpartition("@")[2] for s in partner.senders]
-    for value in results:
-        for m in _AUTH_PASS.finditer(value):
-            d = (m.group(1) or m.group(2) or "").lower()
-            if any(d == s or d.endswith("." + s) for s in domains):
-                return True
-    return False if any(_AUTH_FAIL.search(v) for v in results) else None
+    for m in _AUTH_PASS.finditer(verdict):
+        d = (m.group(1) or m.group(2) or "").lower()
+        if any(d == s or d.endswith("." + s) for s in domains):
+            return True
+    return False if _AUTH_FAIL.search(verdict) else None
 
 
 def read_notice(message: Message, patterns: NoticePatterns | None = None) -> CarrierNotice | None:

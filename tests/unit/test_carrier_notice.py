@@ -198,3 +198,27 @@ def test_broken_patterns_are_refused_with_a_clear_message(broken: str, says: str
 def test_packaged_patterns_load() -> None:
     names = [p.name for p in default_patterns().partners]
     assert names == ["Twilio", "Telnyx", "Bandwidth"]
+
+
+_ORDER_BODY = "Port-in request KW3f9c2a7e1b4d4c8f9a6e2b1d0c5f7a31 has been completed."
+
+
+def _auth(*values: str) -> tuple[tuple[str, str], ...]:
+    return tuple(("Authentication-Results", v) for v in values)
+
+
+def test_only_our_servers_topmost_authentication_verdict_counts() -> None:
+    ours = ("mx.lofty.com; dkim=none; spf=fail smtp.mailfrom=twilio.com; "
+            "dmarc=fail header.from=twilio.com")
+    forged = "mx.twilio.com; dkim=pass header.d=twilio.com; dmarc=pass header.from=twilio.com"
+    spoof = _message("no-reply@twilio.com", "Port-in update", _ORDER_BODY,
+                     headers=_auth(ours, forged))
+    notice = read_notice(spoof)
+    assert notice is not None and notice.authenticated is False
+
+
+def test_dkim_pass_for_another_domain_does_not_vouch_for_the_partner() -> None:
+    other = "mx.lofty.com; dkim=pass header.d=mailer.example; dmarc=none"
+    notice = read_notice(_message("no-reply@twilio.com", "Port-in update", _ORDER_BODY,
+                                  headers=_auth(other)))  # fmt: skip
+    assert notice is not None and notice.authenticated is None
