@@ -31,9 +31,12 @@ from bot.errors import MailRejected, MailUnavailable
 
 
 class Mailer(Protocol):
-    def send(self, message: EmailMessage, recipients: Sequence[str] | None = None) -> None:
-        """Hand `message` to the mail system for `recipients` (default: its To/Cc/Bcc).
+    def send(self, message: EmailMessage | bytes, recipients: Sequence[str] | None = None,
+             sender: str | None = None) -> None:  # fmt: skip
+        """Hand `message` to the mail system for `recipients` (default: its To/Cc/Bcc;
+        required for bytes), from `sender` (default: the settings' or the From address).
 
+        Bytes are sent exactly as given (CRLF line ends): a resend is byte-identical.
         Raises MailUnavailable (try again later) or MailRejected (will not work).
         """
         ...
@@ -147,14 +150,21 @@ class SmtpMailer:
             except (smtplib.SMTPException, OSError):
                 smtp.close()
 
-    def send(self, message: EmailMessage, recipients: Sequence[str] | None = None) -> None:
+    def send(self, message: EmailMessage | bytes, recipients: Sequence[str] | None = None,
+             sender: str | None = None) -> None:  # fmt: skip
         s = self.settings
+        from_addr = s.envelope_from or sender or None
+        if isinstance(message, bytes) and (not recipients or not from_addr):
+            raise ValueError("raw bytes need their recipients and a sender")
         with map_smtp_errors(s.host), self._connect() as smtp:
-            refused = smtp.send_message(
-                message,
-                from_addr=s.envelope_from or None,
-                to_addrs=list(recipients) if recipients is not None else None,
-            )
+            if isinstance(message, bytes):
+                assert from_addr is not None and recipients
+                refused = smtp.sendmail(from_addr, list(recipients), message)
+            else:
+                refused = smtp.send_message(
+                    message, from_addr=from_addr,
+                    to_addrs=list(recipients) if recipients is not None else None,
+                )  # fmt: skip
             if refused:
                 # Some recipients took it: the reply is out. Those refused are reported,
                 # and a retry would send the others a second copy.

@@ -411,10 +411,10 @@ def reply_text(msg: EmailMessage) -> str:
     return part.get_content() if isinstance(part, EmailMessage) else ""
 
 
-def sent_note(plan: ReplyPlan, msg: EmailMessage) -> str:
+def sent_note(msg: EmailMessage, kind: str) -> str:
     """The ticket's private note: what the customer was sent, word for word."""
-    return (f"auto-reply sent: {plan.kind}{' (follow-up)' if plan.follow_up else ''} "
-            f"to {msg['To']}{', cc ' + str(msg['Cc']) if msg['Cc'] else ''}\n"
+    return (f"auto-reply sent: {kind} to {msg['To']}"
+            f"{', cc ' + str(msg['Cc']) if msg['Cc'] else ''}\n"
             f"Message-ID: {msg['Message-ID']}\nSubject: {msg['Subject']}\n\n"
             f"{reply_text(msg)}")  # fmt: skip
 

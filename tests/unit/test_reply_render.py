@@ -250,7 +250,7 @@ def test_an_account_number_shows_its_last_digits_only_and_never_a_secret() -> No
 
 def test_the_ticket_note_quotes_the_reply_sent() -> None:
     plan, reply = _render("27-")
-    note = sent_note(plan, reply)
+    note = sent_note(reply, plan.kind)
     assert note.startswith("auto-reply sent: incomplete to Shelby Graves")
     assert str(reply["Message-ID"]) in note and "TO FIX" in note
 

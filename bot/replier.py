@@ -1,0 +1,261 @@
+"""Apply the auto-reply: decide (rules.reply), render (bot.reply), send (bot.mailer),
+and record each step in a `ReplyLedger` so that a crash never sends twice.
+
+The protocol, per incoming message (its state-store key):
+
+1. Recorded `sent`, `suppressed` or `failed`: nothing more to do (a note still owed
+   to the ticket is written again).
+2. Not recorded: decide. A `Suppression` is recorded as `suppressed` with its reason.
+3. A plan: render the reply, then record `sending` *with the rendered bytes and the
+   envelope* (committed), then hand the bytes to the mailer, then record `sent`.
+4. Recorded `sending` (a crash, or a transient failure, between 3's record and
+   its `sent`): the reply may or may not have gone out. If `copy_found` (e.g. an
+   IMAP search of our mailbox for the Message-ID of the copy sent to `copy_to`)
+   finds it, it went: record `sent`. Otherwise send *the recorded bytes* again:
+   the same Message-ID, so receivers that dedupe (and our mailbox) see one mail.
+
+Transient mail errors leave `sending` and raise (the intake retries the delivery);
+a permanent rejection records `failed` with the reason and raises `MailRejected`
+for the message's record. The per-sender daily cap counts `sending` and `sent`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from bot.errors import MailRejected
+from bot.mailer import Mailer, PartiallyRefused
+from bot.reply import envelope_recipients, part_types, render_reply, sent_note, suppressed_note
+from parsers.email import parse_message
+from parsers.model import Message
+from rules.assessment import Assessment
+from rules.contract import to_json
+from rules.reply import ReplyPlan, Suppression, decide_reply, reply_recipients
+
+if TYPE_CHECKING:
+    from bot.intake import Delivery
+
+log = logging.getLogger("portbot.reply")
+
+ReplyStatus = Literal["sending", "sent", "suppressed", "failed"]
+
+
+@dataclass(frozen=True)
+class ReplyRecord:
+    key: str  # the incoming message's state-store key
+    request_id: str
+    status: ReplyStatus
+    at: dt.datetime
+    reason: str = ""  # suppression reason code, or the failure
+    message_id: str | None = None
+    recipient: str | None = None  # To, lower case: what the daily cap counts
+    raw: bytes | None = field(default=None, repr=False)  # the reply as sent (no secrets)
+    envelope: tuple[str, ...] = ()
+    assessment_json: str | None = None  # masked contract JSON the reply was rendered from
+    noted: bool = False  # the ticket has its private note about this reply
+
+
+class ReplyLedger(Protocol):
+    """What the state store keeps for replies (one row per incoming message key)."""
+
+    def reply_for(self, key: str) -> ReplyRecord | None: ...
+
+    def last_sent(self, request_id: str) -> ReplyRecord | None:
+        """The newest `sent` (or `sending`) reply of the request: its assessment is what
+        the customer last saw."""
+        ...
+
+    def replies_since(self, recipient: str, since: dt.datetime) -> int:
+        """Replies `sending` or `sent` to `recipient` at or after `since`."""
+        ...
+
+    def put(self, record: ReplyRecord) -> None:
+        """Insert or replace by key; durable (committed) on return."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReplySettings:
+    support_address: str
+    support_name: str
+    domain: str  # of our Message-IDs
+    own_addresses: frozenset[str] = frozenset()  # support_address is always included
+    internal_domains: frozenset[str] = frozenset()  # our company's: colleagues who forward
+    daily_cap: int = 5
+    copy_to: str = ""  # also send to this address (our mailbox): evidence for recovery
+
+    def __post_init__(self) -> None:
+        if "@" not in self.support_address or not self.domain:
+            raise ValueError("support_address and domain are needed")
+        if self.daily_cap < 0:
+            raise ValueError("daily_cap must not be negative")
+
+    @property
+    def ours(self) -> frozenset[str]:
+        return frozenset({self.support_address.lower(), *(a.lower() for a in self.own_addresses)})
+
+
+Outcome = Literal["sent", "resent", "suppressed", "already_done", "recovered"]
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    reason: str = ""
+    message_id: str | None = None
+
+
+def _incoming(raws: Sequence[bytes], key: str) -> tuple[Message, bytes]:
+    """The message whose key this is (a retried delivery carries the whole thread)."""
+    for raw in reversed(raws):
+        message = parse_message(raw)
+        if message.message_id == key:
+            return message, raw
+    return parse_message(raws[-1]), raws[-1]
+
+
+class Replier:
+    def __init__(
+        self,
+        ledger: ReplyLedger,
+        mailer: Mailer,
+        settings: ReplySettings,
+        *,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        note: Callable[[str, str], None] | None = None,  # (request_id, private note text)
+        copy_found: Callable[[str], bool] | None = None,  # Message-ID -> in our mailbox?
+    ) -> None:
+        self.ledger, self.mailer, self.settings = ledger, mailer, settings
+        self.now, self.note, self.copy_found = now, note, copy_found
+
+    def __call__(self, delivery: Delivery) -> None:
+        """The intake's Sink: one assessed message with its whole request."""
+        self.handle(delivery.request_id, delivery.key, delivery.raws, delivery.assessment)
+
+    def handle(self, request_id: str, key: str, raws: Sequence[bytes],
+               assessment: Assessment) -> Result:  # fmt: skip
+        record = self.ledger.reply_for(key)
+        if record is not None and record.status == "sending":
+            return self._recover(record)
+        if record is not None:
+            self._note_once(record)
+            return Result("already_done", record.reason, record.message_id)
+
+        message, raw = _incoming(raws, key)
+        previous = self.ledger.last_sent(request_id)
+        previous_json = json.loads(previous.assessment_json) if previous and (
+            previous.assessment_json) else None  # fmt: skip
+        to, _ = reply_recipients(message, self.settings.internal_domains)
+        since = self.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        decision = decide_reply(
+            message, assessment, previous_json,
+            own_domains=[self.settings.domain], own_addresses=self.settings.ours,
+            replies_to_sender_today=self.ledger.replies_since(to, since) if to else 0,
+            daily_cap=self.settings.daily_cap, part_types=part_types(raw),
+        )  # fmt: skip
+        if isinstance(decision, Suppression):
+            done = ReplyRecord(key, request_id, "suppressed", self.now(), reason=decision.reason)
+            self.ledger.put(done)
+            log.info("request=%s no auto-reply: %s", request_id, decision.reason)
+            self._note_once(done, suppressed_note(decision))
+            return Result("suppressed", decision.reason)
+        return self._send_new(request_id, key, message, assessment, decision)
+
+    def _send_new(self, request_id: str, key: str, message: Message, assessment: Assessment,
+                  plan: ReplyPlan) -> Result:  # fmt: skip
+        s = self.settings
+        reply = render_reply(plan, assessment, message, support_address=s.support_address,
+                             support_name=s.support_name, domain=s.domain, incoming_key=key,
+                             internal_domains=s.internal_domains, now=self.now())  # fmt: skip
+        envelope = tuple(envelope_recipients(reply, [s.copy_to] if s.copy_to else []))
+        to = envelope_recipients(reply)[0]
+        record = ReplyRecord(
+            key, request_id, "sending", self.now(), reason=plan.kind,
+            message_id=str(reply["Message-ID"]), recipient=to.lower(),
+            raw=reply.as_bytes(policy=email.policy.SMTP), envelope=envelope,
+            assessment_json=json.dumps(to_json(assessment)),
+        )  # fmt: skip
+        self.ledger.put(record)  # before the send: a crash now is recovered, never repeated
+        self._transmit(record)
+        return Result("sent", plan.kind, record.message_id)
+
+    def _recover(self, record: ReplyRecord) -> Result:
+        if record.message_id and self.copy_found is not None and self.copy_found(
+                record.message_id):  # fmt: skip
+            self._mark_sent(record)
+            return Result("recovered", record.reason, record.message_id)
+        self._transmit(record)
+        return Result("resent", record.reason, record.message_id)
+
+    def _transmit(self, record: ReplyRecord) -> None:
+        # The recorded bytes, always: a resend is the very same mail.
+        assert record.raw is not None
+        try:
+            self.mailer.send(record.raw, list(record.envelope), self.settings.support_address)
+        except PartiallyRefused as exc:  # out to some: sending again would repeat it
+            log.warning("request=%s auto-reply partly refused: %s", record.request_id, exc)
+        except MailRejected as exc:
+            self.ledger.put(replace(record, status="failed", reason=f"rejected: {exc}",
+                                    raw=None))  # fmt: skip
+            self._note_once(self.ledger.reply_for(record.key) or record,
+                            f"auto-reply could not be sent: {exc}")  # fmt: skip
+            raise
+        self._mark_sent(record)
+
+    def _mark_sent(self, record: ReplyRecord) -> None:
+        sent = replace(record, status="sent", at=self.now())
+        self.ledger.put(sent)
+        log.info("request=%s auto-reply sent (%s) %s", record.request_id, record.reason,
+                 record.message_id)  # fmt: skip
+        self._note_once(sent)
+
+    def _note_once(self, record: ReplyRecord, text: str | None = None) -> None:
+        if self.note is None or record.noted:
+            return
+        if text is None:
+            text = _note_for(record)
+        self.note(record.request_id, text)
+        self.ledger.put(replace(record, noted=True))
+
+
+def _note_for(record: ReplyRecord) -> str:
+    if record.status == "sent" and record.raw is not None:
+        reply = email.message_from_bytes(record.raw, policy=email.policy.SMTP)
+        assert isinstance(reply, EmailMessage)
+        return sent_note(reply, record.reason)
+    if record.status == "suppressed":
+        return f"auto-reply not sent: {record.reason}"
+    return f"auto-reply {record.status}: {record.reason}"
+
+
+class MemoryLedger:
+    """A ReplyLedger in memory: for tests and the demo (the state store keeps the real one)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, ReplyRecord] = {}
+
+    def reply_for(self, key: str) -> ReplyRecord | None:
+        return self.records.get(key)
+
+    def last_sent(self, request_id: str) -> ReplyRecord | None:
+        found = [r for r in self.records.values()
+                 if r.request_id == request_id and r.status in ("sent", "sending")]  # fmt: skip
+        return max(found, key=lambda r: r.at) if found else None
+
+    def replies_since(self, recipient: str, since: dt.datetime) -> int:
+        return sum(1 for r in self.records.values() if r.status in ("sent", "sending")
+                   and r.recipient == recipient.lower() and r.at >= since)  # fmt: skip
+
+    def put(self, record: ReplyRecord) -> None:
+        self.records[record.key] = record
+
+
+__all__ = ["MemoryLedger", "Replier", "ReplyLedger", "ReplyRecord", "ReplySettings", "Result"]
