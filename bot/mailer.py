@@ -104,8 +104,8 @@ def map_smtp_errors(host: str) -> Iterator[None]:
     except smtplib.SMTPNotSupportedError as exc:
         raise MailRejected(f"{host}: {exc}") from exc
     except ssl.SSLCertVerificationError as exc:
-        raise MailRejected(f"{host}: the server's certificate does not verify: "
-                           f"{exc.verify_message}") from exc  # fmt: skip
+        why = getattr(exc, "verify_message", None) or exc
+        raise MailRejected(f"{host}: the server's certificate does not verify: {why}") from exc
     except smtplib.SMTPServerDisconnected as exc:
         raise MailUnavailable(f"{host}: the server closed the connection: {exc}") from exc
     except smtplib.SMTPException as exc:
