@@ -243,7 +243,8 @@ def _partner_for(message: Message, patterns: NoticePatterns) -> tuple[Partner, s
             return partner, message.body or ""
         if partner.sends(message.forwarded_from) and message.forwarded_from:
             # The colleague's note above the forward has their own signature and numbers.
-            head = re.compile(rf"^[ \t>]*From:.*{re.escape(message.forwarded_from)}", re.I | re.M)
+            head = re.compile(rf"^[ \t>]*From:.*{re.escape(message.forwarded_from)}"
+                              r"|^-+ Attached message from ", re.I | re.M)  # fmt: skip
             m = head.search(message.body or "")
             return partner, (message.body or "")[m.start():] if m else message.body or ""
     return None

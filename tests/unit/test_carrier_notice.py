@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import email
+import email.policy
 import json
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -222,3 +225,19 @@ def test_dkim_pass_for_another_domain_does_not_vouch_for_the_partner() -> None:
     notice = read_notice(_message("no-reply@twilio.com", "Port-in update", _ORDER_BODY,
                                   headers=_auth(other)))  # fmt: skip
     assert notice is not None and notice.authenticated is None
+
+
+def test_notice_forwarded_as_an_attachment_is_read_from_the_attachment() -> None:
+    inner = email.message_from_bytes((NOTICES / "telnyx-03-exception-address.eml").read_bytes(),
+                                     policy=email.policy.default)  # fmt: skip
+    outer = EmailMessage(policy=email.policy.default)
+    outer["From"] = "Kyle Brennan <kyle.brennan@lofty.com>"
+    outer["To"] = "support@lofty.com"
+    outer["Subject"] = "Fwd: Telnyx exception"
+    outer.set_content("See attached, can someone call them?\nKyle\nM: (678) 920-3318\n")
+    outer.add_attachment(inner)
+    notice = read_notice(parse_message(outer.as_bytes()))
+    assert notice is not None
+    assert (notice.partner, notice.kind, notice.reason_codes) == (
+        "Telnyx", "rejected", ("address_mismatch",))  # fmt: skip
+    assert "+16789203318" not in notice.numbers
