@@ -1,11 +1,11 @@
 """The stages of a port after the request arrives, and the moves between them.
 
-    request_received ──> submitted ──> approved ──> scheduled ──> completed
-          ^                  │  │          │            ^  │
-          │                  │  └──────────┼────────────┘  │   (an approval that
-          └──── rejected <───┴─────────────┴───────────────┘    carries the date)
-
-    cancelled: from any stage that is not final.
+    request_received -> submitted -> approved -> scheduled -> completed
+    submitted -> scheduled          an approval that carries the porting date
+    submitted | approved -> completed   a partner that reports no FOC first
+    submitted | approved | scheduled -> rejected -> request_received
+    scheduled -> scheduled          the porting date moved
+    any stage not final -> cancelled
 
 `request_received` is the whole time information is being collected (the
 intake's `awaiting_customer` and `ready` are sub-states of it). A rejection
@@ -15,7 +15,8 @@ resubmitted. `completed` and `cancelled` are final.
 The allowed moves and what each stage needs are data (`ALLOWED`, `REQUIRES`);
 `transition` is the one judge, for every source of a change (an agent on the
 ticket, a carrier-partner email, the command line, the bot itself). It returns
-a value and changes nothing.
+a value and changes nothing. `match_notice` and `decide_notice` find the
+request a partner's email is about and the move it asks for.
 """
 
 from __future__ import annotations
