@@ -237,9 +237,10 @@ def check_bill_account(ctx: Context) -> list[Problem]:
     if found is None or stated is None or on_bill is None or accounts_equal(stated, on_bill):
         return []
     doc = found[0]
+    ends = (f"(ending {_tail(on_bill)}) differs from the one given (ending {_tail(stated)})"
+            if _tail(on_bill) != _tail(stated) else "differs from the one given")  # fmt: skip
     return [Problem("bill_account_mismatch", "bill", None,
-                    f"The account number on the bill (ending {_tail(on_bill)}) differs from "
-                    f"the one given (ending {_tail(stated)})."
+                    f"The account number on the bill {ends}."
                     + _near_miss(doc, fold_account(stated), fold_account(on_bill))
                     + _hedge(doc, "account_number", found[1].uncertain))]  # fmt: skip
 
