@@ -54,12 +54,37 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     which.add_argument("ids", nargs="*", type=int, default=[], metavar="ID")
     which.add_argument("--all", action="store_true", help="every open quarantine entry")
     which.add_argument("--list", action="store_true", help="list the open entries and reasons")
-    command("doctor", "check the configuration, the state file, the IMAP login and folders")
-    sub.add_parser(
+    command("doctor", "check the configuration, the state file, the IMAP login and folders, "
+                      "and the Zendesk login and fields")  # fmt: skip
+    demo = sub.add_parser(
         "demo",
-        help="the demo: a local IMAP server with the fixtures, read by the bot",
-        description="Start a local dovecot, load fixtures/emails/ into it, read it.",
-    )
+        help="the demo: a local IMAP server and Zendesk emulator, the fixtures, the bot",
+        description="Start a local dovecot and the Zendesk emulator, load fixtures/emails/ "
+                    "into the mailbox, let the bot read it and file the tickets, and serve "
+                    "the emulator's ticket page until Ctrl-C.",
+    )  # fmt: skip
+    demo.add_argument("--once", action="store_true",
+                      help="print the summary and exit instead of serving the ticket page")
+    demo.add_argument("--port", type=int, default=8765,
+                      help="the emulator's port (default 8765; 0 picks a free one)")
+    zendesk = sub.add_parser("zendesk", help="Zendesk account tasks",
+                             description="Zendesk account tasks.")  # fmt: skip
+    zsub = zendesk.add_subparsers(dest="zendesk_command", required=True)
+    setup = zsub.add_parser(
+        "setup", help="create or find the custom ticket fields; print their ids for the config",
+        description="Find the bot's custom ticket fields (and the stage dropdown) by title in "
+                    "the account, create those missing, and print a [zendesk.fields] table "
+                    "to paste into the configuration.",
+    )  # fmt: skip
+    setup.add_argument("--config", type=Path, required=True, help="configuration file")
+    emulator = sub.add_parser(
+        "zendesk-emulator", help="run the local Zendesk emulator (API and ticket page)",
+        description="A local Zendesk API emulator for trying the bot; its page at / shows "
+                    "the tickets as an agent would see them.",
+    )  # fmt: skip
+    from bot.zendesk_emulator.cli import build_parser
+
+    build_parser(emulator)
 
 
 def _fail(message: str) -> int:
@@ -79,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                   ensure_ascii=False, indent=2)  # fmt: skip
         sys.stdout.write("\n")
         return 0
+    if args.command == "zendesk-emulator":
+        from bot.zendesk_emulator.cli import run
+
+        return run(args)
     from bot import mailcli  # the intake's commands; imported here to keep `assess` light
 
     return mailcli.main(args)

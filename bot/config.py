@@ -8,11 +8,12 @@ environment variables or files named in the TOML, never from the TOML itself.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.ticket import FIELD_SPECS, ZendeskNames
 from parsers.limits import Limits
 from rules.policy import Policy
 
@@ -94,6 +95,51 @@ class QuarantineConfig:
 
 
 @dataclass(frozen=True)
+class ZendeskConfig:
+    """[zendesk]: the ticket desk. Without the section the bot only assesses.
+
+    The API token is read at the edge (`token_file`, else the variable `token_env`),
+    never written here. `url` sends the API calls elsewhere (the local emulator, a
+    proxy) instead of https://SUBDOMAIN.zendesk.com.
+    """
+
+    subdomain: str = ""
+    email: str = ""
+    token_env: str = "PORTBOT_ZENDESK_TOKEN"
+    token_file: str = ""
+    url: str = ""
+    timeout_seconds: float = 30.0
+    # Zendesk allows 30 updates of one ticket per 10 minutes; beyond the budget an
+    # update waits for a later cycle.
+    updates_per_ticket: int = 30
+    update_window_seconds: float = 600.0
+    retry_attempts: int = 5
+    retry_backoff_seconds: float = 1.0
+    retry_max_backoff_seconds: float = 30.0
+    retry_max_wait_seconds: float = 120.0
+    names: ZendeskNames = field(default_factory=ZendeskNames)
+
+    def __post_init__(self) -> None:
+        if not self.subdomain and not self.url:
+            raise ValueError("subdomain is required (or url, for the local emulator)")
+        if not self.email:
+            raise ValueError("email is required: the agent the API token belongs to")
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, not {self.url!r}")
+        if self.updates_per_ticket < 1 or self.update_window_seconds <= 0:
+            raise ValueError("updates_per_ticket must be >= 1, update_window_seconds positive")
+        if self.retry_attempts < 1 or min(self.retry_backoff_seconds, self.timeout_seconds,
+                                          self.retry_max_backoff_seconds,
+                                          self.retry_max_wait_seconds) < 0:  # fmt: skip
+            raise ValueError("retry_attempts must be >= 1 and the waits not negative")
+        if self.timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be positive")
+
+    def __repr__(self) -> str:
+        return f"ZendeskConfig({self.subdomain or self.url!r}, {self.email!r})"
+
+
+@dataclass(frozen=True)
 class Config:
     policy: Policy = field(default_factory=Policy)
     limits: Limits = field(default_factory=Limits)
@@ -101,6 +147,7 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     quarantine: QuarantineConfig = field(default_factory=QuarantineConfig)
+    zendesk: ZendeskConfig | None = None  # None: no tickets, assessments only
 
 
 def _section(cls: type[Policy] | type[Limits], data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -144,12 +191,13 @@ _MAIL_SECTIONS: dict[str, type[Any]] = {
 }
 
 
-def _mail_section(name: str, data: Any) -> Any:
+def _mail_section(name: str, data: Any, cls: type[Any] | None = None,
+                  skip: frozenset[str] = frozenset()) -> Any:  # fmt: skip
     """One of the intake sections, each key checked against the field's default type."""
-    cls = _MAIL_SECTIONS[name]
+    cls = cls or _MAIL_SECTIONS[name]
     if not isinstance(data, dict):
         raise ConfigError(f"[{name}] must be a table")
-    defaults = {f.name: f.default for f in fields(cls)}
+    defaults = {f.name: f.default for f in fields(cls) if f.name not in skip}
     unknown = sorted(set(data) - set(defaults))
     if unknown:
         raise ConfigError(f"[{name}] has unknown key(s): {', '.join(unknown)}")
@@ -177,14 +225,59 @@ def _mail_section(name: str, data: Any) -> Any:
         raise ConfigError(f"[{name}] {exc}") from exc
 
 
+_NAME_KEYS = ("porting_tag", "stage_tag_prefix", "missing_tag_prefix", "problem_tag_prefix",
+              "ready_tag", "follow_up_boss_tag", "subject_prefix")  # fmt: skip
+
+
+def _table(data: Any, name: str, value_type: type[Any], what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, value_type) or (
+            value_type is str and not value.strip()
+        ):
+            raise ConfigError(f"[{name}] {key} must be {what}")
+    return data
+
+
+def _zendesk(data: Any) -> ZendeskConfig:
+    """[zendesk] with its tables: names (tags, subject), fields (ids), field_titles."""
+    if not isinstance(data, dict):
+        raise ConfigError("[zendesk] must be a table")
+    tables = ("names", "fields", "field_titles")
+    plain = {k: v for k, v in data.items() if k not in tables}
+    base: ZendeskConfig = _mail_section("zendesk", plain, ZendeskConfig, frozenset({"names"}))
+    names = _table(data.get("names", {}), "zendesk.names", str, "a non-empty string")
+    unknown = sorted(set(names) - set(_NAME_KEYS))
+    if unknown:
+        raise ConfigError(f"[zendesk.names] has unknown key(s): {', '.join(unknown)}; "
+                          f"known: {', '.join(_NAME_KEYS)}")  # fmt: skip
+    ids = _table(data.get("fields", {}), "zendesk.fields", int, "a field id (a number)")
+    titles = _table(data.get("field_titles", {}), "zendesk.field_titles", str,
+                    "a non-empty string")  # fmt: skip
+    for table, values in (("fields", ids), ("field_titles", titles)):
+        unknown = sorted(set(values) - set(FIELD_SPECS))
+        if unknown:
+            raise ConfigError(f"[zendesk.{table}] has unknown key(s): {', '.join(unknown)}; "
+                              f"known: {', '.join(FIELD_SPECS)}")  # fmt: skip
+    defaults = ZendeskNames()
+    try:
+        return replace(base, names=ZendeskNames(
+            **names, field_ids=dict(ids),
+            field_titles={**defaults.field_titles, **titles}))  # fmt: skip
+    except ValueError as exc:
+        raise ConfigError(f"[zendesk] {exc}") from exc
+
+
 def parse_config(data: dict[str, Any]) -> Config:
-    known = {"policy", "limits", *_MAIL_SECTIONS}
+    known = {"policy", "limits", "zendesk", *_MAIL_SECTIONS}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
     mail = {name: _mail_section(name, data[name]) for name in _MAIL_SECTIONS if name in data}
+    zendesk = _zendesk(data["zendesk"]) if "zendesk" in data else None
     return Config(policy=_policy(data.get("policy", {})), limits=_limits(data.get("limits", {})),
-                  **mail)  # fmt: skip
+                  zendesk=zendesk, **mail)  # fmt: skip
 
 
 def load_config(path: Path | None) -> Config:

@@ -1,11 +1,14 @@
-"""The embedded demo: the real bot reading a real mailbox loaded with the fixture threads.
+"""The embedded demo: the real bot reading a real mailbox and filing real tickets.
 
 A local dovecot is started in a temporary directory (loopback, self-signed
 certificate, see bot.localmail), every message of fixtures/emails/ is APPENDed to
-its INBOX, and the bot polls it exactly as `portbot poll` would: IMAP over TLS,
-the SQLite state store, threads joined by Message-ID/References, quarantine. Then
-it polls again to show that nothing is read twice. Until the ticket desk is wired
-in, the results shown are the assessments.
+its INBOX, and the local Zendesk emulator is started beside it (port 8765 unless
+that is taken). The bot, built by the same composition root as `portbot poll`
+(`bot.app.build_app`), polls the mailbox: IMAP over TLS, the SQLite state store,
+threads joined by Message-ID/References, quarantine, and one ticket per request
+through zenpy over HTTP, follow-ups updating it. Then it polls again to show that
+nothing is read twice, prints the emulator's page address and serves it until
+Ctrl-C (`--once`: exit after the summary).
 
 Each fixture thread was written for a day of its own (expected.json "today"); the
 demo assesses each request on its thread's day so the bill-age rule reads as meant.
@@ -13,34 +16,29 @@ demo assesses each request on its thread's day so the bill-age rule reads as mea
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import sys
 import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from bot.config import Config, ImapConfig, QuarantineConfig, StateConfig
-from bot.intake import CycleReport, Delivery, build_intake, message_key, thread_keys
+from bot.app import build_app
+from bot.config import Config, ImapConfig, QuarantineConfig, StateConfig, ZendeskConfig
+from bot.intake import CycleReport, Delivery, key_of
 from bot.localmail import LocalMail, LocalMailError, dovecot_binary, local_dovecot
+from bot.zendesk_emulator import Emulator, serve
+from bot.zendesk_emulator.server import wait_forever
 from rules.assessment import Assessment
 from rules.contract import to_json
 
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emails"
-
-
-def _header(raw: bytes) -> bytes:
-    for end in (b"\r\n\r\n", b"\n\n"):
-        if end in raw:
-            return raw.split(end, 1)[0] + end
-    return raw
-
-
-def _key(raw: bytes) -> str:
-    header = _header(raw)
-    return message_key(thread_keys(header), header)
+DEMO_PORT = 8765
+DEMO_TOKEN = "emulator-token"  # the emulator's own; nothing real
 
 
 def load_threads(fixtures: Path) -> list[tuple[str, list[bytes], dt.date]]:
@@ -58,13 +56,26 @@ def load_threads(fixtures: Path) -> list[tuple[str, list[bytes], dt.date]]:
     return threads
 
 
-def demo_config(server: LocalMail, state: Path) -> Config:
+def demo_config(server: LocalMail, state: Path, zendesk_url: str | None = None) -> Config:
+    zendesk = None
+    if zendesk_url:
+        zendesk = ZendeskConfig(subdomain="demo", email="portbot@example.test", url=zendesk_url)
     return Config(
         imap=ImapConfig(host=server.host, port=server.tls_port, ca_file=str(server.ca_file),
                         username=server.user, password_file=str(server.password_file)),
         state=StateConfig(path=str(state)),
         quarantine=QuarantineConfig(folder="Quarantine"),
+        zendesk=zendesk,
     )  # fmt: skip
+
+
+def start_emulator(port: int, out: TextIO) -> Emulator:
+    """The emulator on `port`, or on a free one when that is taken."""
+    try:
+        return serve(port=port, token=DEMO_TOKEN)
+    except OSError:
+        print(f"(port {port} is taken: the Zendesk emulator takes a free one)", file=out)
+        return serve(port=0, token=DEMO_TOKEN)
 
 
 def _line(name: str, assessment: Assessment) -> str:
@@ -78,7 +89,8 @@ def _line(name: str, assessment: Assessment) -> str:
     return f"{verdict} {name:<46} {detail}"
 
 
-def run_demo(fixtures: Path, out: TextIO) -> int:
+def run_demo(fixtures: Path, out: TextIO, *, once: bool = True, port: int = 0) -> int:
+    """The demo; with `once` False it serves the ticket page until Ctrl-C afterwards."""
     threads = load_threads(fixtures)
     if not threads:
         print(f"no threads in {fixtures}", file=out)
@@ -87,10 +99,28 @@ def run_demo(fixtures: Path, out: TextIO) -> int:
         print("The demo needs dovecot (Debian: apt-get install dovecot-imapd; scripts/setup "
               "installs it).", file=out)  # fmt: skip
         return 1
-    # which fixture thread (and so which day) each message belongs to
-    thread_of = {_key(raw): (name, today) for name, raws, today in threads for raw in raws}
-    latest: dict[str, tuple[str, Assessment]] = {}
+    emulator = start_emulator(port, out)
+    try:
+        code = _file_tickets(threads, emulator, out)
+        if code or once:
+            return code
+        print(f"\nThe tickets as an agent sees them: {emulator.url}/\n"
+              "Serving that page until Ctrl-C.", file=out, flush=True)  # fmt: skip
+        wait_forever(emulator)  # returns on Ctrl-C
+        return 0
+    finally:
+        emulator.stop()
 
+
+def _file_tickets(threads: list[tuple[str, list[bytes], dt.date]], emulator: Emulator,
+                  out: TextIO) -> int:  # fmt: skip
+    from bot.ticketing import desk_from_config
+    from bot.zendesk import CallCounter
+
+    # which fixture thread (and so which day) each message belongs to
+    thread_of = {key_of(raw): (name, today) for name, raws, today in threads for raw in raws}
+    latest: dict[str, tuple[str, Assessment]] = {}
+    environ = {"PORTBOT_ZENDESK_TOKEN": DEMO_TOKEN}
     with tempfile.TemporaryDirectory(prefix="portbot-demo-") as work, ExitStack() as stack:
         try:
             server = stack.enter_context(local_dovecot())
@@ -98,27 +128,40 @@ def run_demo(fixtures: Path, out: TextIO) -> int:
             print(f"could not start the local dovecot: {exc}", file=out)
             return 1
         count = server.append("INBOX", (raw for _, raws, _ in threads for raw in raws))
+        zendesk = demo_config(server, Path(work) / "state.sqlite3", emulator.url).zendesk
+        assert zendesk is not None
+        ids = desk_from_config(zendesk, environ).setup_fields(zendesk.names)
+        zendesk = replace(zendesk, names=replace(zendesk.names, field_ids=ids))
+        config = replace(demo_config(server, Path(work) / "state.sqlite3"), zendesk=zendesk)
+        counter = CallCounter()
+        desk = desk_from_config(zendesk, environ, counter)
         print(f"Local IMAP server on {server.host}:{server.tls_port} (TLS), "
               f"{count} messages from {len(threads)} fixture threads in INBOX.\n"
-              "The bot polls it:\n", file=out)  # fmt: skip
-        config = demo_config(server, Path(work) / "state.sqlite3")
+              f"Zendesk emulator on {emulator.url}/ (ticket fields set up).\n"
+              "The bot polls the mailbox and files a ticket per request:\n",
+              file=out)  # fmt: skip
 
         def assess_on_thread_day(raws: Sequence[bytes]) -> Assessment:
             from bot.app import assess_messages
 
-            _, today = thread_of.get(_key(raws[0]), ("?", dt.date.today()))
+            _, today = thread_of.get(key_of(raws[0]), ("?", dt.date.today()))
             return assess_messages(raws, config, today)
 
         def show(delivery: Delivery) -> None:
-            name, _ = thread_of.get(_key(delivery.raws[0]), (delivery.request_id, None))
+            name, _ = thread_of.get(key_of(delivery.raws[0]), (delivery.request_id, None))
             latest[delivery.request_id] = (name, delivery.assessment)
 
-        with build_intake(config, assess=assess_on_thread_day, sinks=[show]) as intake:
+        with build_app(config, assess=assess_on_thread_day, sinks=[show], desk=desk,
+                       environ=environ) as intake:  # fmt: skip
             first = intake.poll()
-            _print_results(first, latest, intake.state.quarantined(), out)
+            tickets = intake.state.tickets()
+            _print_results(first, latest, intake.state.quarantined(), out, tickets)
             again = intake.poll()
             print(f"\nPolling again: {len(again.handled)} messages read "
                   "(each message is read once).", file=out)  # fmt: skip
+        calls = ", ".join(f"{n} {kind}" for kind, n in sorted(counter.calls.items()))
+        print(f"{len(set(tickets.values()))} tickets filed in the Zendesk emulator with "
+              f"{counter.total} API calls ({calls}).", file=out)  # fmt: skip
     if latest:
         request_id, (name, assessment) = next(iter(sorted(latest.items())))
         print(f"\nThe assessment of {request_id} ({name}), PINs masked:", file=out)
@@ -128,9 +171,11 @@ def run_demo(fixtures: Path, out: TextIO) -> int:
 
 
 def _print_results(report: CycleReport, latest: dict[str, tuple[str, Assessment]],
-                   quarantined: Sequence[object], out: TextIO) -> None:  # fmt: skip
+                   quarantined: Sequence[object], out: TextIO,
+                   tickets: dict[str, int]) -> None:  # fmt: skip
     for request_id, (name, assessment) in sorted(latest.items()):
-        print(f"{request_id} {_line(name, assessment)}", file=out)
+        ticket = f"#{tickets[request_id]}" if request_id in tickets else "-"
+        print(f"{request_id} {ticket:>4} {_line(name, assessment)}", file=out)
     for entry in quarantined:
         print(f"QUARANTINED {getattr(entry, 'message_id', '-')}: {getattr(entry, 'reason', '')}",
               file=out)  # fmt: skip
@@ -141,9 +186,14 @@ def _print_results(report: CycleReport, latest: dict[str, tuple[str, Assessment]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    fixtures = Path(args[0]) if args else DEFAULT_FIXTURES
-    return run_demo(fixtures, sys.stdout)
+    parser = argparse.ArgumentParser(prog="portbot demo", description=__doc__.split("\n")[0])
+    parser.add_argument("fixtures", nargs="?", type=Path, default=DEFAULT_FIXTURES)
+    parser.add_argument("--once", action="store_true",
+                        help="exit after the summary instead of serving the ticket page")
+    parser.add_argument("--port", type=int, default=DEMO_PORT,
+                        help=f"the Zendesk emulator's port (default {DEMO_PORT})")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    return run_demo(args.fixtures, sys.stdout, once=args.once, port=args.port)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,12 @@ and then nothing unrecorded counts as done.
 
 The seam for what comes after the assessment (a ticket, a reply): a `Sink` receives
 each assessed message as a `Delivery`. A sink may see a delivery again after a crash
-between its call and the record of it; `Delivery.key` is stable so it can tell.
+between its call and the record of it, or when a sink after it failed;
+`Delivery.key` is stable so it can tell. What a sink raises decides what happens:
+
+    DeliveryDeferred, DeskUnavailable   wait: retried every cycle, attempts not used up
+    DeliveryRefused, DeskRejected       refused for good: quarantined now, with the reason
+    anything else (a bug)               retried up to max_delivery_attempts, then quarantined
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from bot.config import Config
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DeskRejected, DeskUnavailable, PortbotError
 from bot.mailbox import Envelope, Mailbox, MailboxError, MailboxGone, connect_from_config
 from bot.state import MessageRecord, QuarantineEntry, SqliteStateStore
 from parsers.errors import NotAnEmail, ParseError
@@ -61,6 +66,30 @@ class Delivery:
 
 class Sink(Protocol):
     def __call__(self, delivery: Delivery) -> None: ...
+
+
+class DeliveryDeferred(PortbotError):
+    """A sink cannot do its part now (an outage, a rate budget): try again next cycle.
+
+    `everything`: nothing else can be handed on this cycle either (the desk is down),
+    so the other pending hand-ons wait without being assessed again.
+    """
+
+    def __init__(self, message: str, *, everything: bool = False) -> None:
+        super().__init__(message)
+        self.everything = everything
+
+
+class DeliveryRefused(PortbotError):
+    """A sink can never do its part for this message: quarantine it, saying why."""
+
+
+def _failure(exc: Exception) -> Literal["wait", "refused", "failed"]:
+    if isinstance(exc, DeliveryDeferred | DeskUnavailable):
+        return "wait"
+    if isinstance(exc, DeliveryRefused | DeskRejected):
+        return "refused"
+    return "failed"
 
 
 # -- decide ------------------------------------------------------------------------
@@ -97,6 +126,20 @@ def message_key(keys: ThreadKeys, header: bytes) -> str:
     if keys.message_id:
         return keys.message_id
     return "sha256:" + hashlib.sha256(header).hexdigest()
+
+
+def header_of(raw: bytes) -> bytes:
+    """The header block of a raw message, its blank line included."""
+    for end in (b"\r\n\r\n", b"\n\n"):
+        if end in raw:
+            return raw.split(end, 1)[0] + end
+    return raw
+
+
+def key_of(raw: bytes) -> str:
+    """`message_key` of a whole raw message (the key its `Delivery` had)."""
+    header = header_of(raw)
+    return message_key(thread_keys(header), header)
 
 
 @dataclass(frozen=True)
@@ -170,6 +213,7 @@ class CycleReport:
     handled: list[Handled] = field(default_factory=list)
     delivered: int = 0
     delivery_failures: int = 0
+    deferred: int = 0  # hand-ons waiting for a later cycle (an outage, a rate budget)
     moved_to_quarantine: int = 0
     stopped_early: bool = False
 
@@ -300,35 +344,58 @@ class Intake:
                                 decision.assessment)  # fmt: skip
             self._deliver(recorded.row, delivery, report)
 
-    def _deliver(self, row: int, delivery: Delivery, report: CycleReport) -> None:
+    def _deliver(self, row: int, delivery: Delivery, report: CycleReport) -> bool:
+        """Hand on to every sink; False when the sinks wait for a later cycle as a whole."""
         try:
             for sink in self.sinks:
                 sink(delivery)
         except Exception as exc:  # a sink's failure is retried next cycle, never lost
+            reason = f"could not be handed on: {type(exc).__name__}: {exc}"
+            kind = _failure(exc)
+            if kind == "wait":
+                self.state.delivery_deferred(row, reason)
+                log.warning("request=%s hand-on deferred to the next cycle: %s",
+                            delivery.request_id, exc)  # fmt: skip
+                report.deferred += 1
+                return not (isinstance(exc, DeskUnavailable) or getattr(exc, "everything", False))
             attempts = self.state.delivery_failed(
-                row, f"could not be handed on: {type(exc).__name__}: {exc}",
-                self.settings.max_delivery_attempts,
+                row, reason, 1 if kind == "refused" else self.settings.max_delivery_attempts,
             )
-            log.warning("request=%s delivery failed (%s), attempt %d of %d",
-                        delivery.request_id, type(exc).__name__, attempts,
-                        self.settings.max_delivery_attempts)  # fmt: skip
+            if kind == "refused":
+                log.warning("request=%s hand-on refused (%s): quarantined", delivery.request_id,
+                            type(exc).__name__)  # fmt: skip
+            else:
+                log.warning("request=%s delivery failed (%s), attempt %d of %d",
+                            delivery.request_id, type(exc).__name__, attempts,
+                            self.settings.max_delivery_attempts)  # fmt: skip
             report.delivery_failures += 1
-            return
+            return True
         self.state.mark_delivered(row)
         report.delivered += 1
+        return True
 
     def _deliver_pending(self, report: CycleReport) -> None:
-        for pending in self.state.pending_deliveries():
-            raws = tuple(self.state.thread_raws(pending.request_id))
-            try:
-                assessment = self.assess(raws)
-            except Exception as exc:
-                self.state.delivery_failed(pending.row, f"assessment failed on retry: {exc}",
-                                           self.settings.max_delivery_attempts)  # fmt: skip
-                report.delivery_failures += 1
-                continue
-            self._deliver(pending.row, Delivery(pending.request_id, pending.key, raws, assessment),
-                          report)  # fmt: skip
+        pending_all = self.state.pending_deliveries()
+        # a request's pending messages share one thread, hence one assessment
+        assessed: dict[str, tuple[tuple[bytes, ...], Assessment]] = {}
+        for n, pending in enumerate(pending_all):
+            if pending.request_id in assessed:
+                raws, assessment = assessed[pending.request_id]
+            else:
+                raws = tuple(self.state.thread_raws(pending.request_id))
+                try:
+                    assessment = self.assess(raws)
+                except Exception as exc:
+                    self.state.delivery_failed(pending.row, f"assessment failed on retry: {exc}",
+                                               self.settings.max_delivery_attempts)  # fmt: skip
+                    report.delivery_failures += 1
+                    continue
+                assessed[pending.request_id] = (raws, assessment)
+            delivery = Delivery(pending.request_id, pending.key, raws, assessment)
+            if not self._deliver(pending.row, delivery, report):
+                # the sinks wait as a whole (the desk is down): the rest waits unassessed
+                report.deferred += len(pending_all) - n - 1
+                return
 
     def _move_pending(self, mailbox: Mailbox, report: CycleReport) -> None:
         """Quarantined messages not yet moved (a crash or an error came in between)."""
@@ -401,8 +468,12 @@ def build_intake(
     assess: Assessor | None = None,
     connect: Callable[[], Mailbox] | None = None,
     environ: Mapping[str, str] | None = None,
+    state: SqliteStateStore | None = None,
 ) -> Intake:
-    """The intake from a Config; tests and the demo replace the parts they need to."""
+    """The intake from a Config; tests and the demo replace the parts they need to.
+
+    `bot.app.build_app` adds the sinks the configuration asks for (the ticket desk).
+    """
     if config.quarantine.folder in config.imap.folders:
         raise ConfigError(
             f"[quarantine] folder {config.quarantine.folder!r} is also in [imap] folders"
@@ -419,7 +490,7 @@ def build_intake(
         return connect_from_config(config.imap, environ)
 
     return Intake(
-        state=SqliteStateStore(Path(config.state.path)),
+        state=state or SqliteStateStore(Path(config.state.path)),
         connect=connect or connect_imap,
         assess=assess or assess_thread,
         sinks=sinks,
@@ -432,5 +503,5 @@ def build_intake(
     )
 
 
-__all__ = ["Clock", "CycleReport", "Delivery", "Intake", "MailboxError", "Sink", "build_intake",
-           "decide", "thread_keys"]  # fmt: skip
+__all__ = ["Clock", "CycleReport", "Delivery", "DeliveryDeferred", "DeliveryRefused", "Intake",
+           "MailboxError", "Sink", "build_intake", "decide", "key_of", "thread_keys"]  # fmt: skip

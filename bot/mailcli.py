@@ -1,4 +1,4 @@
-"""The intake's commands: run, poll, replay, doctor, demo (parsed by bot.cli)."""
+"""The intake's commands: run, poll, replay, doctor, demo, zendesk setup (parsed by bot.cli)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from bot.config import Config, load_config
+from bot.app import build_app
+from bot.config import Config, ZendeskConfig, load_config
 from bot.errors import PortbotError
-from bot.intake import CycleReport, Delivery, Intake, build_intake
+from bot.intake import CycleReport, Delivery, Intake
 from bot.mailbox import MailboxError, connect_from_config, read_secret
 from bot.scheduler import Runner
 from bot.state import SqliteStateStore, StateError
@@ -35,7 +37,8 @@ def print_report(report: CycleReport) -> None:
         print(f"{h.folder} uid {h.uid} {h.message_id or '-'} {h.outcome} {detail}")
     print(f"{report.count('assessed')} assessed, {report.count('quarantined')} quarantined, "
           f"{report.count('duplicate')} duplicates, {report.delivered} handed on"
-          + (f", {report.delivery_failures} hand-ons failed" if report.delivery_failures else ""))
+          + (f", {report.delivery_failures} hand-ons failed" if report.delivery_failures else "")
+          + (f", {report.deferred} waiting for a later cycle" if report.deferred else ""))
 
 
 def _print_delivery(delivery: Delivery) -> None:
@@ -47,16 +50,18 @@ def main(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from bot.demo import main as demo_main
 
-        return demo_main([])
-    _logging(args.verbose or args.command == "run")
+        return demo_main([*(["--once"] if args.once else []), "--port", str(args.port)])
+    _logging(getattr(args, "verbose", False) or args.command == "run")
     try:
         config = load_config(args.config)
+        if args.command == "zendesk":
+            return zendesk_setup(config, args.config)
         if args.command == "doctor":
             return doctor(config)
         if not config.imap.host:
             return _fail(f"{args.config}: [imap] host is not set")
-        with build_intake(config, sinks=[_print_delivery] if getattr(args, "show", False)
-                          else []) as intake:  # fmt: skip
+        with build_app(config, sinks=[_print_delivery] if getattr(args, "show", False)
+                       else []) as intake:  # fmt: skip
             if args.command == "poll":
                 print_report(intake.poll())
                 return 0
@@ -87,6 +92,60 @@ def replay(intake: Intake, args: argparse.Namespace) -> int:
     return 0
 
 
+def zendesk_setup(config: Config, path: Path) -> int:
+    """Find or create the fields; print the [zendesk.fields] table to paste."""
+    from bot.ticketing import desk_from_config
+
+    if config.zendesk is None:
+        return _fail(f"{path} has no [zendesk] section (see config.example.toml)")
+    ids = desk_from_config(config.zendesk).setup_fields(config.zendesk.names)
+    print(f"# The ticket fields in Zendesk. Paste into {path}, replacing any [zendesk.fields]:")
+    print("[zendesk.fields]")
+    for name, fid in ids.items():
+        print(f"{name} = {fid}")
+    return 0
+
+
+def _check_zendesk(zendesk: ZendeskConfig, say: Callable[[bool, str], None]) -> None:
+    """The token, a login (GET users/me) and the configured field ids."""
+    import requests
+
+    from bot.ticket import FIELD_SPECS
+    from bot.ticketing import read_token
+
+    try:
+        token = read_token(zendesk)
+    except PortbotError as exc:
+        say(False, str(exc))
+        return
+    say(True, "Zendesk API token found")
+    base = zendesk.url.rstrip("/") or f"https://{zendesk.subdomain}.zendesk.com"
+    auth = (f"{zendesk.email}/token", token)
+    try:
+        me = requests.get(f"{base}/api/v2/users/me.json", auth=auth,
+                          timeout=zendesk.timeout_seconds)  # fmt: skip
+        user = me.json().get("user") or {} if me.ok else {}
+        if not me.ok or not user.get("id"):
+            say(False, f"Zendesk at {base} did not accept {zendesk.email} with the token "
+                       f"(HTTP {me.status_code})")  # fmt: skip
+            return
+        say(user.get("role") in ("agent", "admin"),
+            f"logged in to Zendesk at {base} as {user.get('email')} ({user.get('role')})")
+        missing = [n for n in FIELD_SPECS if n not in zendesk.names.field_ids]
+        if missing:
+            say(False, f"[zendesk.fields] has no id for {', '.join(missing)}: run "
+                       "`portbot zendesk setup --config FILE` and paste what it prints")
+            return
+        listed = requests.get(f"{base}/api/v2/ticket_fields.json", auth=auth,
+                              timeout=zendesk.timeout_seconds)  # fmt: skip
+        have = {f.get("id") for f in listed.json().get("ticket_fields", [])} if listed.ok else set()
+        gone = [n for n, fid in zendesk.names.field_ids.items() if fid not in have]
+        say(not gone, "every [zendesk.fields] id exists" if not gone else
+            f"[zendesk.fields] ids not in the account: {', '.join(gone)} (run zendesk setup)")
+    except (requests.RequestException, ValueError) as exc:
+        say(False, f"cannot reach Zendesk at {base}: {type(exc).__name__}")
+
+
 def doctor(config: Config) -> int:
     """Each check on one line; exit 1 when any failed, saying what to do."""
     problems = 0
@@ -95,6 +154,11 @@ def doctor(config: Config) -> int:
         nonlocal problems
         problems += not ok
         print(f"{'ok     ' if ok else 'PROBLEM'} {text}")
+
+    if config.zendesk is None:
+        say(True, "no [zendesk] section: assessments only, no tickets")
+    else:
+        _check_zendesk(config.zendesk, say)
 
     try:
         state = SqliteStateStore(Path(config.state.path))

@@ -9,12 +9,22 @@ of the header block) and recorded as duplicates.
 
 Handing an outcome on (ticket, reply) is a second step with its own flag
 (`delivered`), so a crash between the two retries the hand-on, never the reading.
+A hand-on that must wait (the desk is down) is retried each cycle without using up
+its attempts (`delivery_deferred`); one refused for good is quarantined at once.
+
+The ticket ledger (`tickets`, `ticket_messages`, `ticket_updates`) is the ticket
+sink's memory: which ticket belongs to a request, a create in flight with its
+Idempotency-Key (written before the call, cleared with the ticket id after it),
+the messages the ticket already shows, the assessment it shows (contract JSON with
+secrets, for the next diff note and for repeating a create exactly), and the
+recent updates of each ticket (its rate budget).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import json
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -73,6 +83,27 @@ class QuarantineEntry:
     moved: bool  # moved to the quarantine folder on the server
     released: bool  # put back by `portbot replay`
     recorded_at: str
+
+
+@dataclass(frozen=True)
+class PendingCreate:
+    """A ticket create sent (or about to be) whose answer was not recorded yet."""
+
+    idempotency_key: str
+    keys: tuple[str, ...]  # the messages the ticket will show
+    attach_keys: tuple[str, ...]  # the messages whose attachments go with it
+    assessment_json: str  # the assessment it is made from (contract JSON, secrets shown)
+    followup_of: int | None  # the closed ticket a follow-up links
+
+
+@dataclass(frozen=True)
+class TicketRecord:
+    request_id: str
+    ticket_id: int | None  # None until the first create is recorded
+    applied: frozenset[str]  # message keys the ticket already shows
+    last_json: str | None  # the assessment the ticket shows now
+    pending: PendingCreate | None
+    previous_ticket_ids: tuple[int, ...] = ()  # closed tickets this request had before
 
 
 @dataclass(frozen=True)
@@ -139,6 +170,7 @@ CREATE TABLE IF NOT EXISTS messages (
     recorded_at TEXT NOT NULL,
     delivered INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
+    deferred_reason TEXT NOT NULL DEFAULT '',
     UNIQUE (folder, uidvalidity, uid)
 );
 CREATE INDEX IF NOT EXISTS messages_key ON messages (key, outcome);
@@ -148,6 +180,28 @@ CREATE TABLE IF NOT EXISTS thread_ids (
     message_id TEXT PRIMARY KEY,
     request_id TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tickets (
+    request_id TEXT PRIMARY KEY,
+    ticket_id INTEGER,
+    previous_ids TEXT NOT NULL DEFAULT '[]',
+    last_json TEXT,
+    pending_key TEXT,
+    pending_keys TEXT,
+    pending_attach_keys TEXT,
+    pending_json TEXT,
+    pending_followup_of INTEGER,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ticket_messages (
+    request_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (request_id, key)
+);
+CREATE TABLE IF NOT EXISTS ticket_updates (
+    ticket_id INTEGER NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ticket_updates_at ON ticket_updates (ticket_id, at);
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     row INTEGER NOT NULL REFERENCES messages (row),
@@ -181,6 +235,10 @@ class SqliteStateStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
+            if "deferred_reason" not in columns:  # a state file from before the ticket desk
+                self._db.execute("ALTER TABLE messages ADD COLUMN deferred_reason TEXT"
+                                 " NOT NULL DEFAULT ''")  # fmt: skip
             found = self._db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
             if found is None:
                 self._db.execute("INSERT INTO meta VALUES ('version', ?)", (_VERSION,))
@@ -288,7 +346,7 @@ class SqliteStateStore:
 
     def mark_delivered(self, row: int) -> None:
         with self._transaction() as db:
-            db.execute("UPDATE messages SET delivered=1 WHERE row=?", (row,))
+            db.execute("UPDATE messages SET delivered=1, deferred_reason='' WHERE row=?", (row,))
 
     def delivery_failed(self, row: int, reason: str, max_attempts: int) -> int:
         """Count a failed hand-on; at max_attempts the message is quarantined instead."""
@@ -305,6 +363,103 @@ class SqliteStateStore:
                     (row, reason, _now()),
                 )
         return int(attempts)
+
+    def delivery_deferred(self, row: int, reason: str) -> None:
+        """A hand-on that must wait (an outage, a rate budget): kept pending, attempts unused."""
+        with self._transaction() as db:
+            db.execute("UPDATE messages SET deferred_reason=? WHERE row=?", (reason, row))
+
+    def deferred_reasons(self) -> dict[str, str]:
+        """request id -> why its newest pending hand-on waits (for `doctor` and the CLI)."""
+        rows = self._db.execute(
+            "SELECT request_id, deferred_reason FROM messages WHERE delivered=0"
+            " AND outcome='assessed' AND deferred_reason != '' ORDER BY row"
+        )
+        return {str(q): str(r) for q, r in rows}
+
+    # -- the ticket ledger ------------------------------------------------------------
+
+    def ticket(self, request_id: str) -> TicketRecord | None:
+        found = self._db.execute(
+            "SELECT ticket_id, previous_ids, last_json, pending_key, pending_keys,"
+            " pending_attach_keys, pending_json, pending_followup_of FROM tickets"
+            " WHERE request_id=?", (request_id,),
+        ).fetchone()  # fmt: skip
+        if found is None:
+            return None
+        tid, previous, last, p_key, p_keys, p_attach, p_json, p_of = found
+        applied = frozenset(str(k) for (k,) in self._db.execute(
+            "SELECT key FROM ticket_messages WHERE request_id=?", (request_id,)))  # fmt: skip
+        pending = None
+        if p_key is not None:
+            pending = PendingCreate(str(p_key), tuple(json.loads(p_keys)),
+                                    tuple(json.loads(p_attach)), str(p_json),
+                                    None if p_of is None else int(p_of))  # fmt: skip
+        return TicketRecord(request_id, None if tid is None else int(tid), applied,
+                            last, pending, tuple(int(i) for i in json.loads(previous)))  # fmt: skip
+
+    def begin_create(self, request_id: str, pending: PendingCreate) -> None:
+        """Written BEFORE the create call: a restart repeats it with the same key."""
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO tickets (request_id, updated_at) VALUES (?, ?)",
+                       (request_id, _now()))  # fmt: skip
+            db.execute(
+                "UPDATE tickets SET pending_key=?, pending_keys=?, pending_attach_keys=?,"
+                " pending_json=?, pending_followup_of=?, updated_at=? WHERE request_id=?",
+                (pending.idempotency_key, json.dumps(list(pending.keys)),
+                 json.dumps(list(pending.attach_keys)), pending.assessment_json,
+                 pending.followup_of, _now(), request_id),
+            )  # fmt: skip
+
+    def finish_create(self, request_id: str, ticket_id: int) -> None:
+        """Written AFTER the create call: the ticket is the request's, the pending one done."""
+        with self._transaction() as db:
+            found = db.execute(
+                "SELECT ticket_id, previous_ids, pending_keys, pending_json FROM tickets"
+                " WHERE request_id=? AND pending_key IS NOT NULL", (request_id,),
+            ).fetchone()  # fmt: skip
+            if found is None:
+                return
+            old, previous, keys, assessment = found
+            ids = json.loads(previous)
+            if old is not None and old != ticket_id:
+                ids.append(int(old))
+            db.execute(
+                "UPDATE tickets SET ticket_id=?, previous_ids=?, last_json=?, pending_key=NULL,"
+                " pending_keys=NULL, pending_attach_keys=NULL, pending_json=NULL,"
+                " pending_followup_of=NULL, updated_at=? WHERE request_id=?",
+                (ticket_id, json.dumps(ids), assessment, _now(), request_id),
+            )  # fmt: skip
+            db.executemany("INSERT OR IGNORE INTO ticket_messages VALUES (?, ?)",
+                           [(request_id, k) for k in json.loads(keys)])  # fmt: skip
+
+    def record_update(self, request_id: str, ticket_id: int, keys: Sequence[str],
+                      assessment_json: str, at: float) -> None:  # fmt: skip
+        """After an update call: what the ticket shows now, and one more update counted."""
+        with self._transaction() as db:
+            db.execute("UPDATE tickets SET last_json=?, updated_at=? WHERE request_id=?",
+                       (assessment_json, _now(), request_id))  # fmt: skip
+            db.executemany("INSERT OR IGNORE INTO ticket_messages VALUES (?, ?)",
+                           [(request_id, k) for k in keys])  # fmt: skip
+            db.execute("INSERT INTO ticket_updates VALUES (?, ?)", (ticket_id, at))
+            # the budget looks back minutes, not days
+            db.execute("DELETE FROM ticket_updates WHERE at < ?", (at - 86400,))
+
+    def updates_since(self, ticket_id: int, since: float) -> list[float]:
+        """When the ticket was updated since `since`, oldest first."""
+        rows = self._db.execute(
+            "SELECT at FROM ticket_updates WHERE ticket_id=? AND at >= ? ORDER BY at",
+            (ticket_id, since),
+        )
+        return [float(at) for (at,) in rows]
+
+    def tickets(self) -> dict[str, int]:
+        """request id -> its current ticket id."""
+        rows = self._db.execute(
+            "SELECT request_id, ticket_id FROM tickets WHERE ticket_id IS NOT NULL"
+            " ORDER BY request_id"
+        )
+        return {str(q): int(t) for q, t in rows}
 
     def quarantined(self, *, open_only: bool = True) -> list[QuarantineEntry]:
         rows = self._db.execute(

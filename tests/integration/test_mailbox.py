@@ -357,6 +357,7 @@ def test_the_demo_reads_the_fixture_mailbox_once(capsys: pytest.CaptureFixture[s
     assert "5 messages assessed into 3 requests" in text
     assert "PENDING 18-bill-too-old" in text and "bill_too_old" in text
     assert "Polling again: 0 messages read" in text
+    assert "3 tickets filed in the Zendesk emulator" in text
 
 
 class _TokenServer(BaseHTTPRequestHandler):

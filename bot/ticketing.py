@@ -1,0 +1,289 @@
+"""The ticket sink: each assessed message brought onto its request's Zendesk ticket.
+
+Gather (the ledger's record of the request's ticket; the thread's messages),
+decide (`plan`: pure: create, update, or nothing new), apply (the desk calls,
+each framed by ledger writes).
+
+Never two tickets for one request: before a create the ledger records its
+Idempotency-Key with the messages and the assessment it is made from; after it,
+the ticket id. A restart that finds a create in flight repeats it with the same
+key and the same content, and gets the ticket the first call made (Zendesk
+answers a repeated key with the first answer; the adapter looks a changed body
+up by external_id).
+
+The sink brings the ticket up to the state of the whole thread, not of one
+message: a delivery retried after an outage, or seen again after a crash, finds
+its message already on the ticket and does nothing; a follow-up that arrives
+while the first message still waits makes one ticket showing both.
+
+Failures, as the intake reads them: `DeskUnavailable` (Zendesk down, rate
+limited beyond the adapter's patience) and a spent per-ticket update budget
+defer the message to a later cycle without using up its attempts; a refusal
+(`DeskRejected`, e.g. an invalid field) quarantines it with the reason. Refused
+credentials (401/403) are the account's problem, not the message's: they wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from html import escape
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from bot.config import ZendeskConfig
+from bot.errors import ConfigError, DeskRejected, DeskUnavailable, TicketClosed
+from bot.intake import Delivery, DeliveryDeferred, key_of
+from bot.state import PendingCreate, TicketRecord
+from bot.ticket import TicketDraft, ZendeskNames, diff_note, draft_from_json
+from bot.zendesk import CallCounter, RetryPolicy, TicketDesk, ZendeskAccount, ZenpyDesk
+from parsers.email import parse_message
+from parsers.limits import Limits
+from parsers.model import Attachment, Message
+from rules.contract import to_json
+
+log = logging.getLogger("portbot.ticketing")
+
+
+class TicketLedger(Protocol):
+    """The part of the state store the sink uses (bot.state.SqliteStateStore)."""
+
+    def ticket(self, request_id: str) -> TicketRecord | None: ...
+
+    def begin_create(self, request_id: str, pending: PendingCreate) -> None: ...
+
+    def finish_create(self, request_id: str, ticket_id: int) -> None: ...
+
+    def record_update(self, request_id: str, ticket_id: int, keys: Sequence[str],
+                      assessment_json: str, at: float) -> None: ...  # fmt: skip
+
+    def updates_since(self, ticket_id: int, since: float) -> list[float]: ...
+
+
+@dataclass(frozen=True)
+class UpdateBudget:
+    """At most `updates` updates of one ticket per `window` seconds (Zendesk: 30 per 10 min)."""
+
+    updates: int = 30
+    window: float = 600.0
+
+
+def idempotency_key(request_id: str, message_key: str, purpose: str = "") -> str:
+    """The Idempotency-Key (and external_id) of a create: the same on every retry.
+
+    The message key (a Message-ID) is part of it, so a request id reused by a new
+    state file never meets the key of an old ticket.
+    """
+    digest = hashlib.sha256(f"{request_id}\0{message_key}\0{purpose}".encode()).hexdigest()
+    return f"portbot-{request_id}-{digest[:24]}"
+
+
+# -- decide ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: Literal["nothing", "create", "update"]
+    new: tuple[int, ...] = ()  # the thread's messages the ticket does not show yet
+
+
+def plan(record: TicketRecord | None, keys: Sequence[str]) -> Plan:
+    """What the ticket needs for the thread `keys` (oldest first), given the ledger."""
+    if record is None or record.ticket_id is None:
+        return Plan("create", tuple(range(len(keys))))
+    new = tuple(i for i, k in enumerate(keys) if k not in record.applied)
+    return Plan("update", new) if new else Plan("nothing")
+
+
+def over_budget(recent: Sequence[float], budget: UpdateBudget, now: float) -> float | None:
+    """Seconds until the ticket may be updated again, or None when it may be now."""
+    if len(recent) < budget.updates:
+        return None
+    return max(0.0, recent[-budget.updates] + budget.window - now)
+
+
+def with_preamble(draft: TicketDraft, text: str) -> TicketDraft:
+    """The draft with `text` (first line bold) above its private note."""
+    first, *rest = text.splitlines() or [""]
+    html = (f"<p><strong>{escape(first)}</strong>" + "".join(f"<br>{escape(r)}" for r in rest)
+            + "</p><hr>")  # fmt: skip
+    return replace(draft, note_html=html + draft.note_html,
+                   note_text=text + "\n\n" + draft.note_text)  # fmt: skip
+
+
+# -- apply ----------------------------------------------------------------------------
+
+
+class TicketSink:
+    """The intake's `Sink` for the ticket desk: one ticket per request, kept current."""
+
+    def __init__(self, desk: TicketDesk, ledger: TicketLedger, names: ZendeskNames, *,
+                 limits: Limits | None = None, budget: UpdateBudget | None = None,
+                 now: Callable[[], float] = time.time, cool_off: float = 30.0) -> None:  # fmt: skip
+        self.desk = desk
+        self.ledger = ledger
+        self.names = names
+        self.limits = limits or Limits()
+        self.budget = budget or UpdateBudget()
+        self.now = now
+        self.cool_off = cool_off  # after an outage, the desk is left alone this long
+        self._down_until = 0.0
+
+    def __call__(self, delivery: Delivery) -> None:
+        record = self.ledger.ticket(delivery.request_id)
+        if record is not None and record.pending is None and delivery.key in record.applied:
+            return  # seen before: a retry after a crash, or another sink failed
+        now = self.now()
+        if now < self._down_until:
+            raise DeliveryDeferred("Zendesk was unavailable moments ago; trying next cycle",
+                                   everything=True)  # fmt: skip
+        try:
+            self._bring_up_to_date(delivery, record, now)
+        except DeskUnavailable as exc:
+            self._down_until = now + max(exc.retry_after or 0.0, self.cool_off)
+            raise DeliveryDeferred(f"Zendesk unavailable: {exc}", everything=True) from exc
+        except DeskRejected as exc:
+            if exc.status not in (401, 403):
+                raise
+            self._down_until = now + self.cool_off
+            raise DeliveryDeferred(f"Zendesk refused the bot's credentials ({exc.status}): "
+                                   "check [zendesk] email and the API token",
+                                   everything=True) from exc  # fmt: skip
+
+    def _bring_up_to_date(self, delivery: Delivery, record: TicketRecord | None,
+                          now: float) -> None:  # fmt: skip
+        request_id = delivery.request_id
+        keys = tuple(key_of(raw) for raw in delivery.raws)
+        messages = tuple(parse_message(raw, self.limits) for raw in delivery.raws)
+        if record is not None and record.pending is not None:
+            self._finish(request_id, record, dict(zip(keys, messages, strict=True)))
+            record = self.ledger.ticket(request_id)
+        data = to_json(delivery.assessment, show_secrets=True)
+        todo = plan(record, keys)
+        if todo.action == "nothing":
+            return
+        if todo.action == "create" or record is None or record.ticket_id is None:
+            self._create(request_id, record, delivery.key, keys, keys, data, messages, None)
+            return
+        ticket_id = record.ticket_id
+        wait = over_budget(self.ledger.updates_since(ticket_id, now - self.budget.window),
+                           self.budget, now)  # fmt: skip
+        if wait is not None:
+            raise DeliveryDeferred(f"ticket {ticket_id} has had {self.budget.updates} updates "
+                                   f"in {self.budget.window:.0f} s; the next in {wait:.0f} s")
+        new_keys = tuple(keys[i] for i in todo.new)
+        old = json.loads(record.last_json) if record.last_json else {}
+        note = diff_note(old, data)
+        draft = draft_from_json(data, messages, self.names, follow_up=True)
+        attachments = [a for i in todo.new for a in messages[i].attachments]
+        try:
+            self.desk.update_ticket(ticket_id, draft, note, attachments)
+        except TicketClosed:
+            log.info("request=%s ticket %d is closed: opening a follow-up", request_id, ticket_id)
+            self._create(request_id, record, delivery.key, keys, new_keys, data, messages,
+                         ticket_id)  # fmt: skip
+            return
+        except DeskRejected as exc:
+            if exc.status != 404:
+                raise
+            log.warning("request=%s ticket %d is gone: opening a new one", request_id, ticket_id)
+            self._create(request_id, record, delivery.key, keys, keys, data, messages, None,
+                         purpose=f"replaces-{ticket_id}")  # fmt: skip
+            return
+        self.ledger.record_update(request_id, ticket_id, keys, json.dumps(data), now)
+        log.info("request=%s ticket %d updated (%d new message(s), %d attachment(s))",
+                 request_id, ticket_id, len(new_keys), len(attachments))  # fmt: skip
+
+    def _create(self, request_id: str, record: TicketRecord | None, message_key: str,
+                keys: Sequence[str], attach_keys: Sequence[str], data: Mapping[str, Any],
+                messages: Sequence[Message], followup_of: int | None,
+                purpose: str = "") -> None:  # fmt: skip
+        if followup_of is not None:
+            purpose = f"followup-{followup_of}"
+        pending = PendingCreate(idempotency_key(request_id, message_key, purpose), tuple(keys),
+                                tuple(attach_keys), json.dumps(data), followup_of)  # fmt: skip
+        self.ledger.begin_create(request_id, pending)  # before the call: a crash repeats it
+        last = record.last_json if record is not None else None
+        ticket_id = self._send(pending, last, dict(zip(keys, messages, strict=True)))
+        self.ledger.finish_create(request_id, ticket_id)
+        log.info("request=%s ticket %d created%s", request_id, ticket_id,
+                 f" (follow-up of closed ticket {followup_of})" if followup_of else "")  # fmt: skip
+
+    def _finish(self, request_id: str, record: TicketRecord,
+                messages: Mapping[str, Message]) -> None:  # fmt: skip
+        """A create in flight when the bot stopped: the same call again, the same key."""
+        assert record.pending is not None
+        log.info("request=%s repeating a create left in flight", request_id)
+        ticket_id = self._send(record.pending, record.last_json, messages)
+        self.ledger.finish_create(request_id, ticket_id)
+
+    def _send(self, pending: PendingCreate, last_json: str | None,
+              messages: Mapping[str, Message]) -> int:  # fmt: skip
+        """The create call for `pending`: rebuilt from the ledger alone, so a repeat matches."""
+        data = json.loads(pending.assessment_json)
+        shown = [messages[k] for k in pending.keys if k in messages]
+        attachments: list[Attachment] = [a for k in pending.attach_keys if k in messages
+                                         for a in messages[k].attachments]  # fmt: skip
+        draft = draft_from_json(data, shown, self.names,
+                                follow_up=pending.followup_of is not None or len(shown) > 1)
+        if pending.followup_of is None:
+            if last_json is not None:  # the old ticket is gone
+                draft = with_preamble(draft, "The earlier ticket of this request was deleted; "
+                                             "this one replaces it.")  # fmt: skip
+            return self.desk.create_ticket(draft, attachments, pending.idempotency_key)
+        change = diff_note(json.loads(last_json) if last_json else {}, data)
+        draft = with_preamble(draft, f"Follow-up to closed ticket #{pending.followup_of}. "
+                                     + change)  # fmt: skip
+        return self.desk.create_followup(pending.followup_of, draft, attachments,
+                                         pending.idempotency_key)  # fmt: skip
+
+
+# -- construction from the configuration ------------------------------------------------
+
+
+def read_token(config: ZendeskConfig, environ: Mapping[str, str] | None = None) -> str:
+    """The API token: the first line of token_file, else the variable token_env."""
+    if config.token_file:
+        try:
+            token = Path(config.token_file).read_text(encoding="utf-8").strip().splitlines()
+        except OSError as exc:
+            raise ConfigError(f"[zendesk] token_file {config.token_file}: {exc.strerror}") from exc
+        if not token or not token[0].strip():
+            raise ConfigError(f"[zendesk] token_file {config.token_file} is empty")
+        return token[0].strip()
+    token_s = (os.environ if environ is None else environ).get(config.token_env, "").strip()
+    if not token_s:
+        raise ConfigError(f"no Zendesk API token: set the environment variable "
+                          f"{config.token_env} or [zendesk] token_file")  # fmt: skip
+    return token_s
+
+
+def desk_from_config(config: ZendeskConfig, environ: Mapping[str, str] | None = None,
+                     counter: CallCounter | None = None,
+                     sleep: Callable[[float], None] = time.sleep) -> ZenpyDesk:  # fmt: skip
+    """The zenpy adapter for [zendesk]; no network call is made here."""
+    account = ZendeskAccount(
+        subdomain=config.subdomain or "emulator", email=config.email,
+        token=read_token(config, environ), timeout=config.timeout_seconds,
+        base_url=config.url or None,
+    )  # fmt: skip
+    retry = RetryPolicy(attempts=config.retry_attempts, backoff=config.retry_backoff_seconds,
+                        max_backoff=config.retry_max_backoff_seconds,
+                        max_retry_after=config.retry_max_wait_seconds)  # fmt: skip
+    try:
+        return ZenpyDesk(account, config.names, counter or CallCounter(), retry, sleep=sleep)
+    except ValueError as exc:
+        raise ConfigError(f"[zendesk] {exc}") from exc
+
+
+def budget_from_config(config: ZendeskConfig) -> UpdateBudget:
+    return UpdateBudget(config.updates_per_ticket, config.update_window_seconds)
+
+
+__all__ = ["Plan", "TicketLedger", "TicketSink", "UpdateBudget", "budget_from_config",
+           "desk_from_config", "idempotency_key", "plan", "read_token"]  # fmt: skip
