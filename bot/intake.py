@@ -14,8 +14,10 @@ each assessed message as a `Delivery`. A sink may see a delivery again after a c
 between its call and the record of it, or when a sink after it failed;
 `Delivery.key` is stable so it can tell. What a sink raises decides what happens:
 
-    DeliveryDeferred, DeskUnavailable   wait: retried every cycle, attempts not used up
-    DeliveryRefused, DeskRejected       refused for good: quarantined now, with the reason
+    DeliveryDeferred, DeskUnavailable,  wait: retried every cycle, attempts not used up
+      MailUnavailable                     (the rest waits too when the desk is down)
+    DeliveryRefused, DeskRejected,      refused for good: quarantined now, with the reason
+      MailRejected
     anything else (a bug)               retried up to max_delivery_attempts, then quarantined
 """
 
@@ -34,7 +36,14 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from bot.config import Config
-from bot.errors import ConfigError, DeskRejected, DeskUnavailable, PortbotError
+from bot.errors import (
+    ConfigError,
+    DeskRejected,
+    DeskUnavailable,
+    MailRejected,
+    MailUnavailable,
+    PortbotError,
+)
 from bot.mailbox import Envelope, Mailbox, MailboxError, MailboxGone, connect_from_config
 from bot.state import MessageRecord, QuarantineEntry, SqliteStateStore
 from parsers.errors import NotAnEmail, ParseError
@@ -85,9 +94,9 @@ class DeliveryRefused(PortbotError):
 
 
 def _failure(exc: Exception) -> Literal["wait", "refused", "failed"]:
-    if isinstance(exc, DeliveryDeferred | DeskUnavailable):
+    if isinstance(exc, DeliveryDeferred | DeskUnavailable | MailUnavailable):
         return "wait"
-    if isinstance(exc, DeliveryRefused | DeskRejected):
+    if isinstance(exc, DeliveryRefused | DeskRejected | MailRejected):
         return "refused"
     return "failed"
 

@@ -31,9 +31,12 @@ def _logging(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
 
 
-def print_report(report: CycleReport) -> None:
+def print_report(report: CycleReport, tickets: dict[str, int] | None = None) -> None:
+    tickets = tickets or {}
     for h in report.handled:
         detail = h.request_id or h.category
+        if h.request_id in tickets:
+            detail += f" ticket #{tickets[h.request_id]}"
         print(f"{h.folder} uid {h.uid} {h.message_id or '-'} {h.outcome} {detail}")
     print(f"{report.count('assessed')} assessed, {report.count('quarantined')} quarantined, "
           f"{report.count('duplicate')} duplicates, {report.delivered} handed on"
@@ -63,7 +66,7 @@ def main(args: argparse.Namespace) -> int:
         with build_app(config, sinks=[_print_delivery] if getattr(args, "show", False)
                        else []) as intake:  # fmt: skip
             if args.command == "poll":
-                print_report(intake.poll())
+                print_report(intake.poll(), intake.state.tickets())
                 return 0
             if args.command == "replay":
                 return replay(intake, args)
@@ -88,7 +91,7 @@ def replay(intake: Intake, args: argparse.Namespace) -> int:
         return _fail("replay: give quarantine entry IDs, --all or --list")
     entries, report = intake.replay(None if args.all else args.ids)
     print(f"{len(entries)} message(s) put back: " + ", ".join(str(e.id) for e in entries))
-    print_report(report)
+    print_report(report, intake.state.tickets())
     return 0
 
 
@@ -163,10 +166,14 @@ def doctor(config: Config) -> int:
     try:
         state = SqliteStateStore(Path(config.state.path))
         counts = state.counts()
+        waiting = state.deferred_reasons()
+        tickets = state.tickets()
         state.close()
         say(True, f"state file {config.state.path}: {counts['assessed']} assessed, "
                   f"{counts['open_quarantine']} in quarantine, "
-                  f"{counts['undelivered']} not handed on")
+                  f"{counts['undelivered']} not handed on, {len(tickets)} with a ticket")
+        for request_id, reason in waiting.items():
+            print(f"        {request_id} waits: {reason}")
     except StateError as exc:
         say(False, f"state file: {exc}")
     imap = config.imap

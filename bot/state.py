@@ -433,6 +433,15 @@ class SqliteStateStore:
             db.executemany("INSERT OR IGNORE INTO ticket_messages VALUES (?, ?)",
                            [(request_id, k) for k in json.loads(keys)])  # fmt: skip
 
+    def abandon_create(self, request_id: str) -> None:
+        """The desk refused the create for good: nothing was made, nothing to repeat."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE tickets SET pending_key=NULL, pending_keys=NULL, pending_attach_keys=NULL,"
+                " pending_json=NULL, pending_followup_of=NULL, updated_at=? WHERE request_id=?",
+                (_now(), request_id),
+            )
+
     def record_update(self, request_id: str, ticket_id: int, keys: Sequence[str],
                       assessment_json: str, at: float) -> None:  # fmt: skip
         """After an update call: what the ticket shows now, and one more update counted."""

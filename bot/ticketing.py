@@ -59,6 +59,8 @@ class TicketLedger(Protocol):
 
     def finish_create(self, request_id: str, ticket_id: int) -> None: ...
 
+    def abandon_create(self, request_id: str) -> None: ...
+
     def record_update(self, request_id: str, ticket_id: int, keys: Sequence[str],
                       assessment_json: str, at: float) -> None: ...  # fmt: skip
 
@@ -209,7 +211,7 @@ class TicketSink:
                                 tuple(attach_keys), json.dumps(data), followup_of)  # fmt: skip
         self.ledger.begin_create(request_id, pending)  # before the call: a crash repeats it
         last = record.last_json if record is not None else None
-        ticket_id = self._send(pending, last, dict(zip(keys, messages, strict=True)))
+        ticket_id = self._send(request_id, pending, last, dict(zip(keys, messages, strict=True)))
         self.ledger.finish_create(request_id, ticket_id)
         log.info("request=%s ticket %d created%s", request_id, ticket_id,
                  f" (follow-up of closed ticket {followup_of})" if followup_of else "")  # fmt: skip
@@ -219,11 +221,23 @@ class TicketSink:
         """A create in flight when the bot stopped: the same call again, the same key."""
         assert record.pending is not None
         log.info("request=%s repeating a create left in flight", request_id)
-        ticket_id = self._send(record.pending, record.last_json, messages)
+        ticket_id = self._send(request_id, record.pending, record.last_json, messages)
         self.ledger.finish_create(request_id, ticket_id)
 
-    def _send(self, pending: PendingCreate, last_json: str | None,
+    def _send(self, request_id: str, pending: PendingCreate, last_json: str | None,
               messages: Mapping[str, Message]) -> int:  # fmt: skip
+        try:
+            return self._send_create(pending, last_json, messages)
+        except DeskRejected as exc:
+            if isinstance(exc, TicketClosed):
+                raise
+            # refused (or not authenticated): Zendesk made nothing, so nothing is left in
+            # flight to repeat; the message's next attempt starts afresh
+            self.ledger.abandon_create(request_id)
+            raise
+
+    def _send_create(self, pending: PendingCreate, last_json: str | None,
+                     messages: Mapping[str, Message]) -> int:  # fmt: skip
         """The create call for `pending`: rebuilt from the ledger alone, so a repeat matches."""
         data = json.loads(pending.assessment_json)
         shown = [messages[k] for k in pending.keys if k in messages]

@@ -202,6 +202,40 @@ def test_a_follow_up_to_a_closed_ticket_opens_a_new_ticket_linked_to_it(
     assert len(comments(em, old["id"])) == 1
 
 
+def toml_with_zendesk(server: LocalMail, em: Emulator, folder: str, state: Path,
+                      zendesk: ZendeskConfig) -> str:  # fmt: skip
+    return toml_config(server, folder, state) + textwrap.dedent(f"""
+        [zendesk]
+        subdomain = "acme"
+        email = "agent@ourco.example"
+        url = "{em.url}"
+        [zendesk.fields]
+    """) + "".join(f"{k} = {v}\n" for k, v in zendesk.names.field_ids.items())
+
+
+def test_portbot_poll_files_the_ticket_and_says_which(
+    server: LocalMail, em: Emulator, tmp_path: Path
+) -> None:
+    folder = new_folder()
+    server.append(folder, [eml(ACME, 1)])
+    path = tmp_path / "config.toml"
+    path.write_text(toml_with_zendesk(server, em, folder, tmp_path / "state.db",
+                                      zendesk_config(em)))  # fmt: skip
+    poll = [sys.executable, "-m", "bot.cli", "poll", "--config", str(path)]
+    done = subprocess.run(poll, cwd=ROOT, env={**os.environ, **ENV}, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [ticket] = tickets(em)
+    assert f"assessed PR-000001 ticket #{ticket['id']}" in done.stdout
+    assert "1 assessed, 0 quarantined, 0 duplicates, 1 handed on" in done.stdout
+    without_token = {k: v for k, v in os.environ.items() if k != "PORTBOT_ZENDESK_TOKEN"}
+    done = subprocess.run(poll, cwd=ROOT, env=without_token, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert "no Zendesk API token: set the environment variable PORTBOT_ZENDESK_TOKEN" in (
+        done.stderr)
+
+
 def test_a_bot_killed_right_after_the_create_call_still_files_one_ticket(
     server: LocalMail, em: Emulator, tmp_path: Path
 ) -> None:
@@ -210,13 +244,7 @@ def test_a_bot_killed_right_after_the_create_call_still_files_one_ticket(
     server.append(folder, [eml(ACME, 1)])
     zendesk = zendesk_config(em)
     path = tmp_path / "config.toml"
-    path.write_text(toml_config(server, folder, state) + textwrap.dedent(f"""
-        [zendesk]
-        subdomain = "acme"
-        email = "agent@ourco.example"
-        url = "{em.url}"
-        [zendesk.fields]
-    """) + "".join(f"{k} = {v}\n" for k, v in zendesk.names.field_ids.items()))
+    path.write_text(toml_with_zendesk(server, em, folder, state, zendesk))
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path

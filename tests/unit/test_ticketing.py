@@ -248,6 +248,21 @@ def test_an_invalid_ticket_is_refused_for_the_intake_to_quarantine(
         sink(desk, state)(deliveries[0])
 
 
+def test_a_refused_create_leaves_nothing_in_flight_to_repeat(
+    deliveries: list[Delivery], state: SqliteStateStore
+) -> None:
+    desk = RecordingDesk(fail=DeskRejected("Zendesk refused: 422 RecordInvalid", 422))
+    ticket_sink = sink(desk, state)
+    with pytest.raises(DeskRejected):
+        ticket_sink(deliveries[0])
+    record = state.ticket("PR-000001")
+    assert record is not None and record.pending is None
+    # the message is quarantined; its follow-up opens the ticket with the thread so far
+    desk.fail = None
+    ticket_sink(deliveries[1])
+    assert desk.calls == ["create", "create"] and len(desk.tickets) == 1
+
+
 def test_updates_beyond_the_ticket_budget_wait_for_the_window_to_pass(
     deliveries: list[Delivery], state: SqliteStateStore
 ) -> None:
