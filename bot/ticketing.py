@@ -220,8 +220,12 @@ class TicketSink:
                 messages: Mapping[str, Message]) -> None:  # fmt: skip
         """A create in flight when the bot stopped: the same call again, the same key."""
         assert record.pending is not None
-        log.info("request=%s repeating a create left in flight", request_id)
-        ticket_id = self._send(request_id, record.pending, record.last_json, messages)
+        # Made before the crash? Zendesk keeps the key as the ticket's external_id,
+        # also after it has forgotten the Idempotency-Key (two hours).
+        ticket_id = self.desk.find_ticket(record.pending.idempotency_key)
+        if ticket_id is None:
+            log.info("request=%s repeating a create left in flight", request_id)
+            ticket_id = self._send(request_id, record.pending, record.last_json, messages)
         self.ledger.finish_create(request_id, ticket_id)
 
     def _send(self, request_id: str, pending: PendingCreate, last_json: str | None,

@@ -102,6 +102,8 @@ class TicketDesk(Protocol):
 
     def ticket_status(self, ticket_id: int) -> str: ...
 
+    def find_ticket(self, external_id: str) -> int | None: ...
+
     def create_followup(self, closed_id: int, draft: TicketDraft,
                         attachments: Sequence[Attachment], idempotency_key: str) -> int: ...
 
@@ -318,13 +320,18 @@ class ZenpyDesk:
                 raise
             # Same key, other body: the first attempt made the ticket and this one
             # re-uploaded the attachments. The key is the ticket's external_id.
-            found = self._by_external_id(key)
+            found = self.find_ticket(key)
             if found is None:
                 raise
             return found
         return int(audit.ticket.id)
 
-    def _by_external_id(self, key: str) -> int | None:
+    def find_ticket(self, external_id: str) -> int | None:
+        """The ticket created with this key (kept as its external_id), if any.
+
+        Zendesk forgets an Idempotency-Key after two hours; the external_id stays.
+        """
+        key = external_id
         with _mapped("find a ticket by external id"):
             for ticket in self._zenpy.tickets(external_id=key):
                 return int(ticket.id)

@@ -281,6 +281,9 @@ class Emulator(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: Emulator
     protocol_version = "HTTP/1.1"
+    # Answers go out at once: with Nagle's algorithm each small answer waited ~40 ms
+    # for the client's delayed ACK on keep-alive connections.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests and the demo print what matters themselves

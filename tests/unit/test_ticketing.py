@@ -50,6 +50,8 @@ class RecordingDesk:
     closed: set[int] = field(default_factory=set)
     fail: Exception | None = None
     crash_after_create: bool = False
+    forget_keys: bool = False  # Idempotency-Keys expire after two hours
+    external_ids: dict[str, int] = field(default_factory=dict)
 
     def _call(self, what: str) -> None:
         self.calls.append(what)
@@ -58,12 +60,13 @@ class RecordingDesk:
 
     def _create(self, draft: TicketDraft, attachments: Sequence[Attachment], key: str,
                 followup_of: int | None) -> int:  # fmt: skip
-        if key in self.keys:  # Zendesk's Idempotency-Key: the first answer again
+        if key in self.keys and not self.forget_keys:  # Idempotency-Key: the first answer
             return self.keys[key]
         tid = max(self.keys.values(), default=0) + 1
         self.tickets[tid] = Filed(draft, [draft.note_text], [a.filename for a in attachments],
                                   followup_of)  # fmt: skip
         self.keys[key] = tid
+        self.external_ids[key] = tid
         if self.crash_after_create:
             raise SystemExit("killed right after the create call")
         return tid
@@ -87,6 +90,10 @@ class RecordingDesk:
 
     def ticket_status(self, ticket_id: int) -> str:
         return "closed" if ticket_id in self.closed else "open"
+
+    def find_ticket(self, external_id: str) -> int | None:
+        self._call("find")
+        return self.external_ids.get(external_id)
 
     def create_followup(self, closed_id: int, draft: TicketDraft,
                         attachments: Sequence[Attachment], idempotency_key: str) -> int:
@@ -205,8 +212,20 @@ def test_a_create_left_in_flight_by_a_crash_is_repeated_with_the_same_key(
     restarted(deliveries[0])
     restarted(deliveries[1])
     assert len(desk.tickets) == 1
-    assert desk.calls == ["create", "create", "update"]
+    assert desk.calls == ["create", "find", "update"]
     assert desk.tickets[1].attachments == ["TELUS_bill.pdf", "Harbourview LOA.pdf"]
+
+
+def test_a_create_in_flight_is_not_repeated_after_zendesk_forgot_its_key(
+    deliveries: list[Delivery], state: SqliteStateStore
+) -> None:
+    desk = RecordingDesk(crash_after_create=True)
+    with pytest.raises(SystemExit):
+        sink(desk, state)(deliveries[0])
+    desk.crash_after_create, desk.forget_keys = False, True  # restarted hours later
+    sink(desk, state)(deliveries[0])
+    assert len(desk.tickets) == 1
+    assert state.tickets() == {"PR-000001": 1}
 
 
 def test_a_thread_waiting_for_its_first_ticket_gets_one_ticket_showing_all_of_it(
@@ -224,10 +243,11 @@ def test_a_thread_waiting_for_its_first_ticket_gets_one_ticket_showing_all_of_it
     desk.fail, clock.now = None, clock.now + 60
     # next cycle: the first message's retry carries the whole thread so far. The
     # create may have reached Zendesk before the outage hid the answer, so it is
-    # repeated as it was (same key, same content); the second message then updates.
+    # repeated as it was (same key, same content) unless Zendesk has it; the second
+    # message then updates.
     ticket_sink(Delivery("PR-000001", deliveries[0].key, RAWS[:2], deliveries[1].assessment))
     ticket_sink(deliveries[1])
-    assert desk.calls == ["create", "create", "update"]
+    assert desk.calls == ["create", "find", "create", "update"]
     assert len(desk.tickets) == 1
     assert desk.tickets[1].attachments == ["TELUS_bill.pdf", "Harbourview LOA.pdf"]
 
