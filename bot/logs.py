@@ -258,7 +258,8 @@ class TextFormatter(logging.Formatter):
         if not extras:
             return line
         head, sep, tail = line.partition("\n")  # extras on the first line, before a traceback
-        pairs = " ".join(f"{k}={_short(v)}" for k, v in extras.items() if v is not None)
+        pairs = " ".join(f"{k}={_short(v)}" for k, v in extras.items()
+                         if v is not None and k != "event")  # fmt: skip
         return f"{head} {pairs}{sep}{tail}"
 
 
