@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Config
+from bot.errors import ConfigError
 from parsers.errors import ParseError
 from parsers.thread import read_message
 from rules.assessment import Assessment, assess
@@ -21,6 +23,10 @@ from rules.request import build_request
 if TYPE_CHECKING:
     from bot.intake import Assessor, Clock, Intake, Sink
     from bot.mailbox import Mailbox
+    from bot.mailer import Mailer
+    from bot.replier import Replier
+    from bot.stagesync import MailClassifier, PortKeeper
+    from bot.state import SqliteStateStore
     from bot.zendesk import TicketDesk
 
 
@@ -63,30 +69,146 @@ def build_app(
     connect: Callable[[], Mailbox] | None = None,
     environ: Mapping[str, str] | None = None,
     now: Callable[[], float] = time.time,
+    mailer: Mailer | None = None,
 ) -> Intake:
     """The intake with the sinks the configuration asks for, then `sinks`.
 
-    With a [zendesk] section the first sink is the ticket desk (`desk`, or the
-    zenpy adapter built from the section, its token read from `environ`). Tests
-    and the demo replace the parts they need to.
+    In order: the ticket desk ([zendesk]: `desk`, or the zenpy adapter built from
+    the section, its token read from `environ`), the port's stage keeper (with the
+    desk: carrier notices, agents' stage changes, reminders on each cycle), the
+    auto-reply ([smtp] and [reply]: `mailer`, or smtplib, its password read from
+    `environ`). Tests and the demo replace the parts they need to.
     """
-    from bot.intake import build_intake
+    from bot.intake import SystemClock, Tick, build_intake
+    from bot.mailbox import connect_from_config
     from bot.state import SqliteStateStore
 
     state = SqliteStateStore(Path(config.state.path))
     try:
-        all_sinks: list[Sink] = []
-        if config.zendesk is not None:
-            from bot.ticketing import TicketSink, budget_from_config, desk_from_config
+        the_clock = clock or SystemClock()
 
-            the_desk = desk or desk_from_config(config.zendesk, environ)
-            all_sinks.append(TicketSink(the_desk, state, config.zendesk.names,
-                                        limits=config.limits,
-                                        budget=budget_from_config(config.zendesk),
-                                        now=now))  # fmt: skip
-        all_sinks.extend(sinks)
-        return build_intake(config, sinks=all_sinks, clock=clock, assess=assess,
-                            connect=connect, environ=environ, state=state)  # fmt: skip
+        def assess_thread(raws: Sequence[bytes]) -> Assessment:
+            return assess_messages(raws, config, the_clock.today())
+
+        def connect_imap() -> Mailbox:
+            return connect_from_config(config.imap, environ)
+
+        def utc_now() -> dt.datetime:
+            return dt.datetime.fromtimestamp(now(), dt.UTC)
+
+        the_assess = assess or assess_thread
+        the_connect = connect or connect_imap
+        parts = _parts(config, state, desk=desk, environ=environ, now=now, utc_now=utc_now,
+                       mailer=mailer, assess=the_assess, connect=the_connect)
+        ticks: list[Tick] = []
+        if parts.keeper is not None:
+            ticks = [parts.keeper.resume, parts.keeper.sync_agents, parts.keeper.remind]
+        return build_intake(config, sinks=[*parts.sinks, *sinks], clock=the_clock,
+                            assess=the_assess, connect=the_connect, environ=environ,
+                            state=state, classify=parts.classifier,
+                            notices=parts.keeper.on_notice if parts.keeper else None,
+                            ticks=ticks)  # fmt: skip
     except BaseException:
         state.close()
         raise
+
+
+def build_keeper(config: Config, *, desk: TicketDesk | None = None,
+                 environ: Mapping[str, str] | None = None, now: Callable[[], float] = time.time,
+                 mailer: Mailer | None = None,
+                 clock: Clock | None = None) -> tuple[SqliteStateStore, PortKeeper]:  # fmt: skip
+    """The state store and the stage keeper alone (`portbot stage`); needs [zendesk]."""
+    from bot.intake import SystemClock
+    from bot.mailbox import connect_from_config
+    from bot.state import SqliteStateStore
+
+    if config.zendesk is None:
+        raise ConfigError("stages need a [zendesk] section (see config.example.toml)")
+    the_clock = clock or SystemClock()
+    state = SqliteStateStore(Path(config.state.path))
+    try:
+        parts = _parts(config, state, desk=desk, environ=environ, now=now,
+                       utc_now=lambda: dt.datetime.fromtimestamp(now(), dt.UTC), mailer=mailer,
+                       assess=lambda raws: assess_messages(raws, config, the_clock.today()),
+                       connect=lambda: connect_from_config(config.imap, environ))  # fmt: skip
+    except BaseException:
+        state.close()
+        raise
+    assert parts.keeper is not None
+    return state, parts.keeper
+
+
+@dataclass
+class Parts:
+    sinks: list[Sink]
+    classifier: MailClassifier
+    keeper: PortKeeper | None
+    replier: Replier | None
+    desk: TicketDesk | None
+
+
+def _parts(config: Config, state: SqliteStateStore, *, desk: TicketDesk | None,
+           environ: Mapping[str, str] | None, now: Callable[[], float],
+           utc_now: Callable[[], dt.datetime], mailer: Mailer | None, assess: Assessor,
+           connect: Callable[[], Mailbox]) -> Parts:  # fmt: skip
+    """The configured sinks and the stage keeper, over one state store."""
+    from bot.replier import Replier
+    from bot.replying import copy_finder, ours_of, reply_settings, smtp_settings
+    from bot.stagesync import KeeperSettings, MailClassifier, PortKeeper
+    from parsers.carrier_notice import load_patterns
+    from rules.reminders import ReminderPolicy
+    from rules.stage_messages import MessageSettings
+
+    patterns = None
+    if config.stages.notice_patterns:
+        try:
+            patterns = load_patterns(Path(config.stages.notice_patterns).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"[stages] notice_patterns {config.stages.notice_patterns}: "
+                              f"{exc}") from exc  # fmt: skip
+    replier = None
+    the_desk = desk
+    if config.zendesk is not None and the_desk is None:
+        from bot.ticketing import desk_from_config
+
+        the_desk = desk_from_config(config.zendesk, environ)
+    if config.smtp is not None and config.reply is not None:
+        from bot.mailer import SmtpMailer
+
+        settings = reply_settings(config.reply)
+        desk_for_notes = the_desk
+
+        def note(request_id: str, text: str) -> None:
+            ticket_id = state.tickets().get(request_id)
+            if desk_for_notes is not None and ticket_id is not None:
+                desk_for_notes.amend(ticket_id, note=text)
+
+        folder = config.reply.copy_folder or config.imap.folders[0]
+        replier = Replier(state, mailer or SmtpMailer(smtp_settings(config.smtp, environ)),
+                          settings, now=utc_now, note=note if the_desk is not None else None,
+                          copy_found=copy_finder(connect, folder) if settings.copy_to
+                          else None)  # fmt: skip
+    classifier = MailClassifier(ours_of(replier.settings) if replier else None, patterns)
+    sinks: list[Sink] = []
+    keeper = None
+    if config.zendesk is not None and the_desk is not None:
+        from bot.ticketing import TicketSink, budget_from_config
+
+        r = config.reminders
+        keeper = PortKeeper(state, the_desk, KeeperSettings(
+            names=config.zendesk.names,
+            reminders=ReminderPolicy.from_days(r.remind_after_days, r.stale_after_days,
+                                               r.max_reminders) if r.enabled else None,
+            require_authenticated=config.stages.require_authenticated,
+            sync_seconds=config.stages.sync_seconds,
+            customer_ref_format=config.stages.customer_ref_format,
+            messages=MessageSettings(sign_off=replier.settings.support_name) if replier
+            else MessageSettings(),
+        ), replier=replier, classifier=classifier, assess=assess, now=utc_now)  # fmt: skip
+        sinks.append(TicketSink(the_desk, state, config.zendesk.names, limits=config.limits,
+                                budget=budget_from_config(config.zendesk), now=now,
+                                lifecycle=keeper.lifecycle))  # fmt: skip
+        sinks.append(keeper.track)
+    if replier is not None:
+        sinks.append(replier)
+    return Parts(sinks, classifier, keeper, replier, the_desk)

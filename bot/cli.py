@@ -54,6 +54,15 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     which.add_argument("ids", nargs="*", type=int, default=[], metavar="ID")
     which.add_argument("--all", action="store_true", help="every open quarantine entry")
     which.add_argument("--list", action="store_true", help="list the open entries and reasons")
+    stage = command("stage", "move a port to another stage (submitted, approved, scheduled, "
+                             "rejected, completed, cancelled): the ticket and the customer follow")
+    stage.add_argument("ticket", metavar="TICKET", help="the ticket number, or the request id")
+    stage.add_argument("stage", metavar="STAGE", help="the new stage")
+    stage.add_argument("--reason", help="the carrier's reason (needed for rejected)")
+    stage.add_argument("--date", type=_date, help="the porting (FOC) date, YYYY-MM-DD "
+                                                  "(needed for scheduled)")
+    stage.add_argument("--order", help="the carrier partner's port order id (remembered, so "
+                                       "its notices find the request)")
     command("doctor", "check the configuration, the state file, the IMAP login and folders, "
                       "and the Zendesk login and fields")  # fmt: skip
     demo = sub.add_parser(

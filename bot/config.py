@@ -140,6 +140,98 @@ class ZendeskConfig:
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    """[smtp]: where replies are sent. The password is read at the edge (password_file,
+    else the variable password_env), never written here."""
+
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"  # or "tls" (implicit TLS, usually port 465)
+    ca_file: str = ""
+    username: str = ""
+    password_env: str = "PORTBOT_SMTP_PASSWORD"
+    password_file: str = ""
+    timeout_seconds: float = 60.0
+    envelope_from: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise ValueError("host is required")
+        if self.security not in ("tls", "starttls"):
+            raise ValueError('security must be "tls" or "starttls"')
+        if not 0 < self.port < 65536:
+            raise ValueError("port must be between 1 and 65535")
+        if self.timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be positive")
+
+
+@dataclass(frozen=True)
+class ReplyConfig:
+    """[reply]: who the replies come from, and how they are kept in check."""
+
+    support_address: str = ""
+    support_name: str = "Porting Team"
+    domain: str = ""  # of the Message-IDs we mint; the support address's domain when empty
+    own_addresses: tuple[str, ...] = ()
+    internal_domains: tuple[str, ...] = ()
+    daily_cap: int = 5
+    # A copy of each reply goes here (our own mailbox): after a crash its presence in
+    # copy_folder proves the reply went out. Empty: no copy, a crash resends.
+    copy_to: str = ""
+    copy_folder: str = ""  # default: the first of [imap] folders
+
+    def __post_init__(self) -> None:
+        if "@" not in self.support_address:
+            raise ValueError("support_address is required (the address replies come from)")
+        if self.daily_cap < 0:
+            raise ValueError("daily_cap must not be negative")
+        if self.copy_to and "@" not in self.copy_to:
+            raise ValueError("copy_to must be an email address")
+
+    @property
+    def message_domain(self) -> str:
+        return (self.domain or self.support_address.rsplit("@", 1)[1]).lower()
+
+
+@dataclass(frozen=True)
+class RemindersConfig:
+    """[reminders]: a request still missing items gets a reminder after remind_after_days
+    of silence (at most max_reminders, that far apart), then the stale tag after
+    stale_after_days more."""
+
+    enabled: bool = True
+    remind_after_days: float = 3.0
+    stale_after_days: float = 4.0
+    max_reminders: int = 1
+
+    def __post_init__(self) -> None:
+        if self.remind_after_days <= 0 or self.stale_after_days <= 0:
+            raise ValueError("remind_after_days and stale_after_days must be positive")
+        if self.max_reminders < 0:
+            raise ValueError("max_reminders must not be negative")
+
+
+@dataclass(frozen=True)
+class StagesConfig:
+    """[stages]: carrier-partner notices and agent changes on the ticket."""
+
+    # Partner patterns (parsers/data/carrier_notices.toml's format) replacing the built-in.
+    notice_patterns: str = ""
+    # Refuse a notice that carries no DKIM/DMARC verdict from our server (not just a failed one).
+    require_authenticated: bool = False
+    # Read the stage agents set on tickets at most this often (seconds).
+    sync_seconds: float = 60.0
+    # The reference we give the carrier partner when submitting, if it is derived from
+    # the ticket: "LOFTY-ZD-{ticket}" ({request} for the request id). Notices quoting it
+    # are matched by it; empty: matched by the partner's order id or the numbers.
+    customer_ref_format: str = ""
+
+    def __post_init__(self) -> None:
+        if self.sync_seconds < 0:
+            raise ValueError("sync_seconds must not be negative")
+
+
+@dataclass(frozen=True)
 class Config:
     policy: Policy = field(default_factory=Policy)
     limits: Limits = field(default_factory=Limits)
@@ -148,6 +240,15 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     quarantine: QuarantineConfig = field(default_factory=QuarantineConfig)
     zendesk: ZendeskConfig | None = None  # None: no tickets, assessments only
+    smtp: SmtpConfig | None = None  # None (or no [reply]): no replies
+    reply: ReplyConfig | None = None
+    reminders: RemindersConfig = field(default_factory=RemindersConfig)
+    stages: StagesConfig = field(default_factory=StagesConfig)
+
+    def __post_init__(self) -> None:
+        if (self.smtp is None) != (self.reply is None):
+            have, need = ("smtp", "reply") if self.smtp is not None else ("reply", "smtp")
+            raise ConfigError(f"[{have}] needs a [{need}] section too (replies need both)")
 
 
 def _section(cls: type[Policy] | type[Limits], data: dict[str, Any], name: str) -> dict[str, Any]:
@@ -226,7 +327,8 @@ def _mail_section(name: str, data: Any, cls: type[Any] | None = None,
 
 
 _NAME_KEYS = ("porting_tag", "stage_tag_prefix", "missing_tag_prefix", "problem_tag_prefix",
-              "ready_tag", "follow_up_boss_tag", "subject_prefix")  # fmt: skip
+              "ready_tag", "follow_up_boss_tag", "subject_prefix", "rejection_tag_prefix",
+              "stale_tag")  # fmt: skip
 
 
 def _table(data: Any, name: str, value_type: type[Any], what: str) -> dict[str, Any]:
@@ -269,12 +371,22 @@ def _zendesk(data: Any) -> ZendeskConfig:
         raise ConfigError(f"[zendesk] {exc}") from exc
 
 
+_OPTIONAL_SECTIONS: dict[str, type[Any]] = {
+    "smtp": SmtpConfig,
+    "reply": ReplyConfig,
+    "reminders": RemindersConfig,
+    "stages": StagesConfig,
+}
+
+
 def parse_config(data: dict[str, Any]) -> Config:
-    known = {"policy", "limits", "zendesk", *_MAIL_SECTIONS}
+    known = {"policy", "limits", "zendesk", *_MAIL_SECTIONS, *_OPTIONAL_SECTIONS}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
     mail = {name: _mail_section(name, data[name]) for name in _MAIL_SECTIONS if name in data}
+    mail.update({name: _mail_section(name, data[name], cls)
+                 for name, cls in _OPTIONAL_SECTIONS.items() if name in data})  # fmt: skip
     zendesk = _zendesk(data["zendesk"]) if "zendesk" in data else None
     return Config(policy=_policy(data.get("policy", {})), limits=_limits(data.get("limits", {})),
                   zendesk=zendesk, **mail)  # fmt: skip

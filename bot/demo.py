@@ -10,6 +10,11 @@ through zenpy over HTTP, follow-ups updating it. Then it polls again to show tha
 nothing is read twice, prints the emulator's page address and serves it until
 Ctrl-C (`--once`: exit after the summary).
 
+Replies: when aiosmtpd is installed, a local SMTP server (STARTTLS with the
+dovecot's self-signed certificate) takes the bot's auto-replies; each is filed
+in the dovecot folder "Customers" (what the customers received), and the copy
+to support@ lands back in INBOX, where the second poll recognises it as ours.
+
 Each fixture thread was written for a day of its own (expected.json "today"); the
 demo assesses each request on its thread's day so the bill-age rule reads as meant.
 """
@@ -19,16 +24,25 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.app import build_app
-from bot.config import Config, ImapConfig, QuarantineConfig, StateConfig, ZendeskConfig
+from bot.config import (
+    Config,
+    ImapConfig,
+    QuarantineConfig,
+    ReplyConfig,
+    SmtpConfig,
+    StateConfig,
+    ZendeskConfig,
+)
 from bot.intake import CycleReport, Delivery, key_of
 from bot.localmail import LocalMail, LocalMailError, dovecot_binary, local_dovecot
 from bot.zendesk_emulator import Emulator, serve
@@ -39,6 +53,39 @@ from rules.contract import to_json
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emails"
 DEMO_PORT = 8765
 DEMO_TOKEN = "emulator-token"  # the emulator's own; nothing real
+SUPPORT = "support@lofty.com"  # the fixtures' support address
+CUSTOMERS_FOLDER = "Customers"
+
+
+def start_smtp_sink(server: LocalMail, stack: ExitStack) -> SmtpConfig | None:
+    """A local SMTP server filing what it is given into the dovecot (None without aiosmtpd)."""
+    try:
+        import ssl
+
+        from aiosmtpd.controller import Controller
+    except ImportError:
+        return None
+    class Deliver:
+        async def handle_DATA(self, smtp: object, session: object, envelope: Any) -> str:
+            content = bytes(envelope.original_content or envelope.content or b"")
+            rcpt = [str(r).lower() for r in getattr(envelope, "rcpt_tos", [])]
+            if any(r != SUPPORT for r in rcpt):
+                server.append(CUSTOMERS_FOLDER, [content])
+            if SUPPORT in rcpt:
+                server.append("INBOX", [content])  # our copy, back in the support mailbox
+            return "250 2.0.0 OK"
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(server.ca_file, server.ca_file.parent / "key.pem")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(Deliver(), hostname="127.0.0.1", port=port, tls_context=context,
+                            require_starttls=True)  # fmt: skip
+    controller.start()
+    stack.callback(controller.stop)
+    return SmtpConfig(host="127.0.0.1", port=port, security="starttls",
+                      ca_file=str(server.ca_file), timeout_seconds=30)  # fmt: skip
 
 
 def load_threads(fixtures: Path) -> list[tuple[str, list[bytes], dt.date]]:
@@ -133,11 +180,17 @@ def _file_tickets(threads: list[tuple[str, list[bytes], dt.date]], emulator: Emu
         ids = desk_from_config(zendesk, environ).setup_fields(zendesk.names)
         zendesk = replace(zendesk, names=replace(zendesk.names, field_ids=ids))
         config = replace(demo_config(server, Path(work) / "state.sqlite3"), zendesk=zendesk)
+        smtp = start_smtp_sink(server, stack)
+        if smtp is not None:
+            config = replace(config, smtp=smtp, reply=ReplyConfig(
+                support_address=SUPPORT, support_name="Lofty Porting Team", copy_to=SUPPORT))
         counter = CallCounter()
         desk = desk_from_config(zendesk, environ, counter)
         print(f"Local IMAP server on {server.host}:{server.tls_port} (TLS), "
               f"{count} messages from {len(threads)} fixture threads in INBOX.\n"
               f"Zendesk emulator on {emulator.url}/ (ticket fields set up).\n"
+              + (f"SMTP server on 127.0.0.1:{smtp.port} (STARTTLS) for the replies.\n" if smtp
+                 else "(No replies: the local SMTP server needs aiosmtpd.)\n") +
               "The bot polls the mailbox and files a ticket per request:\n",
               file=out)  # fmt: skip
 
@@ -156,9 +209,18 @@ def _file_tickets(threads: list[tuple[str, list[bytes], dt.date]], emulator: Emu
             first = intake.poll()
             tickets = intake.state.tickets()
             _print_results(first, latest, intake.state.quarantined(), out, tickets)
+            replies = intake.state.reply_counts()
             again = intake.poll()
-            print(f"\nPolling again: {len(again.handled)} messages read "
-                  "(each message is read once).", file=out)  # fmt: skip
+            own = again.count("own")
+            print(f"\nPolling again: {len(again.handled) - own} messages read as requests "
+                  "(each message is read once)"
+                  + (f"; the {own} copies of our own replies that came back were recognised "
+                     "as ours, not requests" if own else "") + ".", file=out)  # fmt: skip
+            if smtp is not None:
+                print(f"{replies['sent']} replies sent to customers through the local SMTP "
+                      f"server (filed in the dovecot folder {CUSTOMERS_FOLDER!r}); "
+                      f"{replies['suppressed']} messages got none (nothing new for the "
+                      "customer, automatic mail, not a porting request).", file=out)
         calls = ", ".join(f"{n} {kind}" for kind, n in sorted(counter.calls.items()))
         print(f"{len(set(tickets.values()))} tickets filed in the Zendesk emulator with "
               f"{counter.total} API calls ({calls}).", file=out)  # fmt: skip

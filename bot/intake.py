@@ -54,6 +54,21 @@ log = logging.getLogger("portbot.intake")
 Assessor = Callable[[Sequence[bytes]], Assessment]
 
 
+@dataclass(frozen=True)
+class Classified:
+    """A message that is not a porting request: `own` (our reply came back: recorded,
+    nothing more) or `notice` (a carrier-partner notice, a bounce of our reply: handed
+    to the notice handler, which may fail and be retried like any hand-on)."""
+
+    outcome: Literal["own", "notice"]
+    category: str  # short and secret-free: for logs and the poll report
+
+
+Classifier = Callable[[bytes], "Classified | None"]
+NoticeHandler = Callable[[str, bytes], None]  # (the message's key, its bytes)
+Tick = Callable[["CycleReport"], None]  # work each cycle before the mail (stages, reminders)
+
+
 class Clock(Protocol):
     def today(self) -> dt.date: ...
 
@@ -166,14 +181,18 @@ class Gathered:
 
 @dataclass(frozen=True)
 class Decision:
-    outcome: Literal["assessed", "quarantined", "duplicate"]
+    outcome: Literal["assessed", "quarantined", "duplicate", "own", "notice"]
     reason: str = ""  # for the quarantine record: may quote the message; never logged
     category: str = ""  # short and secret-free: for logs
     assessment: Assessment | None = None
 
 
-def decide(gathered: Gathered, assess: Assessor, max_bytes: int) -> Decision:
-    """What to do with one message. Never raises for anything the message contains."""
+def decide(gathered: Gathered, assess: Assessor, max_bytes: int,
+           classify: Classifier | None = None) -> Decision:  # fmt: skip
+    """What to do with one message. Never raises for anything the message contains.
+
+    `classify` is asked first: our own replies and carrier notices are not requests.
+    """
     if gathered.already_handled:
         return Decision("duplicate", "a copy of this message was already handled", "duplicate")
     size = gathered.envelope.size
@@ -182,6 +201,13 @@ def decide(gathered: Gathered, assess: Assessor, max_bytes: int) -> Decision:
                         "too-large")  # fmt: skip
     if gathered.raw is None:
         return Decision("quarantined", "the server returned no content", "no-content")
+    if classify is not None:
+        try:
+            found = classify(gathered.raw)
+        except Exception:  # unreadable: the assessment below says why, at its boundary
+            found = None
+        if found is not None:
+            return Decision(found.outcome, found.category, found.category)
     try:
         assessment = assess((*gathered.earlier, gathered.raw))
     except NotAnEmail as exc:
@@ -225,6 +251,7 @@ class CycleReport:
     deferred: int = 0  # hand-ons waiting for a later cycle (an outage, a rate budget)
     moved_to_quarantine: int = 0
     stopped_early: bool = False
+    events: list[str] = field(default_factory=list)  # what the ticks did: stage changes ...
 
     def count(self, outcome: str) -> int:
         return sum(1 for h in self.handled if h.outcome == outcome)
@@ -234,12 +261,17 @@ class Intake:
     """One state store, a way to connect to the mailbox, the assessment, the sinks."""
 
     def __init__(self, state: SqliteStateStore, connect: Callable[[], Mailbox],
-                 assess: Assessor, sinks: Sequence[Sink], settings: Settings) -> None:  # fmt: skip
+                 assess: Assessor, sinks: Sequence[Sink], settings: Settings, *,
+                 classify: Classifier | None = None, notices: NoticeHandler | None = None,
+                 ticks: Sequence[Tick] = ()) -> None:  # fmt: skip
         self.state = state
         self.connect = connect
         self.assess = assess
         self.sinks = tuple(sinks)
         self.settings = settings
+        self.classify = classify
+        self.notices = notices
+        self.ticks = list(ticks)
 
     def close(self) -> None:
         self.state.close()
@@ -257,6 +289,7 @@ class Intake:
         """
         report = CycleReport()
         with self.state.exclusive():
+            self.run_ticks(report)
             self._deliver_pending(report)
             mailbox = self.connect()
             try:
@@ -268,6 +301,18 @@ class Intake:
             finally:
                 mailbox.close()
         return report
+
+    def run_ticks(self, report: CycleReport) -> None:
+        """Each tick on its own: one that cannot work now (an outage) waits for the next
+        cycle and never keeps the mail from being read."""
+        for tick in self.ticks:
+            try:
+                tick(report)
+            except (DeskUnavailable, MailUnavailable, DeliveryDeferred) as exc:
+                log.warning("%s waits for the next cycle: %s", getattr(tick, "__name__", tick),
+                            exc)  # fmt: skip
+            except Exception:
+                log.exception("%s failed; retried next cycle", getattr(tick, "__name__", tick))
 
     def _poll_folder(self, mailbox: Mailbox, folder: str, stop: Callable[[], bool],
                      report: CycleReport) -> bool:  # fmt: skip
@@ -327,13 +372,14 @@ class Intake:
         earlier = tuple(self.state.thread_raws(request_id)) if request_id else ()
         gathered = Gathered(folder, uidvalidity, envelope, raw, keys, key, handled, request_id,
                             earlier)  # fmt: skip
-        decision = decide(gathered, self.assess, self.settings.max_message_bytes)
+        decision = decide(gathered, self.assess, self.settings.max_message_bytes, self.classify)
         thread_ids = tuple(i for i in (keys.message_id, *keys.refs) if i)
         recorded = self.state.record(MessageRecord(
             folder=folder, uidvalidity=uidvalidity, uid=envelope.uid, key=key,
             message_id=keys.message_id, size=envelope.size, outcome=decision.outcome,
             reason=decision.reason, request_id=request_id,
-            raw=raw if decision.outcome != "duplicate" else None, thread_ids=thread_ids,
+            raw=raw if decision.outcome not in ("duplicate", "own") else None,
+            thread_ids=thread_ids,
         ))  # fmt: skip
         log.info("folder=%s uid=%d message-id=%s outcome=%s%s%s", folder, envelope.uid,
                  keys.message_id or "-", decision.outcome,
@@ -352,30 +398,45 @@ class Intake:
             delivery = Delivery(recorded.request_id, key, (*earlier, raw or b""),
                                 decision.assessment)  # fmt: skip
             self._deliver(recorded.row, delivery, report)
+        elif decision.outcome == "notice":
+            self._deliver_notice(recorded.row, key, raw or b"", report)
+
+    def _deliver_notice(self, row: int, key: str, raw: bytes, report: CycleReport) -> bool:
+        if self.notices is None:  # nothing keeps stages: the notice is recorded, that is all
+            self.state.mark_delivered(row)
+            return True
+        handler = self.notices
+        return self._hand_on(row, f"notice {key}", lambda: handler(key, raw), report)
 
     def _deliver(self, row: int, delivery: Delivery, report: CycleReport) -> bool:
         """Hand on to every sink; False when the sinks wait for a later cycle as a whole."""
-        try:
+
+        def every_sink() -> None:
             for sink in self.sinks:
                 sink(delivery)
+
+        return self._hand_on(row, f"request={delivery.request_id}", every_sink, report)
+
+    def _hand_on(self, row: int, what: str, call: Callable[[], None],
+                 report: CycleReport) -> bool:  # fmt: skip
+        try:
+            call()
         except Exception as exc:  # a sink's failure is retried next cycle, never lost
             reason = f"could not be handed on: {type(exc).__name__}: {exc}"
             kind = _failure(exc)
             if kind == "wait":
                 self.state.delivery_deferred(row, reason)
-                log.warning("request=%s hand-on deferred to the next cycle: %s",
-                            delivery.request_id, exc)  # fmt: skip
+                log.warning("%s hand-on deferred to the next cycle: %s", what, exc)
                 report.deferred += 1
                 return not (isinstance(exc, DeskUnavailable) or getattr(exc, "everything", False))
             attempts = self.state.delivery_failed(
                 row, reason, 1 if kind == "refused" else self.settings.max_delivery_attempts,
             )
             if kind == "refused":
-                log.warning("request=%s hand-on refused (%s): quarantined", delivery.request_id,
-                            type(exc).__name__)  # fmt: skip
+                log.warning("%s hand-on refused (%s): quarantined", what, type(exc).__name__)
             else:
-                log.warning("request=%s delivery failed (%s), attempt %d of %d",
-                            delivery.request_id, type(exc).__name__, attempts,
+                log.warning("%s delivery failed (%s), attempt %d of %d", what,
+                            type(exc).__name__, attempts,
                             self.settings.max_delivery_attempts)  # fmt: skip
             report.delivery_failures += 1
             return True
@@ -388,6 +449,12 @@ class Intake:
         # a request's pending messages share one thread, hence one assessment
         assessed: dict[str, tuple[tuple[bytes, ...], Assessment]] = {}
         for n, pending in enumerate(pending_all):
+            if pending.outcome == "notice":
+                if not self._deliver_notice(pending.row, pending.key,
+                                            self.state.raw_of(pending.row) or b"", report):
+                    report.deferred += len(pending_all) - n - 1
+                    return
+                continue
             if pending.request_id in assessed:
                 raws, assessment = assessed[pending.request_id]
             else:
@@ -478,6 +545,9 @@ def build_intake(
     connect: Callable[[], Mailbox] | None = None,
     environ: Mapping[str, str] | None = None,
     state: SqliteStateStore | None = None,
+    classify: Classifier | None = None,
+    notices: NoticeHandler | None = None,
+    ticks: Sequence[Tick] = (),
 ) -> Intake:
     """The intake from a Config; tests and the demo replace the parts they need to.
 
@@ -509,8 +579,12 @@ def build_intake(
             max_message_bytes=config.limits.max_message_bytes,
             max_delivery_attempts=config.quarantine.max_delivery_attempts,
         ),
+        classify=classify,
+        notices=notices,
+        ticks=ticks,
     )
 
 
-__all__ = ["Clock", "CycleReport", "Delivery", "DeliveryDeferred", "DeliveryRefused", "Intake",
-           "MailboxError", "Sink", "build_intake", "decide", "key_of", "thread_keys"]  # fmt: skip
+__all__ = ["Classified", "Classifier", "Clock", "CycleReport", "Delivery", "DeliveryDeferred",
+           "DeliveryRefused", "Intake", "MailboxError", "NoticeHandler", "Sink", "Tick",
+           "build_intake", "decide", "key_of", "thread_keys"]  # fmt: skip

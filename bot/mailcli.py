@@ -31,8 +31,11 @@ def _logging(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
 
 
-def print_report(report: CycleReport, tickets: dict[str, int] | None = None) -> None:
+def print_report(report: CycleReport, tickets: dict[str, int] | None = None,
+                 replies: dict[str, int] | None = None) -> None:  # fmt: skip
     tickets = tickets or {}
+    for event in report.events:
+        print(event)
     for h in report.handled:
         detail = h.request_id or h.category
         if h.request_id in tickets:
@@ -42,6 +45,10 @@ def print_report(report: CycleReport, tickets: dict[str, int] | None = None) -> 
           f"{report.count('duplicate')} duplicates, {report.delivered} handed on"
           + (f", {report.delivery_failures} hand-ons failed" if report.delivery_failures else "")
           + (f", {report.deferred} waiting for a later cycle" if report.deferred else ""))
+    if replies:
+        print(f"emails to customers: {replies['sent']} sent, {replies['suppressed']} not sent "
+              f"(automatic mail, nothing new, caps), {replies['sending']} waiting to be sent, "
+              f"{replies['failed']} refused by the mail server")
 
 
 def _print_delivery(delivery: Delivery) -> None:
@@ -61,12 +68,15 @@ def main(args: argparse.Namespace) -> int:
             return zendesk_setup(config, args.config)
         if args.command == "doctor":
             return doctor(config)
+        if args.command == "stage":
+            return stage_command(config, args)
         if not config.imap.host:
             return _fail(f"{args.config}: [imap] host is not set")
         with build_app(config, sinks=[_print_delivery] if getattr(args, "show", False)
                        else []) as intake:  # fmt: skip
             if args.command == "poll":
-                print_report(intake.poll(), intake.state.tickets())
+                print_report(intake.poll(), intake.state.tickets(),
+                             intake.state.reply_counts())  # fmt: skip
                 return 0
             if args.command == "replay":
                 return replay(intake, args)
@@ -77,6 +87,57 @@ def main(args: argparse.Namespace) -> int:
     except PortbotError as exc:
         return _fail(str(exc))
     return 2
+
+
+def _ticket_or_request(state: SqliteStateStore, text: str) -> str | None:
+    """A request id from a ticket number ("123", "#123") or a request id ("PR-000001")."""
+    text = text.strip().lstrip("#")
+    if text.isdigit():
+        return state.request_of_ticket(int(text))
+    return text.upper() if state.port(text.upper()) or text.upper() in state.tickets() else None
+
+
+def stage_command(config: Config, args: argparse.Namespace) -> int:
+    """`portbot stage TICKET STAGE`: judged like any change, applied to the ticket, the
+    customer told; an illegal move is refused, saying why."""
+    from bot.app import build_keeper
+    from bot.stagesync import final_stage
+    from rules.stages import IllegalMove, Stage, StageChange, Unchanged, parse_stage
+
+    target = parse_stage(args.stage)
+    if target is None:
+        return _fail(f"unknown stage {args.stage!r}; the stages: "
+                     + ", ".join(s.value for s in Stage))  # fmt: skip
+    state, keeper = build_keeper(config)
+    try:
+        with state.exclusive():
+            request_id = _ticket_or_request(state, args.ticket)
+            if request_id is None:
+                return _fail(f"no porting request with ticket or id {args.ticket!r} in "
+                             f"{config.state.path}")  # fmt: skip
+            if args.order:
+                state.set_port_ids(request_id, order_id=args.order)
+            try:
+                decision = keeper.move(request_id, target, reason=args.reason, date=args.date,
+                                       detail=" ".join(["portbot stage", args.ticket,
+                                                        args.stage]))  # fmt: skip
+            except PortbotError as exc:
+                print(f"{request_id}: the change is recorded; the rest waits for the bot's "
+                      f"next cycle: {exc}")  # fmt: skip
+                return 0
+            if isinstance(decision, IllegalMove):
+                return _fail(f"{request_id}: {decision.message}")
+            if isinstance(decision, Unchanged):
+                print(f"{request_id}: nothing to do: {decision.message}")
+                return 0
+            assert isinstance(decision, StageChange)
+            [row] = state.stage_changes(request_id)[-1:]
+            print(f"{request_id}: {decision.previous} -> {final_stage(decision)}"
+                  f"{'' if row.ticket_done else ' (the ticket update waits)'}"
+                  f"{'' if row.mail_done else ' (the email to the customer waits)'}")
+            return 0
+    finally:
+        state.close()
 
 
 def replay(intake: Intake, args: argparse.Namespace) -> int:
@@ -162,18 +223,43 @@ def doctor(config: Config) -> int:
         say(True, "no [zendesk] section: assessments only, no tickets")
     else:
         _check_zendesk(config.zendesk, say)
+    if config.smtp is None or config.reply is None:
+        say(True, "no [smtp] and [reply] sections: no emails to customers")
+    else:
+        from bot.replying import smtp_password
+
+        try:
+            smtp_password(config.smtp)
+            say(True, f"emails go out through {config.smtp.host}:{config.smtp.port} "
+                      f"({config.smtp.security}) from {config.reply.support_address}")
+        except PortbotError as exc:
+            say(False, str(exc))
 
     try:
         state = SqliteStateStore(Path(config.state.path))
         counts = state.counts()
         waiting = state.deferred_reasons()
         tickets = state.tickets()
-        state.close()
+        replies = state.reply_counts()
+        ports = state.ports()
+        pending = state.pending_stage_changes()
+        unmatched = state.unmatched()
         say(True, f"state file {config.state.path}: {counts['assessed']} assessed, "
                   f"{counts['open_quarantine']} in quarantine, "
                   f"{counts['undelivered']} not handed on, {len(tickets)} with a ticket")
         for request_id, reason in waiting.items():
             print(f"        {request_id} waits: {reason}")
+        if config.reply is not None:
+            say(replies["failed"] == 0,
+                f"emails to customers: {replies['sent']} sent, {replies['sending']} waiting, "
+                f"{replies['failed']} refused by the mail server")  # fmt: skip
+        if config.zendesk is not None:
+            say(not unmatched, f"ports: {len(ports)} tracked, {len(pending)} stage change(s) "
+                               f"not fully applied, {len(unmatched)} carrier notice(s) "
+                               "matched to no single request")  # fmt: skip
+        state.close()
+        for n in unmatched:
+            print(f"        {n.at} {n.partner} {n.kind} order {n.order_id or '-'}: {n.reason}")
     except StateError as exc:
         say(False, f"state file: {exc}")
     imap = config.imap

@@ -169,6 +169,27 @@ class Replier:
             return Result("suppressed", decision.reason)
         return self._send_new(request_id, key, message, assessment, decision)
 
+    def send_prepared(self, key: str, request_id: str, reply: EmailMessage, kind: str) -> Result:
+        """Send a message the bot wrote on its own (a stage change, a reminder) by the
+        same protocol: recorded `sending` with its bytes, sent, recorded `sent`; under
+        `key` it goes out once. No loop rules or daily cap: no incoming mail asked for it.
+        The caller writes the ticket's note (one note per change, saying what was sent)."""
+        record = self.ledger.reply_for(key)
+        if record is not None and record.status == "sending":
+            return self._recover(record)
+        if record is not None:
+            return Result("already_done", record.reason, record.message_id)
+        s = self.settings
+        envelope = tuple(envelope_recipients(reply, [s.copy_to] if s.copy_to else []))
+        to = envelope_recipients(reply)[0]
+        record = ReplyRecord(key, request_id, "sending", self.now(), reason=kind,
+                             message_id=str(reply["Message-ID"]), recipient=to.lower(),
+                             raw=reply.as_bytes(policy=email.policy.SMTP), envelope=envelope,
+                             noted=True)  # fmt: skip
+        self.ledger.put(record)
+        self._transmit(record)
+        return Result("sent", kind, record.message_id)
+
     def _send_new(self, request_id: str, key: str, message: Message, assessment: Assessment,
                   plan: ReplyPlan) -> Result:  # fmt: skip
         s = self.settings

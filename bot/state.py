@@ -31,11 +31,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.errors import PortbotError
+from bot.replier import ReplyRecord
 
-Outcome = Literal["assessed", "quarantined", "duplicate"]
+# "own": one of our own replies (or its copy) came back; "notice": a carrier-partner
+# notice or a bounce of our reply, handed to the stage keeper instead of the sinks.
+Outcome = Literal["assessed", "quarantined", "duplicate", "own", "notice"]
 
 
 class StateError(PortbotError):
@@ -109,9 +112,63 @@ class TicketRecord:
 @dataclass(frozen=True)
 class PendingDelivery:
     row: int
-    request_id: str
+    request_id: str  # "" for a notice (it belongs to no request of its own)
     key: str
     attempts: int
+    outcome: str = "assessed"
+
+
+@dataclass(frozen=True)
+class PortRecord:
+    """A request's port: its stage and what matching notices and reminders need."""
+
+    request_id: str
+    stage: str  # rules.stages.Stage value
+    order_id: str | None
+    customer_ref: str | None
+    numbers: tuple[str, ...]
+    carrier: str | None
+    customer_name: str | None
+    porting_date: dt.date | None
+    ready: bool
+    missing: tuple[str, ...]  # checklist items missing at the last assessment
+    last_key: str | None  # the customer's newest message
+    last_activity: dt.datetime  # when it came in
+    reminders_sent: int
+    last_reminder_at: dt.datetime | None
+    stale_since: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """A stage change recorded before its effects: the ticket, then the customer's email."""
+
+    id: int
+    request_id: str
+    event_key: str
+    change_json: str
+    note: str
+    at: dt.datetime
+    ticket_done: bool
+    mail_done: bool
+
+
+@dataclass(frozen=True)
+class UnmatchedNotice:
+    key: str
+    at: str
+    partner: str
+    kind: str
+    order_id: str | None
+    reason: str
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 class StateStore(Protocol):
@@ -163,7 +220,8 @@ CREATE TABLE IF NOT EXISTS messages (
     key TEXT NOT NULL,
     message_id TEXT,
     size INTEGER NOT NULL,
-    outcome TEXT NOT NULL CHECK (outcome IN ('assessed', 'quarantined', 'duplicate')),
+    outcome TEXT NOT NULL CHECK (outcome IN ('assessed', 'quarantined', 'duplicate', 'own',
+                                             'notice')),
     reason TEXT NOT NULL DEFAULT '',
     request_id TEXT,
     raw BLOB,
@@ -202,6 +260,60 @@ CREATE TABLE IF NOT EXISTS ticket_updates (
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ticket_updates_at ON ticket_updates (ticket_id, at);
+CREATE TABLE IF NOT EXISTS replies (
+    key TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'suppressed', 'failed')),
+    at TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    message_id TEXT,
+    recipient TEXT,
+    raw BLOB,
+    envelope TEXT NOT NULL DEFAULT '[]',
+    assessment_json TEXT,
+    noted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS replies_recipient ON replies (recipient, at);
+CREATE INDEX IF NOT EXISTS replies_request ON replies (request_id, at);
+CREATE INDEX IF NOT EXISTS replies_message_id ON replies (message_id);
+CREATE TABLE IF NOT EXISTS ports (
+    request_id TEXT PRIMARY KEY,
+    stage TEXT NOT NULL,
+    order_id TEXT,
+    customer_ref TEXT,
+    numbers TEXT NOT NULL DEFAULT '[]',
+    carrier TEXT,
+    customer_name TEXT,
+    porting_date TEXT,
+    ready INTEGER NOT NULL DEFAULT 0,
+    missing TEXT NOT NULL DEFAULT '[]',
+    last_key TEXT,
+    last_activity TEXT NOT NULL,
+    reminders_sent INTEGER NOT NULL DEFAULT 0,
+    last_reminder_at TEXT,
+    stale_since TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stage_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    event_key TEXT NOT NULL UNIQUE,
+    change_json TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL,
+    ticket_done INTEGER NOT NULL DEFAULT 0,
+    mail_done INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS stage_changes_pending ON stage_changes (ticket_done, mail_done);
+CREATE TABLE IF NOT EXISTS unmatched_notices (
+    key TEXT PRIMARY KEY,
+    at TEXT NOT NULL,
+    partner TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    order_id TEXT,
+    reason TEXT NOT NULL,
+    resolved INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     row INTEGER NOT NULL REFERENCES messages (row),
@@ -239,6 +351,7 @@ class SqliteStateStore:
             if "deferred_reason" not in columns:  # a state file from before the ticket desk
                 self._db.execute("ALTER TABLE messages ADD COLUMN deferred_reason TEXT"
                                  " NOT NULL DEFAULT ''")  # fmt: skip
+            self._widen_outcomes()
             found = self._db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
             if found is None:
                 self._db.execute("INSERT INTO meta VALUES ('version', ?)", (_VERSION,))
@@ -248,6 +361,27 @@ class SqliteStateStore:
             raise StateError(f"{path}: not a usable state file: {exc}") from exc
         except OSError as exc:
             raise StateError(f"{path}: {exc.strerror}") from exc
+
+    def _widen_outcomes(self) -> None:
+        """A state file from before replies and stages: its CHECK knows three outcomes.
+
+        SQLite cannot alter a CHECK, so the table is copied into the current shape.
+        """
+        (sql,) = self._db.execute(
+            "SELECT sql FROM sqlite_master WHERE type='table' AND name='messages'").fetchone()
+        if "'notice'" in sql:
+            return
+        create = _SCHEMA.split("CREATE TABLE IF NOT EXISTS messages (", 1)[1].split(");", 1)[0]
+        with self._transaction() as db:
+            db.execute(f"CREATE TABLE messages_new ({create})")
+            db.execute("INSERT INTO messages_new (row, folder, uidvalidity, uid, key, message_id,"
+                       " size, outcome, reason, request_id, raw, recorded_at, delivered, attempts,"
+                       " deferred_reason) SELECT row, folder, uidvalidity, uid, key, message_id,"
+                       " size, outcome, reason, request_id, raw, recorded_at, delivered, attempts,"
+                       " deferred_reason FROM messages")  # fmt: skip
+            db.execute("DROP TABLE messages")
+            db.execute("ALTER TABLE messages_new RENAME TO messages")
+        self._db.executescript(_SCHEMA)  # the indexes went with the old table
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -281,7 +415,8 @@ class SqliteStateStore:
 
     def handled(self, key: str) -> bool:
         found = self._db.execute(
-            "SELECT 1 FROM messages WHERE key=? AND outcome='assessed' LIMIT 1", (key,)
+            "SELECT 1 FROM messages WHERE key=? AND outcome IN ('assessed', 'own', 'notice')"
+            " LIMIT 1", (key,)
         ).fetchone()
         return found is not None
 
@@ -317,7 +452,7 @@ class SqliteStateStore:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.folder, record.uidvalidity, record.uid, record.key, record.message_id,
                  record.size, record.outcome, record.reason, request_id, record.raw, now,
-                 int(record.outcome != "assessed")),
+                 int(record.outcome not in ("assessed", "notice"))),
             )  # fmt: skip
             row = int(cursor.lastrowid or 0)
             if request_id is not None:
@@ -339,10 +474,15 @@ class SqliteStateStore:
 
     def pending_deliveries(self) -> list[PendingDelivery]:
         rows = self._db.execute(
-            "SELECT row, request_id, key, attempts FROM messages"
-            " WHERE delivered=0 AND outcome='assessed' ORDER BY row"
+            "SELECT row, request_id, key, attempts, outcome FROM messages"
+            " WHERE delivered=0 AND outcome IN ('assessed', 'notice') ORDER BY row"
         )
-        return [PendingDelivery(int(r), str(q), str(k), int(a)) for r, q, k, a in rows]
+        return [PendingDelivery(int(r), str(q or ""), str(k), int(a), str(o))
+                for r, q, k, a, o in rows]  # fmt: skip
+
+    def raw_of(self, row: int) -> bytes | None:
+        found = self._db.execute("SELECT raw FROM messages WHERE row=?", (row,)).fetchone()
+        return bytes(found[0]) if found and found[0] is not None else None
 
     def mark_delivered(self, row: int) -> None:
         with self._transaction() as db:
@@ -372,8 +512,8 @@ class SqliteStateStore:
     def deferred_reasons(self) -> dict[str, str]:
         """request id -> why its newest pending hand-on waits (for `doctor` and the CLI)."""
         rows = self._db.execute(
-            "SELECT request_id, deferred_reason FROM messages WHERE delivered=0"
-            " AND outcome='assessed' AND deferred_reason != '' ORDER BY row"
+            "SELECT coalesce(request_id, key), deferred_reason FROM messages WHERE delivered=0"
+            " AND outcome IN ('assessed', 'notice') AND deferred_reason != '' ORDER BY row"
         )
         return {str(q): str(r) for q, r in rows}
 
@@ -462,6 +602,228 @@ class SqliteStateStore:
         )
         return [float(at) for (at,) in rows]
 
+    # -- the reply ledger (bot.replier.ReplyLedger) --------------------------------------
+
+    def _reply(self, row: Any) -> ReplyRecord | None:
+        if row is None:
+            return None
+        key, request_id, status, at, reason, mid, recipient, raw, envelope, aj, noted = row
+        return ReplyRecord(str(key), str(request_id), status,
+                           dt.datetime.fromisoformat(str(at)), str(reason),
+                           None if mid is None else str(mid),
+                           None if recipient is None else str(recipient),
+                           None if raw is None else bytes(raw),
+                           tuple(json.loads(str(envelope))), None if aj is None else str(aj),
+                           bool(noted))  # fmt: skip
+
+    _REPLY_COLUMNS = ("key, request_id, status, at, reason, message_id, recipient, raw, envelope,"
+                      " assessment_json, noted")  # fmt: skip
+
+    def reply_for(self, key: str) -> ReplyRecord | None:
+        return self._reply(self._db.execute(
+            f"SELECT {self._REPLY_COLUMNS} FROM replies WHERE key=?", (key,)).fetchone())
+
+    def reply_by_message_id(self, message_id: str) -> ReplyRecord | None:
+        return self._reply(self._db.execute(
+            f"SELECT {self._REPLY_COLUMNS} FROM replies WHERE message_id=?",
+            (message_id,)).fetchone())  # fmt: skip
+
+    def last_sent(self, request_id: str) -> ReplyRecord | None:
+        # auto-replies only: a stage message or reminder is not what the customer's
+        # checklist was last shown in
+        return self._reply(self._db.execute(
+            f"SELECT {self._REPLY_COLUMNS} FROM replies WHERE request_id=? AND status IN"
+            " ('sent', 'sending') AND assessment_json IS NOT NULL AND key NOT LIKE 'stage:%'"
+            " AND key NOT LIKE 'reminder:%' ORDER BY at DESC, rowid DESC LIMIT 1",
+            (request_id,)).fetchone())  # fmt: skip
+
+    def replies_since(self, recipient: str, since: dt.datetime) -> int:
+        (count,) = self._db.execute(
+            "SELECT count(*) FROM replies WHERE recipient=? AND at >= ? AND status IN"
+            " ('sent', 'sending')", (recipient.lower(), _iso(since))).fetchone()  # fmt: skip
+        return int(count)
+
+    def put(self, record: ReplyRecord) -> None:
+        """Insert or replace by key, committed before returning. The reply's Message-ID
+        joins the request's thread, so an answer quoting only it still finds the request."""
+        with self._transaction() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO replies ({self._REPLY_COLUMNS}) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.key, record.request_id, record.status, _iso(record.at), record.reason,
+                 record.message_id, record.recipient and record.recipient.lower(), record.raw,
+                 json.dumps(list(record.envelope)), record.assessment_json, int(record.noted)),
+            )  # fmt: skip
+            if record.message_id and record.request_id:
+                db.execute("INSERT OR IGNORE INTO thread_ids VALUES (?, ?)",
+                           (record.message_id, record.request_id))  # fmt: skip
+
+    def reply_counts(self) -> dict[str, int]:
+        out = {"sending": 0, "sent": 0, "suppressed": 0, "failed": 0}
+        for status, count in self._db.execute(
+                "SELECT status, count(*) FROM replies GROUP BY status"):  # fmt: skip
+            out[str(status)] = int(count)
+        return out
+
+    # -- ports: stages, notices, reminders ---------------------------------------------
+
+    _PORT_COLUMNS = ("request_id, stage, order_id, customer_ref, numbers, carrier, customer_name,"
+                     " porting_date, ready, missing, last_key, last_activity, reminders_sent,"
+                     " last_reminder_at, stale_since")  # fmt: skip
+
+    @staticmethod
+    def _port(row: Any) -> PortRecord:
+        (rid, stage, order, ref, numbers, carrier, name, date, ready, missing, last_key,
+         activity, sent, reminded, stale) = row  # fmt: skip
+        return PortRecord(
+            str(rid), str(stage), None if order is None else str(order),
+            None if ref is None else str(ref), tuple(json.loads(str(numbers))),
+            None if carrier is None else str(carrier), None if name is None else str(name),
+            dt.date.fromisoformat(str(date)) if date else None, bool(ready),
+            tuple(json.loads(str(missing))), None if last_key is None else str(last_key),
+            dt.datetime.fromisoformat(str(activity)), int(sent),
+            _time(None if reminded is None else str(reminded)),
+            _time(None if stale is None else str(stale)),
+        )  # fmt: skip
+
+    def port(self, request_id: str) -> PortRecord | None:
+        row = self._db.execute(f"SELECT {self._PORT_COLUMNS} FROM ports WHERE request_id=?",
+                               (request_id,)).fetchone()  # fmt: skip
+        return self._port(row) if row else None
+
+    def ports(self) -> list[PortRecord]:
+        rows = self._db.execute(f"SELECT {self._PORT_COLUMNS} FROM ports ORDER BY request_id")
+        return [self._port(r) for r in rows]
+
+    def note_activity(self, request_id: str, key: str, *, numbers: Sequence[str],
+                      carrier: str | None, customer_name: str | None, ready: bool,
+                      missing: Sequence[str], at: dt.datetime) -> None:  # fmt: skip
+        """A customer's message assessed: what the port now knows; the silence restarts."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO ports (request_id, stage, last_activity, updated_at)"
+                " VALUES (?, 'request_received', ?, ?)", (request_id, _iso(at), _now()),
+            )  # fmt: skip
+            db.execute(
+                "UPDATE ports SET numbers=?, carrier=?, customer_name=?, ready=?, missing=?,"
+                " updated_at=? WHERE request_id=?",
+                (json.dumps(sorted(numbers)), carrier, customer_name, int(ready),
+                 json.dumps(list(missing)), _now(), request_id),
+            )  # fmt: skip
+            db.execute(  # a retried delivery of the same message is not new activity
+                "UPDATE ports SET last_key=?, last_activity=? WHERE request_id=?"
+                " AND (last_key IS NULL OR last_key != ?)",
+                (key, _iso(at), request_id, key),
+            )  # fmt: skip
+
+    def begin_stage_change(self, request_id: str, event_key: str, change_json: str, note: str,
+                           *, stage: str, porting_date: dt.date | None, clear_date: bool,
+                           order_id: str | None, at: dt.datetime) -> tuple[int, bool]:  # fmt: skip
+        """Record a change and the port's new stage in one transaction, before any effect.
+
+        (id, True) for a new change; (id of the earlier one, False) when `event_key` was
+        recorded before (a notice read twice, a retried command): nothing changes then.
+        """
+        with self._transaction() as db:
+            found = db.execute("SELECT id FROM stage_changes WHERE event_key=?",
+                               (event_key,)).fetchone()  # fmt: skip
+            if found:
+                return int(found[0]), False
+            cursor = db.execute(
+                "INSERT INTO stage_changes (request_id, event_key, change_json, note, at)"
+                " VALUES (?, ?, ?, ?, ?)", (request_id, event_key, change_json, note, _iso(at)),
+            )  # fmt: skip
+            db.execute(
+                "INSERT OR IGNORE INTO ports (request_id, stage, last_activity, updated_at)"
+                " VALUES (?, 'request_received', ?, ?)", (request_id, _iso(at), _now()),
+            )  # fmt: skip
+            date = None if clear_date else (porting_date.isoformat() if porting_date else None)
+            db.execute(
+                "UPDATE ports SET stage=?, porting_date=CASE WHEN ? THEN NULL ELSE"
+                " coalesce(?, porting_date) END, order_id=coalesce(?, order_id), updated_at=?"
+                " WHERE request_id=?",
+                (stage, int(clear_date), date, order_id, _now(), request_id),
+            )  # fmt: skip
+            return int(cursor.lastrowid or 0), True
+
+    def set_port_ids(self, request_id: str, *, order_id: str | None = None,
+                     customer_ref: str | None = None) -> None:  # fmt: skip
+        """The partner's order id and our reference, as learned (a notice, the command line)."""
+        with self._transaction() as db:
+            db.execute("UPDATE ports SET order_id=coalesce(?, order_id),"
+                       " customer_ref=coalesce(?, customer_ref), updated_at=? WHERE request_id=?",
+                       (order_id, customer_ref, _now(), request_id))  # fmt: skip
+
+    _CHANGE_COLUMNS = "id, request_id, event_key, change_json, note, at, ticket_done, mail_done"
+
+    @staticmethod
+    def _change(row: Any) -> ChangeRow:
+        i, rid, key, cj, note, at, t, m = row
+        return ChangeRow(int(i), str(rid), str(key), str(cj),
+                         str(note), dt.datetime.fromisoformat(str(at)), bool(t), bool(m))
+
+    def stage_change(self, change_id: int) -> ChangeRow | None:
+        row = self._db.execute(f"SELECT {self._CHANGE_COLUMNS} FROM stage_changes WHERE id=?",
+                               (change_id,)).fetchone()  # fmt: skip
+        return self._change(row) if row else None
+
+    def pending_stage_changes(self) -> list[ChangeRow]:
+        rows = self._db.execute(f"SELECT {self._CHANGE_COLUMNS} FROM stage_changes"
+                                " WHERE ticket_done=0 OR mail_done=0 ORDER BY id")  # fmt: skip
+        return [self._change(r) for r in rows]
+
+    def stage_changes(self, request_id: str) -> list[ChangeRow]:
+        rows = self._db.execute(f"SELECT {self._CHANGE_COLUMNS} FROM stage_changes"
+                                " WHERE request_id=? ORDER BY id", (request_id,))  # fmt: skip
+        return [self._change(r) for r in rows]
+
+    def mark_change(self, change_id: int, *, ticket: bool = False, mail: bool = False) -> None:
+        with self._transaction() as db:
+            if ticket:
+                db.execute("UPDATE stage_changes SET ticket_done=1 WHERE id=?", (change_id,))
+            if mail:
+                db.execute("UPDATE stage_changes SET mail_done=1 WHERE id=?", (change_id,))
+
+    def record_reminder(self, request_id: str, ordinal: int, at: dt.datetime) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE ports SET reminders_sent=?, last_reminder_at=?, updated_at=?"
+                       " WHERE request_id=?", (ordinal, _iso(at), _now(), request_id))
+
+    def set_stale(self, request_id: str, since: dt.datetime | None) -> None:
+        """Tagged stale at `since`; None: the customer came back (the count starts again)."""
+        with self._transaction() as db:
+            if since is None:
+                db.execute("UPDATE ports SET stale_since=NULL, reminders_sent=0,"
+                           " last_reminder_at=NULL, updated_at=? WHERE request_id=?",
+                           (_now(), request_id))  # fmt: skip
+            else:
+                db.execute("UPDATE ports SET stale_since=?, updated_at=? WHERE request_id=?",
+                           (_iso(since), _now(), request_id))  # fmt: skip
+
+    def add_unmatched(self, notice: UnmatchedNotice) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO unmatched_notices (key, at, partner, kind, order_id,"
+                       " reason) VALUES (?, ?, ?, ?, ?, ?)",
+                       (notice.key, notice.at, notice.partner, notice.kind, notice.order_id,
+                        notice.reason))  # fmt: skip
+
+    def unmatched(self) -> list[UnmatchedNotice]:
+        rows = self._db.execute("SELECT key, at, partner, kind, order_id, reason FROM"
+                                " unmatched_notices WHERE resolved=0 ORDER BY at")  # fmt: skip
+        return [UnmatchedNotice(str(k), str(a), str(p), str(kd), None if o is None else str(o),
+                                str(r)) for k, a, p, kd, o, r in rows]  # fmt: skip
+
+    def request_of_ticket(self, ticket_id: int) -> str | None:
+        found = self._db.execute("SELECT request_id FROM tickets WHERE ticket_id=?",
+                                 (ticket_id,)).fetchone()  # fmt: skip
+        if found:
+            return str(found[0])
+        for request_id, previous in self._db.execute("SELECT request_id, previous_ids FROM"
+                                                     " tickets"):  # fmt: skip
+            if ticket_id in json.loads(previous):
+                return str(request_id)
+        return None
+
     def tickets(self) -> dict[str, int]:
         """request id -> its current ticket id."""
         rows = self._db.execute(
@@ -493,7 +855,7 @@ class SqliteStateStore:
             db.execute("UPDATE quarantine SET released=1 WHERE id=?", (quarantine_id,))
 
     def counts(self) -> dict[str, int]:
-        out = {outcome: 0 for outcome in ("assessed", "quarantined", "duplicate")}
+        out = {outcome: 0 for outcome in ("assessed", "quarantined", "duplicate", "own", "notice")}
         for outcome, count in self._db.execute(
             "SELECT outcome, count(*) FROM messages GROUP BY outcome"
         ):

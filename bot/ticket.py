@@ -17,6 +17,7 @@ from typing import Any
 from parsers.model import Message
 from rules.assessment import Assessment
 from rules.contract import to_json
+from rules.stages import Stage, StageNames
 
 FieldValue = str | int | bool | None
 
@@ -53,6 +54,9 @@ FIELD_SPECS = {
     "number_count": ("Port: number count", "integer"),
     "stage": ("Port: stage", "tagger"),
     "ready": ("Port: ready to submit", "checkbox"),
+    # Written by the stage changes (and read back when an agent sets the stage):
+    "porting_date": ("Port: porting date", "date"),
+    "rejection_reason": ("Port: carrier rejection reason", "text"),
 }  # fmt: skip
 
 
@@ -67,6 +71,9 @@ class ZendeskNames:
     ready_tag: str = "port_ready"
     follow_up_boss_tag: str = "port_follow_up_boss"
     subject_prefix: str = "Port request"
+    # Kept after a carrier rejection (+ the reason code), and set on a silent request.
+    rejection_tag_prefix: str = "port_rejected_"
+    stale_tag: str = "port_stale"
     # Logical field name -> title in Zendesk (see FIELD_SPECS for the names).
     field_titles: Mapping[str, str] = field(
         default_factory=lambda: {k: v[0] for k, v in FIELD_SPECS.items()}
@@ -86,11 +93,24 @@ class ZendeskNames:
     def stage_tag(self, stage: str) -> str:
         return self.stage_tag_prefix + stage
 
+    def stages(self) -> StageNames:
+        """The lifecycle stages' tags and dropdown values (same prefix as the intake's)."""
+        return StageNames(tag_prefix=self.stage_tag_prefix,
+                          rejection_tag_prefix=self.rejection_tag_prefix,
+                          stale_tag=self.stale_tag)  # fmt: skip
+
+    def stage_options(self) -> tuple[tuple[str, str], ...]:
+        """(label, value) of every stage dropdown option: the intake's, then the lifecycle's."""
+        options = {self.stage_tag(s): STAGE_LABELS[s] for s in STAGES}
+        for label, value in self.stages().dropdown_options():
+            options.setdefault(value, label)
+        return tuple((label, value) for value, label in options.items())
+
     def managed_tags(self) -> tuple[str, ...]:
         """Every tag the bot may set; on update, those not wanted now are removed."""
         return (
             self.porting_tag, self.ready_tag, self.follow_up_boss_tag,
-            *(self.stage_tag(s) for s in STAGES),
+            *dict.fromkeys([*(self.stage_tag(s) for s in STAGES), *self.stages().all_tags()]),
             *(self.missing_tag_prefix + k for k in CHECKLIST_LABELS),
             *(self.problem_tag_prefix + c for c in PROBLEM_CODES),
         )  # fmt: skip
@@ -365,11 +385,19 @@ def draft_from_json(
     names: ZendeskNames | None = None,
     *,
     follow_up: bool = False,
+    lifecycle: Stage | None = None,
 ) -> TicketDraft:
-    """The ticket for an assessment in contract JSON form (with secrets shown)."""
+    """The ticket for an assessment in contract JSON form (with secrets shown).
+
+    `lifecycle`: the port's stage. Past request_received (submitted to the carrier
+    and on) the draft keeps that stage: a customer's follow-up does not reset it.
+    """
     names = names or ZendeskNames()
     email, name = requester(messages)
-    stage = stage_of(data, follow_up=follow_up)
+    if lifecycle is not None and lifecycle != Stage.REQUEST_RECEIVED:
+        stage = lifecycle.value
+    else:
+        stage = stage_of(data, follow_up=follow_up)
     return TicketDraft(
         requester_email=email,
         requester_name=name,
@@ -389,10 +417,11 @@ def draft_for(
     names: ZendeskNames | None = None,
     *,
     follow_up: bool = False,
+    lifecycle: Stage | None = None,
 ) -> TicketDraft:
     """The ticket for a `rules.assessment.Assessment` (PINs go to the private note only)."""
     return draft_from_json(to_json(assessment, show_secrets=True), messages, names,
-                           follow_up=follow_up)  # fmt: skip
+                           follow_up=follow_up, lifecycle=lifecycle)  # fmt: skip
 
 
 def _problem_key(p: Mapping[str, Any]) -> tuple[str, str | None]:

@@ -46,6 +46,7 @@ from parsers.email import parse_message
 from parsers.limits import Limits
 from parsers.model import Attachment, Message
 from rules.contract import to_json
+from rules.stages import Stage
 
 log = logging.getLogger("portbot.ticketing")
 
@@ -126,8 +127,11 @@ class TicketSink:
 
     def __init__(self, desk: TicketDesk, ledger: TicketLedger, names: ZendeskNames, *,
                  limits: Limits | None = None, budget: UpdateBudget | None = None,
-                 now: Callable[[], float] = time.time, cool_off: float = 30.0) -> None:  # fmt: skip
+                 now: Callable[[], float] = time.time, cool_off: float = 30.0,
+                 lifecycle: Callable[[str], Stage | None] | None = None) -> None:  # fmt: skip
         self.desk = desk
+        # the port's stage by request id: past request_received a follow-up keeps it
+        self.lifecycle = lifecycle or (lambda request_id: None)
         self.ledger = ledger
         self.names = names
         self.limits = limits or Limits()
@@ -181,7 +185,8 @@ class TicketSink:
         new_keys = tuple(keys[i] for i in todo.new)
         old = json.loads(record.last_json) if record.last_json else {}
         note = diff_note(old, data)
-        draft = draft_from_json(data, messages, self.names, follow_up=True)
+        draft = draft_from_json(data, messages, self.names, follow_up=True,
+                                lifecycle=self.lifecycle(request_id))  # fmt: skip
         attachments = [a for i in todo.new for a in messages[i].attachments]
         try:
             self.desk.update_ticket(ticket_id, draft, note, attachments)
@@ -231,7 +236,7 @@ class TicketSink:
     def _send(self, request_id: str, pending: PendingCreate, last_json: str | None,
               messages: Mapping[str, Message]) -> int:  # fmt: skip
         try:
-            return self._send_create(pending, last_json, messages)
+            return self._send_create(request_id, pending, last_json, messages)
         except DeskRejected as exc:
             if isinstance(exc, TicketClosed):
                 raise
@@ -240,7 +245,7 @@ class TicketSink:
             self.ledger.abandon_create(request_id)
             raise
 
-    def _send_create(self, pending: PendingCreate, last_json: str | None,
+    def _send_create(self, request_id: str, pending: PendingCreate, last_json: str | None,
                      messages: Mapping[str, Message]) -> int:  # fmt: skip
         """The create call for `pending`: rebuilt from the ledger alone, so a repeat matches."""
         data = json.loads(pending.assessment_json)
@@ -248,7 +253,8 @@ class TicketSink:
         attachments: list[Attachment] = [a for k in pending.attach_keys if k in messages
                                          for a in messages[k].attachments]  # fmt: skip
         draft = draft_from_json(data, shown, self.names,
-                                follow_up=pending.followup_of is not None or len(shown) > 1)
+                                follow_up=pending.followup_of is not None or len(shown) > 1,
+                                lifecycle=self.lifecycle(request_id))  # fmt: skip
         if pending.followup_of is None:
             if last_json is not None:  # the old ticket is gone
                 draft = with_preamble(draft, "The earlier ticket of this request was deleted; "

@@ -38,7 +38,7 @@ from zenpy.lib.api_objects import (
 from zenpy.lib.exception import APIException, ZenpyException
 
 from bot.errors import DeskRejected, DeskUnavailable, TicketClosed
-from bot.ticket import FIELD_SPECS, STAGE_LABELS, STAGES, TicketDraft, ZendeskNames
+from bot.ticket import FIELD_SPECS, FieldValue, TicketDraft, ZendeskNames
 from parsers.model import Attachment
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,27 @@ class TicketDesk(Protocol):
                         attachments: Sequence[Attachment], idempotency_key: str) -> int: ...
 
     def setup_fields(self, names: ZendeskNames) -> dict[str, int]: ...
+
+    def amend(self, ticket_id: int, *, note: str | None = None,
+              fields: Mapping[str, FieldValue] | None = None, add_tags: Sequence[str] = (),
+              remove_tags: Sequence[str] = ()) -> None:  # fmt: skip
+        """One update of parts of a ticket: a private note, fields by logical name, tags."""
+        ...
+
+    def ticket_states(self, ticket_ids: Sequence[int]) -> dict[int, TicketState]:
+        """The status, fields (by logical name) and tags of each ticket that still exists."""
+        ...
+
+
+@dataclass(frozen=True)
+class TicketState:
+    """What the bot reads back from a ticket: an agent may have changed it."""
+
+    id: int
+    status: str
+    fields: Mapping[str, Any]  # by logical name (FIELD_SPECS), those set up
+    tags: tuple[str, ...]
+    updated_at: str
 
 
 def _kind(method: str, url: str) -> str:
@@ -358,11 +379,43 @@ class ZenpyDesk:
         with _mapped(f"read ticket {ticket_id}"):
             return str(self._zenpy.tickets(id=ticket_id).status)
 
+    def amend(self, ticket_id: int, *, note: str | None = None,
+              fields: Mapping[str, FieldValue] | None = None, add_tags: Sequence[str] = (),
+              remove_tags: Sequence[str] = ()) -> None:  # fmt: skip
+        ticket = Ticket(id=ticket_id)
+        if note:
+            ticket.comment = Comment(body=note, public=False)
+        if fields:
+            ticket.custom_fields = [
+                CustomField(id=self.names.field_ids[name], value="" if value is None else value)
+                for name, value in fields.items() if name in self.names.field_ids
+            ]  # fmt: skip
+        if add_tags:
+            ticket.additional_tags = list(add_tags)
+        if remove_tags:
+            ticket.remove_tags = [t for t in remove_tags if t not in add_tags]
+        with _mapped(f"update ticket {ticket_id}"):
+            self._zenpy.tickets.update(ticket)
+
+    def ticket_states(self, ticket_ids: Sequence[int]) -> dict[int, TicketState]:
+        by_id = {fid: name for name, fid in self.names.field_ids.items()}
+        out: dict[int, TicketState] = {}
+        ids = list(dict.fromkeys(ticket_ids))
+        for start in range(0, len(ids), 100):  # show_many takes 100 ids a call
+            with _mapped("read tickets"):
+                found = list(self._zenpy.tickets(ids=ids[start : start + 100]))
+            for t in found:
+                values = {by_id[f["id"]]: f.get("value") for f in t.custom_fields or []
+                          if f.get("id") in by_id}  # fmt: skip
+                out[int(t.id)] = TicketState(int(t.id), str(t.status), values,
+                                             tuple(t.tags or ()), str(t.updated_at or ""))
+        return out
+
     def setup_fields(self, names: ZendeskNames) -> dict[str, int]:
         """Find the custom fields by title or create them; the stage dropdown gets its options."""
         with _mapped("list ticket fields"):
             existing = {f.title: f for f in self._zenpy.ticket_fields()}
-        options = [{"name": STAGE_LABELS[s], "value": names.stage_tag(s)} for s in STAGES]
+        options = [{"name": label, "value": value} for label, value in names.stage_options()]
         ids: dict[str, int] = {}
         for name, (_, ftype) in FIELD_SPECS.items():
             title = names.title(name)

@@ -364,7 +364,8 @@ def test_zendesk_setup_prints_the_field_ids_to_paste_and_doctor_checks_them(
     printed = capsys.readouterr().out
     ids = tomllib.loads(printed)["zendesk"]["fields"]
     assert set(ids) == {"current_carrier", "account_name", "account_number", "service_address",
-                        "btn", "number_count", "stage", "ready"}  # fmt: skip
+                        "btn", "number_count", "stage", "ready", "porting_date",
+                        "rejection_reason"}  # fmt: skip
     assert main(["zendesk", "setup", "--config", str(path)]) == 0
     assert tomllib.loads(capsys.readouterr().out)["zendesk"]["fields"] == ids  # found, not made
 

@@ -1,0 +1,259 @@
+"""Mailbox -> assessment -> ticket -> auto-reply, end to end: a real dovecot, the
+Zendesk emulator over HTTP, a real SMTP server on loopback (aiosmtpd) whose copies
+to support@ land back in the dovecot folder the bot reads, as they would in life."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import build_app
+from bot.config import Config, ReplyConfig, SmtpConfig
+from bot.intake import Intake
+from bot.localmail import LocalMail
+from bot.mailer import SmtpMailer
+from bot.replying import smtp_settings
+from bot.zendesk_emulator import Emulator
+from parsers.email import parse_message
+from tests.conftest import FIXTURES
+from tests.integration.mailbox_support import new_folder
+from tests.integration.pipeline_support import dovecot, emulator
+from tests.integration.smtp_support import USER, Delivered, Handler, SmtpServer, smtp_server
+from tests.integration.test_pipeline_zendesk import ENV, Clock, Today, comments, config_for, tickets
+from tests.reply_cases import LOOP_CASES
+
+SUPPORT = "support@lofty.com"
+THREADS = {
+    "01-ready-att-acme-csv": ("ready", "2026-11-20"),
+    "27-loa-numbers-missing": ("incomplete", None),
+    "29-follow-up-boss": ("follow_up_boss", None),
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalMail]:
+    yield from dovecot()
+
+
+@pytest.fixture()
+def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    yield from emulator(monkeypatch)
+
+
+@pytest.fixture()
+def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
+    """The SMTP server; `folder[0]` is where copies to support@ are delivered."""
+    folder: list[str] = [""]
+    handler = Handler(local=SUPPORT,
+                      deliver_local=lambda raw: server.append(folder[0], [raw]))  # fmt: skip
+    with smtp_server(tmp_path, handler) as running:
+        yield running, folder
+
+
+def reply_config(base: Config, smtp: SmtpServer, **changes: Any) -> Config:
+    return replace(
+        base,
+        smtp=SmtpConfig(host="127.0.0.1", port=smtp.port, security="starttls",
+                        ca_file=str(smtp.cert_file), username=USER,
+                        password_file=str(smtp.password_file), timeout_seconds=10),
+        reply=ReplyConfig(support_address=SUPPORT, support_name="Lofty Porting Team",
+                          domain="lofty.com", internal_domains=("lofty.com",), copy_to=SUPPORT,
+                          **changes),
+    )  # fmt: skip
+
+
+def thread(name: str) -> tuple[list[bytes], dict[str, Any]]:
+    folder = FIXTURES / name
+    expected = json.loads((folder / "expected.json").read_text())
+    return [p.read_bytes() for p in sorted(folder.glob("*.eml"))], expected
+
+
+def secrets_of(expected: dict[str, Any]) -> list[str]:
+    request = expected["assessment"]["request"]
+    found = [n["pin"] for n in request["numbers"] if n.get("pin")]
+    return found + ([request["ssn_last4"]] if request.get("ssn_last4") else [])
+
+
+def assert_no_secret(delivered: Delivered, secrets: list[str]) -> None:
+    msg = delivered.message
+    text = delivered.text() + " ".join(f"{k}: {v}" for k, v in msg.items())
+    html = msg.get_body(preferencelist=("html",))
+    if isinstance(html, EmailMessage):
+        text += " " + re.sub(r"<[^>]+>", " ", str(html.get_content()))
+    # phone numbers, dates and Message-IDs are digits that are no secret
+    text = re.sub(r"\(\d{3}\) \d{3}-\d{4}|\+1 \d{3}-\d{3}-\d{4}|\d{4}-\d{2}-\d{2}|<[^>]+>", " ",
+                  text)  # fmt: skip
+    for secret in secrets:
+        assert not re.search(rf"(?<!\d){re.escape(secret)}(?!\d)", text), secret
+
+
+def app(config: Config, day: str, clock: Clock | None = None, **kw: Any) -> Intake:
+    return build_app(config, clock=Today(day), environ=ENV, now=clock or Clock(), **kw)
+
+
+@pytest.mark.parametrize("name", list(THREADS))
+def test_each_thread_gets_one_threaded_reply_and_the_ticket_says_so(
+    server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path,
+    name: str,
+) -> None:
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    raws, expected = thread(name)
+    config = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
+    server.append(folder, raws)
+    with app(config, THREADS[name][1] or expected["today"]) as intake:
+        report = intake.poll()
+        assert report.count("assessed") == len(raws) and report.count("quarantined") == 0
+        customer = parse_message(raws[-1])
+        assert customer.sender is not None
+        to_customer = running.handler.to(customer.sender)
+        # a thread read in one go is answered once, under its newest message
+        assert len(to_customer) == 1
+        msg = to_customer[0].message
+        assert msg["X-Portbot-Reply"] == THREADS[name][0]
+        assert str(msg["In-Reply-To"]).strip() == customer.message_id
+        assert customer.message_id in str(msg["References"]).split()
+        assert msg["Auto-Submitted"] == "auto-replied"
+        assert str(msg["Subject"]).startswith("Re: ")
+        assert SUPPORT in to_customer[0].rcpt_tos  # our copy, in the same transaction
+        for delivered in running.handler.delivered:
+            assert_no_secret(delivered, secrets_of(expected))
+        [ticket] = tickets(em)
+        notes = [c["body"] for c in comments(em, ticket["id"])]
+        assert sum("auto-reply sent" in n for n in notes) == 1
+        assert any(str(msg["Message-ID"]) in n for n in notes)
+        # our copy arrives in the mailbox: recognised as ours, never a request
+        again = intake.poll()
+        assert again.count("own") == 1 and again.count("assessed") == 0
+        assert len(tickets(em)) == 1 and len(running.handler.delivered) == 1
+        assert intake.state.reply_counts()["sent"] == 1
+
+
+def _follow_up(original: bytes, body: str, n: int) -> bytes:
+    parent = parse_message(original)
+    return (f"From: {parent.sender_name} <{parent.sender}>\r\nTo: {SUPPORT}\r\n"
+            f"Subject: Re: {parent.subject}\r\nDate: Sat, 21 Nov 2026 10:0{n}:00 -0600\r\n"
+            f"Message-ID: <follow-up-{n}@acmerealtytx.com>\r\n"
+            f"In-Reply-To: {parent.message_id}\r\nReferences: {parent.message_id}\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+
+
+def test_a_follow_up_that_changes_nothing_gets_no_second_reply(
+    server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path
+) -> None:
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    raws, _ = thread("27-loa-numbers-missing")
+    config = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
+    customer = parse_message(raws[0]).sender
+    assert customer is not None
+    with app(config, "2026-11-26") as intake:
+        server.append(folder, raws)
+        intake.poll()
+        assert len(running.handler.to(customer)) == 1
+        server.append(folder, [_follow_up(raws[-1], "Thanks, talk soon!", 1)])
+        report = intake.poll()
+        assert report.count("assessed") == 1 and report.count("own") == 1  # + our copy
+        assert len(running.handler.to(customer)) == 1
+        [ticket] = tickets(em)
+        notes = [c["body"] for c in comments(em, ticket["id"])]
+        assert any("auto-reply not sent: no_change" in n for n in notes)
+        assert intake.state.reply_counts() == {"sending": 0, "sent": 1, "suppressed": 1,
+                                               "failed": 0}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", ["x_failed_recipients", "gmail_vacation", "list_id"])
+def test_automatic_mail_is_recorded_but_never_answered(
+    server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path,
+    case: str,
+) -> None:
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    [(_, raw, reason)] = [c for c in LOOP_CASES if c[0] == case]
+    config = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
+    server.append(folder, [raw])
+    with app(config, "2026-11-26") as intake:
+        report = intake.poll()
+    assert running.handler.delivered == []
+    assert report.count("assessed") == 1  # assessed and filed as today: a person may look
+    [ticket] = tickets(em)
+    assert any(f"auto-reply not sent: {reason}" in c["body"] for c in comments(em, ticket["id"]))
+
+
+def test_a_bounce_of_our_reply_is_a_note_on_the_ticket_not_a_new_ticket(
+    server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path
+) -> None:
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    raws, _ = thread("27-loa-numbers-missing")
+    config = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
+    server.append(folder, raws)
+    with app(config, "2026-11-26") as intake:
+        intake.poll()
+        [reply] = running.handler.to("sgraves@prairiewindins.com")
+        [(_, dsn, _)] = [c for c in LOOP_CASES if c[0] == "dsn_multipart_report"]
+        dsn = dsn.replace(b"<portbot.abc123@lofty.com>", str(reply.message["Message-ID"]).encode())
+        server.append(folder, [dsn])
+        report = intake.poll()
+        assert report.count("notice") == 1 and report.count("assessed") == 0
+    [ticket] = tickets(em)
+    notes = [c["body"] for c in comments(em, ticket["id"])]
+    assert any("came back as a bounce" in n and "sgraves@prairiewindins.com" in n for n in notes)
+    assert len(running.handler.delivered) == 1  # the reply (and its copy): nothing to the bounce
+
+
+class CrashAfterSend:
+    """Sends, then dies like a killed process before `sent` can be recorded."""
+
+    def __init__(self, mailer: SmtpMailer) -> None:
+        self.mailer = mailer
+
+    def send(self, message: EmailMessage | bytes, recipients: Any = None,
+             sender: str | None = None) -> None:  # fmt: skip
+        self.mailer.send(message, recipients, sender)
+        raise KeyboardInterrupt("killed after the send")
+
+
+def test_a_crash_between_sending_and_recording_does_not_send_twice(
+    server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path
+) -> None:
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    raws, expected = thread("27-loa-numbers-missing")
+    config = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
+    assert config.smtp is not None
+    server.append(folder, raws)
+    crashing = CrashAfterSend(SmtpMailer(smtp_settings(config.smtp)))
+    with app(config, "2026-11-26", mailer=crashing) as intake, pytest.raises(KeyboardInterrupt):
+        intake.poll()
+    assert len(running.handler.to("sgraves@prairiewindins.com")) == 1
+    with app(config, "2026-11-26") as intake:  # the restart
+        report = intake.poll()
+        assert report.delivered == 1 and report.count("own") == 1
+        assert intake.state.reply_counts()["sent"] == 1
+        assert intake.poll().handled == []
+    assert len(running.handler.to("sgraves@prairiewindins.com")) == 1  # found our copy: not resent
+    [ticket] = tickets(em)
+    assert sum("auto-reply sent" in c["body"] for c in comments(em, ticket["id"])) == 1
+    for delivered in running.handler.delivered:
+        assert_no_secret(delivered, secrets_of(expected))
+
+
+def test_without_smtp_and_reply_sections_nothing_is_sent(
+    server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path
+) -> None:
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    raws, _ = thread("27-loa-numbers-missing")
+    config = config_for(server, em, folder, tmp_path / "state.db")
+    server.append(folder, raws)
+    with app(config, "2026-11-26") as intake:
+        assert intake.poll().delivered == len(raws)
+    assert running.handler.delivered == [] and len(tickets(em)) == 1
