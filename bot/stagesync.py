@@ -497,7 +497,12 @@ class PortKeeper:
     def resume(self, report: CycleReport) -> None:
         """Effects of recorded changes left undone (an outage, a crash)."""
         for row in self.state.pending_stage_changes():
-            self._effects(row)
+            try:
+                self._effects(row)
+            except MailUnavailable as exc:  # the next change may still reach its ticket
+                log.warning("request=%s email of stage change %d waits: %s", row.request_id,
+                            row.id, exc)  # fmt: skip
+                continue
             report.events.append(f"{row.request_id}: finished stage change {row.event_key}")
 
     def move(self, request_id: str, target: Stage, *, reason: str | None = None,

@@ -327,3 +327,37 @@ def test_a_notice_matching_no_request_gets_a_ticket_and_is_listed(
     assert ticket["subject"].startswith("Carrier notice not matched: Telnyx cancelled")
     assert "port_unmatched_notice" in ticket["tags"]
     assert running.handler.delivered == []
+
+
+def test_a_crash_after_a_stage_email_went_out_does_not_send_it_again(
+    server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path
+) -> None:
+    from bot.app import build_keeper
+    from bot.mailer import SmtpMailer
+    from bot.replying import smtp_settings
+    from rules.stages import Stage
+    from tests.integration.test_pipeline_reply import CrashAfterSend
+    from tests.integration.test_pipeline_zendesk import ENV
+
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    config = stage_config(server, em, running, folder, tmp_path)
+    assert config.smtp is not None
+    customer = "dana@acmerealtytx.com"
+    with app(config, today(ACME)) as intake:
+        server.append(folder, [first(ACME)])
+        intake.poll()
+    state, keeper = build_keeper(config, environ=ENV,
+                                 mailer=CrashAfterSend(SmtpMailer(smtp_settings(config.smtp))))
+    with pytest.raises(KeyboardInterrupt):
+        keeper.move("PR-000001", Stage.SUBMITTED)
+    state.close()
+    assert len(running.handler.to(customer)) == 2  # the auto-reply, then "submitted"
+    with app(config, today(ACME)) as intake:  # the restart finishes the change
+        report = intake.poll()
+        assert any("finished stage change" in e for e in report.events)
+        assert intake.state.pending_stage_changes() == []
+    assert len(running.handler.to(customer)) == 2  # our copy proved it went: not resent
+    [ticket] = tickets(em)
+    assert sum("Port stage: request_received → submitted" in n
+               for n in notes(em, ticket["id"])) == 1  # fmt: skip
