@@ -219,8 +219,9 @@ class StagesConfig:
     notice_patterns: str = ""
     # Refuse a notice that carries no DKIM/DMARC verdict from our server (not just a failed one).
     require_authenticated: bool = False
-    # Read the stage agents set on tickets at most this often (seconds).
-    sync_seconds: float = 60.0
+    # Read the stage agents set on tickets at most this often (seconds); 0: every cycle,
+    # before the new mail, so a customer's follow-up never overwrites an agent's change.
+    sync_seconds: float = 0.0
     # The reference we give the carrier partner when submitting, if it is derived from
     # the ticket: "LOFTY-ZD-{ticket}" ({request} for the request id). Notices quoting it
     # are matched by it; empty: matched by the partner's order id or the numbers.

@@ -248,7 +248,7 @@ class KeeperSettings:
     names: ZendeskNames = field(default_factory=ZendeskNames)
     reminders: ReminderPolicy | None = field(default_factory=ReminderPolicy)
     require_authenticated: bool = False
-    sync_seconds: float = 60.0
+    sync_seconds: float = 0.0
     customer_ref_format: str = ""
     messages: MessageSettings = field(default_factory=MessageSettings)
 
