@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.metrics import MetricsSettings
 from bot.ticket import FIELD_SPECS, ZendeskNames
 from parsers.limits import Limits
 from rules.policy import Policy
@@ -36,6 +37,10 @@ class ImapConfig:
     oauth2_token_file: str = ""
     folders: tuple[str, ...] = ("INBOX",)
     timeout_seconds: float = 60.0
+    # The first run against a folder the state file does not know: "new" reads only
+    # mail arriving from then on (a real support@ holds years of mail), "all" reads the
+    # folder from its first message. `portbot poll --backlog` reads what "new" skipped.
+    start: str = "new"
 
     def __post_init__(self) -> None:
         if self.security not in ("tls", "starttls"):
@@ -48,6 +53,8 @@ class ImapConfig:
             raise ValueError("folders must name at least one folder")
         if self.timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be positive")
+        if self.start not in ("new", "all"):
+            raise ValueError('start must be "new" or "all"')
         if self.auth == "xoauth2" and bool(self.oauth2_token_command) == bool(
             self.oauth2_token_file
         ):
@@ -233,6 +240,24 @@ class StagesConfig:
 
 
 @dataclass(frozen=True)
+class LoggingConfig:
+    """[logging]: JSON lines or text ("auto": JSON unless stderr is a terminal), the level."""
+
+    format: str = "auto"
+    level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.format not in ("auto", "json", "text"):
+            raise ValueError('format must be "auto", "json" or "text"')
+        if self.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+
+    @property
+    def json(self) -> bool | None:
+        return None if self.format == "auto" else self.format == "json"
+
+
+@dataclass(frozen=True)
 class Config:
     policy: Policy = field(default_factory=Policy)
     limits: Limits = field(default_factory=Limits)
@@ -245,6 +270,8 @@ class Config:
     reply: ReplyConfig | None = None
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
     stages: StagesConfig = field(default_factory=StagesConfig)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def __post_init__(self) -> None:
         if (self.smtp is None) != (self.reply is None):
@@ -324,7 +351,8 @@ def _mail_section(name: str, data: Any, cls: type[Any] | None = None,
     try:
         return cls(**values)
     except ValueError as exc:
-        raise ConfigError(f"[{name}] {exc}") from exc
+        text = str(exc)
+        raise ConfigError(text if text.startswith(f"[{name}]") else f"[{name}] {text}") from exc
 
 
 _NAME_KEYS = ("porting_tag", "stage_tag_prefix", "missing_tag_prefix", "problem_tag_prefix",
@@ -377,6 +405,8 @@ _OPTIONAL_SECTIONS: dict[str, type[Any]] = {
     "reply": ReplyConfig,
     "reminders": RemindersConfig,
     "stages": StagesConfig,
+    "metrics": MetricsSettings,
+    "logging": LoggingConfig,
 }
 
 
@@ -389,6 +419,18 @@ def parse_config(data: dict[str, Any]) -> Config:
     mail.update({name: _mail_section(name, data[name], cls)
                  for name, cls in _OPTIONAL_SECTIONS.items() if name in data})  # fmt: skip
     zendesk = _zendesk(data["zendesk"]) if "zendesk" in data else None
+    metrics_data = data.get("metrics", {})
+    poll = mail["schedule"].poll_seconds if "schedule" in mail else ScheduleConfig().poll_seconds
+    if isinstance(metrics_data, dict) and "stall_after_seconds" not in metrics_data:
+        # left to its default, the stall limit follows a long poll interval
+        metrics = mail.get("metrics", MetricsSettings())
+        mail["metrics"] = replace(metrics, stall_after_seconds=max(
+            metrics.stall_after_seconds, 3.0 * poll))  # fmt: skip
+    elif mail["metrics"].enabled:
+        try:
+            mail["metrics"].check_against_poll(poll)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
     return Config(policy=_policy(data.get("policy", {})), limits=_limits(data.get("limits", {})),
                   zendesk=zendesk, **mail)  # fmt: skip
 

@@ -109,7 +109,8 @@ def demo_config(server: LocalMail, state: Path, zendesk_url: str | None = None) 
         zendesk = ZendeskConfig(subdomain="demo", email="portbot@example.test", url=zendesk_url)
     return Config(
         imap=ImapConfig(host=server.host, port=server.tls_port, ca_file=str(server.ca_file),
-                        username=server.user, password_file=str(server.password_file)),
+                        username=server.user, password_file=str(server.password_file),
+                        start="all"),  # the fixtures already in the mailbox are the demo
         state=StateConfig(path=str(state)),
         quarantine=QuarantineConfig(folder="Quarantine"),
         zendesk=zendesk,

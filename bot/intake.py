@@ -27,8 +27,10 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -44,7 +46,9 @@ from bot.errors import (
     MailUnavailable,
     PortbotError,
 )
+from bot.logs import log_outcome
 from bot.mailbox import Envelope, Mailbox, MailboxError, MailboxGone, connect_from_config
+from bot.progress import NoProgress, Progress
 from bot.state import MessageRecord, QuarantineEntry, SqliteStateStore
 from parsers.errors import NotAnEmail, ParseError
 from rules.assessment import Assessment
@@ -67,6 +71,12 @@ class Classified:
 Classifier = Callable[[bytes], "Classified | None"]
 NoticeHandler = Callable[[str, bytes], None]  # (the message's key, its bytes)
 Tick = Callable[["CycleReport"], None]  # work each cycle before the mail (stages, reminders)
+# A progress display for `total` messages (bot.progress.progress, with its stream bound)
+ProgressFactory = Callable[[int], AbstractContextManager[Progress]]
+
+
+def no_progress(total: int) -> AbstractContextManager[Progress]:
+    return nullcontext(NoProgress(total))
 
 
 class Clock(Protocol):
@@ -86,6 +96,9 @@ class Delivery:
     key: str  # the message's own key: stable across retries
     raws: tuple[bytes, ...]  # the request's thread, oldest first, this message last
     assessment: Assessment
+    # a later message of the same request is handled in this same cycle (a backlog):
+    # the customer is answered once, under that one
+    superseded: bool = False
 
 
 class Sink(Protocol):
@@ -231,6 +244,7 @@ class Settings:
     quarantine_folder: str
     max_message_bytes: int
     max_delivery_attempts: int
+    start: str = "all"  # a folder the state does not know: "all" its mail, or only "new"
 
 
 @dataclass(frozen=True)
@@ -241,6 +255,7 @@ class Handled:
     outcome: str
     category: str
     request_id: str | None
+    seconds: float = 0.0  # spent on it: assessment and hand-on
 
 
 @dataclass
@@ -252,6 +267,7 @@ class CycleReport:
     moved_to_quarantine: int = 0
     stopped_early: bool = False
     events: list[str] = field(default_factory=list)  # what the ticks did: stage changes ...
+    skipped: dict[str, int] = field(default_factory=dict)  # [imap] start = "new": per folder
 
     def count(self, outcome: str) -> int:
         return sum(1 for h in self.handled if h.outcome == outcome)
@@ -263,7 +279,9 @@ class Intake:
     def __init__(self, state: SqliteStateStore, connect: Callable[[], Mailbox],
                  assess: Assessor, sinks: Sequence[Sink], settings: Settings, *,
                  classify: Classifier | None = None, notices: NoticeHandler | None = None,
-                 ticks: Sequence[Tick] = ()) -> None:  # fmt: skip
+                 ticks: Sequence[Tick] = (),
+                 progress: ProgressFactory = no_progress) -> None:  # fmt: skip
+        self.progress = progress
         self.state = state
         self.connect = connect
         self.assess = assess
@@ -282,10 +300,13 @@ class Intake:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def poll(self, stop: Callable[[], bool] = lambda: False) -> CycleReport:
+    def poll(self, stop: Callable[[], bool] = lambda: False, *,
+             backlog: bool = False) -> CycleReport:  # fmt: skip
         """One cycle: pending hand-ons and moves first, then every folder's new mail.
 
         `stop` is asked between messages, so a shutdown never leaves one half done.
+        `backlog`: also the mail `[imap] start = "new"` skipped on the first run (and a
+        folder met for the first time is read from its start).
         """
         report = CycleReport()
         with self.state.exclusive():
@@ -295,7 +316,7 @@ class Intake:
             try:
                 self._move_pending(mailbox, report)
                 for folder in self.settings.folders:
-                    if not self._poll_folder(mailbox, folder, stop, report):
+                    if not self._poll_folder(mailbox, folder, stop, report, backlog):
                         report.stopped_early = True
                         break
             finally:
@@ -315,28 +336,55 @@ class Intake:
                 log.exception("%s failed; retried next cycle", getattr(tick, "__name__", tick))
 
     def _poll_folder(self, mailbox: Mailbox, folder: str, stop: Callable[[], bool],
-                     report: CycleReport) -> bool:  # fmt: skip
+                     report: CycleReport, backlog: bool = False) -> bool:  # fmt: skip
         status = mailbox.select(folder)
         known = self.state.folder(folder)
+        older: list[int] = []  # what a start = "new" skipped, read now (`--backlog`)
         if known is None or known.uidvalidity != status.uidvalidity:
             if known is not None:
                 log.warning("folder=%s UIDVALIDITY changed %d -> %d: its UIDs are new, copies "
                             "of handled mail are recognised by Message-ID", folder,
                             known.uidvalidity, status.uidvalidity)  # fmt: skip
+            if self.settings.start == "new" and not backlog and status.exists:
+                self._start_from_now(mailbox, folder, status.uidvalidity, status.uidnext,
+                                     status.exists, report)  # fmt: skip
+                return True
             self.state.start_folder(folder, status.uidvalidity)
             last = 0
         else:
             last = known.last_uid
-        if status.uidnext and status.uidnext <= last + 1:
+            if backlog and known.skipped_below:
+                done = self.state.uids_recorded(folder, status.uidvalidity, known.skipped_below)
+                older = [u for u in mailbox.uids_from(1)
+                         if u < known.skipped_below and u not in done]  # fmt: skip
+        if not older and status.uidnext and status.uidnext <= last + 1:
+            if backlog and known is not None and known.skipped_below:
+                self.state.backlog_read(folder)
             return True  # nothing new: no search, so a big box costs nothing here
-        uids = mailbox.uids_from(last + 1)
-        for start in range(0, len(uids), 100):
-            envelopes = mailbox.envelopes(uids[start : start + 100])
-            for envelope, raw in self._with_bodies(mailbox, envelopes):
-                if stop():
-                    return False
-                self._handle(mailbox, folder, status.uidvalidity, envelope, raw, report)
+        uids = older + mailbox.uids_from(last + 1)
+        with self.progress(len(uids)) as bar:
+            for start in range(0, len(uids), 100):
+                envelopes = mailbox.envelopes(uids[start : start + 100])
+                for n, (envelope, raw) in enumerate(self._with_bodies(mailbox, envelopes)):
+                    if stop():
+                        return False
+                    self._handle(mailbox, folder, status.uidvalidity, envelope, raw, report,
+                                 later=envelopes[n + 1 :])  # fmt: skip
+                    bar.advance()
+        if backlog and known is not None and known.skipped_below:
+            self.state.backlog_read(folder)
         return True
+
+    def _start_from_now(self, mailbox: Mailbox, folder: str, uidvalidity: int, uidnext: int,
+                        exists: int, report: CycleReport) -> None:  # fmt: skip
+        """[imap] start = "new": the mail already in the folder is left unread."""
+        if not uidnext:  # the server does not say: one past the highest UID there is
+            uids = mailbox.uids_from(1)
+            uidnext = uids[-1] + 1 if uids else 1
+        self.state.start_folder(folder, uidvalidity, skip_below=uidnext)
+        report.skipped[folder] = exists
+        log.warning("folder=%s: %d message(s) already there left unread ([imap] start = "
+                    "\"new\"); `portbot poll --backlog` reads them", folder, exists)
 
     def _with_bodies(
         self, mailbox: Mailbox, envelopes: Sequence[Envelope]
@@ -364,7 +412,10 @@ class Intake:
             yield envelope, bodies.get(envelope.uid)
 
     def _handle(self, mailbox: Mailbox, folder: str, uidvalidity: int, envelope: Envelope,
-                raw: bytes | None, report: CycleReport) -> None:  # fmt: skip
+                raw: bytes | None, report: CycleReport,
+                later: Sequence[Envelope] = ()) -> None:  # fmt: skip
+        started = time.monotonic()
+        timings: dict[str, float] = {}
         keys = thread_keys(envelope.header)
         key = message_key(keys, envelope.header)
         handled = self.state.handled(key)
@@ -373,6 +424,7 @@ class Intake:
         gathered = Gathered(folder, uidvalidity, envelope, raw, keys, key, handled, request_id,
                             earlier)  # fmt: skip
         decision = decide(gathered, self.assess, self.settings.max_message_bytes, self.classify)
+        timings["assess"] = time.monotonic() - started
         thread_ids = tuple(i for i in (keys.message_id, *keys.refs) if i)
         recorded = self.state.record(MessageRecord(
             folder=folder, uidvalidity=uidvalidity, uid=envelope.uid, key=key,
@@ -381,25 +433,81 @@ class Intake:
             raw=raw if decision.outcome not in ("duplicate", "own") else None,
             thread_ids=thread_ids,
         ))  # fmt: skip
-        log.info("folder=%s uid=%d message-id=%s outcome=%s%s%s", folder, envelope.uid,
-                 keys.message_id or "-", decision.outcome,
-                 f" request={recorded.request_id}" if recorded.request_id else "",
-                 f" reason={decision.category}" if decision.category else "")  # fmt: skip
+        waits, failures = report.deferred, report.delivery_failures
+        self._apply(mailbox, envelope, raw, key, earlier, decision, recorded.row,
+                    recorded.request_id, report, timings, later)  # fmt: skip
+        seconds = time.monotonic() - started
         report.handled.append(Handled(folder, envelope.uid, keys.message_id, decision.outcome,
-                                      decision.category, recorded.request_id))  # fmt: skip
+                                      decision.category, recorded.request_id,
+                                      seconds))  # fmt: skip
+        outcome: str = decision.outcome
+        if report.deferred > waits:
+            outcome = "deferred"
+        elif report.delivery_failures > failures:
+            outcome = "failed"
+        self._log_outcome(recorded.request_id, key, keys.message_id, outcome,
+                          decision.category, {**timings, "total": seconds})  # fmt: skip
+
+    def _log_outcome(self, request_id: str | None, key: str, message_id: str | None,
+                     outcome: str, category: str, timings: Mapping[str, float]) -> None:
+        """The one event per message: its outcome, ticket, reply and timings (no content)."""
+        ticket_id = reply = None
+        reason = category or None
+        if request_id is not None:
+            record = self.state.ticket(request_id)
+            ticket_id = record.ticket_id if record is not None else None
+            answer = self.state.reply_for(key)
+            if answer is not None:
+                reply = "sent" if answer.status in ("sent", "sending") else answer.status
+                reason = answer.reason.split(":", 1)[0] or reason
+        log_outcome(log, request_id=request_id, message_id=message_id, outcome=outcome,
+                    ticket_id=ticket_id, reply=reply, reason=reason, timings=timings,
+                    level=logging.WARNING if outcome in ("quarantined", "failed")
+                    else logging.INFO)  # fmt: skip
+
+    def _apply(self, mailbox: Mailbox, envelope: Envelope, raw: bytes | None, key: str,
+               earlier: tuple[bytes, ...], decision: Decision, row: int,
+               request_id: str | None, report: CycleReport, timings: dict[str, float],
+               later: Sequence[Envelope]) -> None:  # fmt: skip
+        """The decision carried out: a quarantine move, or the hand-on to the sinks."""
         if decision.outcome == "quarantined":
             mailbox.move([envelope.uid], self.settings.quarantine_folder)
             for entry in self.state.quarantined():
-                if entry.row == recorded.row:
+                if entry.row == row:
                     self.state.mark_moved(entry.id)
             report.moved_to_quarantine += 1
         elif decision.outcome == "assessed" and decision.assessment is not None:
-            assert recorded.request_id is not None
-            delivery = Delivery(recorded.request_id, key, (*earlier, raw or b""),
-                                decision.assessment)  # fmt: skip
-            self._deliver(recorded.row, delivery, report)
+            assert request_id is not None
+            delivery = Delivery(request_id, key, (*earlier, raw or b""), decision.assessment,
+                                superseded=self._answered_later(request_id, key, later))
+            self._deliver(row, delivery, report, timings)
         elif decision.outcome == "notice":
-            self._deliver_notice(recorded.row, key, raw or b"", report)
+            self._deliver_notice(row, key, raw or b"", report)
+
+    def _answered_later(self, request_id: str, key: str, later: Sequence[Envelope]) -> bool:
+        """Whether a later message in this batch continues the request (a backlog): a
+        customer's message, not yet handled, in reply to it or to another such one."""
+        linked = {key}  # this message's id; the request's earlier ones are in the state
+        for envelope in later:
+            keys = thread_keys(envelope.header)
+            other = message_key(keys, envelope.header)
+            ours = keys.refs and (linked.intersection(keys.refs)
+                                  or self.state.request_for(keys.refs) == request_id)
+            if not ours or other == key or self.state.handled(other):
+                continue
+            if envelope.size > self.settings.max_message_bytes or self._automatic(envelope):
+                continue  # it will not be answered: it must not keep this one unanswered
+            return True
+        return False
+
+    def _automatic(self, envelope: Envelope) -> bool:
+        """Our own mail, a carrier notice or an automatic answer, judged by its header."""
+        if self.classify is None:
+            return False
+        try:
+            return self.classify(envelope.header) is not None
+        except Exception:
+            return False
 
     def _deliver_notice(self, row: int, key: str, raw: bytes, report: CycleReport) -> bool:
         if self.notices is None:  # nothing keeps stages: the notice is recorded, that is all
@@ -408,12 +516,19 @@ class Intake:
         handler = self.notices
         return self._hand_on(row, f"notice {key}", lambda: handler(key, raw), report)
 
-    def _deliver(self, row: int, delivery: Delivery, report: CycleReport) -> bool:
+    def _deliver(self, row: int, delivery: Delivery, report: CycleReport,
+                 timings: dict[str, float] | None = None) -> bool:  # fmt: skip
         """Hand on to every sink; False when the sinks wait for a later cycle as a whole."""
+        spent = timings if timings is not None else {}
 
         def every_sink() -> None:
             for sink in self.sinks:
-                sink(delivery)
+                started = time.monotonic()
+                try:
+                    sink(delivery)
+                finally:
+                    name = getattr(sink, "timing", "hand_on")
+                    spent[name] = spent.get(name, 0.0) + time.monotonic() - started
 
         return self._hand_on(row, f"request={delivery.request_id}", every_sink, report)
 
@@ -446,7 +561,9 @@ class Intake:
 
     def _deliver_pending(self, report: CycleReport) -> None:
         pending_all = self.state.pending_deliveries()
-        # a request's pending messages share one thread, hence one assessment
+        # a request's pending messages share one thread, hence one assessment, and
+        # one reply: under the newest of them
+        newest = {p.request_id: p.row for p in pending_all if p.outcome != "notice"}
         assessed: dict[str, tuple[tuple[bytes, ...], Assessment]] = {}
         for n, pending in enumerate(pending_all):
             if pending.outcome == "notice":
@@ -467,7 +584,8 @@ class Intake:
                     report.delivery_failures += 1
                     continue
                 assessed[pending.request_id] = (raws, assessment)
-            delivery = Delivery(pending.request_id, pending.key, raws, assessment)
+            delivery = Delivery(pending.request_id, pending.key, raws, assessment,
+                                superseded=newest[pending.request_id] != pending.row)
             if not self._deliver(pending.row, delivery, report):
                 # the sinks wait as a whole (the desk is down): the rest waits unassessed
                 report.deferred += len(pending_all) - n - 1
@@ -548,6 +666,7 @@ def build_intake(
     classify: Classifier | None = None,
     notices: NoticeHandler | None = None,
     ticks: Sequence[Tick] = (),
+    progress: ProgressFactory = no_progress,
 ) -> Intake:
     """The intake from a Config; tests and the demo replace the parts they need to.
 
@@ -578,13 +697,15 @@ def build_intake(
             quarantine_folder=config.quarantine.folder,
             max_message_bytes=config.limits.max_message_bytes,
             max_delivery_attempts=config.quarantine.max_delivery_attempts,
+            start=config.imap.start,
         ),
         classify=classify,
         notices=notices,
         ticks=ticks,
+        progress=progress,
     )
 
 
 __all__ = ["Classified", "Classifier", "Clock", "CycleReport", "Delivery", "DeliveryDeferred",
-           "DeliveryRefused", "Intake", "MailboxError", "NoticeHandler", "Sink", "Tick",
-           "build_intake", "decide", "key_of", "thread_keys"]  # fmt: skip
+           "DeliveryRefused", "Intake", "MailboxError", "NoticeHandler", "ProgressFactory", "Sink",
+           "Tick", "build_intake", "decide", "key_of", "no_progress", "thread_keys"]  # fmt: skip

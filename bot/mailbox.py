@@ -51,6 +51,7 @@ class MailboxGone(MailboxError):
 class FolderStatus:
     uidvalidity: int
     uidnext: int  # 0 when the server does not say
+    exists: int = 0  # messages in the folder
 
 
 @dataclass(frozen=True)
@@ -156,14 +157,20 @@ _BATCH_COUNT = 100
 
 
 class ImapMailbox:
-    """One logged-in IMAP connection. Bodies are fetched with BODY.PEEK: \\Seen is left alone."""
+    """One logged-in IMAP connection. Bodies are fetched with BODY.PEEK: \\Seen is left alone.
 
-    def __init__(self, client: IMAPClient) -> None:
+    `readonly` (`--dry-run`): folders are opened with EXAMINE and nothing is moved, so
+    the server's flags and folders stay exactly as they were.
+    """
+
+    def __init__(self, client: IMAPClient, readonly: bool = False) -> None:
         self._client = client
         self._selected: str | None = None
+        self.readonly = readonly
+        self.would_move: list[tuple[str | None, int, str]] = []  # readonly: (from, uid, to)
 
     @classmethod
-    def connect(cls, config: ImapConfig, secret: str) -> ImapMailbox:
+    def connect(cls, config: ImapConfig, secret: str, readonly: bool = False) -> ImapMailbox:
         if not config.host:
             raise MailboxError("[imap] host is not set")
         # imapclient logs every line it exchanges at DEBUG: whole messages, PINs and all
@@ -187,16 +194,18 @@ class ImapMailbox:
             except BaseException:
                 _quietly(client.shutdown)
                 raise
-        log.info("connected to %s as %s", where, config.username)
-        return cls(client)
+        log.info("connected to %s as %s%s", where, config.username,
+                 " (read-only)" if readonly else "")  # fmt: skip
+        return cls(client, readonly)
 
     def select(self, folder: str) -> FolderStatus:
         with _mapped(f"select {folder}"):
             if not self._client.folder_exists(folder):
                 raise MailboxGone(f"folder {folder!r} does not exist")
-            info = self._client.select_folder(folder)
+            info = self._client.select_folder(folder, readonly=self.readonly)
         self._selected = folder
-        return FolderStatus(int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)))
+        return FolderStatus(int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)),
+                            int(info.get(b"EXISTS", 0)))  # fmt: skip
 
     def uids_from(self, first_uid: int) -> list[int]:
         with _mapped(f"search {self._selected}"):
@@ -231,6 +240,9 @@ class ImapMailbox:
 
     def move(self, uids: Sequence[int], folder: str) -> None:
         if not uids:
+            return
+        if self.readonly:
+            self.would_move.extend((self._selected, uid, folder) for uid in uids)
             return
         with _mapped(f"move to {folder}"):
             if not self._client.folder_exists(folder):
@@ -272,8 +284,8 @@ def _quietly(action: Callable[[], object]) -> None:
 
 
 def connect_from_config(
-    config: ImapConfig, environ: Mapping[str, str] | None = None
+    config: ImapConfig, environ: Mapping[str, str] | None = None, *, readonly: bool = False
 ) -> ImapMailbox:
     """The composition root's way in: secret read at the edge, then connected."""
     secret = read_secret(config, os.environ if environ is None else environ)
-    return ImapMailbox.connect(config, secret)
+    return ImapMailbox.connect(config, secret, readonly)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from bot.errors import DeskUnavailable
-from bot.intake import Assessor, CycleReport, Delivery, Intake, Sink
+from bot.errors import DeskRejected, DeskUnavailable
+from bot.intake import Assessor, CycleReport, Delivery, DeliveryDeferred, Intake, Sink
 from bot.logs import Redactor, secrets_of
 from bot.mailbox import MailboxError
 from bot.metrics import Metrics
@@ -34,27 +34,37 @@ def watch_assessor(assess: Assessor, *, redactor: Redactor | None = None,
         if redactor is not None:
             redactor.add_many(secrets_of(assessment))
         if metrics is not None:
-            ocr = sum(1 for d in assessment.request.documents if d.ocr)
-            if ocr:
-                # pages and their seconds are not surfaced by the parsers yet: count documents
-                metrics.ocr_pages(ocr, 0.0)
+            docs = [d for d in assessment.request.documents if d.ocr or d.ocr_pages]
+            pages = sum(max(d.ocr_pages, 1) for d in docs)  # read by OCR: a page at least
+            if pages:
+                metrics.ocr_pages(pages, sum(d.ocr_seconds for d in docs))
         return assessment
 
     return assess_and_register
 
 
+class _WatchedSink:
+    def __init__(self, sink: Sink, metrics: Metrics) -> None:
+        self.sink = sink
+        self.metrics = metrics
+        self.timing: str = getattr(sink, "timing", "hand_on")
+
+    def __call__(self, delivery: Delivery) -> None:
+        try:
+            self.sink(delivery)
+        except DeskUnavailable:
+            self.metrics.desk_failed()
+            raise
+        except DeliveryDeferred as exc:
+            if exc.everything and isinstance(exc.__cause__, DeskUnavailable | DeskRejected):
+                self.metrics.desk_failed()  # the ticket sink says so when the desk is down
+            raise
+        self.metrics.desk_ok()
+
+
 def watch_sink(sink: Sink, metrics: Metrics) -> Sink:
     """The ticket sink, telling health whether Zendesk answers."""
-
-    def deliver(delivery: Delivery) -> None:
-        try:
-            sink(delivery)
-        except DeskUnavailable:
-            metrics.desk_failed()
-            raise
-        metrics.desk_ok()
-
-    return deliver
+    return _WatchedSink(sink, metrics)
 
 
 def observed_poll(intake: Intake, metrics: Metrics,
@@ -75,10 +85,11 @@ def observed_poll(intake: Intake, metrics: Metrics,
         raise
     metrics.poll_succeeded()
     handled = max(len(report.handled), 1)
-    each = (time.monotonic() - started) / handled  # an average: the intake has no per-message clock
+    each = (time.monotonic() - started) / handled  # for a message the intake did not time
     for h in report.handled:
-        metrics.message_done(h.outcome, each)
+        metrics.message_done(h.outcome, h.seconds or each)
     metrics.quarantine_size(len(intake.state.quarantined()))
+    metrics.requests_by_stage(intake.state.requests_by_stage())
     return report
 
 

@@ -122,7 +122,12 @@ def _incoming(raws: Sequence[bytes], key: str) -> tuple[Message, bytes]:
     return parse_message(raws[-1]), raws[-1]
 
 
+SUPERSEDED = "superseded"  # a later message of the request came in the same cycle
+
+
 class Replier:
+    timing = "reply"  # its name in the per-message timings
+
     def __init__(
         self,
         ledger: ReplyLedger,
@@ -132,22 +137,36 @@ class Replier:
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         note: Callable[[str, str], None] | None = None,  # (request_id, private note text)
         copy_found: Callable[[str], bool] | None = None,  # Message-ID -> in our mailbox?
+        observe: Callable[[Literal["sent", "suppressed"], str], None] | None = None,
     ) -> None:
         self.ledger, self.mailer, self.settings = ledger, mailer, settings
         self.now, self.note, self.copy_found = now, note, copy_found
+        self.observe = observe or (lambda result, reason: None)
 
     def __call__(self, delivery: Delivery) -> None:
         """The intake's Sink: one assessed message with its whole request."""
-        self.handle(delivery.request_id, delivery.key, delivery.raws, delivery.assessment)
+        self.handle(delivery.request_id, delivery.key, delivery.raws, delivery.assessment,
+                    superseded=delivery.superseded)  # fmt: skip
 
     def handle(self, request_id: str, key: str, raws: Sequence[bytes],
-               assessment: Assessment) -> Result:  # fmt: skip
+               assessment: Assessment, *, superseded: bool = False) -> Result:  # fmt: skip
+        """`superseded`: a later message of the request is handled in the same cycle (a
+        backlog); this one gets no reply of its own, the customer one reply under that."""
         record = self.ledger.reply_for(key)
         if record is not None and record.status == "sending":
             return self._recover(record)
         if record is not None:
             self._note_once(record)
             return Result("already_done", record.reason, record.message_id)
+        if superseded:
+            done = ReplyRecord(key, request_id, "suppressed", self.now(), reason=SUPERSEDED)
+            self.ledger.put(done)
+            self.observe("suppressed", SUPERSEDED)
+            log.info("request=%s no auto-reply: a later message of the request came with it",
+                     request_id)  # fmt: skip
+            self._note_once(done, "auto-reply not sent: superseded (a later message of this "
+                                  "request came in with it; the reply answers that one)")
+            return Result("suppressed", SUPERSEDED)
 
         message, raw = _incoming(raws, key)
         previous = self.ledger.last_sent(request_id)
@@ -164,6 +183,7 @@ class Replier:
         if isinstance(decision, Suppression):
             done = ReplyRecord(key, request_id, "suppressed", self.now(), reason=decision.reason)
             self.ledger.put(done)
+            self.observe("suppressed", decision.reason)
             log.info("request=%s no auto-reply: %s", request_id, decision.reason)
             self._note_once(done, suppressed_note(decision))
             return Result("suppressed", decision.reason)
@@ -234,6 +254,7 @@ class Replier:
     def _mark_sent(self, record: ReplyRecord) -> None:
         sent = replace(record, status="sent", at=self.now())
         self.ledger.put(sent)
+        self.observe("sent", record.reason)
         log.info("request=%s auto-reply sent (%s) %s", record.request_id, record.reason,
                  record.message_id)  # fmt: skip
         self._note_once(sent)

@@ -48,7 +48,10 @@ class StateError(PortbotError):
 @dataclass(frozen=True)
 class FolderState:
     uidvalidity: int
-    last_uid: int  # every UID up to this one has a recorded outcome
+    last_uid: int  # every UID up to this one has a recorded outcome (but those skipped)
+    # [imap] start = "new": the UIDs below this one were in the folder on the first run
+    # and were skipped, unread (0: none); `poll --backlog` reads them
+    skipped_below: int = 0
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS folders (
     name TEXT PRIMARY KEY,
     uidvalidity INTEGER NOT NULL,
-    last_uid INTEGER NOT NULL
+    last_uid INTEGER NOT NULL,
+    skipped_below INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -334,23 +338,45 @@ def _now() -> str:
 class SqliteStateStore:
     """The state in one SQLite file (WAL, synchronous=FULL: a commit survives power loss)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, in_memory_copy: bool = False) -> None:
+        """The state file at `path`; `in_memory_copy`: a private copy of it in memory,
+        the file only read (for `--dry-run`: whatever the run records is forgotten)."""
         self.path = path
+        self.in_memory_copy = in_memory_copy
         try:
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                # it holds raw mail with PINs: private from the first byte
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             # one poll at a time uses it (exclusive()), though not always from the same thread
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30,
-                                       check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            if in_memory_copy:
+                self._db = sqlite3.connect(":memory:", isolation_level=None,
+                                           check_same_thread=False)  # fmt: skip
+                if Path(f"{path}-wal").exists():  # in use: read through SQLite, read-only
+                    source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+                    try:
+                        source.backup(self._db)
+                    finally:
+                        source.close()
+                elif path.exists():  # at rest: its bytes are the whole state (no side files)
+                    data = bytearray(path.read_bytes())
+                    if len(data) >= 20:
+                        data[18:20] = b"\x01\x01"  # WAL -> rollback journal: memory has no WAL
+                    self._db.deserialize(bytes(data))
+            else:
+                if not path.exists():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    # it holds raw mail with PINs: private from the first byte
+                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+                self._db = sqlite3.connect(path, isolation_level=None, timeout=30,
+                                           check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
             if "deferred_reason" not in columns:  # a state file from before the ticket desk
                 self._db.execute("ALTER TABLE messages ADD COLUMN deferred_reason TEXT"
                                  " NOT NULL DEFAULT ''")  # fmt: skip
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(folders)")}
+            if "skipped_below" not in columns:  # a state file from before [imap] start
+                self._db.execute("ALTER TABLE folders ADD COLUMN skipped_below INTEGER"
+                                 " NOT NULL DEFAULT 0")  # fmt: skip
             self._widen_outcomes()
             found = self._db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
             if found is None:
@@ -396,6 +422,9 @@ class SqliteStateStore:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Held for a whole cycle, so two bots on one state file never read the same mail."""
+        if self.in_memory_copy:  # a private copy: nothing to share, no lock file to write
+            yield
+            return
         with open(str(self.path) + ".lock", "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -405,13 +434,33 @@ class SqliteStateStore:
 
     def folder(self, name: str) -> FolderState | None:
         found = self._db.execute(
-            "SELECT uidvalidity, last_uid FROM folders WHERE name=?", (name,)
+            "SELECT uidvalidity, last_uid, skipped_below FROM folders WHERE name=?", (name,)
         ).fetchone()
-        return FolderState(int(found[0]), int(found[1])) if found else None
+        return FolderState(int(found[0]), int(found[1]), int(found[2])) if found else None
 
-    def start_folder(self, name: str, uidvalidity: int) -> None:
+    def start_folder(self, name: str, uidvalidity: int, skip_below: int = 0) -> None:
+        """Read `name` from its start, or (`skip_below`) from that UID on, the rest skipped."""
+        last = max(skip_below - 1, 0)
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?, 0)", (name, uidvalidity))
+            db.execute("INSERT OR REPLACE INTO folders (name, uidvalidity, last_uid,"
+                       " skipped_below) VALUES (?, ?, ?, ?)",
+                       (name, uidvalidity, last, skip_below if last else 0))  # fmt: skip
+
+    def uids_recorded(self, name: str, uidvalidity: int, below: int) -> set[int]:
+        """The UIDs under `below` in the folder that have an outcome already."""
+        rows = self._db.execute("SELECT uid FROM messages WHERE folder=? AND uidvalidity=?"
+                                " AND uid < ?", (name, uidvalidity, below))  # fmt: skip
+        return {int(uid) for (uid,) in rows}
+
+    def backlog_read(self, name: str) -> None:
+        """The mail a `start = "new"` skipped in `name` has been read."""
+        with self._transaction() as db:
+            db.execute("UPDATE folders SET skipped_below=0 WHERE name=?", (name,))
+
+    def requests_by_stage(self) -> dict[tuple[str, bool], int]:
+        """(stage, ready) -> how many tracked requests (ports) are there."""
+        rows = self._db.execute("SELECT stage, ready, count(*) FROM ports GROUP BY stage, ready")
+        return {(str(stage), bool(ready)): int(n) for stage, ready, n in rows}
 
     def handled(self, key: str) -> bool:
         found = self._db.execute(

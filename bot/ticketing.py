@@ -41,7 +41,14 @@ from bot.errors import ConfigError, DeskRejected, DeskUnavailable, TicketClosed
 from bot.intake import Delivery, DeliveryDeferred, key_of
 from bot.state import PendingCreate, TicketRecord
 from bot.ticket import TicketDraft, ZendeskNames, diff_note, draft_from_json
-from bot.zendesk import CallCounter, RetryPolicy, TicketDesk, ZendeskAccount, ZenpyDesk
+from bot.zendesk import (
+    CallCounter,
+    CallObserver,
+    RetryPolicy,
+    TicketDesk,
+    ZendeskAccount,
+    ZenpyDesk,
+)
 from parsers.email import parse_message
 from parsers.limits import Limits
 from parsers.model import Attachment, Message
@@ -124,6 +131,8 @@ def with_preamble(draft: TicketDraft, text: str) -> TicketDraft:
 
 class TicketSink:
     """The intake's `Sink` for the ticket desk: one ticket per request, kept current."""
+
+    timing = "ticket"  # its name in the per-message timings
 
     def __init__(self, desk: TicketDesk, ledger: TicketLedger, names: ZendeskNames, *,
                  limits: Limits | None = None, budget: UpdateBudget | None = None,
@@ -289,7 +298,8 @@ def read_token(config: ZendeskConfig, environ: Mapping[str, str] | None = None) 
 
 def desk_from_config(config: ZendeskConfig, environ: Mapping[str, str] | None = None,
                      counter: CallCounter | None = None,
-                     sleep: Callable[[float], None] = time.sleep) -> ZenpyDesk:  # fmt: skip
+                     sleep: Callable[[float], None] = time.sleep,
+                     observer: CallObserver | None = None) -> ZenpyDesk:  # fmt: skip
     """The zenpy adapter for [zendesk]; no network call is made here."""
     account = ZendeskAccount(
         subdomain=config.subdomain or "emulator", email=config.email,
@@ -300,7 +310,8 @@ def desk_from_config(config: ZendeskConfig, environ: Mapping[str, str] | None = 
                         max_backoff=config.retry_max_backoff_seconds,
                         max_retry_after=config.retry_max_wait_seconds)  # fmt: skip
     try:
-        return ZenpyDesk(account, config.names, counter or CallCounter(), retry, sleep=sleep)
+        return ZenpyDesk(account, config.names, counter or CallCounter(), retry, sleep=sleep,
+                         observer=observer)  # fmt: skip
     except ValueError as exc:
         raise ConfigError(f"[zendesk] {exc}") from exc
 

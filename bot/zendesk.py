@@ -142,12 +142,17 @@ def _kind(method: str, url: str) -> str:
     return f"{method.lower()} {path.rsplit('/api/v2/', 1)[-1]}"
 
 
+CallObserver = Callable[[str, "int | str"], None]  # (kind, HTTP status or "error")
+
+
 class _DeskSession(requests.Session):
     """A requests session that counts calls, adds per-call headers and retries."""
 
     def __init__(self, counter: CallCounter, policy: RetryPolicy,
-                 sleep: Callable[[float], None]) -> None:  # fmt: skip
+                 sleep: Callable[[float], None],
+                 observer: CallObserver | None = None) -> None:  # fmt: skip
         super().__init__()
+        self.observer = observer or (lambda kind, status: None)
         self.counter = counter
         self.policy = policy
         self.sleep = sleep
@@ -167,7 +172,8 @@ class _DeskSession(requests.Session):
         url_s = url.decode() if isinstance(url, bytes) else str(url)
         if self.extra:
             kwargs["headers"] = {**(kwargs.get("headers") or {}), **self.extra}
-        self.counter.calls[_kind(method_s.upper(), url_s)] += 1
+        kind = _kind(method_s.upper(), url_s)
+        self.counter.calls[kind] += 1
         policy, wait = self.policy, self.policy.backoff
         body: Any = kwargs.get("data")
         start = body.tell() if hasattr(body, "seek") and hasattr(body, "tell") else None
@@ -179,11 +185,13 @@ class _DeskSession(requests.Session):
             try:
                 response = super().request(method_s, url_s, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
+                self.observer(kind, "error")
                 if last:
                     raise DeskUnavailable(f"Zendesk unreachable: {type(exc).__name__}") from exc
                 delay = wait
             else:
                 status = response.status_code
+                self.observer(kind, status)
                 if status != 429 and status not in RETRY_STATUSES:
                     return response
                 retry_after = _retry_after(response)
@@ -272,12 +280,14 @@ class ZenpyDesk:
 
     def __init__(self, account: ZendeskAccount, names: ZendeskNames, counter: CallCounter,
                  retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+                 sleep: Callable[[float], None] = time.sleep,
+                 observer: CallObserver | None = None) -> None:  # fmt: skip
+        """`observer(kind, status)`: each HTTP answer (or "error"), retries included."""
         self.names = names
         self.counter = counter
         if account.base_url:
             _force_base_url(account.base_url)
-        self._session = _DeskSession(counter, retry or RetryPolicy(), sleep)
+        self._session = _DeskSession(counter, retry or RetryPolicy(), sleep, observer)
         self._zenpy = Zenpy(subdomain=account.subdomain, domain=account.domain,
                             email=account.email, token=account.token, session=self._session,
                             timeout=account.timeout, disable_cache=True)  # fmt: skip

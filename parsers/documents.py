@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import struct
+import time
+from dataclasses import replace
 from typing import Literal
 
 from parsers import ocr
@@ -203,16 +205,21 @@ def _read_pdf(att: Attachment, limits: Limits) -> Document:
     pdf = read_pdf(att.payload, limits)
     pages = list(pdf.text.pages)
     ocr_error: str | None = None
+    ocr_pages, ocr_seconds = 0, 0.0
     if pdf.pages_without_text:
         if limits.ocr:
+            started = time.monotonic()
             try:
                 scanned = ocr.ocr_pdf_pages(att.payload, pdf.pages_without_text, limits)
             except DocumentError as exc:
                 ocr_error = str(exc)
+                ocr_pages = len(pdf.pages_without_text)
             else:
+                ocr_pages = len(scanned)
                 for index, page in scanned.items():
                     if 0 <= index < len(pages):
                         pages[index] = page
+            ocr_seconds = time.monotonic() - started
         else:
             ocr_error = "OCR is turned off"
     text = DocText(tuple(pages))
@@ -220,10 +227,12 @@ def _read_pdf(att: Attachment, limits: Limits) -> Document:
         reason = "the PDF has no readable text (a scan)"
         if ocr_error:
             reason += f" and it could not be read: {ocr_error}"
-        return _unreadable(att, reason, "bill")
-    return _read_text_document(
-        att, text, field_filled=pdf.signature_field_filled, ink=pdf.signature_ink
-    )
+        doc = _unreadable(att, reason, "bill")
+    else:
+        doc = _read_text_document(
+            att, text, field_filled=pdf.signature_field_filled, ink=pdf.signature_ink
+        )
+    return replace(doc, ocr_pages=ocr_pages, ocr_seconds=ocr_seconds) if ocr_pages else doc
 
 
 def _read_image(att: Attachment, limits: Limits) -> Document:
@@ -233,16 +242,21 @@ def _read_image(att: Attachment, limits: Limits) -> Document:
         return Document(filename=att.filename, kind="other")
     if not limits.ocr:
         return _unreadable(att, "the image could not be read: OCR is turned off", "bill")
+    started = time.monotonic()
     try:
         text = ocr.ocr_image(data, limits)
     except DocumentError as exc:
-        return _unreadable(att, f"the image could not be read: {exc}", "bill")
+        return replace(_unreadable(att, f"the image could not be read: {exc}", "bill"),
+                       ocr_pages=1, ocr_seconds=time.monotonic() - started)  # fmt: skip
+    n, seconds = max(len(text.pages), 1), time.monotonic() - started
     if not _has_text(text):
-        return _unreadable(att, "the image could not be read: OCR found no text", "bill")
+        return replace(_unreadable(att, "the image could not be read: OCR found no text", "bill"),
+                       ocr_pages=n, ocr_seconds=seconds)  # fmt: skip
     # OCR text counts as OCR even if the helper forgot to say so.
     pages = tuple(p if p.ocr else PageText(p.text, True, p.low_confidence, p.signature_ink)
                   for p in text.pages)  # fmt: skip
-    return _read_text_document(att, DocText(pages), field_filled=False, ink=False)
+    return replace(_read_text_document(att, DocText(pages), field_filled=False, ink=False),
+                   ocr_pages=n, ocr_seconds=seconds)  # fmt: skip
 
 
 def _read_list(att: Attachment, fmt: Format) -> Document:

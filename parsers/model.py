@@ -127,6 +127,9 @@ class Document:
     loa: LoaFields | None = None
     number_list: NumberList | None = None
     error: str | None = None
+    # pages OCR read (or tried to) and the seconds it took: for the metrics, nothing else
+    ocr_pages: int = 0
+    ocr_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

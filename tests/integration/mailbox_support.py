@@ -34,7 +34,7 @@ def mail_config(server: LocalMail, folder: str, state: Path, *,
     return Config(
         imap=ImapConfig(host=server.host, port=server.tls_port, ca_file=str(server.ca_file),
                         username=server.user, password_file=str(server.password_file),
-                        folders=(folder,)),
+                        folders=(folder,), start="all"),
         state=StateConfig(path=str(state)),
         quarantine=QuarantineConfig(folder=folder + "-quarantine"),
         limits=Limits(max_message_bytes=max_message_bytes) if max_message_bytes else Limits(),
@@ -51,6 +51,7 @@ ca_file = "{server.ca_file}"
 username = "{server.user}"
 password_file = "{server.password_file}"
 folders = ["{folder}"]
+start = "all"
 
 [state]
 path = "{state}"
