@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Config
 from bot.errors import ConfigError
@@ -21,9 +21,11 @@ from rules.assessment import Assessment, assess
 from rules.request import build_request
 
 if TYPE_CHECKING:
-    from bot.intake import Assessor, Clock, Intake, Sink
+    from bot.intake import Assessor, Clock, Intake, ProgressFactory, Sink
+    from bot.logs import Redactor
     from bot.mailbox import Mailbox
     from bot.mailer import Mailer
+    from bot.metrics import Metrics
     from bot.replier import Replier
     from bot.stagesync import MailClassifier, PortKeeper
     from bot.state import SqliteStateStore
@@ -70,6 +72,10 @@ def build_app(
     environ: Mapping[str, str] | None = None,
     now: Callable[[], float] = time.time,
     mailer: Mailer | None = None,
+    redactor: Redactor | None = None,
+    metrics: Metrics | None = None,
+    progress: ProgressFactory | None = None,
+    dry_run: TextIO | None = None,
 ) -> Intake:
     """The intake with the sinks the configuration asks for, then `sinks`.
 
@@ -78,12 +84,17 @@ def build_app(
     desk: carrier notices, agents' stage changes, reminders on each cycle), the
     auto-reply ([smtp] and [reply]: `mailer`, or smtplib, its password read from
     `environ`). Tests and the demo replace the parts they need to.
+
+    `redactor` learns each request's secrets as it is read (the logs mask them);
+    `metrics` counts what happens (OCR, Zendesk calls, replies). `dry_run`: the same
+    pipeline writing nothing anywhere (see bot.dryrun), printing to this stream.
     """
-    from bot.intake import SystemClock, Tick, build_intake
+    from bot.intake import SystemClock, Tick, build_intake, no_progress
     from bot.mailbox import connect_from_config
+    from bot.observe import watch_assessor
     from bot.state import SqliteStateStore
 
-    state = SqliteStateStore(Path(config.state.path))
+    state = SqliteStateStore(Path(config.state.path), in_memory_copy=dry_run is not None)
     try:
         the_clock = clock or SystemClock()
 
@@ -91,23 +102,49 @@ def build_app(
             return assess_messages(raws, config, the_clock.today())
 
         def connect_imap() -> Mailbox:
-            return connect_from_config(config.imap, environ)
+            return connect_from_config(config.imap, environ, readonly=dry_run is not None)
 
         def utc_now() -> dt.datetime:
             return dt.datetime.fromtimestamp(now(), dt.UTC)
 
+        if dry_run is not None and redactor is None:
+            from bot.logs import Redactor
+
+            redactor = Redactor()  # what a dry run prints is masked like the logs
         the_assess = assess or assess_thread
+        if redactor is not None or metrics is not None:
+            the_assess = watch_assessor(the_assess, redactor=redactor, metrics=metrics)
         the_connect = connect or connect_imap
+        first: list[Sink] = []
+        last: list[Sink] = []
+        if dry_run is not None:
+            from bot.dryrun import (
+                DeliveryHeading,
+                Printer,
+                PrintingDesk,
+                PrintingMailer,
+                ReplySummary,
+            )
+
+            assert redactor is not None
+            say = Printer(dry_run, redactor)
+            if desk is None and config.zendesk is not None:
+                desk = PrintingDesk(say)
+            if mailer is None and config.smtp is not None:
+                mailer = PrintingMailer(say)
+            first = [DeliveryHeading(say)]
+            last = [ReplySummary(say, state, config.reply is not None)]
         parts = _parts(config, state, desk=desk, environ=environ, now=now, utc_now=utc_now,
-                       mailer=mailer, assess=the_assess, connect=the_connect)
+                       mailer=mailer, assess=the_assess, connect=the_connect, metrics=metrics)
         ticks: list[Tick] = []
-        if parts.keeper is not None:
+        if parts.keeper is not None and dry_run is None:
+            # (a dry run reads no agent changes and sends no reminders: mail only)
             ticks = [parts.keeper.resume, parts.keeper.sync_agents, parts.keeper.remind]
-        return build_intake(config, sinks=[*parts.sinks, *sinks], clock=the_clock,
-                            assess=the_assess, connect=the_connect, environ=environ,
-                            state=state, classify=parts.classifier,
+        return build_intake(config, sinks=[*first, *parts.sinks, *sinks, *last],
+                            clock=the_clock, assess=the_assess, connect=the_connect,
+                            environ=environ, state=state, classify=parts.classifier,
                             notices=parts.keeper.on_notice if parts.keeper else None,
-                            ticks=ticks)  # fmt: skip
+                            ticks=ticks, progress=progress or no_progress)  # fmt: skip
     except BaseException:
         state.close()
         raise
@@ -150,7 +187,7 @@ class Parts:
 def _parts(config: Config, state: SqliteStateStore, *, desk: TicketDesk | None,
            environ: Mapping[str, str] | None, now: Callable[[], float],
            utc_now: Callable[[], dt.datetime], mailer: Mailer | None, assess: Assessor,
-           connect: Callable[[], Mailbox]) -> Parts:  # fmt: skip
+           connect: Callable[[], Mailbox], metrics: Metrics | None = None) -> Parts:  # fmt: skip
     """The configured sinks and the stage keeper, over one state store."""
     from bot.replier import Replier
     from bot.replying import copy_finder, ours_of, reply_settings, smtp_settings
@@ -171,7 +208,8 @@ def _parts(config: Config, state: SqliteStateStore, *, desk: TicketDesk | None,
     if config.zendesk is not None and the_desk is None:
         from bot.ticketing import desk_from_config
 
-        the_desk = desk_from_config(config.zendesk, environ)
+        the_desk = desk_from_config(config.zendesk, environ,
+                                    observer=metrics.zendesk_call if metrics else None)
     if config.smtp is not None and config.reply is not None:
         from bot.mailer import SmtpMailer
 
@@ -187,7 +225,7 @@ def _parts(config: Config, state: SqliteStateStore, *, desk: TicketDesk | None,
         replier = Replier(state, mailer or SmtpMailer(smtp_settings(config.smtp, environ)),
                           settings, now=utc_now, note=note if the_desk is not None else None,
                           copy_found=copy_finder(connect, folder) if settings.copy_to
-                          else None)  # fmt: skip
+                          else None, observe=metrics.reply if metrics else None)  # fmt: skip
     classifier = MailClassifier(ours_of(replier.settings) if replier else None, patterns)
     sinks: list[Sink] = []
     keeper = None
@@ -205,9 +243,15 @@ def _parts(config: Config, state: SqliteStateStore, *, desk: TicketDesk | None,
             messages=MessageSettings(sign_off=replier.settings.support_name) if replier
             else MessageSettings(),
         ), replier=replier, classifier=classifier, assess=assess, now=utc_now)  # fmt: skip
-        sinks.append(TicketSink(the_desk, state, config.zendesk.names, limits=config.limits,
-                                budget=budget_from_config(config.zendesk), now=now,
-                                lifecycle=keeper.lifecycle))  # fmt: skip
+        ticket_sink: Sink = TicketSink(the_desk, state, config.zendesk.names,
+                                       limits=config.limits, now=now,
+                                       budget=budget_from_config(config.zendesk),
+                                       lifecycle=keeper.lifecycle)  # fmt: skip
+        if metrics is not None:
+            from bot.observe import watch_sink
+
+            ticket_sink = watch_sink(ticket_sink, metrics)
+        sinks.append(ticket_sink)
         sinks.append(keeper.track)
     if replier is not None:
         sinks.append(replier)

@@ -46,9 +46,17 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         found.add_argument("-v", "--verbose", action="store_true", help="log each message")
         return found
 
-    command("run", "read the mailbox until stopped (SIGTERM/Ctrl-C): poll, optionally IDLE")
+    dry = ("read the mailbox and assess as usual, print the ticket, note and reply each "
+           "message would get, and write nothing anywhere (no IMAP flag or move, no ticket, "
+           "no email, no change to the state file); secrets print as ••••")  # fmt: skip
+    run = command("run", "read the mailbox until stopped (SIGTERM/Ctrl-C): poll, optionally IDLE")
+    run.add_argument("--dry-run", action="store_true", help=dry)
     poll = command("poll", "read the mailbox's new mail once, print each outcome, exit")
     poll.add_argument("--show", action="store_true", help="print each assessment as JSON")
+    poll.add_argument("--dry-run", action="store_true", help=dry)
+    poll.add_argument("--backlog", action="store_true",
+                      help='also read the mail that [imap] start = "new" left unread on the '
+                           "first run (a folder not read before: from its first message)")
     replay = command("replay", "put quarantined mail back in its folder and read it again")
     which = replay.add_mutually_exclusive_group()
     which.add_argument("ids", nargs="*", type=int, default=[], metavar="ID")

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bot.app import build_app
 from bot.config import Config, ZendeskConfig, load_config
 from bot.errors import PortbotError
 from bot.intake import CycleReport, Delivery, Intake
+from bot.logs import Redactor, is_json, setup_logging
 from bot.mailbox import MailboxError, connect_from_config, read_secret
+from bot.metrics import MetricsServer, build_metrics, serve
+from bot.progress import progress
 from bot.scheduler import Runner
 from bot.state import SqliteStateStore, StateError
 from rules.contract import to_json
@@ -25,15 +29,50 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _logging(verbose: bool) -> None:
-    # message ids and outcomes only: the intake never logs a message's content
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+def _level(config: Config, args: argparse.Namespace) -> str:
+    """`run` logs at [logging] level; the one-shot commands only warnings, unless -v."""
+    level = config.logging.level.upper()
+    if args.command == "run":
+        return level
+    if getattr(args, "verbose", False):
+        return level if logging.getLevelName(level) <= logging.INFO else "INFO"
+    return "WARNING"
+
+
+def _first_line(path: str) -> str | None:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").strip().splitlines()
+    except OSError:
+        return None  # the command that needs it says what is wrong
+    return lines[0].strip() if lines else None
+
+
+def register_secrets(redactor: Redactor, config: Config, environ: Mapping[str, str]) -> None:
+    """The run's own secrets (passwords, tokens), wherever the configuration reads them."""
+    files = [config.imap.password_file, config.imap.oauth2_token_file]
+    names = [config.imap.password_env]
+    if config.zendesk is not None:
+        files.append(config.zendesk.token_file)
+        names.append(config.zendesk.token_env)
+    if config.smtp is not None:
+        files.append(config.smtp.password_file)
+        names.append(config.smtp.password_env)
+    for path in files:
+        if path:
+            redactor.add_fixed(_first_line(path))
+    for name in names:
+        redactor.add_fixed(environ.get(name))
 
 
 def print_report(report: CycleReport, tickets: dict[str, int] | None = None,
-                 replies: dict[str, int] | None = None) -> None:  # fmt: skip
+                 replies: dict[str, int] | None = None, *, dry_run: bool = False,
+                 config_path: Path | None = None) -> None:  # fmt: skip
     tickets = tickets or {}
+    for folder, skipped in report.skipped.items():
+        where = f" --config {config_path}" if config_path else ""
+        print(f"{folder}: {skipped} message(s) already there were left unread ([imap] start = "
+              f"\"new\": only mail arriving from now on is read). To read them too: "
+              f"`portbot poll --backlog{where}` (add --dry-run to see first what it would do)")
     for event in report.events:
         print(event)
     for h in report.handled:
@@ -45,6 +84,11 @@ def print_report(report: CycleReport, tickets: dict[str, int] | None = None,
           f"{report.count('duplicate')} duplicates, {report.delivered} handed on"
           + (f", {report.delivery_failures} hand-ons failed" if report.delivery_failures else "")
           + (f", {report.deferred} waiting for a later cycle" if report.deferred else ""))
+    if dry_run:
+        print("dry run: nothing was written (mailbox, state file, Zendesk, mail)"
+              + ("; quarantined mail would be moved to the quarantine folder"
+                 if report.count("quarantined") else ""))  # fmt: skip
+        return
     if replies:
         print(f"emails to customers: {replies['sent']} sent, {replies['suppressed']} not sent "
               f"(automatic mail, nothing new, caps), {replies['sending']} waiting to be sent, "
@@ -61,9 +105,27 @@ def main(args: argparse.Namespace) -> int:
         from bot.demo import main as demo_main
 
         return demo_main([*(["--once"] if args.once else []), "--port", str(args.port)])
-    _logging(getattr(args, "verbose", False) or args.command == "run")
+    root = logging.getLogger()
+    level = root.level
+    try:
+        return _main(args)
+    finally:  # called in-process (tests): the logging is left as it was found
+        for handler in list(root.handlers):
+            if handler.get_name() == "portbot":
+                root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def _main(args: argparse.Namespace) -> int:
+    # before the configuration is read: whatever is logged meanwhile is redacted too
+    redactor = setup_logging(level="INFO" if args.command == "run" else "WARNING",
+                             environ=os.environ)  # fmt: skip
+    server: MetricsServer | None = None
     try:
         config = load_config(args.config)
+        redactor = setup_logging(json=config.logging.json, level=_level(config, args),
+                                 secrets_source=redactor, environ=os.environ)  # fmt: skip
+        register_secrets(redactor, config, os.environ)
         if args.command == "zendesk":
             return zendesk_setup(config, args.config)
         if args.command == "doctor":
@@ -72,20 +134,42 @@ def main(args: argparse.Namespace) -> int:
             return stage_command(config, args)
         if not config.imap.host:
             return _fail(f"{args.config}: [imap] host is not set")
+        dry_run = getattr(args, "dry_run", False)
+        metrics = None
+        if args.command == "run" and config.metrics.enabled and not dry_run:
+            metrics = build_metrics(config.metrics)
+            m = config.metrics
+            try:
+                server = serve(metrics, m.host, m.port)
+            except OSError as exc:
+                return _fail(f"[metrics] cannot listen on {m.host}:{m.port}: "
+                             f"{exc.strerror or exc}; change [metrics] port, or set "
+                             "[metrics] enabled = false")  # fmt: skip
+        bar = functools.partial(progress, stream=sys.stderr, environ=os.environ,
+                                json_logs=is_json(sys.stderr, config.logging.json))  # fmt: skip
+        if dry_run:
+            print("DRY RUN: the mailbox is only read, nothing is written anywhere; "
+                  "secrets are shown as ••••")  # fmt: skip
         with build_app(config, sinks=[_print_delivery] if getattr(args, "show", False)
-                       else []) as intake:  # fmt: skip
+                       else [], redactor=redactor, metrics=metrics, progress=bar,
+                       dry_run=sys.stdout if dry_run else None) as intake:  # fmt: skip
             if args.command == "poll":
-                print_report(intake.poll(), intake.state.tickets(),
-                             intake.state.reply_counts())  # fmt: skip
+                report = intake.poll(backlog=args.backlog)
+                print_report(report, intake.state.tickets(), intake.state.reply_counts(),
+                             dry_run=dry_run, config_path=args.config)  # fmt: skip
                 return 0
             if args.command == "replay":
                 return replay(intake, args)
             if args.command == "run":
                 Runner(intake, config.schedule,
-                       lambda: connect_from_config(config.imap)).run()  # fmt: skip
+                       lambda: connect_from_config(config.imap, readonly=dry_run),
+                       metrics=metrics).run()  # fmt: skip
                 return 0
     except PortbotError as exc:
         return _fail(str(exc))
+    finally:
+        if server is not None:
+            server.close()
     return 2
 
 

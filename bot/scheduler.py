@@ -22,6 +22,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.config import ScheduleConfig
 from bot.intake import Intake
 from bot.mailbox import Mailbox, MailboxAuthError, MailboxError
+from bot.metrics import Metrics
+from bot.observe import observed_poll
 from bot.state import StateError
 
 log = logging.getLogger("portbot.scheduler")
@@ -31,8 +33,10 @@ class Runner:
     """The poll job, the IDLE watcher and their shutdown; `run` blocks until stopped."""
 
     def __init__(self, intake: Intake, schedule: ScheduleConfig,
-                 idle_connect: Callable[[], Mailbox] | None = None) -> None:  # fmt: skip
+                 idle_connect: Callable[[], Mailbox] | None = None, *,
+                 metrics: Metrics | None = None) -> None:  # fmt: skip
         self.intake = intake
+        self.metrics = metrics
         self.schedule = schedule
         self.idle_connect = idle_connect if schedule.idle else None
         self.stopping = threading.Event()
@@ -47,7 +51,10 @@ class Runner:
         while not self.stopping.is_set():
             self.wake.clear()
             try:
-                report = self.intake.poll(self.stopping.is_set)
+                if self.metrics is not None:
+                    report = observed_poll(self.intake, self.metrics, self.stopping.is_set)
+                else:
+                    report = self.intake.poll(self.stopping.is_set)
             except MailboxAuthError as exc:
                 log.error("mailbox: %s (a person must fix this; retrying each poll)", exc)
                 return

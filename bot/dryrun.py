@@ -1,0 +1,192 @@
+"""`--dry-run`: the whole pipeline, its effects printed instead of done.
+
+The intake runs as in production (the same decisions, the same ticket and reply
+logic) with every effect replaced at its port:
+
+- the mailbox is opened read-only (EXAMINE, BODY.PEEK): no flag or folder changes,
+  a quarantine move is only noted (`ImapMailbox.readonly`);
+- the state store is a private in-memory copy of the state file, which is only
+  read: what the run records is forgotten when it ends;
+- the ticket desk is `PrintingDesk`: the ticket (subject, requester, fields, tags,
+  private note) is printed, nothing is sent to Zendesk (no token needed);
+- the mailer is `PrintingMailer`: the reply is printed, nothing is sent.
+
+Everything printed goes through the log redactor first, with each request's secrets
+registered as it is read: PINs, SSN digits and account numbers print as ••••.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Mapping, Sequence
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, TextIO
+
+from bot.logs import Redactor
+from bot.ticket import FieldValue, TicketDraft, ZendeskNames
+from bot.zendesk import TicketState
+from parsers.model import Attachment
+
+if TYPE_CHECKING:
+    from bot.intake import Delivery
+    from bot.state import SqliteStateStore
+
+RULE = "-" * 72
+
+
+class Printer:
+    """Writes redacted text to `out`."""
+
+    def __init__(self, out: TextIO, redactor: Redactor) -> None:
+        self.out = out
+        self.redactor = redactor
+
+    def __call__(self, text: str = "") -> None:
+        self.out.write(self.redactor.redact(text) + "\n")
+        self.out.flush()
+
+
+def _value(value: FieldValue) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+class PrintingDesk:
+    """A `TicketDesk` that prints each call instead of making it. New tickets get
+    numbers from 900001 on (printed as "new"), so the rest of the run can refer to them."""
+
+    def __init__(self, say: Printer) -> None:
+        self.say = say
+        self._next = 900_000
+        self.new: set[int] = set()
+
+    def _number(self) -> int:
+        self._next += 1
+        self.new.add(self._next)
+        return self._next
+
+    def _name(self, ticket_id: int) -> str:
+        return "the new ticket" if ticket_id in self.new else f"ticket #{ticket_id}"
+
+    def _draft(self, draft: TicketDraft, attachments: Sequence[Attachment]) -> None:
+        say = self.say
+        say(f"  subject:   {draft.subject}")
+        who = " ".join(p for p in (draft.requester_name, f"<{draft.requester_email}>"
+                                   if draft.requester_email else None) if p)  # fmt: skip
+        say(f"  requester: {who or '-'}")
+        say(f"  stage:     {draft.stage}{' (ready)' if draft.ready else ''}")
+        for name, value in draft.fields.items():
+            say(f"  field {name}: {_value(value)}")
+        say(f"  tags:      {' '.join(draft.tags)}")
+        if attachments:
+            say(f"  attachments: {', '.join(a.filename for a in attachments)}")
+        say("  private note:")
+        for line in draft.note_text.splitlines():
+            say(f"    {line}")
+
+    def create_ticket(self, draft: TicketDraft, attachments: Sequence[Attachment],
+                      idempotency_key: str) -> int:  # fmt: skip
+        self.say("would CREATE a ticket:")
+        self._draft(draft, attachments)
+        return self._number()
+
+    def create_followup(self, closed_id: int, draft: TicketDraft,
+                        attachments: Sequence[Attachment], idempotency_key: str) -> int:
+        self.say(f"would CREATE a follow-up ticket of closed ticket #{closed_id}:")
+        self._draft(draft, attachments)
+        return self._number()
+
+    def update_ticket(self, ticket_id: int, draft: TicketDraft, note: str | None,
+                      attachments: Sequence[Attachment]) -> None:  # fmt: skip
+        self.say(f"would UPDATE {self._name(ticket_id)}:")
+        if note:
+            self.say("  what changed:")
+            for line in note.splitlines():
+                self.say(f"    {line}")
+        self._draft(draft, attachments)
+
+    def amend(self, ticket_id: int, *, note: str | None = None,
+              fields: Mapping[str, FieldValue] | None = None, add_tags: Sequence[str] = (),
+              remove_tags: Sequence[str] = ()) -> None:  # fmt: skip
+        self.say(f"would add to {self._name(ticket_id)}:")
+        for line in (note or "").splitlines():
+            self.say(f"  note: {line}")
+        for name, value in (fields or {}).items():
+            self.say(f"  field {name}: {_value(value)}")
+        if add_tags:
+            self.say(f"  tags added: {' '.join(add_tags)}")
+        if remove_tags:
+            self.say(f"  tags removed: {' '.join(remove_tags)}")
+
+    def ticket_status(self, ticket_id: int) -> str:
+        return "open"  # not asked: a dry run talks to no desk
+
+    def find_ticket(self, external_id: str) -> int | None:
+        return None
+
+    def setup_fields(self, names: ZendeskNames) -> dict[str, int]:
+        return dict(names.field_ids)
+
+    def ticket_states(self, ticket_ids: Sequence[int]) -> dict[int, TicketState]:
+        return {}
+
+
+class PrintingMailer:
+    """A `Mailer` that prints the email instead of sending it."""
+
+    def __init__(self, say: Printer) -> None:
+        self.say = say
+        self.sent = 0
+
+    def send(self, message: EmailMessage | bytes, recipients: Sequence[str] | None = None,
+             sender: str | None = None) -> None:  # fmt: skip
+        if isinstance(message, bytes):
+            parsed = email.message_from_bytes(message, policy=email.policy.SMTP)
+            assert isinstance(parsed, EmailMessage)
+            message = parsed
+        self.sent += 1
+        self.say("would SEND this email:")
+        for name in ("From", "To", "Cc", "Subject", "In-Reply-To"):
+            if message[name]:
+                self.say(f"  {name}: {message[name]}")
+        if recipients:
+            self.say(f"  (to {', '.join(recipients)})")
+        body = message.get_body(preferencelist=("plain",))
+        text = body.get_content() if isinstance(body, EmailMessage) else ""
+        self.say("")
+        for line in str(text).splitlines():
+            self.say(f"  | {line}")
+
+
+class DeliveryHeading:
+    """The first sink of a dry run: a heading for each message handed on."""
+
+    def __init__(self, say: Printer) -> None:
+        self.say = say
+
+    def __call__(self, delivery: Delivery) -> None:
+        self.say(RULE)
+        self.say(f"message {delivery.key} (request {delivery.request_id}, "
+                 f"{len(delivery.raws)} message(s) in its thread)")  # fmt: skip
+
+
+class ReplySummary:
+    """The last sink of a dry run: what became of the reply to each message."""
+
+    def __init__(self, say: Printer, state: SqliteStateStore, replies: bool) -> None:
+        self.say = say
+        self.state = state
+        self.replies = replies
+
+    def __call__(self, delivery: Delivery) -> None:
+        if not self.replies:
+            self.say("no reply: no [smtp] and [reply] sections")
+            return
+        record = self.state.reply_for(delivery.key)
+        if record is None:
+            self.say("no reply")
+        elif record.status == "suppressed":
+            self.say(f"no reply: {record.reason}")
+
+
+__all__ = ["DeliveryHeading", "Printer", "PrintingDesk", "PrintingMailer", "ReplySummary"]
