@@ -132,7 +132,7 @@ def build_app(
                 desk = PrintingDesk(say)
             if mailer is None and config.smtp is not None:
                 mailer = PrintingMailer(say)
-            first = [DeliveryHeading(say)]
+            first = [DeliveryHeading(say, tickets=desk is not None)]
             last = [ReplySummary(say, state, config.reply is not None)]
         parts = _parts(config, state, desk=desk, environ=environ, now=now, utc_now=utc_now,
                        mailer=mailer, assess=the_assess, connect=the_connect, metrics=metrics)

@@ -161,13 +161,16 @@ class PrintingMailer:
 class DeliveryHeading:
     """The first sink of a dry run: a heading for each message handed on."""
 
-    def __init__(self, say: Printer) -> None:
+    def __init__(self, say: Printer, tickets: bool = True) -> None:
         self.say = say
+        self.tickets = tickets
 
     def __call__(self, delivery: Delivery) -> None:
         self.say(RULE)
         self.say(f"message {delivery.key} (request {delivery.request_id}, "
                  f"{len(delivery.raws)} message(s) in its thread)")  # fmt: skip
+        if not self.tickets:
+            self.say("no ticket: no [zendesk] section")
 
 
 class ReplySummary:

@@ -194,7 +194,7 @@ class ImapMailbox:
             except BaseException:
                 _quietly(client.shutdown)
                 raise
-        log.info("connected to %s as %s%s", where, config.username,
+        log.debug("connected to %s as %s%s", where, config.username,
                  " (read-only)" if readonly else "")  # fmt: skip
         return cls(client, readonly)
 

@@ -105,15 +105,16 @@ def main(args: argparse.Namespace) -> int:
         from bot.demo import main as demo_main
 
         return demo_main([*(["--once"] if args.once else []), "--port", str(args.port)])
-    root = logging.getLogger()
-    level = root.level
+    root, scheduler = logging.getLogger(), logging.getLogger("apscheduler")
+    levels = root.level, scheduler.level
     try:
         return _main(args)
     finally:  # called in-process (tests): the logging is left as it was found
         for handler in list(root.handlers):
             if handler.get_name() == "portbot":
                 root.removeHandler(handler)
-        root.setLevel(level)
+        root.setLevel(levels[0])
+        scheduler.setLevel(levels[1])
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -126,6 +127,9 @@ def _main(args: argparse.Namespace) -> int:
         redactor = setup_logging(json=config.logging.json, level=_level(config, args),
                                  secrets_source=redactor, environ=os.environ)  # fmt: skip
         register_secrets(redactor, config, os.environ)
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            # two lines a poll about running the job: noise in a journal
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)
         if args.command == "zendesk":
             return zendesk_setup(config, args.config)
         if args.command == "doctor":
