@@ -62,7 +62,7 @@ def _config(server: LocalMail, folder: str, state: Path) -> Config:
     return Config(
         imap=ImapConfig(host=server.host, port=server.tls_port, ca_file=str(server.ca_file),
                         username=server.user, password_file=str(server.password_file),
-                        folders=(folder,)),
+                        folders=(folder,), start="all"),
         state=StateConfig(path=str(state)),
         quarantine=QuarantineConfig(folder=folder + "-quarantine"),
     )  # fmt: skip
