@@ -380,28 +380,43 @@ def render_reply(
                       support_name=support_name)  # fmt: skip
     text, html = render_bodies(view)
 
+    msg = threaded_message(
+        original, to=to, cc=cc, subject=reply_subject(original.subject),
+        message_id=reply_message_id(key, plan.revision, domain), kind=plan.kind,
+        auto_submitted="auto-replied", support_address=support_address,
+        support_name=support_name, now=now,
+    )  # fmt: skip
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg
+
+
+def threaded_message(
+    original: Message, *, to: str, cc: Sequence[str], subject: str, message_id: str,
+    kind: str, auto_submitted: str, support_address: str, support_name: str,
+    now: dt.datetime | None,
+) -> EmailMessage:  # fmt: skip
+    """The headers of every email the bot sends a customer: from support, threaded
+    under `original`, marked automatic (RFC 3834) and ours (`X-Portbot-Reply`)."""
     msg = EmailMessage()
     msg["From"] = Address(display_name=support_name, addr_spec=support_address)
-    to_name = original.forwarded_from_name if to == original.forwarded_from else (
-        original.sender_name)  # fmt: skip
-    msg["To"] = Address(display_name=to_name or "", addr_spec=to)
+    name = original.forwarded_from_name if to == original.forwarded_from else original.sender_name
+    msg["To"] = Address(display_name=name or "", addr_spec=to)
     if cc:
         msg["Cc"] = ", ".join(cc)
-    msg["Subject"] = reply_subject(original.subject)
+    msg["Subject"] = subject
     msg["Date"] = email.utils.format_datetime(now) if now else email.utils.formatdate(
         localtime=True)  # fmt: skip
-    msg["Message-ID"] = reply_message_id(key, plan.revision, domain)
+    msg["Message-ID"] = message_id
     if original.message_id:
         msg["In-Reply-To"] = original.message_id
     refs = references_for(original)
     if refs:
         msg["References"] = " ".join(refs)
-    msg["Auto-Submitted"] = "auto-replied"
+    msg["Auto-Submitted"] = auto_submitted
     msg["X-Auto-Response-Suppress"] = "All"
-    msg["X-Portbot-Reply"] = plan.kind
+    msg["X-Portbot-Reply"] = kind
     msg["Content-Language"] = "en"
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg
 
 

@@ -30,14 +30,11 @@ Where things a person must see go:
 from __future__ import annotations
 
 import datetime as dt
-import email.policy
-import email.utils
 import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.headerregistry import Address
 from email.message import EmailMessage
 from html import escape
 from typing import Any
@@ -45,7 +42,7 @@ from typing import Any
 from bot.errors import DeskRejected, MailRejected, MailUnavailable
 from bot.intake import Assessor, Classified, CycleReport, Delivery
 from bot.replier import Replier, ReplySettings
-from bot.reply import part_types, render_reply, sent_note
+from bot.reply import part_types, render_reply, sent_note, threaded_message
 from bot.state import ChangeRow, PortRecord, SqliteStateStore, UnmatchedNotice
 from bot.ticket import STAGES, FieldValue, TicketDraft, ZendeskNames, requester
 from bot.ticketing import idempotency_key
@@ -60,7 +57,6 @@ from rules.reply import (
     ReplyPlan,
     is_own_message,
     loop_checks,
-    references_for,
     reply_message_id,
     reply_recipients,
     revision_of,
@@ -157,24 +153,12 @@ def bot_email(original: Message, subject: str, text: str, *, key: str, kind: str
     to, cc = reply_recipients(original, settings.internal_domains)
     if not to:
         raise ValueError("the thread has no customer address to write to")
-    msg = EmailMessage()
-    msg["From"] = Address(display_name=settings.support_name, addr_spec=settings.support_address)
-    name = original.forwarded_from_name if to == original.forwarded_from else original.sender_name
-    msg["To"] = Address(display_name=name or "", addr_spec=to)
-    if cc:
-        msg["Cc"] = ", ".join(cc)
-    msg["Subject"] = subject
-    msg["Date"] = email.utils.format_datetime(now)
-    msg["Message-ID"] = reply_message_id(key, kind, settings.domain)
-    if original.message_id:
-        msg["In-Reply-To"] = original.message_id
-    refs = references_for(original)
-    if refs:
-        msg["References"] = " ".join(refs)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg["X-Portbot-Reply"] = kind
-    msg["Content-Language"] = "en"
+    msg = threaded_message(
+        original, to=to, cc=cc, subject=subject,
+        message_id=reply_message_id(key, kind, settings.domain), kind=kind,
+        auto_submitted="auto-generated", support_address=settings.support_address,
+        support_name=settings.support_name, now=now,
+    )  # fmt: skip
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     return msg
 
