@@ -36,6 +36,8 @@ def read_files(paths: Sequence[Path], max_bytes: int) -> list[bytes]:
     """The raw messages, or a ParseError/OSError whose text names the file."""
     raws = []
     for path in paths:
+        if path.is_dir():
+            raise OSError(f"{path}: a folder, not an email file")
         if not path.is_file():
             raise OSError(f"{path}: no such file")
         size = path.stat().st_size
