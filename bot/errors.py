@@ -1,13 +1,29 @@
 """The bot's exception tree (adapters map library errors into it).
 
+Transient (retry later) versus permanent (quarantine, tell a person) is decided
+once, at the adapter that raises; the intake acts on the class alone.
+
     PortbotError
     ├── ConfigError          the configuration is wrong: say what and where
-    ├── parsers.errors.ParseError (re-exported: input that cannot be read)
+    ├── StateError           the state file (bot/state.py)
+    ├── LocalMailError       the demo's local dovecot (bot/localmail.py)
+    ├── MailboxError         IMAP (bot/mailbox.py): transient
+    │   ├── MailboxAuthError     login refused
+    │   └── MailboxGone          a folder is missing
     ├── DeskUnavailable      the ticket desk cannot be reached now: retry later (transient)
     ├── DeskRejected         the ticket desk refused the request: a person must look (permanent)
     │   └── TicketClosed     the ticket is closed: open a follow-up instead
-    ├── MailUnavailable      the SMTP server cannot take the reply now: retry later (transient)
-    └── MailRejected         the SMTP server refused the reply: a person must look (permanent)
+    ├── MailUnavailable      the SMTP server cannot take the mail now: retry later (transient)
+    ├── MailRejected         the SMTP server refused the mail: a person must look (permanent)
+    │   └── PartiallyRefused     some recipients got it: never resend (bot/mailer.py)
+    ├── DeliveryDeferred     a hand-on waits for a later cycle (bot/intake.py)
+    └── DeliveryRefused      a hand-on refused for good: quarantine (bot/intake.py)
+
+    parsers.errors.ParseError    input that cannot be read (the pure side's own tree)
+    ├── NotAnEmail, MessageTooLarge
+    └── DocumentError            an attachment: becomes a note, never a crash
+        ├── EncryptedDocument
+        └── LimitExceeded
 """
 
 from __future__ import annotations
