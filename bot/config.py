@@ -303,6 +303,8 @@ def _policy(data: dict[str, Any]) -> Policy:
 
 def _limits(data: dict[str, Any]) -> Limits:
     values = _section(Limits, data, "limits")
+    if "ocr_off_reason" in values:  # set by the parsers themselves, not configurable
+        raise ConfigError("[limits] has unknown key(s): ocr_off_reason")
     for key, value in values.items():
         if isinstance(value, bool) != (key == "ocr") or (
             not isinstance(value, bool) and (not isinstance(value, int | float) or value <= 0)

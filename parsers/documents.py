@@ -221,7 +221,7 @@ def _read_pdf(att: Attachment, limits: Limits) -> Document:
                         pages[index] = page
             ocr_seconds = time.monotonic() - started
         else:
-            ocr_error = "OCR is turned off"
+            ocr_error = limits.ocr_off_reason
     text = DocText(tuple(pages))
     if not _has_text(text):
         reason = "the PDF has no readable text (a scan)"
@@ -241,7 +241,7 @@ def _read_image(att: Attachment, limits: Limits) -> Document:
     if len(data) < _TINY_IMAGE_BYTES or (size is not None and min(size) < _TINY_IMAGE_PX):
         return Document(filename=att.filename, kind="other")
     if not limits.ocr:
-        return _unreadable(att, "the image could not be read: OCR is turned off", "bill")
+        return _unreadable(att, f"the image could not be read: {limits.ocr_off_reason}", "bill")
     started = time.monotonic()
     try:
         text = ocr.ocr_image(data, limits)

@@ -13,4 +13,6 @@ class Limits:
     max_pages: int = 30  # pages read per document
     max_pixels: int = 40_000_000  # per image or rendered page (decompression bombs)
     ocr_seconds_per_page: float = 30.0
+    ocr_pages_per_message: int = 60  # OCR pages for all attachments of one message
     ocr: bool = True  # OCR pages without a text layer and images
+    ocr_off_reason: str = "OCR is turned off"  # said of a scan left unread when ocr is off

@@ -26,10 +26,29 @@ def read_message(raw: bytes, limits: Limits) -> ParsedMessage:
     return ParsedMessage(
         message=message,
         statements=statements,
-        documents=tuple(
-            _read_within_limits(i, a, limits) for i, a in enumerate(message.attachments)
-        ),
+        documents=_read_attachments(message.attachments, limits),
     )
+
+
+def _read_attachments(attachments: Sequence[Attachment], limits: Limits) -> tuple[Document, ...]:
+    """Each attachment read, within the message's share of OCR time.
+
+    OCR is the one costly step: once the message's OCR pages are used up, the
+    remaining scans are listed unread with the reason (text PDFs are still read).
+    """
+    documents = []
+    pages_left = limits.ocr_pages_per_message
+    for index, attachment in enumerate(attachments):
+        if pages_left <= 0 and limits.ocr:
+            limits = replace(
+                limits, ocr=False,
+                ocr_off_reason=f"not read: this message's {limits.ocr_pages_per_message} "
+                "pages of OCR are used up",
+            )  # fmt: skip
+        doc = _read_within_limits(index, attachment, limits)
+        pages_left -= doc.ocr_pages
+        documents.append(doc)
+    return tuple(documents)
 
 
 def _read_within_limits(index: int, attachment: Attachment, limits: Limits) -> Document:

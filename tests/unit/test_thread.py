@@ -38,3 +38,31 @@ def test_attachments_past_the_limit_are_listed_but_not_read() -> None:
     parsed = read_message(msg.as_bytes(), Limits(max_attachments=2))
     assert [d.kind for d in parsed.documents] == ["number_list", "number_list", "other"]
     assert "more than 2 attachments" in (parsed.documents[2].error or "")
+
+
+def test_scans_past_the_messages_ocr_budget_are_listed_unread_with_the_reason() -> None:
+    import io
+    from email.message import EmailMessage
+
+    from PIL import Image, ImageDraw
+
+    def scan(text: str) -> bytes:
+        image = Image.new("L", (1700, 600), 255)
+        draw = ImageDraw.Draw(image)
+        for row in range(12):  # a page of text, not a tiny logo
+            draw.text((100, 40 + 45 * row), f"{text} line {row}", fill=0)
+        out = io.BytesIO()
+        image.save(out, "PNG")
+        return out.getvalue()
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@b.example", "support@x.example", "Port"
+    msg.set_content("Scans attached.")
+    for i in range(2):
+        msg.add_attachment(scan(f"Account Number 28765432{i}"), maintype="image",
+                           subtype="png", filename=f"scan{i}.png")  # fmt: skip
+    parsed = read_message(msg.as_bytes(), Limits(ocr_pages_per_message=1))
+    first, second = parsed.documents
+    assert first.ocr_pages == 1
+    assert second.ocr_pages == 0
+    assert "1 pages of OCR are used up" in (second.error or "")
