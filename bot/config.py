@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.mailer import check_endpoint
 from bot.metrics import MetricsSettings
 from bot.ticket import FIELD_SPECS, ZendeskNames
 from parsers.limits import Limits
@@ -162,14 +163,7 @@ class SmtpConfig:
     envelope_from: str = ""
 
     def __post_init__(self) -> None:
-        if not self.host:
-            raise ValueError("host is required")
-        if self.security not in ("tls", "starttls"):
-            raise ValueError('security must be "tls" or "starttls"')
-        if not 0 < self.port < 65536:
-            raise ValueError("port must be between 1 and 65535")
-        if self.timeout_seconds <= 0:
-            raise ValueError("timeout_seconds must be positive")
+        check_endpoint(self.host, self.security, self.port, self.timeout_seconds)
 
 
 @dataclass(frozen=True)

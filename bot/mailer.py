@@ -42,6 +42,18 @@ class Mailer(Protocol):
         ...
 
 
+def check_endpoint(host: str, security: str, port: int, timeout_seconds: float) -> None:
+    """The SMTP server settings both the [smtp] config and `SmtpSettings` must obey."""
+    if not host:
+        raise ValueError("host is required")
+    if security not in ("tls", "starttls"):
+        raise ValueError('security must be "tls" or "starttls"')
+    if not 0 < port < 65536:
+        raise ValueError("port must be between 1 and 65535")
+    if timeout_seconds <= 0:
+        raise ValueError("timeout_seconds must be positive")
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -56,14 +68,7 @@ class SmtpSettings:
     envelope_from: str = ""  # MAIL FROM; the message's From address when empty
 
     def __post_init__(self) -> None:
-        if not self.host:
-            raise ValueError("host must not be empty")
-        if self.security not in ("tls", "starttls"):
-            raise ValueError('security must be "tls" or "starttls"')
-        if not 0 < self.port < 65536:
-            raise ValueError("port must be between 1 and 65535")
-        if self.timeout_seconds <= 0:
-            raise ValueError("timeout_seconds must be positive")
+        check_endpoint(self.host, self.security, self.port, self.timeout_seconds)
         if self.username and not self.password:
             raise ValueError("a username needs a password")
 

@@ -126,7 +126,8 @@ def _account_tail(account: str, secrets: Collection[str]) -> str:
     return "received"
 
 
-def _first_name(name: str | None) -> str | None:
+def first_name(name: str | None) -> str | None:
+    """The greeting name of a sender ("Lee, Jason" -> "Jason"); None when unsure."""
     if not name:
         return None
     name = name.strip().strip("\"'")
@@ -289,7 +290,7 @@ def _missing(data: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _greeting(original: Message, to: str | None) -> str:
     name = original.forwarded_from_name if to and to == original.forwarded_from else (
         original.sender_name)  # fmt: skip
-    first = _first_name(name)
+    first = first_name(name)
     return f"Hi {first}," if first else "Hello,"
 
 

@@ -42,7 +42,7 @@ from typing import Any
 from bot.errors import DeskRejected, MailRejected, MailUnavailable
 from bot.intake import Assessor, Classified, CycleReport, Delivery
 from bot.replier import Replier, ReplySettings
-from bot.reply import part_types, render_reply, sent_note, threaded_message
+from bot.reply import first_name, part_types, render_reply, sent_note, threaded_message
 from bot.state import ChangeRow, PortRecord, SqliteStateStore, UnmatchedNotice
 from bot.ticket import STAGES, FieldValue, TicketDraft, ZendeskNames, requester
 from bot.ticketing import idempotency_key
@@ -131,19 +131,6 @@ def change_note(change: StageChange, detail: str = "") -> str:
 
 
 # --- emails the bot writes on its own ----------------------------------------------------
-
-
-def first_name(name: str | None) -> str | None:
-    if not name:
-        return None
-    name = name.strip().strip("\"'")
-    if "," in name:  # "Lee, Jason"
-        name = name.split(",", 1)[1].strip()
-    words = name.split()
-    first = words[0] if words else ""
-    if len(first) < 2 or "@" in first or any(c.isdigit() for c in first):
-        return None
-    return first
 
 
 def bot_email(original: Message, subject: str, text: str, *, key: str, kind: str,
