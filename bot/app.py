@@ -7,7 +7,10 @@ whatever further sinks are given). Nothing here runs at import time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +19,8 @@ from typing import TYPE_CHECKING, TextIO
 from bot.config import Config
 from bot.errors import ConfigError
 from parsers.errors import ParseError
+from parsers.limits import Limits
+from parsers.model import ParsedMessage
 from parsers.thread import read_message
 from rules.assessment import Assessment, assess
 from rules.request import build_request
@@ -47,9 +52,51 @@ def read_files(paths: Sequence[Path], max_bytes: int) -> list[bytes]:
     return raws
 
 
-def assess_messages(raws: Sequence[bytes], config: Config, today: dt.date) -> Assessment:
-    messages = tuple(read_message(raw, config.limits) for raw in raws)
+class MessageCache:
+    """Each message read once per process, within a bound on the bytes kept.
+
+    A follow-up is assessed with its whole thread; without this every earlier
+    message (its OCR above all) would be read again at each follow-up.
+    """
+
+    def __init__(self, limits: Limits, max_bytes: int = 128 * 1024 * 1024) -> None:
+        self.limits = limits
+        self.max_bytes = max_bytes
+        self._kept: OrderedDict[bytes, tuple[int, ParsedMessage]] = OrderedDict()
+        self._bytes = 0
+
+    def read(self, raw: bytes) -> ParsedMessage:
+        key = hashlib.sha256(raw).digest()
+        hit = self._kept.get(key)
+        if hit is not None:
+            self._kept.move_to_end(key)
+            return hit[1]
+        parsed = read_message(raw, self.limits)
+        self._kept[key] = (len(raw), parsed)
+        self._bytes += len(raw)
+        while self._bytes > self.max_bytes and len(self._kept) > 1:
+            _, (size, _) = self._kept.popitem(last=False)
+            self._bytes -= size
+        return parsed
+
+
+def assess_messages(raws: Sequence[bytes], config: Config, today: dt.date,
+                    cache: MessageCache | None = None) -> Assessment:  # fmt: skip
+    read = cache.read if cache is not None else functools.partial(
+        read_message, limits=config.limits)  # fmt: skip
+    messages = tuple(read(raw) for raw in raws)
     return assess(build_request(messages), config.policy, today)
+
+
+def thread_assessor(config: Config, today: Callable[[], dt.date]) -> Callable[
+        [Sequence[bytes]], Assessment]:  # fmt: skip
+    """The intake's assessor: a thread of raw messages, read through one cache."""
+    cache = MessageCache(config.limits)
+
+    def assess_thread(raws: Sequence[bytes]) -> Assessment:
+        return assess_messages(raws, config, today(), cache)
+
+    return assess_thread
 
 
 def assess_files(paths: Sequence[Path], config: Config, today: dt.date) -> Assessment:
@@ -100,8 +147,7 @@ def build_app(
     try:
         the_clock = clock or SystemClock()
 
-        def assess_thread(raws: Sequence[bytes]) -> Assessment:
-            return assess_messages(raws, config, the_clock.today())
+        assess_thread = thread_assessor(config, the_clock.today)
 
         def connect_imap() -> Mailbox:
             return connect_from_config(config.imap, environ, readonly=dry_run is not None)

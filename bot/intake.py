@@ -678,11 +678,9 @@ def build_intake(
         )
     the_clock = clock or SystemClock()
 
-    def assess_thread(raws: Sequence[bytes]) -> Assessment:
-        # imported on first use: the parsers load their data files then, not at import
-        from bot.app import assess_messages
+    from bot.app import thread_assessor  # the composition root's; imported late (a cycle)
 
-        return assess_messages(raws, config, the_clock.today())
+    assess_thread = thread_assessor(config, the_clock.today)
 
     def connect_imap() -> Mailbox:
         return connect_from_config(config.imap, environ)
