@@ -1,0 +1,83 @@
+"""Counting the work a parser does, so tests bound work instead of timing it.
+
+`regex_work(module)` wraps every compiled pattern held at module level and the `re`
+functions the module calls, and counts calls and the characters handed to them. A test
+then bounds those counts by the size of its input: a parser that re-reads the rest of
+the text for every line, or runs a pattern over more than it should, fails on any
+machine, however loaded. (Backtracking inside one call is not counted; it is bounded by
+the length of what the call is given, which `longest` reports.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+_METHODS = ("search", "match", "fullmatch", "sub", "subn", "split", "findall", "finditer")
+
+
+@dataclass
+class RegexWork:
+    calls: int = 0
+    chars: int = 0  # characters handed to patterns, summed over calls
+    longest: int = 0  # the longest string one call was given
+
+    def add(self, text: object) -> None:
+        size = len(text) if isinstance(text, (str, bytes)) else 0
+        self.calls += 1
+        self.chars += size
+        self.longest = max(self.longest, size)
+
+
+class _CountingPattern:
+    def __init__(self, pattern: re.Pattern[Any], work: RegexWork) -> None:
+        self._pattern = pattern
+        self._work = work
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._pattern, name)
+        if name not in _METHODS:
+            return attr
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            text = kwargs.get("string", args[1] if name in ("sub", "subn") else args[0])
+            self._work.add(text)
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+def _counting_re(work: RegexWork) -> SimpleNamespace:
+    ns = SimpleNamespace(**{k: getattr(re, k) for k in dir(re) if not k.startswith("__")})
+    for name in _METHODS:
+        real = getattr(re, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            text = kwargs.get("string", args[2] if _name in ("sub", "subn") else args[1])
+            work.add(text)
+            return _real(*args, **kwargs)
+
+        setattr(ns, name, counted)
+    return ns
+
+
+@contextmanager
+def regex_work(module: ModuleType) -> Iterator[RegexWork]:
+    """Count the regex work `module` does inside the block."""
+    work = RegexWork()
+    saved = dict(vars(module))
+    for name, value in saved.items():
+        if isinstance(value, re.Pattern):
+            setattr(module, name, _CountingPattern(value, work))
+        elif value is re:
+            setattr(module, name, _counting_re(work))
+    try:
+        yield work
+    finally:
+        for name, value in saved.items():
+            if isinstance(value, re.Pattern) or value is re:
+                setattr(module, name, value)
