@@ -1,19 +1,54 @@
-"""The `portbot` command line."""
+"""The `portbot` command line.
+
+Only the standard library is imported at the top: `portbot run` installs its
+SIGTERM/SIGINT handlers first, before the slow part of start-up (the pipeline's
+imports, the configuration, the state file, the mailbox and Zendesk connections).
+A stop during start-up abandons it and exits 0; once the runner is up its own
+handlers take over and finish the message in hand (bot.scheduler).
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
-from bot.app import assess_files
-from bot.config import load_config
-from bot.errors import ConfigError
-from parsers.errors import ParseError
-from rules.contract import to_json
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class StopDuringStartup(BaseException):
+    """A SIGTERM/SIGINT before the runner took over: start-up is abandoned, exit 0.
+
+    A BaseException, so no `except Exception` on the way swallows it; what start-up
+    opened (the state file) is closed by its own `with`/`finally` on the way out.
+    """
+
+
+def _stop_during_startup(signum: int, _frame: FrameType | None) -> None:
+    raise StopDuringStartup(signum)
+
+
+@contextmanager
+def _stoppable_startup(command: str | None) -> Iterator[None]:
+    """For `run` in the main thread: a stop from here on is a clean exit, not status 143."""
+    if command != "run":
+        yield
+        return
+    try:
+        saved = {s: signal.signal(s, _stop_during_startup) for s in _STOP_SIGNALS}
+    except ValueError:  # not the main thread (a test calling main): nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
 
 
 def _date(text: str) -> dt.date:
@@ -110,8 +145,28 @@ def _fail(message: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with _stoppable_startup(words[0] if words else None):
+            return _main(words)
+    except StopDuringStartup as stop:
+        name = signal.Signals(stop.args[0]).name
+        print(f"portbot: {name} during start-up: stopped before reading any mail",
+              file=sys.stderr)  # fmt: skip
+        return 0
+
+
+def _main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "assess":
+        import json
+
+        from bot.app import assess_files
+        from bot.config import load_config
+        from bot.errors import ConfigError
+        from parsers.errors import ParseError
+        from rules.contract import to_json
+
         try:
             config = load_config(args.config)
             result = assess_files(args.messages, config, today=args.today or dt.date.today())

@@ -1,10 +1,11 @@
 """Test-only entry point: `portbot poll` built with a slow, observable pipeline.
 
-    python -m tests.integration.slow_poll CONFIG.toml PROGRESS_FILE SECONDS_PER_MESSAGE
+    python -m tests.integration.slow_poll CONFIG.toml PROGRESS_FILE SECONDS [HOLD_AT]
 
-The assessment writes "start KEY" to PROGRESS_FILE, then sleeps, so a test can
-SIGKILL the process in the middle of a known message; the sink writes
-"delivered KEY". Everything else is the production composition root.
+The assessment writes "start KEY" to PROGRESS_FILE, then sleeps SECONDS (only in
+the HOLD_AT-th assessment, when given), so a test can SIGKILL the process in the
+middle of a known message; the sink writes "delivered KEY". Everything else is the
+production composition root.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from tests.integration.mailbox_support import FakeAssessment
 
 def main(argv: Sequence[str]) -> int:
     config_path, progress_path, seconds = Path(argv[0]), Path(argv[1]), float(argv[2])
+    hold_at = int(argv[3]) if len(argv) > 3 else None
+    assessed = 0
 
     def note(line: str) -> None:
         with progress_path.open("a") as progress:
@@ -28,10 +31,13 @@ def main(argv: Sequence[str]) -> int:
             progress.flush()
 
     def slow_assess(raws: Sequence[bytes]) -> FakeAssessment:
+        nonlocal assessed
+        assessed += 1
         raw = raws[-1]
         header = raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
         note(f"start {message_key(thread_keys(header), header)}")
-        time.sleep(seconds)
+        if hold_at is None or assessed == hold_at:
+            time.sleep(seconds)
         return FakeAssessment(len(raws))
 
     def sink(delivery: Delivery) -> None:

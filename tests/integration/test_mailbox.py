@@ -8,11 +8,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import IO
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -20,7 +20,7 @@ import pytest
 from bot.config import ImapConfig, ScheduleConfig
 from bot.intake import Delivery, build_intake
 from bot.localmail import USER, LocalMail, dovecot_binary, local_dovecot
-from bot.mailbox import MailboxAuthError, connect_from_config
+from bot.mailbox import Mailbox, MailboxAuthError, connect_from_config
 from bot.scheduler import Runner
 from bot.state import SqliteStateStore
 from tests.conftest import FIXTURES, ROOT
@@ -106,10 +106,11 @@ def test_nothing_is_read_twice_or_skipped_across_a_restart(
     assert sorted(uid for _, _, uid, *_ in rows) == [1, 2, 3, 4, 5]
 
 
-def _slow_poll(config: Path, progress: Path, seconds: float) -> subprocess.Popen[bytes]:
+def _slow_poll(config: Path, progress: Path, seconds: float,
+               hold_at: int | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "tests.integration.slow_poll", str(config), str(progress),
-         str(seconds)],
+         str(seconds), *([str(hold_at)] if hold_at else [])],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
 
@@ -123,14 +124,13 @@ def test_a_bot_killed_in_the_middle_of_a_message_loses_nothing_and_repeats_nothi
     config.write_text(toml_config(server, folder, state))
     server.append(folder, [message(n) for n in range(1, 7)])
     progress = tmp_path / "progress"
-    bot = _slow_poll(config, progress, 0.5)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        lines = progress.read_text().splitlines() if progress.exists() else []
-        if sum(line.startswith("start") for line in lines) == 3:
-            break
-        time.sleep(0.02)
-    bot.send_signal(signal.SIGKILL)  # in the sleep of message 3: after 1 and 2 were recorded
+    bot = _slow_poll(config, progress, 600, hold_at=3)  # message 3 is held until killed
+    # the sign: message 3 has started (the progress file), whatever the machine's load
+    while sum(line.startswith("start") for line in
+              (progress.read_text().splitlines() if progress.exists() else [])) < 3:
+        assert bot.poll() is None, "the bot ended before message 3"
+        threading.Event().wait(0.02)
+    bot.send_signal(signal.SIGKILL)  # in the hold of message 3: after 1 and 2 were recorded
     bot.wait()
     assert [uid for _, _, uid, *_ in outcomes(state)] == [1, 2]
 
@@ -228,33 +228,88 @@ def test_idle_picks_up_new_mail_without_waiting_for_the_poll(
     folder = new_folder()
     server.append(folder, [message(1)])
     delivered: list[str] = []
+    arrived = threading.Semaphore(0)
+    idling = threading.Event()
+
+    def sink(delivery: Delivery) -> None:
+        delivered.append(delivery.key)
+        arrived.release()
+
     config = mail_config(server, folder, tmp_path / "state.db")
     config = replace(config, schedule=ScheduleConfig(poll_seconds=3600, idle=True))
-    with build_intake(config, assess=fake_assess,
-                      sinks=[lambda d: delivered.append(d.key)]) as intake:  # fmt: skip
-        runner = Runner(intake, config.schedule, lambda: connect_from_config(config.imap))
+
+    def idle_connect() -> Mailbox:  # the real connection; says when its IDLE begins
+        mailbox = connect_from_config(config.imap)
+        real_wait = mailbox.wait_for_news
+
+        def wait_for_news(folder: str, seconds: float, stop: Callable[[], bool]) -> bool:
+            idling.set()
+            return real_wait(folder, seconds, stop)
+
+        mailbox.wait_for_news = wait_for_news  # type: ignore[method-assign]
+        return mailbox
+
+    with build_intake(config, assess=fake_assess, sinks=[sink]) as intake:
+        runner = Runner(intake, config.schedule, idle_connect)
         thread = threading.Thread(target=runner.run, kwargs={"install_signals": False})
         thread.start()
         try:
-            _wait_for(lambda: delivered == ["<m1@example.com>"], 20)
-            time.sleep(1.5)  # let the IDLE start
+            assert arrived.acquire(timeout=120) and delivered == ["<m1@example.com>"]
+            assert idling.wait(120)  # the watcher is in IDLE (signs, not sleeps)
             server.append(folder, [message(2)])
-            started = time.monotonic()
-            _wait_for(lambda: len(delivered) == 2, 20)
-            assert time.monotonic() - started < 10  # the poll is an hour away
+            # The scheduled poll is an hour away: only IDLE can bring message 2 in.
+            assert arrived.acquire(timeout=120), "IDLE did not wake the poll"
+            assert delivered == ["<m1@example.com>", "<m2@example.com>"]
         finally:
             runner.stop()
-            thread.join(30)
+            thread.join(60)
         assert not thread.is_alive()
 
 
-def _wait_for(condition: object, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
+class _Lines:
+    """A child's stderr read line by line in a thread; `wait_for` is the readiness wait."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._done = False
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            with self._changed:
+                self.lines.append(raw.decode("utf-8", "replace"))
+                self._changed.notify_all()
+        with self._changed:
+            self._done = True
+            self._changed.notify_all()
+
+    def wait_for(self, text: str, seconds: float = 120) -> None:
+        with self._changed:
+            found = self._changed.wait_for(
+                lambda: self._done or any(text in line for line in self.lines), seconds)
+            if not found or not any(text in line for line in self.lines):
+                raise AssertionError(f"no line with {text!r}:\n{''.join(self.lines)}")
+
+    def text(self) -> str:
+        with self._changed:
+            self._changed.wait_for(lambda: self._done, 60)
+            return "".join(self.lines)
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Whether the process has a SIGTERM handler in place (/proc/PID/status SigCgt)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+
+
+def _run_bot(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def test_run_stops_cleanly_on_sigterm(server: LocalMail, tmp_path: Path) -> None:
@@ -262,15 +317,60 @@ def test_run_stops_cleanly_on_sigterm(server: LocalMail, tmp_path: Path) -> None
     server.append(folder, [message(1)])
     config = tmp_path / "config.toml"
     config.write_text(toml_config(server, folder, tmp_path / "state.db", poll_seconds=1))
-    bot = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
-                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    time.sleep(4)
+    bot = _run_bot(config)
+    assert bot.stderr is not None
+    err = _Lines(bot.stderr)
+    err.wait_for("poll: 1 assessed")  # the first poll is done: a sign, not a sleep
     bot.send_signal(signal.SIGTERM)
-    _, err = bot.communicate(timeout=30)
-    assert bot.returncode == 0, err.decode()
-    assert b"stopped" in err
+    assert bot.wait(timeout=60) == 0, err.text()
+    assert "stopped" in err.text()
     rows = outcomes(tmp_path / "state.db")
     assert [uid for _, _, uid, *_ in rows] == [1]
+
+
+def test_a_sigterm_during_start_up_is_a_clean_exit(server: LocalMail, tmp_path: Path) -> None:
+    folder = new_folder()
+    server.append(folder, [message(1)])
+    config = tmp_path / "config.toml"
+    config.write_text(toml_config(server, folder, tmp_path / "state.db", poll_seconds=1))
+    bot = _run_bot(config)
+    # As soon as the process can take a signal at all (its first handler is in place,
+    # before any import of the pipeline): no waiting for readiness.
+    while not _catches_sigterm(bot.pid):
+        assert bot.poll() is None
+        threading.Event().wait(0.001)
+    bot.send_signal(signal.SIGTERM)
+    assert bot.wait(timeout=60) == 0
+    assert bot.stderr is not None
+    err = bot.stderr.read().decode()
+    assert "Traceback" not in err
+    # stopped during start-up, or (a machine fast beyond belief) by the runner: never mid-record
+    assert "SIGTERM during start-up" in err or "stopped" in err
+    assert all(uid == 1 for _, _, uid, *_ in outcomes(tmp_path / "state.db"))
+
+
+def test_a_sigterm_during_a_message_finishes_it_and_starts_no_other(
+    server: LocalMail, tmp_path: Path
+) -> None:
+    folder = new_folder()
+    state = tmp_path / "state.db"
+    config = tmp_path / "config.toml"
+    config.write_text(toml_config(server, folder, state))
+    server.append(folder, [message(n) for n in range(1, 5)])
+    progress = tmp_path / "progress"
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.slow_run", str(config), str(progress), "1.0"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert bot.stderr is not None
+    err = _Lines(bot.stderr)
+    err.wait_for("slow_run: message started")  # in the middle of message 1 (it takes 1 s)
+    bot.send_signal(signal.SIGTERM)
+    assert bot.wait(timeout=60) == 0, err.text()
+    lines = progress.read_text().splitlines()
+    assert lines == ["start <m1@example.com>", "delivered <m1@example.com>"], lines
+    assert [uid for _, _, uid, *_ in outcomes(state)] == [1]  # finished, recorded whole
+    assert len(folder_uids(server, folder)) == 4  # the others wait for the next run
 
 
 def test_starttls_works_and_an_untrusted_certificate_is_refused(server: LocalMail) -> None:
@@ -405,10 +505,13 @@ def test_a_stop_during_a_message_finishes_that_message_and_reads_no_further(
     folder = new_folder()
     server.append(folder, [message(n) for n in range(1, 6)])
     started: list[int] = []
+    in_hand, stop_sent = threading.Event(), threading.Event()
 
     def slow(raws: object) -> object:
         started.append(1)
-        time.sleep(0.5)
+        if len(started) == 2:  # message 2 is in hand until the stop has been asked for
+            in_hand.set()
+            assert stop_sent.wait(60)
         return fake_assess(raws)
 
     config = mail_config(server, folder, tmp_path / "state.db")
@@ -416,9 +519,10 @@ def test_a_stop_during_a_message_finishes_that_message_and_reads_no_further(
         runner = Runner(intake, ScheduleConfig(poll_seconds=3600))
         thread = threading.Thread(target=runner.run, kwargs={"install_signals": False})
         thread.start()
-        _wait_for(lambda: len(started) == 2, 20)
+        assert in_hand.wait(120)
         runner.stop()  # what SIGTERM does
-        thread.join(30)
+        stop_sent.set()
+        thread.join(60)
         assert not thread.is_alive()
     rows = outcomes(tmp_path / "state.db")
     assert [uid for _, _, uid, *_ in rows] == [1, 2]  # the one in hand was finished
