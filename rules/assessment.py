@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,7 +23,7 @@ from parsers.model import Address, BillFields, Document, LoaFields, NumberEntry
 from parsers.phone import Phone, parse_phone
 from rules.matching import (
     accounts_equal,
-    addresses_equal,
+    compare_addresses,
     fold_account,
     fold_name,
     names_equal,
@@ -245,15 +245,55 @@ def check_bill_account(ctx: Context) -> list[Problem]:
                     + _hedge(doc, "account_number", found[1].uncertain))]  # fmt: skip
 
 
+_PART_WORDS = {"street": "street", "unit": "suite or unit", "city": "city", "state": "state",
+               "zip": "ZIP or postal code"}  # fmt: skip
+
+
 def check_bill_address(ctx: Context) -> list[Problem]:
     found, stated = _readable_bill(ctx), ctx.request.service_address
     on_bill = found[1].service_address if found else None
-    if found is None or stated is None or on_bill is None or addresses_equal(stated, on_bill):
+    if found is None or stated is None or on_bill is None:
         return []
+    differ, _ = compare_addresses(stated, on_bill)
+    if not differ:
+        return []  # what the bill lacks is check_bill_fields_unread's
+    parts = _and(_PART_WORDS[p] for p in differ)
     return [Problem("bill_address_mismatch", "bill", None,
                     f'The service address on the bill reads "{_one_line(on_bill)}" but the '
-                    f'address given is "{_one_line(stated)}".'
+                    f'address given is "{_one_line(stated)}" (the {parts} differ).'
                     + _hedge(found[0], "service_address", found[1].uncertain))]  # fmt: skip
+
+
+def _and(words: Iterable[str]) -> str:
+    items = list(words)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def check_bill_fields_unread(ctx: Context) -> list[Problem]:
+    """Unread is not a mismatch: what a readable bill did not show is for an agent's eyes."""
+    found = _readable_bill(ctx)
+    if found is None:
+        return []
+    doc, bill = found
+    unread: list[str] = []
+    if bill.account_name is None:
+        unread.append("the account name")
+    if bill.account_number is None:
+        unread.append("the account number")
+    if bill.service_address is None:
+        unread.append("the service address")
+    else:
+        stated = ctx.request.service_address or Address(None, None, None, None)
+        _, parts = compare_addresses(stated, bill.service_address)
+        if parts:
+            unread.append(f"the {_and(_PART_WORDS[p] for p in parts)} of the service address")
+    if not unread:
+        return []
+    what = _and(unread)
+    them = "it" if len(unread) == 1 else "them"
+    return [Problem("bill_field_unread", "bill", None,
+                    f"{what[0].upper()}{what[1:]} could not be found on {doc.filename}, so an "
+                    f"agent compares {them} with the request by eye.")]  # fmt: skip
 
 
 def check_bill_btn(ctx: Context) -> list[Problem]:
@@ -340,6 +380,7 @@ RULES: tuple[Rule, ...] = (
     check_bill_account,
     check_bill_address,
     check_bill_btn,
+    check_bill_fields_unread,
     check_loa_signed,
     check_loa_numbers,
     check_loa_name,

@@ -34,6 +34,38 @@ def addresses_equal(a: Address, b: Address) -> bool:
     return address_key(a) == address_key(b)
 
 
+ADDRESS_PARTS = ("street", "unit", "city", "state", "zip")
+
+_UNIT_KEY = re.compile(r"^(?P<base>.*?)\s*\bUNIT (?P<unit>\w+)$")
+
+
+def address_parts(a: Address) -> dict[str, str | None]:
+    """The compared parts of an address (folded, USPS-normalised); None where absent.
+
+    The unit is its own part: a street line read without the unit that the other
+    side has is a part unread, while two different units are a mismatch.
+    """
+    street, city, state, zip_code = address_key(a)
+    m = _UNIT_KEY.match(street)
+    base, unit = (m.group("base"), m.group("unit")) if m else (street, "")
+    return {"street": base or None, "unit": unit or None, "city": city or None,
+            "state": state or None, "zip": zip_code or None}  # fmt: skip
+
+
+def compare_addresses(stated: Address, found: Address) -> tuple[list[str], list[str]]:
+    """(parts that differ, parts `found` lacks), comparing only what both sides have.
+
+    `found` lacking street, city, state or ZIP is always reported; lacking the unit
+    only when `stated` has one.
+    """
+    a, b = address_parts(stated), address_parts(found)
+    differ = [k for k in ADDRESS_PARTS if a[k] and b[k] and a[k] != b[k]]
+    unread = [k for k in ADDRESS_PARTS if not b[k] and (k != "unit" or (a[k] and b["street"]))]
+    if b["unit"] and not a["unit"] and b["street"] and a["street"] == b["street"]:
+        differ.append("unit")  # the bill has a unit the address given leaves out
+    return differ, unread
+
+
 def edit_distance(a: str, b: str, limit: int = 3) -> int:
     """Levenshtein distance, stopping early past `limit` (for OCR near-misses)."""
     if abs(len(a) - len(b)) > limit:
