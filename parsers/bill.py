@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from parsers.address import parse_address
+from parsers.address import address_key, parse_address
 from parsers.dates import FoundDate, find_dates
 from parsers.model import Address, BillFields
 from parsers.phone import NANP_PATTERN, to_e164
@@ -45,6 +45,17 @@ class Layout:
             [Cell(i, m.start(), m.group(0)) for m in _CELL_RE.finditer(line)]
             for i, line in enumerate(self.lines)
         ]
+
+        # Page of each line: pages are joined with a form feed (DocText.text).
+        self._pages: list[int] = []
+        page = 0
+        for line in text.split("\n"):
+            if "\f" in line:
+                page += 1
+            self._pages.append(page)
+
+    def page_of(self, line: int) -> int:
+        return self._pages[line] if line < len(self._pages) else 0
 
     def all_cells(self) -> Iterator[Cell]:
         for row in self.cells:
@@ -82,7 +93,9 @@ _DATE_LABEL = re.compile(
     r"\b(?:bill(?:ing)?\s+date|statement\s+(?:issue\s+)?date|invoice\s+date|issue\s+date"
     r"|date\s+of\s+(?:bill|statement|invoice|issue)|date\s+issued|bill\s+issued"
     r"|report\s+date|print(?:ed)?\s+date|date\s+printed|csr\s+date|date\s+prepared"
-    r"|invoice\s+issued|closing\s+date)\b\s*[:#.-]?",
+    r"|invoice\s+issued|closing\s+date"
+    r"|date\s+(?:de\s+(?:la\s+)?)?(?:factur(?:e|ation)|relev[ée])|date\s+d['’][ée]mission"
+    r"|date\s+du\s+relev[ée])(?!\w)\s*[:#.-]?",
     re.IGNORECASE,
 )
 # A bare "Date:" (a CSR's, or a statement header's) counts when nothing better does.
@@ -91,37 +104,42 @@ _NOT_BILL_DATE = re.compile(
     r"\b(?:due|pay(?:ment)?s?\s+by|pay\s+by|please\s+pay|payment|paid|received|period|"
     r"service\s+(?:from|dates?|period)|through|thru|from|until|autopay|auto\s+pay|"
     r"scheduled|debit(?:ed)?|previous|last|next|expir\w*|since|start|end|effective|"
-    r"activated|installed|disconnect\w*|late)\b",
+    r"activated|installed|disconnect\w*|late|[ée]ch[ée]ance|avant|p[ée]riode)\b",
     re.IGNORECASE,
 )
 _ACCOUNT_LABEL = re.compile(
     r"\b(?:billing\s+account\s+(?:number|no\.?|#)(?:\s*\(BAN\))?|account\s+(?:number|no\.?|#)"
     r"|acc(?:oun)?t\.?\s*(?:no\.?|number|#|nbr|num|id)|customer\s+(?:account\s+)?(?:number|no\.?|#|id)"
-    r"|BAN)\s*[:#.]?",
+    r"|BAN|num[ée]ro\s+(?:de\s+|du\s+)compte|n[o°º]\.?\s+(?:de\s+)?compte"
+    r"|compte\s+(?:n[o°º]\.?|#))(?!\w)\s*[:#.]?",
     re.IGNORECASE,
 )
 _BARE_ACCOUNT_LABEL = re.compile(r"\baccount\s*:", re.IGNORECASE)
 _NAME_LABEL = re.compile(
     r"\b(?:account\s+name|cust(?:omer)?\.?\s+name|company\s+name|business\s+name|name\s+on\s+account"
     r"|account\s+holder|listed\s+name|billing\s+name|subscriber\s+name|(?:customer|company)(?=\s*:)"
-    r"|bill(?:ed)?\s+to|prepared\s+for|sold\s+to|service\s+for)\b\s*[:.]?",
+    r"|bill(?:ed)?\s+to|prepared\s+for|sold\s+to|service\s+for"
+    r"|nom\s+(?:du\s+client|du\s+compte|de\s+l['’]entreprise|sur\s+la\s+facture)"
+    r"|titulaire(?:\s+du\s+compte)?|client(?=\s*:))(?!\w)\s*[:.]?",
     re.IGNORECASE,
 )
 _SERVICE_ADDRESS_LABEL = re.compile(
     r"\b(?:service\s+(?:address|location)|(?:svc|serv)\.?\s+addr(?:ess)?|location\s+of\s+service"
     r"|installation\s+address"
-    r"|premises\s+address|site\s+address|service\s+at)\b\s*[:.]?",
+    r"|premises\s+address|site\s+address|service\s+at"
+    r"|adresse\s+(?:de\s+|du\s+)service|lieu\s+(?:de\s+|du\s+)service"
+    r"|adresse\s+d['’]installation|adresse\s+desservie)(?!\w)\s*[:.]?",
     re.IGNORECASE,
 )
 _OTHER_ADDRESS_LABEL = re.compile(
     r"\b(?:billing\s+address|mailing\s+address|customer\s+address|bill(?:ed)?\s+to"
-    r"|address)\b\s*[:.]?",
+    r"|address|adresse\s+(?:de\s+facturation|postale|de\s+correspondance)|adresse)(?!\w)\s*[:.]?",
     re.IGNORECASE,
 )
 _REMIT = re.compile(
     r"\b(?:remit|send\s+(?:your\s+)?payments?|payment\s+address|mail\s+(?:your\s+)?payments?"
     r"|checks?\s+payable|payable\s+to|pay\s+by\s+mail|return\s+(?:this|with)|mail\s+to"
-    r"|payment\s+center|payments?\s+to|lockbox)\b",
+    r"|payment\s+center|payments?\s+to|lockbox|veuillez\s+retourner|libellez)\b",
     re.IGNORECASE,
 )
 _CARRIERS = re.compile(
@@ -136,7 +154,9 @@ _BTN_LABEL = re.compile(
     r"|BTN|account\s+(?:tele)?phone\s+(?:number|no\.?|#)|main\s+(?:tele)?phone\s+(?:number|no\.?|#)"
     r"|main\s+(?:company\s+)?(?:number|line)|main\s+company\s+(?:phone\s+)?number"
     r"|primary\s+(?:phone|telephone|line|number)(?:\s+(?:number|no\.?|#))?"
-    r"|billing\s+number|account\s+main\s+number)\b\s*(?:\(BTN\))?\s*[:#.]?",
+    r"|billing\s+number|account\s+main\s+number"
+    r"|t[ée]l[ée]phone\s+(?:de\s+facturation|principal)|num[ée]ro\s+(?:de\s+t[ée]l[ée]phone\s+)?"
+    r"(?:de\s+facturation|principal))(?!\w)\s*(?:\(BTN\))?\s*[:#.]?",
     re.IGNORECASE,
 )
 
@@ -149,7 +169,8 @@ _ANY_LABEL = re.compile(
     )
     + r"|\b(?:(?:payment\s+)?due\s+date|payment\s+due|amount\s+due|total\s+(?:amount\s+)?due"
     r"|balance|billing\s+period|service\s+period|statement\s+period|page\s+\d|invoice\s+(?:number|#)"
-    r"|total|due\s+by|pay\s+by|please\s+pay)\b",
+    r"|total|due\s+by|pay\s+by|please\s+pay|post\s+office|montant\s+d[ûu]|date\s+d['’][ée]ch[ée]ance"
+    r"|total\s+[àa]\s+payer|solde)\b",
     re.IGNORECASE,
 )
 
@@ -327,21 +348,48 @@ _NAME_VALUE_BAD = re.compile(
     r"^\d|@|\b(?:number|date|address|account|page|total|due|amount|service|phone|www)\b",
     re.IGNORECASE,
 )
+# Words of a bill's own headings and boilerplate: a line made only of them ("PLANS",
+# "SURCHARGES & FEES", "ACCOUNT SUMMARY") is a section heading, not the customer.
+_HEADING_WORDS = frozenset("""
+    plan plans equipment device devices summary charges charge services service usage
+    account accounts total totals payment payments balance details detail fees fee
+    surcharges surcharge taxes tax credits credit adjustments adjustment messages message
+    news important information statement invoice bill billing page your monthly one-time
+    current previous new activity overview and of the for to on at in this month
+    features feature add-ons addons lines line voice data internet tv talk text long distance
+    international wireless business residential customer thank you welcome notice notices
+    auto pay autopay paperless remittance coupon return portion questions contact us help
+    rates rate discounts discount promotions promotion other government regulatory
+    facture sommaire frais solde paiement services taxes compte votre
+""".split())  # noqa: SIM905  # fmt: skip
 
 
 def _name_ok(text: str) -> bool:
     text = text.strip()
     if len(text) < 2 or not re.search(r"[^\W\d_]{2}", text):
         return False
-    if _NAME_VALUE_BAD.search(text) or NANP_PATTERN.search(text):
+    if _NAME_VALUE_BAD.search(text) or NANP_PATTERN.search(text) or text.startswith("-"):
+        return False
+    words = re.findall(r"[^\W\d_][\w'’-]*", text.lower())
+    if not words or all(w in _HEADING_WORDS for w in words):
         return False
     return parse_address(text) is None
+
+
+def _cut_at_label(value: str) -> str:
+    """ "CITY OF SPRINGFIELD Post Office: SPRINGFIELD": the value ends where a label starts."""
+    m = _INNER_LABEL.search(value)
+    return value[: m.start()].rstrip(" ,;") if m else value
+
+
+# A label inside a value: one to three words (the first capitalised) and a colon.
+_INNER_LABEL = re.compile(r"\s[A-Z][\w.'’/&-]*(?:\s[\w.'’/&-]+){0,2}\s?:(?:\s|$)")
 
 
 def _account_name(layout: Layout) -> str | None:
     for hit in find_labels(layout, _NAME_LABEL):
         for value in value_cells(layout, hit):
-            value = value.strip(" :,")
+            value = _cut_at_label(value).strip(" :,")
             if _name_ok(value):
                 return value
     return None
@@ -406,13 +454,36 @@ def _block_at(layout: Layout, hit: LabelHit) -> _Block | None:
         if right is not None and (_has_colon(hit) or under is None):
             lines.append(right.text)
             anchor = right
-    for under in layout.below(anchor, max_lines=6, skip_blank=0):
-        if _ANY_LABEL.match(under.text) and not lines:
-            break
+    # One line of another column's text may fall between two lines of the block.
+    for under in layout.below(anchor, max_lines=6, skip_blank=1):
+        if _ANY_LABEL.match(under.text) or _GENERIC_LABEL.match(under.text):
+            break  # the next field of a labelled header, not a line of this address
         lines.append(under.text)
         if _ZIP_TAIL.search(under.text):
             break
-    return _block_from(lines)
+    block = _block_from(lines)
+    if block is None and lines:
+        return _street_only(lines)
+    return block
+
+
+def _street_only(lines: list[str]) -> _Block | None:
+    """ "Service Address: 12 OAK ST" with no city line: the street, the rest unread."""
+    first = lines[0].strip()
+    if not _STREET_START.match(first) or _PO_BOX_START.match(first) or len(first) > 60:
+        return None
+    # Normalised as a US street line (Street = St) under a stand-in city line.
+    found = parse_address([first, "X, AK 99999"])
+    if found is None or found.street is None:
+        return None
+    return _Block((first,), None, Address(street=found.street, city=None, state=None, zip=None,
+                                          po_box=found.po_box))  # fmt: skip
+
+
+_STREET_START = re.compile(r"^\d+[A-Za-z]?(?:-\d+)?,?\s+\S")
+_PO_BOX_START = re.compile(r"^\s*p\.?\s*o\.?\s*box\b", re.IGNORECASE)
+# Any "Word Word:" label, known or not ("Post Office:", "Meter No:").
+_GENERIC_LABEL = re.compile(r"^[^\W\d_][\w.'’/&-]*(?:\s[\w.'’/&()-]+){0,3}\s?:(?:\s|$)")
 
 
 def _near_remit(layout: Layout, top: Cell, bottom: Cell) -> bool:
@@ -434,26 +505,65 @@ def _address_line(cell: Cell) -> bool:
     return bool(re.search(r"[^\W\d_]{2}", text)) and not NANP_PATTERN.search(text)
 
 
+def _segments(layout: Layout, line: int, max_gap: int = 4) -> list[Cell]:
+    """The cells of a line, neighbours closer than `max_gap` spaces merged.
+
+    "PORTLAND  OR  97209" printed in three runs is one address line; the columns of
+    a two-column header stay apart.
+    """
+    out: list[Cell] = []
+    for cell in layout.cells[line]:
+        if out and cell.col - out[-1].end <= max_gap:
+            last = out[-1]
+            out[-1] = Cell(line, last.col, last.text + " " * (cell.col - last.end) + cell.text)
+        else:
+            out.append(cell)
+    return [Cell(c.line, c.col, re.sub(r" {2,}", " ", c.text)) for c in out]
+
+
 def _unlabelled_blocks(layout: Layout) -> list[tuple[Cell, _Block]]:
+    """Customer blocks found by their form: a ZIP / postal code line, street and name above."""
     out: list[tuple[Cell, _Block]] = []
-    for cell in layout.all_cells():
-        if not _ZIP_TAIL.search(cell.text):
-            continue
-        stack = [cell.text]
-        top = cell
-        for i in range(cell.line - 1, max(-1, cell.line - 5), -1):
-            above = [c for c in layout.cells[i] if _overlaps(c, cell)]
-            if not above or _ANY_LABEL.search(above[0].text) or not _address_line(above[0]):
-                break
-            left = [c for c in layout.cells[i] if c.end <= above[0].col]
-            if left and _ANY_LABEL.search(left[-1].text):
-                break  # the value of a label to its left, not a block line
-            stack.insert(0, above[0].text)
-            top = above[0]
-        block = _block_from(stack)
-        if block is not None and not _near_remit(layout, top, cell):
-            out.append((top, block))
+    for i in range(len(layout.cells)):
+        for cell in _segments(layout, i):
+            if len(cell.text) > 90 or not _ZIP_TAIL.search(cell.text):
+                continue
+            stack = [cell.text]
+            top = cell
+            for j in range(cell.line - 1, max(-1, cell.line - 6), -1):
+                row = _segments(layout, j)
+                above = [c for c in row if _overlaps(c, cell)]
+                if not above or _ANY_LABEL.search(above[0].text) or not _address_line(above[0]):
+                    break
+                left = [c for c in row if c.end <= above[0].col]
+                if left and _ANY_LABEL.search(left[-1].text):
+                    break  # the value of a label to its left, not a block line
+                stack.insert(0, above[0].text)
+                top = above[0]
+            block = _block_from(stack)
+            if block is not None and not _near_remit(layout, top, cell):
+                out.append((top, block))
     return out
+
+
+def _best_block(layout: Layout) -> _Block | None:
+    """The customer's block among the unlabelled ones.
+
+    A physical address before a PO Box; one printed twice (the mailing block and the
+    payment stub) before one printed once (a letterhead, a tax table); a block with a
+    name line over it; then the first.
+    """
+    blocks = _unlabelled_blocks(layout)
+    if not blocks:
+        return None
+    keys = [address_key(b.address) for _, b in blocks]
+
+    def rank(k: int) -> tuple[int, int, int, int]:
+        top, block = blocks[k]
+        return (int(block.address.po_box), -keys.count(keys[k]), int(block.name is None),
+                layout.page_of(top.line))  # fmt: skip
+
+    return blocks[min(range(len(blocks)), key=rank)][1]
 
 
 def _service_address(layout: Layout) -> tuple[Address | None, str | None]:
@@ -467,18 +577,19 @@ def _service_address(layout: Layout) -> tuple[Address | None, str | None]:
         if _REMIT.search(hit.cell.text):
             continue
         block = _block_at(layout, hit)
-        if block is not None:
+        if block is not None and block.address.city is not None:
             labelled.append(block)
     if labelled:
         return labelled[0].address, labelled[0].name
-    blocks = _unlabelled_blocks(layout)
-    physical = [b for _, b in blocks if not b.address.po_box]
-    chosen = physical[0] if physical else (blocks[0][1] if blocks else None)
+    chosen = _best_block(layout)
     return (chosen.address, chosen.name) if chosen else (None, None)
 
 
 def _name_over_blocks(layout: Layout) -> str | None:
     """The customer's name printed over their (mailing) address, where not labelled."""
+    best = _best_block(layout)
+    if best is not None and best.name:
+        return best.name
     for _, block in _unlabelled_blocks(layout):
         if block.name:
             return block.name
@@ -496,22 +607,120 @@ def _btn(layout: Layout) -> str | None:
     return None
 
 
+# --- Customer Service Records with field codes ----------------------------------------
+
+# "BN1 CEDAR POINT REALTY", "BA1 410 MAIN ST STE 20", "PO SALEM OR 97301", "SA ...",
+# "ATN 503 555 0100": the field codes of an ILEC's CSR, a code then its value.
+_CSR_LINE = re.compile(
+    r"^\s*/?(?P<code>BN\d?|LN|BA\d?|PO|SA|LA|ATN|BTN|ZIP|LOC)\b\s*[:.-]?\s+(?P<value>\S.{0,120})$"
+)
+_CSR_NAME_CODES = ("BN1", "BN", "LN")
+
+
+@dataclass(frozen=True)
+class _CsrFields:
+    name: str | None
+    address: Address | None
+    btn: str | None
+
+
+def _csr_fields(layout: Layout) -> _CsrFields | None:
+    """Name, service address and BTN of a CSR laid out in field codes; None if it is not one."""
+    codes: list[tuple[str, str]] = []
+    for line in layout.lines:
+        m = _CSR_LINE.match(line)
+        if m:
+            codes.append((m.group("code").upper(), m.group("value").strip()))
+    found = {code for code, _ in codes}
+    if len(found & {"BN1", "BN", "LN", "BA1", "BA", "SA", "ATN", "BTN"}) < 2:
+        return None
+    name = next((v for want in _CSR_NAME_CODES for c, v in codes if c == want and _name_ok(v)),
+                None)  # fmt: skip
+
+    def address_after(prefix: tuple[str, ...]) -> Address | None:
+        for k, (code, value) in enumerate(codes):
+            if code not in prefix:
+                continue
+            lines = [value]
+            for nxt_code, nxt in codes[k + 1 : k + 4]:
+                if nxt_code in prefix or nxt_code in ("PO", "ZIP", "LOC") or (
+                    nxt_code.startswith("BA") and code.startswith("BA")
+                ):
+                    lines.append(nxt)
+                    if _ZIP_TAIL.search(nxt):
+                        break
+                else:
+                    break
+            block = _block_from(lines)
+            if block is not None:
+                return block.address
+            alone = _street_only(lines)
+            if alone is not None:
+                return alone.address
+        return None
+
+    address = address_after(("SA",)) or address_after(("BA1", "BA"))
+    btn = None
+    for code, value in codes:
+        if code in ("ATN", "BTN"):
+            m = NANP_PATTERN.search(value)
+            btn = to_e164(m.group(0)) if m else None
+            if btn:
+                break
+    return _CsrFields(name, address, btn)
+
+
+_CSR_ACCOUNT = re.compile(
+    r"\b(?:ACCT|ACCOUNT|CUST(?:OMER)?|BAN)\b\.?\s*(?:NO\.?|NBR|#)?\s*[:#]?\s*"
+    r"(?P<v>\d[\d -]{3,30}\d)(?![\d/])"
+)
+_CSR_DATE = re.compile(r"\b(?:CSR\s+)?DATE\b\s*[:.]?\s*")
+
+
+def _csr_account_and_date(layout: Layout) -> tuple[str | None, dt.date | None]:
+    account: str | None = None
+    date: dt.date | None = None
+    for line in layout.lines[:40]:
+        m = _CSR_ACCOUNT.search(line)
+        if account is None and m:
+            value = m.group("v")
+            for found in find_dates(value):  # "503 555 0100 812 11/18/2026": stop at the date
+                value = value[: found.start]
+            account = value.strip(" -") or None
+        for dm in _CSR_DATE.finditer(line):
+            dates = find_dates(line[dm.end() : dm.end() + 20])
+            if date is None and dates and dates[0].start == 0:
+                date = dates[0].date
+    return account, date
+
+
 # --- entry points --------------------------------------------------------------------------
 
 
 def read_bill(doc: DocText) -> BillFields:
     """The fields of a bill or CSR that the rules compare with the request."""
     layout = Layout(doc.text)
+    csr = _csr_fields(layout)
     address, block_name = _service_address(layout)
     name = _account_name(layout) or block_name or _name_over_blocks(layout)
     account_number = _account_number(layout)
+    bill_date = _bill_date(layout)
+    btn = _btn(layout)
+    if csr is not None:
+        # Field codes say what each value is: they win over the general reading.
+        address = csr.address or address
+        name = csr.name or name
+        btn = csr.btn or btn
+        csr_account, csr_date = _csr_account_and_date(layout)
+        account_number = account_number or csr_account
+        bill_date = bill_date or csr_date
     street = address.street if address else None
     return BillFields(
-        bill_date=_bill_date(layout),
+        bill_date=bill_date,
         account_name=name,
         account_number=account_number,
         service_address=address,
-        billing_telephone_number=_btn(layout),
+        billing_telephone_number=btn,
         uncertain=uncertain_fields(
             doc, {"account_name": name, "account_number": account_number, "service_address": street}
         ),

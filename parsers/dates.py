@@ -13,11 +13,14 @@ from dataclasses import dataclass
 _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
     "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
+    # French (Québec bills): janvier, février, mars, avril, mai, juin, juillet, août, ...
+    "jan.": 1, "fév": 2, "fev": 2, "avr": 4, "mai": 5, "jui": 7, "aoû": 8, "aou": 8, "déc": 12,
 }  # fmt: skip
 
 _MONTH = (
-    r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?"
-    r"|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+    r"(?P<mon>jan(?:uary|vier)?|feb(?:ruary)?|f[ée]v(?:rier)?|mar(?:ch|s)?|apr(?:il)?|avr(?:il)?"
+    r"|may|mai|june?|juin|july?|juil(?:let)?|aug(?:ust)?|ao[uû]t|sep(?:t(?:ember|embre)?)?"
+    r"|oct(?:ober|obre)?|nov(?:ember|embre)?|d[ée]c(?:ember|embre)?)\.?"
 )
 
 # Each alternative names its groups; the order matters only for overlaps.
@@ -31,9 +34,9 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
         rf"(?<![A-Za-z]){_MONTH}\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?!\d)\s*,?\s*(?P<y>\d{{4}})(?!\d)",
         re.IGNORECASE,
     ),
-    # 02-NOV-2026, 2 November 2026, 02 Nov, 2026
+    # 02-NOV-2026, 2 November 2026, 02 Nov, 2026, 1er décembre 2026
     re.compile(
-        rf"(?<!\d)(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[\s\-/]*{_MONTH}(?![A-Za-z])[\s\-/,]*(?P<y>\d{{4}}|\d{{2}})(?!\d)",
+        rf"(?<!\d)(?P<d>\d{{1,2}})(?:st|nd|rd|th|er)?[\s\-/]*{_MONTH}(?![A-Za-z])[\s\-/,]*(?P<y>\d{{4}}|\d{{2}})(?!\d)",
         re.IGNORECASE,
     ),
 )
@@ -47,6 +50,15 @@ class FoundDate:
     text: str
 
 
+def _month_number(word: str) -> int:
+    low = word.lower().rstrip(".")
+    if low.startswith("juil"):
+        return 7
+    if low.startswith("juin"):
+        return 6
+    return _MONTHS.get(low[:3], 0)
+
+
 def _year(raw: str) -> int:
     year = int(raw)
     if len(raw) == 2:
@@ -57,7 +69,7 @@ def _year(raw: str) -> int:
 def _build(match: re.Match[str]) -> dt.date | None:
     groups = match.groupdict()
     mon = groups.get("mon")
-    month = _MONTHS.get(mon.lower()[:3], 0) if mon else int(groups["m"])
+    month = _month_number(mon) if mon else int(groups["m"])
     day = int(groups["d"])
     year = _year(groups["y"])
     if not mon and month > 12 and day <= 12:
