@@ -33,7 +33,8 @@ CHECKLIST_LABELS = {
 PROBLEM_CODES = (
     "number_invalid", "number_not_us_ca", "number_not_local", "number_duplicate",
     "number_no_assignee", "assignee_email_invalid", "address_not_physical", "bill_too_old",
-    "bill_date_unknown", "bill_unreadable", "bill_name_mismatch", "bill_account_mismatch",
+    "bill_date_unknown", "bill_unreadable", "bill_field_unread", "bill_name_mismatch",
+    "bill_account_mismatch",
     "bill_address_mismatch", "bill_btn_mismatch", "loa_unsigned", "loa_numbers_missing",
     "loa_name_mismatch", "follow_up_boss",
 )  # fmt: skip
@@ -215,6 +216,12 @@ _EVIDENCE = {
     "bill_unreadable": (None, "bill", "error"),
 }
 
+# What `bill_field_unread` names, and the request value an agent compares by eye.
+_UNREAD_PARTS = (
+    ("account name", "account_name"), ("account number", "account_number"),
+    ("service address", "service_address"),
+)  # fmt: skip
+
 
 def _document(data: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     """The document of that kind the rules judged: the newest readable one, as they do."""
@@ -245,6 +252,8 @@ class Evidence:
 
 
 def evidence_for(data: Mapping[str, Any], problem: Mapping[str, Any]) -> Evidence | None:
+    if problem["code"] == "bill_field_unread":
+        return _unread_evidence(data, problem)
     spec = _EVIDENCE.get(problem["code"])
     if spec is None:
         return None
@@ -260,6 +269,19 @@ def evidence_for(data: Mapping[str, Any], problem: Mapping[str, Any]) -> Evidenc
         stated = _show(data["request"].get(key))
     shown = _show(fields.get(doc_field))
     return Evidence(stated, shown, str(doc.get("filename")), bool(doc.get("ocr")))
+
+
+def _unread_evidence(data: Mapping[str, Any], problem: Mapping[str, Any]) -> Evidence | None:
+    """What the agent must compare by eye: the request's values the bill did not show."""
+    doc = _document(data, "bill")
+    if doc is None:
+        return None
+    detail = str(problem.get("detail") or "")
+    said = [f"{label} {_show(data['request'].get(key))!r}" for label, key in _UNREAD_PARTS
+            if label in detail]  # fmt: skip
+    stated = "; ".join(said) if said else None
+    return Evidence(stated, "(not found by the bot: compare by eye)", str(doc.get("filename")),
+                    bool(doc.get("ocr")))  # fmt: skip
 
 
 # --- the note ----------------------------------------------------------------------
@@ -428,6 +450,40 @@ def _problem_key(p: Mapping[str, Any]) -> tuple[str, str | None]:
     return p["code"], p.get("number")
 
 
+_VALUE_LABELS = (
+    ("current_carrier", "Current carrier"), ("account_name", "Account name"),
+    ("account_number", "Account number"), ("service_address", "Service address"),
+    ("billing_telephone_number", "Billing telephone number"),
+)  # fmt: skip
+
+
+def _changed_values(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Values a follow-up changed, old and new (a private note: PINs may show)."""
+    lines = []
+    for key, label in _VALUE_LABELS:
+        before, after = old.get(key), new.get(key)
+        if before is not None and after is not None and before != after:
+            lines.append(f"Changed: {label}: {_show(before)!r} → {_show(after)!r}")
+    before_n = {n["number"]: n for n in old.get("numbers") or []}
+    after_n = {n["number"]: n for n in new.get("numbers") or []}
+    added = [k for k in after_n if k not in before_n]
+    removed = [k for k in before_n if k not in after_n]
+    if added:
+        lines.append("Numbers added: " + ", ".join(added))
+    if removed:
+        lines.append("Numbers removed: " + ", ".join(removed))
+    for number, entry in after_n.items():
+        was = before_n.get(number)
+        if was is None:
+            continue
+        for key, label in (("pin", "PIN"), ("assignee_name", "user"),
+                           ("assignee_email", "user's email")):  # fmt: skip
+            if was.get(key) != entry.get(key) and entry.get(key) is not None:
+                lines.append(f"Changed: {label} of {number}: {_show(was.get(key))!r} → "
+                             f"{_show(entry.get(key))!r}")  # fmt: skip
+    return lines
+
+
 def diff_note(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     """What a follow-up changed: items now received, problems resolved and new."""
     lines = ["What changed with this message:"]
@@ -448,6 +504,7 @@ def diff_note(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     for p in raised:
         lines.append(f"New problem: {p['code']}"
                      f"{' (' + p['number'] + ')' if p.get('number') else ''}: {p['detail']}")
+    lines += _changed_values(old.get("request") or {}, new.get("request") or {})
     old_docs = {d["filename"] for d in old.get("documents") or []}
     added = [d["filename"] for d in new.get("documents") or [] if d["filename"] not in old_docs]
     if added:

@@ -308,3 +308,23 @@ def test_no_reply_to_any_fixture_holds_a_pin_ssn_digits_or_an_account_number(
     folded = re.sub(r"[\s-]", "", scrubbed)
     for account in accounts:
         assert account not in folded, f"{folder.name}: the account number shows in the reply"
+
+
+def test_an_unread_bill_field_is_never_told_to_the_customer_as_wrong() -> None:
+    from rules.assessment import assess
+    from rules.policy import Policy
+
+    found, _, expected = _assess("01-")
+    bill = found.request.bill
+    assert bill is not None and bill.bill is not None
+    unread = replace(bill, bill=replace(bill.bill, account_name=None, service_address=replace(
+        bill.bill.service_address, street=None) if bill.bill.service_address else None))
+    request = replace(found.request, bill=unread,
+                      documents=tuple(unread if d is bill else d for d in found.request.documents))
+    assessment = assess(request, Policy(), dt.date.fromisoformat(expected["today"]))
+    assert [p.code for p in assessment.problems] == ["bill_field_unread"]
+    _, reply = _render("01-", assessment=assessment)
+    text = _flat(reply_text(reply)).lower()
+    assert "nothing wrong with what you sent" in text
+    for accusation in ("differs", "does not match", "doesn't match", "mismatch", "incorrect"):
+        assert accusation not in text

@@ -158,3 +158,33 @@ def test_a_real_assessment_drafts_with_its_pins_in_the_note_only() -> None:
     assert "7731" in draft.note_text and "7731" not in draft.subject
     assert "port_missing_bill" in draft.tags and "port_missing_loa" in draft.tags
     assert draft.fields["number_count"] == 1
+
+
+def test_the_diff_reports_a_changed_value_even_when_no_status_changed() -> None:
+    # A corrected unit: the address item stays ok, but the agent must see the new value.
+    before, after = copy.deepcopy(complete()), copy.deepcopy(complete())
+    after["request"]["service_address"]["street"] = "123 Main St Ste 305"
+    text = diff_note(before, after)
+    assert "Nothing in the assessment changed" not in text
+    assert "Changed: Service address:" in text and "Ste 305" in text
+
+
+def test_the_diff_reports_a_corrected_pin_in_the_private_note() -> None:
+    before, after = copy.deepcopy(complete()), copy.deepcopy(complete())
+    number = after["request"]["numbers"][0]
+    number["pin"] = "3190"
+    text = diff_note(before, after)
+    assert f"Changed: PIN of {number['number']}" in text and "3190" in text
+
+
+def test_an_unread_bill_field_asks_the_agent_to_compare_by_eye() -> None:
+    data = copy.deepcopy(complete())
+    data["problems"] = [{"code": "bill_field_unread", "item": "bill", "number": None,
+                         "detail": "The account name could not be found on bill.pdf, so an "
+                                   "agent compares it with the request by eye."}]  # fmt: skip
+    data["ready"] = False
+    data["checklist"]["bill"] = "problem"
+    draft = draft_from_json(data, [message()])
+    assert "compare by eye" in draft.note_text
+    assert repr(data["request"]["account_name"]) in draft.note_text
+    assert "port_problem_bill_field_unread" in draft.tags
