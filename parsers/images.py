@@ -390,14 +390,21 @@ def _components(mask: npt.NDArray[np.bool_]) -> Iterator[tuple[int, int, int, in
 
 
 def ink_in_region(
-    gray: Image.Image, region: Box, words: list[Box], text_height: int
+    gray: Image.Image,
+    region: Box,
+    words: list[Box],
+    text_height: int,
+    *,
+    min_width: float = 1.5,
+    min_height: float = 0.5,
 ) -> bool:
     """Handwritten strokes inside `region`, printed words and ruled lines aside.
 
     Printed words (the boxes Tesseract read confidently) are blanked, long
     horizontal runs (the signature line, underscores) removed, specks filtered
     out; what is left counts as ink when one connected stroke is larger than a
-    printed letter.
+    printed letter: `min_width` text heights wide (or 1.4 high), and at least
+    `min_height` text heights high.
     """
     left = max(0, region.left)
     top = max(0, region.top)
@@ -432,7 +439,8 @@ def ink_in_region(
     for c_top, c_left, c_bottom, c_right, count in _components(dark):
         width = c_right - c_left + 1
         height = c_bottom - c_top + 1
-        if count >= h_px and (width >= 1.5 * h_px or height >= 1.4 * h_px) and height >= 0.5 * h_px:
+        wide = width >= min_width * h_px or (min_width <= 1.5 and height >= 1.4 * h_px)
+        if count >= h_px and wide and height >= min_height * h_px:
             return True
     return False
 

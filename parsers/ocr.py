@@ -375,52 +375,100 @@ class _Line:
         self.height = heights[len(heights) // 2]
 
 
+_LABEL_WORDS = frozenset({"signature", "signatures", "sign", "signed"})
+# Closing words of a letter: the signature is written below them.
+_CLOSING_WORDS = frozenset({"sincerely", "regards", "respectfully", "truly", "cordialement",
+                            "salutations"})  # fmt: skip
+# Words that continue a signature label ("Signature du client :", "Signature of Customer").
+_LABEL_TAIL_WORDS = frozenset({
+    "du", "de", "la", "of", "the", "client", "cliente", "customer", "authorized", "authorised",
+    "autorisee", "autorise", "here", "applicant", "account", "holder", "titulaire", "by", "x",
+})  # fmt: skip
+# A fallback stroke must be this many label heights wide and high: a scrawled name,
+# not a printed word OCR read badly, a handwritten digit or a checkbox.
+_FREE_INK_WIDTH = 3.0
+_FREE_INK_HEIGHT = 1.3
+
+
+def _letters(w: Word) -> str:
+    return re.sub(r"[^a-z]", "", w.text.lower())
+
+
 def _is_signature_label(w: Word) -> bool:
-    return re.sub(r"[^a-z]", "", w.text.lower()) in {"signature", "signatures", "sign", "signed"}
+    return _letters(w) in _LABEL_WORDS
+
+
+def _label_end(label: Word, line: list[Word]) -> Box:
+    """The label's box grown over the words that continue it on its line ("du client :")."""
+    box = label.box
+    h = max(label.box.height, 8)
+    for w in sorted((o for o in line if o.box.left >= label.box.right), key=lambda o: o.box.left):
+        if w.box.left - box.right > 1.5 * h:
+            break
+        letters = _letters(w)
+        if letters and letters not in _LABEL_TAIL_WORDS:
+            break
+        box = Box(box.left, min(box.top, w.box.top), w.box.right, max(box.bottom, w.box.bottom))
+        if w.text.endswith(":"):
+            break
+    return box
 
 
 def signature_ink(gray: Image.Image, words: list[Word]) -> bool | None:
     """True when pen strokes are found at a signature label, False when it is blank.
 
     None when the page has no signature label. The label may stand left of the
-    line ("Signature: ______") or under it ("______ / Authorized Signature");
-    both places are looked at. A label inside running text ("by my signature
-    below") is not one.
+    line ("Signature: ______"), under it ("______ / Authorized Signature"), or
+    be a letter's closing ("Sincerely,") with the signature below it; each
+    place is looked at. A label inside running text ("by my signature below")
+    is not one. When OCR lost the label itself (a scrawl across the label's
+    line makes Tesseract drop the whole line), a large free stroke below the
+    last mention of a signature or a closing counts.
     """
     by_line: dict[tuple[int, int, int], list[Word]] = {}
     for w in words:
         by_line.setdefault(w.line, []).append(w)
-    labels = []
+    labels: list[tuple[Word, bool]] = []
+    cues: list[Word] = []
     for w in words:
-        if not _is_signature_label(w):
+        closing = _letters(w) in _CLOSING_WORDS
+        if not (closing or _is_signature_label(w)):
             continue
+        cues.append(w)
         before = [o for o in by_line[w.line] if o.box.right <= w.box.left]
         if len(before) <= 3:
-            labels.append(w)
-    if not labels:
+            labels.append((w, closing))
+    if not cues:
         return None
-    for label in labels:
+    printed_all = [w for w in words if w.conf >= LOW_CONFIDENCE and _is_wordlike(w)]
+    for label, closing in labels:
         h = max(label.box.height, 8)
-        printed = [
-            w.box
-            for w in words
-            if w is not label and w.conf >= LOW_CONFIDENCE and _is_wordlike(w)
-            and w.box.height <= 1.6 * h
-        ]
+        printed = [w.box for w in printed_all if w is not label and w.box.height <= 1.6 * h]
+        end = _label_end(label, by_line[label.line])
         # Stop at the next label on the same row ("Date:"), if there is one.
         next_labels = [
             w.box.left
             for w in words
-            if w.box.left > label.box.right
+            if w.box.left > end.right
             and w.text.endswith(":")
             and abs((w.box.top + w.box.bottom) - (label.box.top + label.box.bottom)) < h
         ]
-        right_end = min([*next_labels, label.box.right + 25 * h]) - h // 3
-        beside = Box(label.box.right + h // 3, label.box.top - 2 * h, right_end,
-                     label.box.bottom + h)
+        right_end = min([*next_labels, end.right + 25 * h]) - h // 3
+        beside = Box(end.right + h // 3, label.box.top - 2 * h, right_end, label.box.bottom + h)
         above = Box(label.box.left - h, label.box.top - 3 * h, label.box.right + 12 * h,
                     label.box.top - h // 4)
-        for region in (beside, above):
+        regions = [beside, above]
+        if closing:
+            regions = [Box(label.box.left - 2 * h, label.box.bottom + h // 4,
+                           label.box.left + 25 * h, label.box.bottom + 6 * h)]
+        for region in regions:
             if images.ink_in_region(gray, region, printed, h):
                 return True
-    return False
+    last = max(cues, key=lambda w: w.box.bottom)
+    h = max(last.box.height, 8)
+    printed = [w.box for w in printed_all if w.box.height <= 1.6 * h]
+    below = Box(0, last.box.top - 4 * h, gray.width, last.box.bottom + 8 * h)
+    if images.ink_in_region(gray, below, printed, h, min_width=_FREE_INK_WIDTH,
+                            min_height=_FREE_INK_HEIGHT):  # fmt: skip
+        return True
+    return False if labels else None

@@ -22,7 +22,12 @@ from parsers.text import DocText, PageText
 # A page with fewer visible characters than this has no usable text layer (a scan).
 MIN_PAGE_CHARS = 20
 
-_SIGNATURE_LABEL = re.compile(r"signature|signed by|sign here", re.IGNORECASE)
+# Where a signature is drawn: beside or above a label, or below a letter's closing.
+_SIGNATURE_LABEL = re.compile(
+    r"signature|\bsigned\b|sign here|\bsign[ée]\b"
+    r"|\b(?:sincerely|regards|respectfully|cordialement)\b",
+    re.IGNORECASE,
+)
 _SIGN_FIELD_NAME = re.compile(r"sign", re.IGNORECASE)
 
 
