@@ -23,7 +23,8 @@ _NUMBERS_HEADING = re.compile(
     r"\b(?:(?:tele)?phone\s+numbers?|numbers?|TNs?|DIDs?|lines?)\s*(?:\(s\))?\s*"
     r"(?:to\s+(?:be\s+)?(?:port(?:ed)?|transfer(?:red)?|move[d]?)|being\s+ported|for\s+port(?:ing)?)"
     r"|\blist\s+of\s+(?:tele)?(?:phone\s+)?numbers|\b(?:tele)?phone\s+number\s*\(s\)"
-    r"|\bnumbers?\s+(?:requested|included)|\bported\s+numbers|\btelephone\s+numbers\b",
+    r"|\bnumbers?\s+(?:requested|included)|\bported\s+numbers|\btelephone\s+numbers\b"
+    r"|\bnum[ée]ros?\s+(?:[àa]\s+(?:transf[ée]rer|porter)|de\s+t[ée]l[ée]phone)",
     re.IGNORECASE,
 )
 # Lines whose numbers are not ones to port: contacts, the carrier's support line, the BTN.
@@ -54,6 +55,9 @@ _LOA_NAME_LABELS: tuple[re.Pattern[str], ...] = tuple(
         r"\b(?:account|billing)\s+name\b",
         r"\b(?:customer|subscriber|end[\s-]user|account\s+holder)(?:'s)?\s+name\b",
         r"\baccount\s+holder\b|\bcustomer\s*(?=:)",
+        # French (Quebec) forms.
+        r"\bnom\s+(?:du|de\s+la|de\s+l['’])\s*(?:client|cliente|titulaire|abonn[ée]e?|entreprise"
+        r"|soci[ée]t[ée]|compagnie)\b|\braison\s+sociale\b|\bnom\s+(?:au|sur\s+le)\s+compte\b",
     )
 )
 _GENERIC_NAME_LABEL = re.compile(
@@ -64,7 +68,9 @@ _GENERIC_NAME_LABEL = re.compile(
 _ANY_LOA_LABEL = re.compile(
     r"\b(?:authori[sz]ed|signature|signed|print(?:ed)?\s+name|title|date|phone|tel(?:ephone)?|"
     r"e-?mail|address|account|billing|service|current\s+(?:carrier|provider)|carrier|provider|"
-    r"pin|passcode|btn|city|state|zip|contact|name|business|company|customer)\b[^:\n]{0,30}:",
+    r"pin|passcode|btn|city|state|zip|contact|name|business|company|customer|"
+    r"nom|num[ée]ro|adresse|fournisseur|t[ée]l[ée]phone|courriel|ville|province|titre)\b"
+    r"[^:\n]{0,30}:",
     re.IGNORECASE,
 )
 _DATE_LABEL = re.compile(
@@ -73,7 +79,7 @@ _DATE_LABEL = re.compile(
 _ESIGN = re.compile(
     r"\bsigned\s+electronically\b|\belectronically\s+signed\b|\bdigitally\s+signed\b"
     r"|\be-?signed\s+(?:by|on)\b|\bcertificate\s+of\s+completion\b|\bsignature\s+certificate\b"
-    r"|\besignature\s+by\b|\bdocusigned\s+by\b",
+    r"|\besignature\s+by\b|\bdocusigned\s+by\b|\bsign[ée]\s+[ée]lectroniquement\b",
     re.IGNORECASE,
 )
 _AUDIT_TRAIL = re.compile(
@@ -82,14 +88,18 @@ _AUDIT_TRAIL = re.compile(
     re.IGNORECASE,
 )
 _AUDIT_SIGNED = re.compile(
-    r"\bsigned\s+by\b|\bsigned\b.{0,40}\b(?:at|on)\b|\bcompleted\b|\bsigner\b",
+    r"\bsigned\s+by\b|\bsigned\b.{0,40}\b(?:at|on)\b|\bcompleted\b|\bsigner\s+events\b",
     re.IGNORECASE,
 )
 _SLASH_S = re.compile(r"/s/\s*[^\W\d_]{2,}")
-_TYPED_SIGNATURE = re.compile(r"\bsignature\s*[:.]", re.IGNORECASE)
+_TYPED_SIGNATURE = re.compile(
+    r"\bsignature\s*[:.]|\b(?:signature\s+(?:du|de\s+la|of(?:\s+the)?)\s+[^\W\d_]+|signed"
+    r"|sign[ée])\s*:",
+    re.IGNORECASE,
+)
 _NAME_LIKE = re.compile(r"^[^\W\d_][\w.'\-]*(?:\s+[^\W\d_][\w.'\-]*){0,4}$")
 _LABEL_WORDS = re.compile(
-    r"\b(?:date|title|print|printed|name|signature|sign|here|authori[sz]ed|by|of|x)\b",
+    r"\b(?:date|title|print|printed|name|signature|sign|here|authori[sz]ed|by|of|x|nom|titre)\b",
     re.IGNORECASE,
 )
 
@@ -176,12 +186,43 @@ def _good_name(value: str) -> bool:
     )
 
 
-def _account_name(layout: Layout) -> str | None:
+# A letter of agency names the account in its prose: "held in the name of Acme LLC",
+# "on behalf of Acme LLC", "au nom de ...", or only its writer: "I, Dana Ortiz, authorize".
+_PROSE_ACCOUNT = re.compile(
+    r"\b(?:in\s+the\s+name\s+of|on\s+behalf\s+of|account\s+holder\s+is|au\s+nom\s+de)\s+"
+    r"(?!my\b|me\b|our\b|the\s+(?:undersigned|customer|company)\b|mon\b|ma\b)",
+    re.IGNORECASE,
+)
+_PROSE_WRITER = re.compile(
+    r"(?:^|[\s(])(?:I|\||l|Je\s+soussign[ée]e?|We)\s*,\s*([^\W\d_][^,;:\n]{1,60}),\s*"
+    r"(?:the\s+undersigned,\s*)?(?:(?:do\s+)?hereby\s+)?(?:authori[sz]e|autorise|confirm)",
+)
+# Where a name in running text ends: punctuation, or the prose going on.
+_PROSE_NAME_END = re.compile(
+    r"[.,:;()\n]|\s(?:to|and|for|with|from|at|who|which|is|as|et|pour|à|a)\s|\s{3}", re.IGNORECASE
+)
+
+
+def _prose_name(text: str) -> str | None:
+    flat = re.sub(r"[ \t]+", " ", text)
+    for m in _PROSE_ACCOUNT.finditer(flat):
+        rest = flat[m.end(): m.end() + 120].replace("\n", " ")
+        end = _PROSE_NAME_END.search(rest)
+        value = (rest[: end.start()] if end else rest).strip()
+        if _good_name(value) and len(value.split()) <= 8 and value[:1].isupper():
+            return value
+    writer = _PROSE_WRITER.search(flat)
+    if writer and _good_name(writer.group(1)) and len(writer.group(1).split()) <= 5:
+        return writer.group(1).strip()
+    return None
+
+
+def _account_name(layout: Layout, text: str) -> str | None:
     for label in (*_LOA_NAME_LABELS, _GENERIC_NAME_LABEL):
         for value in _name_values(layout, label):
             if _good_name(value):
                 return value.strip(" ,")
-    return None
+    return _prose_name(text)
 
 
 def _signature_cells(layout: Layout) -> list[Cell]:
@@ -277,7 +318,7 @@ def read_loa(doc: DocText, *, signature_field_filled: bool, signature_ink: bool)
         or _esigned(text)
         or _typed_signature(layout)
     )
-    name = _account_name(layout)
+    name = _account_name(layout, text)
     return LoaFields(
         signed=signed,
         signed_date=_signed_date(layout),
@@ -288,13 +329,14 @@ def read_loa(doc: DocText, *, signature_field_filled: bool, signature_ink: bool)
 
 
 _LOA_WORDS: tuple[tuple[str, int], ...] = (
-    (r"letter\s+of\s+(?:authori[sz]ation|agency)", 6),
+    (r"letter\s+of\s+(?:authori[sz]ation|agency)|lettre\s+d['’]autorisation", 6),
     (r"\bloa\b", 3),
     (r"authori[sz]ation\s+to\s+(?:port|transfer|switch)|port(?:ing)?\s+authori[sz]ation", 5),
-    (r"\bauthori[sz]e[sd]?\b", 2),
-    (r"numbers?\s+to\s+(?:be\s+)?port|\bport(?:ed|ing|s)?\b", 2),
+    (r"\bauthori[sz]e[sd]?\b|\bautorise\b", 2),
+    (r"numbers?\s+to\s+(?:be\s+)?port|\bport(?:ed|ing|s)?\b|num[ée]ros?\s+[àa]\s+transf"
+     r"|\btransfert\b|portabilit[ée]", 2),
     (r"signature|/s/", 2),
-    (r"current\s+(?:carrier|provider|service\s+provider)|losing\s+carrier", 2),
+    (r"current\s+(?:carrier|provider|service\s+provider)|losing\s+carrier|fournisseur\s+actuel", 2),
     (r"authori[sz]ed\s+(?:signer|person|representative|by)|print(?:ed)?\s+name|title\s*:", 1),
 )
 
@@ -302,11 +344,12 @@ _LOA_WORDS: tuple[tuple[str, int], ...] = (
 # Without one of these, a text is not an LOA however often it says "signature".
 _LOA_CORE = re.compile(
     r"letter\s+of\s+(?:authori[sz]ation|agency)|\bLOA\b|authori[sz]ation\s+to\s+(?:port|transfer)"
-    r"|port(?:ing)?\s+authori[sz]ation",
+    r"|port(?:ing)?\s+authori[sz]ation|lettre\s+d['’]autorisation"
+    r"|autorisation\s+de\s+(?:transfert|portabilit)",
     re.IGNORECASE,
 )
-_AUTHORIZE = re.compile(r"\bauthori[sz]", re.IGNORECASE)
-_PORT = re.compile(r"\bport(?:ed|ing|s)?\b", re.IGNORECASE)
+_AUTHORIZE = re.compile(r"\bauthori[sz]|\bautoris", re.IGNORECASE)
+_PORT = re.compile(r"\bport(?:ed|ing|s)?\b|\btransf[ée]r|\bportabilit", re.IGNORECASE)
 _LOA_WEIGHTS = weighted_matcher(_LOA_WORDS)
 
 
