@@ -7,16 +7,24 @@ Prints medians over repeated runs (CPU time, process_time) and their ratio.
 Goal (issue 2): whole assessment <= 2x bare extraction, <= 50 ms per request.
 
     .venv/bin/python bench/bench_assess.py [--repeat N]
+    .venv/bin/python bench/bench_assess.py --pathological [--repeat N]
+
+--pathological times the inputs the tests bound by counted work instead of by the
+clock (issue 12): regex-bait lines, very long lines, a decompression bomb, a
+two-page text PDF; for each input, twice its size too, with the ratio (about 2
+when the cost is linear).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import email
 import email.policy
 import functools
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -95,10 +103,60 @@ def _stages(files: list[Path], config: Config, today: dt.date) -> dict[str, floa
     return out
 
 
+def _wall(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _pathological(repeat: int) -> None:
+    """The timings the tests no longer assert on, with the old limits beside them."""
+    sys.path.insert(0, str(FIXTURES.parents[1]))  # the repository: fixtures/, tests/
+    from fixtures.build_ocr import degrade
+    from parsers.errors import LimitExceeded
+    from parsers.ocr import ocr_image
+    from parsers.pdf import read_pdf
+    from tests.unit.test_email import _long_lines
+    from tests.unit.test_pdf import make_pdf
+
+    bomb_png = degrade.bomb_png(30000)
+
+    def bomb() -> None:
+        with contextlib.suppress(LimitExceeded):
+            ocr_image(bomb_png, Config().limits)
+
+    lines = ["-" * 999 + "x", " " * 998 + "x", "> " * 400, "account " * 120, "_" * 999 + "@",
+             "Ab-" * 300]  # fmt: skip
+    print(f"median wall ms over {repeat} runs (old test limit), and the 2x-input ratio")
+    for line in lines:
+        one = _wall(lambda line=line: read_statements((line + "\n") * 40), repeat)  # type: ignore[misc]
+        two = _wall(lambda line=line: read_statements((line + "\n") * 80), repeat)  # type: ignore[misc]
+        print(f"  statements, 40 lines of {line[:12]!r}...: {1000 * one:7.1f} (1000)"
+              f"  x2: {two / one:.2f}")  # fmt: skip
+    one = _wall(lambda: parse_message(_long_lines(5)), repeat)
+    two = _wall(lambda: parse_message(_long_lines(10)), repeat)
+    print(f"  email with very long lines: {1000 * one:7.1f} (1000)  x2: {two / one:.2f}")
+    print(f"  decompression bomb refused: {1000 * _wall(bomb, repeat):7.1f} (2000)")
+    page = [(40, 760 - 12 * i, f"Line {i}  (512) 555-01{i:02d}  Business Unlimited")
+            for i in range(50)] + [(400, 760 - 12 * i, f"${i}.00") for i in range(50)]  # fmt: skip
+    data = make_pdf([page, page])
+    read_pdf(data, Config().limits)
+    pdf = _wall(lambda: read_pdf(data, Config().limits), repeat)
+    print(f"  two-page text PDF read: {1000 * pdf:7.1f} (50)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--pathological", action="store_true",
+                        help="time the inputs the tests bound by work (issue 12)")
     args = parser.parse_args()
+    if args.pathological:
+        _pathological(args.repeat)
+        return
     config = Config()
     today = dt.date(2026, 11, 27)
     threads = sorted(

@@ -11,6 +11,8 @@ the length of what the call is given, which `longest` reports.)
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,18 +68,65 @@ def _counting_re(work: RegexWork) -> SimpleNamespace:
 
 
 @contextmanager
-def regex_work(module: ModuleType) -> Iterator[RegexWork]:
-    """Count the regex work `module` does inside the block."""
+def regex_work(*modules: ModuleType) -> Iterator[RegexWork]:
+    """Count the regex work `modules` do inside the block."""
     work = RegexWork()
-    saved = dict(vars(module))
-    for name, value in saved.items():
-        if isinstance(value, re.Pattern):
-            setattr(module, name, _CountingPattern(value, work))
-        elif value is re:
-            setattr(module, name, _counting_re(work))
+    saved = [(module, dict(vars(module))) for module in modules]
+    for module, names in saved:
+        for name, value in names.items():
+            if isinstance(value, re.Pattern):
+                setattr(module, name, _CountingPattern(value, work))
+            elif value is re:
+                setattr(module, name, _counting_re(work))
     try:
         yield work
     finally:
-        for name, value in saved.items():
-            if isinstance(value, re.Pattern) or value is re:
-                setattr(module, name, value)
+        for module, names in saved:
+            for name, value in names.items():
+                if isinstance(value, re.Pattern) or value is re:
+                    setattr(module, name, value)
+
+
+@contextmanager
+def calls_made() -> Iterator[list[int]]:
+    """Python and C function calls made in the block (one counter, `[n]`)."""
+    count = [0]
+
+    def profile(_frame: object, event: str, _arg: object) -> None:
+        if event in ("call", "c_call"):
+            count[0] += 1
+
+    sys.setprofile(profile)
+    try:
+        yield count
+    finally:
+        sys.setprofile(None)
+
+
+def count_calls(monkeypatch: Any, owner: object, name: str) -> list[object]:
+    """Calls of `owner.name` from now to the end of the test (one item a call)."""
+    seen: list[object] = []
+    real = getattr(owner, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        seen.append(args[:1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return seen
+
+
+def count_ocr(monkeypatch: Any) -> list[object]:
+    """Tesseract runs from now to the end of the test (parsers.ocr runs it as a process)."""
+    import parsers.ocr
+
+    seen: list[object] = []
+    real = subprocess.run
+
+    def run(cmd: Any, *args: Any, **kwargs: Any) -> Any:
+        if cmd and str(cmd[0]).endswith("tesseract"):
+            seen.append(cmd)
+        return real(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(parsers.ocr.subprocess, "run", run)
+    return seen
