@@ -159,6 +159,8 @@ def build_app(
             from bot.logs import Redactor
 
             redactor = Redactor()  # what a dry run prints is masked like the logs
+        if redactor is not None:
+            seed_redactor(redactor, state)
         the_assess = assess or assess_thread
         if redactor is not None or metrics is not None:
             the_assess = watch_assessor(the_assess, redactor=redactor, metrics=metrics)
@@ -196,6 +198,26 @@ def build_app(
     except BaseException:
         state.close()
         raise
+
+
+def seed_redactor(redactor: Redactor, state: SqliteStateStore) -> int:
+    """Teach the redactor every open request's secrets, read again from the stored mail.
+
+    The state store keeps each request's raw messages (for follow-ups), not its
+    secrets: re-reading the bodies (no attachment opened, no OCR) recovers what the
+    customer stated and whatever stands beside a PIN or account label, so a restarted
+    bot masks the values of mail it read before the restart. Returns how many values.
+    """
+    from bot.logs import secrets_in_raw
+    from rules.stages import FINAL, Stage
+
+    closed = {p.request_id for p in state.ports() if Stage(p.stage) in FINAL}
+    open_requests = sorted({*state.tickets(), *(p.request_id for p in state.ports())} - closed)
+    before = len(redactor)
+    for request_id in open_requests:
+        for raw in state.thread_raws(request_id):
+            redactor.add_many(secrets_in_raw(raw))
+    return len(redactor) - before
 
 
 def build_keeper(config: Config, *, desk: TicketDesk | None = None,

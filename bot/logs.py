@@ -52,7 +52,11 @@ _LABELS = (
     r"pins?|nip|passcodes?|pass[ _-]?codes?|security[ _-]?codes?|passwords?"
     r"|ssn(?:[ _-]*(?:last[ _-]*(?:4|four)|l4))?|social(?:[ _-]*security)?(?:[ _-]*(?:number|no))?"
     r"|(?:account|acct|acc't|a/c)(?:[ _-]*(?:number|num|nbr|no\.?|#))?"
+    r"|(?:billing[ _-]*)?account[ _-]*(?:number|no\.?|#)|ban"
+    r"|(?:num[ée]ro|n[°o]\.?|no\.?)[ _-]*(?:de[ _-]*)?compte|compte"
 )
+# Labels of account numbers: their values may be longer than nine digits.
+_ACCOUNT_LABELS = ("acc", "a/c", "billing", "ban", "num", "n°", "no", "compte")
 # Between a label and its value: punctuation and a few filler words ("PIN for all
 # lines: 4821", "last four of social is 6612"); never a digit (else "PIN for 512..."
 # would eat the number), a comma, a line break or a mask (the next field is not this one's).
@@ -79,7 +83,7 @@ def _labelled(m: re.Match[str]) -> str:
     if digits < 3:
         return m.group(0)  # "account ready: 2 problems", "PIN 1 of 3": not a secret
     label = m.group("label").casefold()
-    if digits > 9 and not label.startswith(("acc", "a/c")):
+    if digits > 9 and not label.startswith(_ACCOUNT_LABELS):
         return m.group(0)  # "PIN for 512-555-0101: ...": a phone number, not a PIN or SSN
     return f"{m.group('label')}{m.group('gap')}{MASK}"
 
@@ -377,13 +381,71 @@ def setup_logging(
         if old.get_name() == "portbot":
             root.removeHandler(old)
             old.close()
+    handler.addFilter(_quiet_libraries)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
-    # imapclient logs whole messages at DEBUG (its wire log): bodies stay out of logs
-    wire = logging.getLogger("imapclient")
-    if wire.getEffectiveLevel() < logging.INFO:
-        wire.setLevel(logging.INFO)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return redactor
+
+
+# Libraries that log request and response bodies, whole tickets with their private
+# notes, or IMAP wire traffic below WARNING: held at WARNING whatever [logging] level
+# says, by their loggers' level and, should anything lower it again, by the handler.
+QUIET_LIBRARIES = ("zenpy", "urllib3", "requests", "imapclient", "imaplib", "http.client",
+                   "smtplib", "aiosmtpd", "mail.log", "httpx", "httpcore")  # fmt: skip
+
+
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    if record.levelno >= logging.WARNING:
+        return True
+    return not any(record.name == n or record.name.startswith(n + ".") for n in QUIET_LIBRARIES)
+
+
+def secrets_in_raw(raw: bytes) -> list[str]:
+    """A stored message's secrets, read again cheaply (no attachment is opened).
+
+    What its body states (PINs, SSN last 4, account number) and what stands beside a
+    label anywhere in its text; digit runs of six or more in attachment file names.
+    Used to seed the redactor at start-up from the state store's open requests.
+    """
+    from parsers.body import read_statements
+    from parsers.email import parse_message
+    from parsers.errors import ParseError
+
+    try:
+        message = parse_message(raw)
+    except (ParseError, ValueError, LookupError):
+        return []
+    found: list[str | None] = []
+    statements = read_statements(message.body)
+    found += [statements.account_number, statements.ssn_last4, statements.pin_for_all]
+    found += [n.pin for n in statements.numbers]
+    for m in _LABELLED.finditer(message.body):
+        if sum(c.isdigit() for c in m.group("value")) >= 3:
+            found.append(m.group("value"))
+    for attachment in message.attachments:
+        found += re.findall(r"\d{6,}", attachment.filename or "")
+    return [v for v in dict.fromkeys(found) if v]
+
+
+_FILE_NAME = re.compile(
+    r"[^\s\"'<>/\\]+\.(?:pdf|png|jpe?g|gif|tiff?|heic|heif|webp|bmp|xlsx?|csv|docx?|txt|zip)\b",
+    re.IGNORECASE,
+)
+
+
+def mask_file_names(text: str, secrets: Iterable[str] = ()) -> str:
+    """File names masked like values: digit runs of six or more, and known secrets."""
+    known = [k for k in (_alnum(s) for s in secrets) if len(k) >= 3]
+
+    def one(m: re.Match[str]) -> str:
+        name = re.sub(r"\d{6,}", MASK, m.group())
+        for value in known:
+            name = re.sub(re.escape(value), MASK, name, flags=re.IGNORECASE)
+        return name
+
+    return _FILE_NAME.sub(one, text)
 
 
 def is_json(stream: IO[str] | None = None, json: bool | None = None) -> bool:
@@ -425,5 +487,7 @@ def log_outcome(
     logger.log(level, text, extra=fields)
 
 
-__all__ = ["MASK", "JsonFormatter", "RedactingFilter", "RedactingFormatter", "Redactor",
-           "TextFormatter", "is_json", "log_outcome", "secrets_of", "setup_logging"]  # fmt: skip
+__all__ = ["MASK", "QUIET_LIBRARIES", "JsonFormatter", "RedactingFilter", "RedactingFormatter",
+           "Redactor",
+           "TextFormatter", "is_json", "log_outcome", "mask_file_names", "secrets_in_raw",
+           "secrets_of", "setup_logging"]  # fmt: skip

@@ -42,6 +42,7 @@ import jinja2
 import phonenumbers
 from phonenumbers import geocoder
 
+from bot.logs import mask_file_names, secrets_of
 from parsers.model import Message
 from parsers.phone import parse_phone
 from rules.assessment import CHECKLIST_KEYS, Assessment
@@ -380,6 +381,10 @@ def render_reply(
     view = reply_view(plan, assessment, original, to=to, support_address=support_address,
                       support_name=support_name)  # fmt: skip
     text, html = render_bodies(view)
+    # File names are the customer's words too ("CSR_<account number>.pdf"): masked
+    # like any value, by digit runs and by this request's known secrets.
+    known = secrets_of(assessment)
+    text, html = mask_file_names(text, known), mask_file_names(html, known)
 
     msg = threaded_message(
         original, to=to, cc=cc, subject=reply_subject(original.subject),
