@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib import resources
 
 from parsers.address import address_key, parse_address
 from parsers.dates import FoundDate, find_dates
@@ -348,20 +350,13 @@ _NAME_VALUE_BAD = re.compile(
     r"^\d|@|\b(?:number|date|address|account|page|total|due|amount|service|phone|www)\b",
     re.IGNORECASE,
 )
-# Words of a bill's own headings and boilerplate: a line made only of them ("PLANS",
-# "SURCHARGES & FEES", "ACCOUNT SUMMARY") is a section heading, not the customer.
-_HEADING_WORDS = frozenset("""
-    plan plans equipment device devices summary charges charge services service usage
-    account accounts total totals payment payments balance details detail fees fee
-    surcharges surcharge taxes tax credits credit adjustments adjustment messages message
-    news important information statement invoice bill billing page your monthly one-time
-    current previous new activity overview and of the for to on at in this month
-    features feature add-ons addons lines line voice data internet tv talk text long distance
-    international wireless business residential customer thank you welcome notice notices
-    auto pay autopay paperless remittance coupon return portion questions contact us help
-    rates rate discounts discount promotions promotion other government regulatory
-    facture sommaire frais solde paiement services taxes compte votre
-""".split())  # noqa: SIM905  # fmt: skip
+def _words(name: str) -> frozenset[str]:
+    text = resources.files("parsers").joinpath("data/bill_words.toml").read_text("utf-8")
+    return frozenset(str(tomllib.loads(text)[name]).split())
+
+
+# A line made only of these is a heading ("PLANS"), not the customer: data, see the file.
+_HEADING_WORDS = _words("heading")
 
 
 def _name_ok(text: str) -> bool:
@@ -406,6 +401,22 @@ class _Block:
     lines: tuple[str, ...]
     name: str | None  # a name line heading the block
     address: Address
+    carrier: bool = False  # named by a carrier only: the carrier's own address
+
+
+_CARRIER_NAME_WORDS = _words("carrier_name")
+
+
+def _is_carrier_name(text: str) -> bool:
+    """ "VERIZON WIRELESS", "Comcast Business": a carrier's name and nothing more."""
+    m = _CARRIERS.search(text)
+    if m is None:
+        return False
+    rest = (text[: m.start()] + " " + text[m.end() :]).lower()
+    return all(w in _CARRIER_NAME_WORDS for w in re.findall(r"[\w&]+", rest))
+
+
+_CARE_OF = re.compile(r"^\s*(?:attn|attention|c/o|care\s+of)\b", re.IGNORECASE)
 
 
 def _block_from(lines: list[str]) -> _Block | None:
@@ -418,22 +429,24 @@ def _block_from(lines: list[str]) -> _Block | None:
             break
     else:
         return None
-    name: str | None = None
+    names: list[str] = []
     start = 0
     while start < len(lines) - 1 and not re.search(r"\d", lines[start]) and not re.match(
         r"\s*(?:p\.?\s*o\.?\s*box|one|two|three|four|five|post\s+office)\b", lines[start],
         re.IGNORECASE,
     ):
-        if name is None and _name_ok(lines[start]):
-            name = lines[start]
+        if _name_ok(lines[start]) and not _CARE_OF.match(lines[start]):
+            names.append(lines[start])
         start += 1
     body = lines[start:]
     address = parse_address(body)
-    if address is None and len(body) == 1:
-        return None
     if address is None:
         return None
-    return _Block(tuple(body), name, address)
+    # A carrier's logo right over the customer's block is not the customer's name; a
+    # block named by a carrier alone is the carrier's own address.
+    customer = [n for n in names if not _is_carrier_name(n)]
+    carrier = bool(names) and not customer
+    return _Block(tuple(body), customer[0] if customer else None, address, carrier)
 
 
 def _block_at(layout: Layout, hit: LabelHit) -> _Block | None:
@@ -486,17 +499,32 @@ _PO_BOX_START = re.compile(r"^\s*p\.?\s*o\.?\s*box\b", re.IGNORECASE)
 _GENERIC_LABEL = re.compile(r"^[^\W\d_][\w.'’/&-]*(?:\s[\w.'’/&()-]+){0,3}\s?:(?:\s|$)")
 
 
-def _near_remit(layout: Layout, top: Cell, bottom: Cell) -> bool:
-    """Is the block from `top` to `bottom` the carrier's remit-to or own address?"""
-    for i in range(max(0, top.line - 3), bottom.line + 1):
-        for other in layout.cells[i]:
-            if not (_overlaps(other, top) or i == top.line or i == bottom.line):
-                continue
-            if _REMIT.search(other.text):
-                return True
-            if i >= top.line - 1 and _CARRIERS.search(other.text):
+def _carriers_block(layout: Layout, top: Cell, bottom: Cell, block: _Block) -> bool:
+    """Is this the carrier's remit-to or own address rather than the customer's?
+
+    Remit words ("Remit to", "Make checks payable to") on the block's lines or the one
+    above it in its column; a carrier's name as the block's name (or, for a block with
+    no name, right above it); a web address or a phone number just under it (a
+    letterhead). A carrier's logo over the customer's named block does not count.
+    """
+    column = [c for i in range(max(0, top.line - 1), bottom.line + 1)
+              for c in layout.cells[i] if _overlaps(c, top) or _overlaps(c, bottom)]  # fmt: skip
+    if any(_REMIT.search(c.text) for c in column):
+        return True
+    if block.carrier:
+        return True
+    if block.name is None and any(
+        c.line == top.line - 1 and _is_carrier_name(c.text) for c in column
+    ):
+        return True
+    for i in range(bottom.line + 1, min(len(layout.cells), bottom.line + 3)):
+        for c in layout.cells[i]:
+            if _overlaps(c, bottom) and _LETTERHEAD.search(c.text):
                 return True
     return False
+
+
+_LETTERHEAD = re.compile(r"www\.|https?:|\.com\b|\.ca\b|@|^\s*(?:tel|phone|call)\b", re.IGNORECASE)
 
 
 def _address_line(cell: Cell) -> bool:
@@ -528,6 +556,8 @@ def _unlabelled_blocks(layout: Layout) -> list[tuple[Cell, _Block]]:
         for cell in _segments(layout, i):
             if len(cell.text) > 90 or not _ZIP_TAIL.search(cell.text):
                 continue
+            if _ANY_LABEL.match(cell.text):
+                continue  # a labelled address is read from its label
             stack = [cell.text]
             top = cell
             for j in range(cell.line - 1, max(-1, cell.line - 6), -1):
@@ -541,7 +571,7 @@ def _unlabelled_blocks(layout: Layout) -> list[tuple[Cell, _Block]]:
                 stack.insert(0, above[0].text)
                 top = above[0]
             block = _block_from(stack)
-            if block is not None and not _near_remit(layout, top, cell):
+            if block is not None and not _carriers_block(layout, top, cell, block):
                 out.append((top, block))
     return out
 
