@@ -2,6 +2,8 @@
 
 `read_attachment` never raises for bad input: an attachment that cannot be
 read becomes a Document with `error` set and `kind` judged from its name.
+What a readable document is, is decided from its content alone: a bill named
+"scan0001.pdf" is a bill, an LOA named "statement.pdf" is an LOA.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import replace
 from typing import Literal
 
 from parsers import ocr
-from parsers.bill import bill_score, read_bill
+from parsers.bill import bill_score, read_bill, weighted_matcher
 from parsers.errors import DocumentError
 from parsers.limits import Limits
 from parsers.loa import loa_score, read_loa
@@ -129,22 +131,62 @@ def _unreadable(att: Attachment, reason: str, fallback: DocKind) -> Document:
                     error=reason)  # fmt: skip
 
 
-def classify(text: DocText, filename: str) -> DocKind:
-    """bill, loa or other, from the content; the file name breaks ties."""
-    bill = bill_score(text)
+# Signs of a bill that bill_score (English carrier bills) does not weigh: French
+# (Quebec) bills, municipal utility statements, a wireless bill's plan pages.
+_MORE_BILL_WORDS: tuple[tuple[str, int], ...] = (
+    (r"\bfacture\b|relev[ée]\s+de\s+compte|[ée]tat\s+de\s+compte", 2),
+    (r"num[ée]ro\s+(?:de|du)\s+compte|\bn[o°º]\.?\s+de\s+compte", 2),
+    (r"date\s+de\s+(?:la\s+)?(?:facturation|facture)|date\s+du\s+relev[ée]", 3),
+    (r"montant\s+(?:d[uû]|total|[àa]\s+payer)|total\s+[àa]\s+payer|solde\s+(?:d[uû]|pr[ée]c[ée]dent)"
+     r"|date\s+d['’][ée]ch[ée]ance", 3),
+    (r"p[ée]riode\s+de\s+facturation|adresse\s+de\s+(?:service|facturation)", 2),
+    (r"\btps\b|\btvq\b|\btvh\b|\bfrais\b", 1),
+    (r"\b(?:water|sewer|wastewater|stormwater|electric(?:ity)?|natural\s+gas|refuse|kwh"
+     r"|meter\s+(?:reading|number|read))\b", 1),
+    (r"utility\s+(?:bill|statement)|utilities\s+(?:department|statement)|\bccf\b|\bgallons\b", 2),
+    (r"\bunlimited\b|talk\s*(?:&|and)\s*text|\bdata\s+plan\b|\bdevice\s+payment"
+     r"|\bplans?\s+(?:&|and)\s+(?:services|devices)|\bequipment\s+charges", 1),
+)
+_MORE_BILL_WEIGHTS = weighted_matcher(_MORE_BILL_WORDS)
+# A Customer Service Record printed in the carriers' field-code layout.
+_CSR_CODE_LINE = re.compile(
+    r"^[ \t]*(?:--LIST\b|(?:BN[12]|BA[12]|SA|SLA|BTN|TN|LN|LA|LST|SLN|ACTL|FID|ZIP|CSR)"
+    r"(?=[ \t:]))",
+    re.MULTILINE,
+)
+_CSR_CODES_MIN = 3
+# Fewer real words than this in an OCR text that reads as nothing: an illegible photo.
+_MIN_LEGIBLE_WORDS = 5
+_REAL_WORD = re.compile(r"\b[^\W\d_]{3,}\b")
+
+
+def _content_bill_score(text: DocText) -> int:
+    """bill_score, with the signs of French bills, utility statements and CSR codes."""
+    base = bill_score(text)
+    sample = text.text[:20000]
+    codes = {m.group(0).strip()[:3] for m in _CSR_CODE_LINE.finditer(sample)}
+    if len(codes) >= _CSR_CODES_MIN:
+        return max(base, 8)
+    more = _MORE_BILL_WEIGHTS(sample)
+    if sum(1 for w in more if w >= 2) < 2:
+        return base + min(sum(more), 2) if base >= _MIN_SCORE else base
+    return base + sum(more)
+
+
+def _legible(text: DocText) -> bool:
+    """Does the text hold real words, rather than OCR's guesses at a blur?"""
+    words = [w for w in _REAL_WORD.findall(text.text[:20000])
+             if re.search(r"[aeiouyAEIOUY]", w) and len(set(w.lower())) > 1]  # fmt: skip
+    return len(words) >= _MIN_LEGIBLE_WORDS
+
+
+def classify(text: DocText) -> DocKind:
+    """bill, loa or other, from the content alone (never from the file name)."""
+    bill = _content_bill_score(text)
     loa = loa_score(text)
-    hint = _kind_from_name(filename, "other")
-    if hint == "bill":
-        bill += 3
-    elif hint == "loa":
-        loa += 3
     if max(bill, loa) < _MIN_SCORE:
-        return hint if hint in ("bill", "loa") else "other"
-    if loa > bill:
-        return "loa"
-    if bill > loa:
-        return "bill"
-    return hint if hint in ("bill", "loa") else "bill"
+        return "other"
+    return "loa" if loa > bill else "bill"
 
 
 def _split_bill_and_loa(text: DocText) -> tuple[DocText, DocText] | None:
@@ -155,7 +197,7 @@ def _split_bill_and_loa(text: DocText) -> tuple[DocText, DocText] | None:
     loas: list[PageText] = []
     for page in text.pages:
         one = DocText((page,))
-        bill, loa = bill_score(one), loa_score(one)
+        bill, loa = _content_bill_score(one), loa_score(one)
         if loa >= 8 and loa > bill:
             loas.append(page)
         elif bill >= 6 and bill > loa:
@@ -172,8 +214,12 @@ def _split_bill_and_loa(text: DocText) -> tuple[DocText, DocText] | None:
 def _read_text_document(
     att: Attachment, text: DocText, *, field_filled: bool, ink: bool
 ) -> Document:
-    kind = classify(text, att.filename)
+    kind = classify(text)
     ocr_used = text.ocr
+    if ocr_used and kind == "other" and not _legible(text):
+        # OCR read a few stray marks of an illegible photo: nothing could be read, so
+        # only the name can say what it was meant to be.
+        return _unreadable(att, "the scan could not be read: OCR found no readable text", "bill")
     combined = _split_bill_and_loa(text)
     if combined is not None and kind in ("bill", "loa"):
         # One PDF holding both the LOA and the bill: both are read.
@@ -184,7 +230,7 @@ def _read_text_document(
         )
     if kind == "bill":
         bill = read_bill(text)
-        if ocr_used and bill_score(text) < _MIN_SCORE and not any(
+        if ocr_used and _content_bill_score(text) < _MIN_SCORE and not any(
             (bill.bill_date, bill.account_name, bill.account_number, bill.service_address,
              bill.billing_telephone_number)
         ):
