@@ -198,7 +198,7 @@ def find_labels(layout: Layout, label: re.Pattern[str]) -> list[LabelHit]:
             rest = cell.text[end:]
             nxt = _ANY_LABEL.search(rest)
             value = rest[: nxt.start()] if nxt else rest
-            hits.append(LabelHit(cell, m.start(), end, value.strip(" :#.-\t|")))
+            hits.append(LabelHit(cell, m.start(), end, value.strip(" :#-\t|").lstrip(".")))
     return hits
 
 
