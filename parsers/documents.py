@@ -145,7 +145,13 @@ _MORE_BILL_WORDS: tuple[tuple[str, int], ...] = (
      r"|meter\s+(?:reading|number|read))\b", 1),
     (r"utility\s+(?:bill|statement)|utilities\s+(?:department|statement)|\bccf\b|\bgallons\b", 2),
     (r"\bunlimited\b|talk\s*(?:&|and)\s*text|\bdata\s+plan\b|\bdevice\s+payment"
-     r"|\bplans?\s+(?:&|and)\s+(?:services|devices)|\bequipment\s+charges", 1),
+     r"|\bplans?\s+(?:&|and)\s+(?:services|devices)|\bequipment\s+charges|one[\s-]time\s+charges",
+     1),
+    # A wireless bill's first page: plan headings, a total, "Due Dec 1", "Account 958112044".
+    (r"here['’]?s\s+your\s+bill|your\s+(?:monthly\s+)?bill\s+for\b|\bplease\s+pay\b", 2),
+    (r"\bdue\s+(?:on\s+|by\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d"
+     r"|\bdue\s+(?:on\s+|by\s+)?\d{1,2}/\d{1,2}", 2),
+    (r"\baccount\s*[:#]?\s*\d[\d\s-]{5,}\d", 2),
 )
 _MORE_BILL_WEIGHTS = weighted_matcher(_MORE_BILL_WORDS)
 # A Customer Service Record printed in the carriers' field-code layout.

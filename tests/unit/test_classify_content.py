@@ -65,6 +65,11 @@ WIRELESS_PAGE_ONE = [
     "Plans", "Unlimited Welcome", "Talk & Text", "Devices", "Device payment 18 of 36",
     "Equipment charges", "Surcharges & fees", "Total amount due $312.48",
 ]
+TMOBILE_PAGE_ONE = [
+    "T-Mobile", "Hi Dana, here's your bill for November.", "Account 958112044",
+    "PLANS   $140.00", "EQUIPMENT   $35.00", "SERVICES   $5.00", "ONE-TIME CHARGES   $0.00",
+    "TOTAL   $180.00", "Due Dec 1, 2026",
+]
 UTILITY = [
     "City of Springfield Utilities Department", "Utility Statement",
     "Account Number: 0044-551-02", "Statement Date: 11/02/2026",
@@ -84,6 +89,7 @@ UTILITY = [
         (CSR, "document.pdf"),
         (CSR_CODES_ONLY, "loa_signed.pdf"),
         (WIRELESS_PAGE_ONE, "document.pdf"),
+        (TMOBILE_PAGE_ONE, "loa.pdf"),
         (UTILITY, "scan0001.pdf"),
     ],
 )
