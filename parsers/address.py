@@ -156,6 +156,16 @@ def parse_address(text: str | Sequence[str]) -> Address | None:
                    po_box=po_box)  # fmt: skip
 
 
+_REGION_NEAR_END = re.compile(r"(?:^|[\s,])(?P<region>[A-Za-z]{2})\.?,?\s+\S{2,7}(?:\s\S{2,4})?\s*$")
+
+
+def ends_like_a_place(text: str) -> bool:
+    """ "150 ELGIN ST OTTAWA ON K1P 532": a state or province and something ZIP-like end
+    the line, though it did not read as an address (an OCR slip in the code)."""
+    m = _REGION_NEAR_END.search(text)
+    return m is not None and m.group("region").upper() in (_US_STATES | set(_CA_PROVINCES))
+
+
 def address_key(a: Address) -> tuple[str, str, str, str]:
     """What two addresses must share to be the same service address.
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 
-from parsers.address import address_key, parse_address
+from parsers.address import address_key, ends_like_a_place, parse_address
 from parsers.dates import FoundDate, find_dates
 from parsers.model import Address, BillFields
 from parsers.phone import NANP_PATTERN, to_e164
@@ -485,6 +485,8 @@ def _street_only(lines: list[str]) -> _Block | None:
     first = lines[0].strip()
     if not _STREET_START.match(first) or _PO_BOX_START.match(first) or len(first) > 60:
         return None
+    if ends_like_a_place(first):
+        return None  # a whole address whose ZIP did not read: unread, not a street
     # Normalised as a US street line (Street = St) under a stand-in city line.
     found = parse_address([first, "X, AK 99999"])
     if found is None or found.street is None:

@@ -23,10 +23,12 @@ from parsers.model import Address, BillFields, Document, LoaFields, NumberEntry
 from parsers.phone import Phone, parse_phone
 from rules.matching import (
     accounts_equal,
+    address_parts,
     compare_addresses,
     fold_account,
     fold_name,
     names_equal,
+    ocr_confusable,
     ocr_near_miss,
 )
 from rules.policy import Policy
@@ -218,10 +220,20 @@ def _one_line(a: Address) -> str:
     return ", ".join(p for p in (a.street, a.city, f"{a.state or ''} {a.zip or ''}".strip()) if p)
 
 
+def _unclear(doc: Document, a: str, b: str) -> bool:
+    """A scan's value one OCR slip away from the stated one: not read with certainty.
+
+    Unread is not a mismatch: such a value is for an agent's eyes, not the customer's.
+    """
+    return doc.ocr and ocr_confusable(a.upper(), b.upper())
+
+
 def check_bill_name(ctx: Context) -> list[Problem]:
     found, stated = _readable_bill(ctx), ctx.request.account_name
     on_bill = found[1].account_name if found else None
     if found is None or stated is None or on_bill is None or names_equal(stated, on_bill):
+        return []
+    if _unclear(found[0], fold_name(stated), fold_name(on_bill)):
         return []
     doc = found[0]
     return [Problem("bill_name_mismatch", "bill", None,
@@ -237,6 +249,8 @@ def check_bill_account(ctx: Context) -> list[Problem]:
     if found is None or stated is None or on_bill is None or accounts_equal(stated, on_bill):
         return []
     doc = found[0]
+    if _unclear(doc, fold_account(stated), fold_account(on_bill)):
+        return []
     ends = (f"(ending {_tail(on_bill)}) differs from the one given (ending {_tail(stated)})"
             if _tail(on_bill) != _tail(stated) else "differs from the one given")  # fmt: skip
     return [Problem("bill_account_mismatch", "bill", None,
@@ -254,14 +268,23 @@ def check_bill_address(ctx: Context) -> list[Problem]:
     on_bill = found[1].service_address if found else None
     if found is None or stated is None or on_bill is None:
         return []
-    differ, _ = compare_addresses(stated, on_bill)
+    differ = _address_differences(found[0], stated, on_bill)[0]
     if not differ:
-        return []  # what the bill lacks is check_bill_fields_unread's
+        return []  # what the bill lacks or shows unclearly is check_bill_fields_unread's
     parts = _and(_PART_WORDS[p] for p in differ)
     return [Problem("bill_address_mismatch", "bill", None,
                     f'The service address on the bill reads "{_one_line(on_bill)}" but the '
                     f'address given is "{_one_line(stated)}" (the {parts} differ).'
                     + _hedge(found[0], "service_address", found[1].uncertain))]  # fmt: skip
+
+
+def _address_differences(doc: Document, stated: Address, on_bill: Address
+                          ) -> tuple[list[str], list[str]]:  # fmt: skip
+    """(parts that differ, parts unread or unclear on the bill)."""
+    differ, unread = compare_addresses(stated, on_bill)
+    a, b = address_parts(stated), address_parts(on_bill)
+    unclear = [p for p in differ if _unclear(doc, a[p] or "", b[p] or "")]
+    return [p for p in differ if p not in unclear], unread + unclear
 
 
 def _and(words: Iterable[str]) -> str:
@@ -275,16 +298,20 @@ def check_bill_fields_unread(ctx: Context) -> list[Problem]:
     if found is None:
         return []
     doc, bill = found
+    request = ctx.request
     unread: list[str] = []
-    if bill.account_name is None:
+    if bill.account_name is None or (request.account_name is not None and _unclear(
+            doc, fold_name(request.account_name), fold_name(bill.account_name))):  # fmt: skip
         unread.append("the account name")
-    if bill.account_number is None:
+    stated_account = request.account_number
+    if bill.account_number is None or (stated_account is not None and _unclear(
+            doc, fold_account(stated_account), fold_account(bill.account_number))):  # fmt: skip
         unread.append("the account number")
     if bill.service_address is None:
         unread.append("the service address")
     else:
-        stated = ctx.request.service_address or Address(None, None, None, None)
-        _, parts = compare_addresses(stated, bill.service_address)
+        stated = request.service_address or Address(None, None, None, None)
+        parts = _address_differences(doc, stated, bill.service_address)[1]
         if parts:
             unread.append(f"the {_and(_PART_WORDS[p] for p in parts)} of the service address")
     if not unread:
@@ -292,8 +319,9 @@ def check_bill_fields_unread(ctx: Context) -> list[Problem]:
     what = _and(unread)
     them = "it" if len(unread) == 1 else "them"
     return [Problem("bill_field_unread", "bill", None,
-                    f"{what[0].upper()}{what[1:]} could not be found on {doc.filename}, so an "
-                    f"agent compares {them} with the request by eye.")]  # fmt: skip
+                    f"{what[0].upper()}{what[1:]} could not be "
+                    f"{'read with certainty on' if doc.ocr else 'found on'} {doc.filename}, so "
+                    f"an agent compares {them} with the request by eye.")]  # fmt: skip
 
 
 def check_bill_btn(ctx: Context) -> list[Problem]:

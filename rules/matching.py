@@ -86,6 +86,11 @@ _OCR_CONFUSIONS = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1
                                  "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2"})  # fmt: skip
 
 
+def ocr_confusable(a: str, b: str) -> bool:
+    """Two strings that differ only where Tesseract confuses characters (5/S, 0/O, 1/I)."""
+    return a != b and a.translate(_OCR_CONFUSIONS) == b.translate(_OCR_CONFUSIONS)
+
+
 def ocr_near_miss(a: str, b: str) -> bool:
     """Two different strings that one OCR slip could explain (one character off)."""
     fa, fb = a.translate(_OCR_CONFUSIONS), b.translate(_OCR_CONFUSIONS)

@@ -310,11 +310,19 @@ def test_a_new_number_list_replaces_the_old_one() -> None:
     assert [n["number"] for n in out["request"]["numbers"]] == ["+15125550103"]
 
 
-def test_an_ocr_slip_is_raised_with_a_hedge_not_passed_or_asserted() -> None:
+def test_an_ocr_slip_is_for_an_agent_s_eyes_not_passed_or_asserted() -> None:
+    # "S" for "5" on a scan: the value was not read with certainty (unread, not a mismatch).
     scanned = replace(_bill(account_number="2876-S432-1"), ocr=True)
     out = _assess(_statements(account_number="287654321"), docs=(scanned, _loa()))
-    assert _codes(out) == [("bill_account_mismatch", None)]
+    assert _codes(out) == [("bill_field_unread", None)]
     assert out["ready"] is False
+    assert "read with certainty" in out["problems"][0]["detail"]
+
+
+def test_a_scan_s_value_that_differs_beyond_an_ocr_slip_is_a_mismatch() -> None:
+    scanned = replace(_bill(account_number="2876-5432-2"), ocr=True)
+    out = _assess(_statements(account_number="287654321"), docs=(scanned, _loa()))
+    assert _codes(out) == [("bill_account_mismatch", None)]
     assert "misreading of the scan" in out["problems"][0]["detail"]
 
 
