@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+from PIL import Image
 
 from parsers.errors import DocumentError, EncryptedDocument
 from parsers.limits import Limits
@@ -268,9 +269,39 @@ def _mark_near_labels(page: pdfium.PdfPage, labels: list[_Box]) -> bool:
                 continue  # a rule or a box, not handwriting
         elif box.right - box.left < 15 or box.top - box.bottom < 6:
             continue
-        if any(box.intersects(z) for z in zones):
+        if any(box.intersects(z) for z in zones) and (
+            obj.type != pdfium_c.FPDF_PAGEOBJ_IMAGE or _image_has_ink(obj)
+        ):
             return True
     return False
+
+
+# Share of dark pixels below which a placed image is blank (a white patch, an empty box).
+_MIN_INK_SHARE = 0.002
+
+
+def _image_has_ink(obj: pdfium.PdfObject) -> bool:
+    """Does an image in the signature area show strokes, rather than blank paper?
+
+    The image is decoded as drawn (masks applied, transparency on white); when it
+    cannot be decoded it is given the benefit of the doubt, as before.
+    """
+    if not isinstance(obj, pdfium.PdfImage):
+        return True
+    try:
+        pil = obj.get_bitmap(render=True).to_pil()
+    except (pdfium.PdfiumError, ValueError, OSError):
+        return True
+    if pil.mode in ("RGBA", "LA", "PA"):
+        paper = Image.new("RGBA", pil.size, (255, 255, 255, 255))
+        paper.alpha_composite(pil.convert("RGBA"))
+        pil = paper
+    gray = pil.convert("L")
+    if gray.width * gray.height > 4_000_000:
+        gray = gray.reduce(4)
+    hist: list[int] = gray.histogram()
+    dark: int = sum(hist[:128])
+    return dark >= _MIN_INK_SHARE * max(1, sum(hist))
 
 
 def _open(data: bytes) -> pdfium.PdfDocument:

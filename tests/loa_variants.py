@@ -25,8 +25,9 @@ from fixtures.build_ocr.render import draw_signature, render_page
 
 W, H = letter
 
-# How the page is signed: not at all, typed "/s/ Name", a pasted image, a drawn pen path.
-Sign = str  # "none" | "slash" | "image" | "path"
+# How the page is signed: not at all, typed "/s/ Name", a pasted image, a drawn pen path,
+# or not at all under a blank pasted image.
+Sign = str  # "none" | "slash" | "image" | "path" | "blank"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,12 @@ def _sign(c: canvas.Canvas, sign: Sign, box: tuple[float, float, float, float],
         png = _scribble_png(int((right - left) * 3), int((bottom - top) * 3), seed)
         c.drawImage(ImageReader(io.BytesIO(png)), left, H - bottom, width=right - left,
                     height=bottom - top, mask="auto")  # fmt: skip
+    elif sign == "blank":  # an empty white image pasted over the line: no signature
+        blank = Image.new("RGB", (int((right - left) * 3), int((bottom - top) * 3)), "white")
+        buf = io.BytesIO()
+        blank.save(buf, "PNG")
+        c.drawImage(ImageReader(io.BytesIO(buf.getvalue())), left, H - bottom,
+                    width=right - left, height=bottom - top)  # fmt: skip
     elif sign == "path":
         rnd = random.Random(seed)
         p = c.beginPath()

@@ -64,6 +64,13 @@ def test_text_pdf_loa(layout: str, sign: str) -> None:
     assert not doc.ocr
 
 
+@pytest.mark.parametrize("layout", ["form", "letter", "french"])
+def test_a_blank_image_over_the_signature_line_is_no_signature(layout: str) -> None:
+    sheet = LAYOUTS[layout]("blank")
+    doc = read("document.pdf", sheet.pdf)
+    check(doc, sheet, layout, signed=False)
+
+
 def _with_page(sheet: Sheet, lines: list[str]) -> bytes:
     """The LOA followed by a second page (an e-signature certificate)."""
     from pypdf import PdfReader, PdfWriter
