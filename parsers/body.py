@@ -12,8 +12,12 @@ colleague's note above the forwarded request is the newer word.
 from __future__ import annotations
 
 import re
+import tomllib
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 from parsers.address import parse_address
 from parsers.carriers import find_carrier, stated_carrier
@@ -21,7 +25,7 @@ from parsers.model import Address, NumberEntry, Statements
 from parsers.numberlist import rows_from_table
 from parsers.phone import NANP_PATTERN, digits_of
 
-__all__ = ["read_statements"]
+__all__ = ["read_statements", "reference_digits"]
 
 _MAX_TEXT = 100_000  # characters read; a request is never longer
 _MAX_LINE = 1_000  # characters of one line the patterns look at
@@ -32,8 +36,23 @@ _MAX_LINE = 1_000  # characters of one line the patterns look at
 
 @dataclass(frozen=True)
 class _Line:
+    """A line of the text, or one statement (segment) of a line.
+
+    A segment keeps its line's index `n`; `text` may be rewritten with the
+    canonical label ("Numéro de compte : 1" -> "Account number: 1"). A position
+    in the value part of `text` plus `shift` is its position in the line.
+    """
+
     n: int  # index in the text
     text: str  # normalised: no markdown bold, no NBSP, trimmed
+    field: str | None = None  # the label's field, for a segment that starts with one
+    shift: int = 0
+    canonical: bool = False  # the label was rewritten: only its field's reader reads it
+
+
+def _reads(line: _Line, field: str) -> bool:
+    """Whether the reader of `field` looks at this line or segment."""
+    return not line.canonical or line.field == field
 
 
 def _normalise(line: str) -> str:
@@ -85,11 +104,16 @@ def _signature_start(lines: list[str]) -> int:
         if _CLOSING.match(line) and _is_person_line(following):
             return i
     # No sign-off: a last paragraph that starts with a name ("Bill Carver\nCarver Heating\n...").
-    last = max((i for i, r in enumerate(lines) if not r.strip()), default=-1) + 1
-    block = [r for r in lines[last:] if r.strip()]
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1  # blank lines at the very end
+    last = max((i for i, r in enumerate(lines[:end]) if not r.strip()), default=-1) + 1
+    block = [r for r in lines[last:end] if r.strip()]
+    # "Dana Ortiz | Ortiz Law | 503-555-0177" on one line, below the request
+    one_line = len(block) == 1 and "|" in block[0] and _is_person_line(block[0].split("|")[0])
     if (
-        1 < len(block) <= 6
-        and _is_person_line(block[0])
+        last > 0
+        and ((1 < len(block) <= 6 and _is_person_line(block[0])) or one_line)
         and not any(_DETAIL_LABEL.search(r) or _SECTION_START.search(r) for r in block)
     ):
         return last
@@ -165,6 +189,167 @@ def _clean_value(value: str) -> str | None:
     return value or None
 
 
+# --- label vocabulary and statements (segments) ------------------------------------------
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.replace("’", "'"))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(text.casefold().split())
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    labels: re.Pattern[str]  # any label of any field
+    field_of: dict[str, str]  # folded label -> field
+    canonical: dict[str, str]  # field -> the label the readers know ("" = keep the words)
+    words: dict[str, str]  # field -> regex alternation of its labels (accents optional)
+
+
+def _phrase(label: str) -> str:
+    """A label as a pattern: any spacing, accented letters also unaccented."""
+    out: list[str] = []
+    for word in label.split():
+        chars = []
+        for c in word:
+            plain = _fold(c)
+            if c.isalpha() and plain != c.casefold():
+                chars.append(f"[{re.escape(c)}{re.escape(plain)}]")
+            elif c in "'’":
+                chars.append("['’]")
+            else:
+                chars.append(re.escape(c))
+        out.append("".join(chars))
+    return r"\s+".join(out)
+
+
+def _alternation(labels: list[str]) -> str:
+    ordered = sorted(set(labels), key=len, reverse=True)  # longest first
+    return r"(?<![\w#])(?:" + "|".join(_phrase(a) for a in ordered) + r")(?![\w])"
+
+
+@cache
+def _vocabulary() -> _Vocabulary:
+    text = resources.files("parsers").joinpath("data/labels.toml").read_text("utf-8")
+    data = tomllib.loads(text)["field"]
+    field_of: dict[str, str] = {}
+    canonical: dict[str, str] = {}
+    words: dict[str, str] = {}
+    every: list[str] = []
+    for name, entry in data.items():
+        labels = [str(a) for a in entry["labels"]]
+        canonical[name] = str(entry.get("canonical", ""))
+        words[name] = _alternation(labels)
+        for label in labels:
+            field_of.setdefault(_fold(label), name)
+        every.extend(labels)
+    return _Vocabulary(re.compile(_alternation(every), re.I), field_of, canonical, words)
+
+
+# After a label: a note in brackets, then a separator, a verb or a space before the value.
+_AFTER_LABEL = re.compile(
+    r"\.?[ \t]*(?:\((?![\d+])[^()\n]{0,40}\)[ \t]*)?"
+    r"(?P<sep>(?:[:=#–—]|-(?!\d))[ \t:=#–—-]{0,4}|(?:is|are|est|sont|should\s+be)\b[ \t]*"
+    r"(?:(?:now|actually)[ \t]+)?)?[ \t]*"
+)
+# Words between a delimiter and a label: "..., and the PIN is 4821".
+_FILLERS = frozenset(
+    {"and", "the", "our", "my", "also", "plus", "with", "et", "le", "la", "l", "notre", "mon",
+     "ma", "votre", "new", "correct", "nouveau", "nouvelle"}
+)  # fmt: skip
+_MAX_STATEMENTS = 5  # statements read on one line; the rest stays in the last one
+_BULLET_CHARS = " \t-*•·>"
+
+
+def _value_fits(field: str | None, value: str) -> bool:
+    """Whether a value has the form its label's field wants (else the words are kept)."""
+    first = value.lstrip("# \t").split(" ", 1)[0].rstrip(".,;")
+    if field == "account_number":
+        return any(c.isdigit() for c in first[:20])
+    if field == "btn":
+        return value[:1] in "0123456789(+"
+    if field in ("pin", "pin_all"):
+        return any(c.isdigit() for c in first) or first.casefold() in ("none", "n/a", "na", "aucun")
+    return True
+
+
+def _starts_statement(before: str) -> int | None:
+    """Where the statement before a label ends, if a statement can start at the label."""
+    bare = before.strip(_BULLET_CHARS)
+    if not bare or (bare[:-1].isdigit() and len(bare) <= 3 and bare[-1] in ".)"):
+        return 0  # the line's start, after a bullet
+    end = len(before.rstrip())
+    joined = False  # "... Supply and the service address is ...": "and" starts a statement
+    for _ in range(3):  # drop fillers: "..., and the PIN"
+        words = before[:end].rsplit(None, 1)
+        if len(words) == 2 and words[1].casefold().strip("'’") in _FILLERS:
+            joined = joined or words[1].casefold() in ("and", "et")
+            end = len(before[:end].rstrip()) - len(words[1])
+            end = len(before[:end].rstrip())
+        elif len(words) == 1 and words[0].casefold() in _FILLERS:
+            return 0
+        else:
+            break
+    if end == 0:
+        return 0
+    if joined:
+        return end
+    last = before[end - 1]
+    dash = end >= 2 and last in "-–—" and before[end - 2].isspace()
+    return end if last in ",;|•(/.!?)–—" or last.isdigit() or dash else None
+
+
+def _segments(lines: list[_Line]) -> list[_Line]:
+    """Each line cut into statements where a known label starts one; labels made canonical."""
+    vocabulary = _vocabulary()
+    out: list[_Line] = []
+    for line in lines:
+        cuts: list[tuple[int, int, int]] = []  # (statement start, label start, label end)
+        for m in vocabulary.labels.finditer(line.text):
+            if len(cuts) == _MAX_STATEMENTS:
+                break
+            previous = cuts[-1][2] if cuts else 0
+            before = line.text[previous : m.start()]
+            if cuts and not before.strip():
+                continue  # a label right after a label: "Account Name" is one
+            end = _starts_statement(before)
+            if end is not None:
+                cuts.append((previous + end, m.start(), m.end()))
+        if not cuts:
+            out.append(line)
+            continue
+        if cuts[0][0] > 0:
+            out.append(_Line(line.n, line.text[: cuts[0][0]].rstrip(" ,;|")))
+        for k, (_, label_start, label_end) in enumerate(cuts):
+            stop = cuts[k + 1][0] if k + 1 < len(cuts) else len(line.text)
+            out.append(_segment(line, label_start, label_end, stop))
+    return out
+
+
+def _segment(line: _Line, start: int, label_end: int, stop: int) -> _Line:
+    vocabulary = _vocabulary()
+    text = line.text[:stop].rstrip(" ,;|")
+    label = _fold(text[start:label_end])
+    field = vocabulary.field_of.get(label) or vocabulary.field_of.get(label.rstrip(".# "))
+    after = _AFTER_LABEL.match(text, label_end)
+    canonical = vocabulary.canonical.get(field or "", "")
+    if after is None or not canonical:
+        return _Line(line.n, text[start:], field, start)
+    value_at = after.end()
+    value = text[value_at:]
+    if value and not _value_fits(field, value):
+        return _Line(line.n, text[start:], field, start)
+    marked = after.group("sep") is not None or label.endswith("#")
+    spaced = value_at > label_end and text[label_end].isspace()
+    if (marked and value) or (value and value[0] in "0123456789(+#" and spaced):
+        head = f"{canonical}: "
+        rewritten = (head + value)[:_MAX_LINE]
+        return _Line(line.n, rewritten, field, value_at - len(head), canonical=True)
+    if not value and marked:
+        return _Line(line.n, canonical + ":", field, start, canonical=True)
+    return _Line(line.n, text[start:], field, start)
+
+
 # --- account number ------------------------------------------------------------------------
 
 _ACCOUNT_NUMBER = re.compile(
@@ -182,9 +367,14 @@ _SECRET_WORDS = re.compile(r"\b(?:pin|passcode|ssn|social|tax\s*id)\b", re.I)
 
 def _account_number(lines: list[_Line]) -> str | None:
     for line in lines:
+        if not _reads(line, "account_number"):
+            continue
+        secret = _SECRET_WORDS.search(line.text)
         for m in _ACCOUNT_NUMBER.finditer(line.text):
-            if _SECRET_WORDS.search(line.text[: m.start("v")]):
+            if secret is not None and secret.start() < m.start("v"):
                 continue  # "PIN on the account: 4821"
+            if sum(c.isdigit() for c in m.group("v")) < 4:
+                continue  # no call per short match on a hostile line
             value = _clean_value(m.group("v").strip("-"))
             if value and len(digits_of(value)) >= 4:
                 return value
@@ -234,8 +424,32 @@ _ABBREVIATIONS = frozenset(
 )  # fmt: skip
 
 
+# After an account number: "account number 5551212 under ACME LLC at 12 Main St".
+_NAME_AFTER_ACCOUNT = re.compile(
+    r"[\s,]*(?:under|in\s+the\s+name\s+of|au\s+nom\s+de)\s+(?P<v>[^,;\n]{2,80}?)"
+    r"(?=\s+(?:at|located\s+at|au)\s+\d|\s*[,;]|\.\s|\.?$)",
+    re.I,
+)
+
+
+def _name_after_account(line: _Line) -> str | None:
+    folded = line.text.casefold()
+    if not any(w in folded for w in (" under ", "in the name of", "au nom de")):
+        return None
+    m = _ACCOUNT_NUMBER.search(line.text)
+    after = _NAME_AFTER_ACCOUNT.match(line.text, m.end()) if m else None
+    return _name_value(after.group("v")) if after else None
+
+
 def _account_name(lines: list[_Line]) -> str | None:
+    for line in lines:
+        if line.field == "account_number":
+            name = _name_after_account(line)
+            if name:
+                return name
     for i, line in enumerate(lines):
+        if not _reads(line, "account_name"):
+            continue
         m = _NAME_LABEL.match(line.text)
         given = _label_value(m) if m else None
         if given is not None:
@@ -257,6 +471,8 @@ def _account_name(lines: list[_Line]) -> str | None:
 def _unlabelled_name(lines: list[_Line]) -> str | None:
     """A business name on a line of its own, or before an unlabelled address on its line."""
     for line in lines:
+        if not _reads(line, "account_name"):
+            continue
         text = line.text.strip()
         if _BUSINESS_LINE.match(text) and not _LABEL_LIKE.match(text):
             return _name_value(text)
@@ -310,8 +526,10 @@ _ADDRESS_SENTENCE = re.compile(
 
 def _service_address(lines: list[_Line]) -> Address | None:
     for i, line in enumerate(lines):
+        if not _reads(line, "service_address"):
+            continue
         m = _ADDRESS_LABEL.match(line.text) or _ADDRESS_SENTENCE.search(line.text)
-        if not m or re.search(r"\b(?:e-?mail|billing|mailing|ip|web)\s+address", line.text, re.I):
+        if not m or (not line.canonical and _OTHER_ADDRESS.search(line.text)):
             continue
         given = _label_value(m) if "bare" in m.groupdict() else m.group("v")
         if given is None:
@@ -326,9 +544,38 @@ def _service_address(lines: list[_Line]) -> Address | None:
     return _unlabelled_address(lines)
 
 
+_OTHER_ADDRESS = re.compile(r"\b(?:e-?mail|billing|mailing|ip|web)\s+address", re.I)
+# "... at 12 Main St, Boise, ID 83702": where an address may start inside a sentence.
+_AT_ADDRESS = re.compile(r"\b(?:at|located\s+at|is\s+at|au|situ[ée]e?\s+au)\s+(?=\d)", re.I)
+_SENTENCE_END = re.compile(r"(?<=\w{2})[.;!?]\s+(?=[A-Z])|\s+and\s+(?:the|our)\b")
+
+
+def _address_in_sentence(text: str) -> Address | None:
+    """An address by its form after "at": "account 5551212 under ACME LLC at 12 Main St, ..."."""
+    folded = text.casefold()
+    if " at " not in folded and " au " not in folded:
+        return None
+    for k, m in enumerate(_AT_ADDRESS.finditer(text)):
+        if k == 2:
+            break  # an address follows one of the first "at"s, or none
+        candidate = _SENTENCE_END.split(text[m.end() :], maxsplit=1)[0]
+        if NANP_PATTERN.search(candidate):
+            continue
+        found = parse_address(candidate)
+        if found is not None:
+            return found
+    return None
+
+
 def _unlabelled_address(lines: list[_Line]) -> Address | None:
-    """An address the customer wrote without a label, on one line or two."""
+    """An address the customer wrote without a label: on one line or two, or after "at"."""
+    for line in lines:
+        found = _address_in_sentence(line.text)
+        if found is not None:
+            return found
     for k, line in enumerate(lines):
+        if not _reads(line, "service_address"):
+            continue
         text = line.text.strip()
         if not re.match(r"^\d", text) and _name_before_address(text) is None:
             continue
@@ -345,10 +592,10 @@ def _unlabelled_address(lines: list[_Line]) -> Address | None:
 
 def _address_from(parts: list[str]) -> Address | None:
     """The shortest run of the value lines that reads as an address."""
-    parts = [re.sub(r"[.;]\s*$", "", p) for p in parts if p]
-    starts = [0]
-    if parts and not re.search(r"\d|\bp\.?\s*o\.?\s*box\b", parts[0], re.I):
-        starts.insert(0, 1)  # a name line above the street is not part of it
+    parts = [p.rstrip().rstrip(".;").rstrip() for p in parts if p]
+    head = parts[0].casefold().replace(".", "").replace(" ", "") if parts else ""
+    named = bool(parts) and not any(c.isdigit() for c in head) and "pobox" not in head
+    starts = [1, 0] if named else [0]  # a name line above the street is not part of it
     for s in starts:
         for k in range(s + 1, len(parts) + 1):
             found = parse_address(parts[s:k])
@@ -396,6 +643,8 @@ def _btn_named_after(line: str) -> re.Match[str] | None:
 
 def _btn(lines: list[_Line]) -> str | None:
     for i, line in enumerate(lines):
+        if not _reads(line, "btn"):
+            continue
         number = _btn_match(line.text) or _btn_named_after(line.text)
         if number:
             return number.group(0).strip()
@@ -447,7 +696,9 @@ def _ssn_last4(lines: list[_Line]) -> str | None:
 
 _PIN_WORD = (
     r"(?:(?:port(?:ing)?[\s-]*out|number\s+transfer|transfer|port|account|security|wireless)\s+)?"
-    r"(?:PIN|passcode|pass\s+code|security\s+code|NTP|account\s+password)\b"
+    r"(?:PIN|passcode|pass\s+code|security\s+code|NTP|account\s+password|"
+    + _vocabulary().words["pin"]
+    + r")\b"
 )
 _PIN_VALUE = r"(?P<pin>(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{3,12})\b"
 _PIN_STATED = re.compile(
@@ -455,7 +706,12 @@ _PIN_STATED = re.compile(
     r"(?:\s*\((?:for\s+)?[^)\n]{0,30}\))?"
     r"(?:\s+(?:for|on)\s+(?:all|every|each|both|the)\s+[\w\s]{0,25}?)?"
     r"\s*(?:[:=#]|-(?!\d)|–|—|\bis\b|\bof\b)*\s*"
-    r"(?:(?:it|that|this)\s*(?:is|'s|’s|should\s+be)\s+)?" + _PIN_VALUE,
+    r"(?:(?:it|that|this)\s*(?:is|'s|’s|should\s+be)\s+)?(?:(?:now|actually)\s+)?" + _PIN_VALUE,
+    re.I,
+)
+# "use 3190 as the PIN (for ...)"
+_PIN_USE_AS = re.compile(
+    r"\buse\s+" + _PIN_VALUE + r"\s+as\s+(?:the\s+|our\s+)?(?:new\s+|correct\s+)?" + _PIN_WORD,
     re.I,
 )
 _PIN_FOR_ALL_SENTENCE = re.compile(
@@ -487,6 +743,8 @@ _NO_PIN = (
     ),
     re.compile(r"\bwithout\s+(?:a|any)\s+(?:pin|passcode)\b|\bnot\s+pin[\s-]protected\b", re.I),
     re.compile(r"^\W*no\s+(?:port[\s-]*out\s+)?(?:pin|passcode)\W*$", re.I),
+    # French: "aucun NIP", "pas de NIP", "NIP : aucun"
+    re.compile(r"\b(?:aucun|pas\s+de|sans)\s+(?:NIP|PIN|code)\b|\bNIP\s*[:=\-–]\s*aucun\b", re.I),
 )
 
 
@@ -495,7 +753,7 @@ def _no_pin_stated(lines: list[_Line]) -> bool:
 
 
 def _pin_in(text: str) -> str | None:
-    m = _PIN_STATED.search(text)
+    m = _PIN_STATED.search(text) or _PIN_USE_AS.search(text)
     if m and not NANP_PATTERN.fullmatch(m.group("pin")):
         return m.group("pin")
     return None
@@ -507,7 +765,8 @@ _SECTION_START = re.compile(
     r"\b(?:numbers?\s+(?:to\s+(?:be\s+)?port(?:ed)?|we\s+(?:want|need|would\s+like)\s+to\s+"
     r"(?:port|transfer|move)|being\s+ported|to\s+(?:transfer|move))"
     r"|(?:port|transfer|move)(?:ing)?\s+(?:over\s+)?(?:the\s+)?(?:following|these|below)"
-    r"|^\W*(?:phone\s+|telephone\s+)?(?:numbers?|lines|DIDs?)\s*(?:\([^)]*\))?\s*:)",
+    r"|^\W*(?:phone\s+|telephone\s+)?(?:numbers?|lines|DIDs?)\s*(?:\([^)]*\))?\s*:"
+    r"|^\W*" + _vocabulary().words["numbers"] + r")",
     re.I,
 )
 _CONTACT_LABEL = re.compile(
@@ -583,7 +842,56 @@ class _Found:
     listed: bool  # from a list or table (duplicates there are real duplicates)
 
 
-def _numbers(lines: list[_Line], excluded: set[int]) -> list[NumberEntry]:
+# "…0199", "...0199", "the line ending in 0199": a listed number named by its last four digits.
+_REFERENCE = re.compile(
+    r"(?:…|(?<!\.)\.{2,3}|\b(?:ending|ends)\s+(?:in|with)\s+)(?P<d>\d{4})(?![\w-])", re.I
+)
+_REFERENCE_MARK = "…"
+
+
+def reference_digits(raw: str) -> str | None:
+    """The four digits of a number named by its last four digits ("…0199"), else None."""
+    if raw.startswith(_REFERENCE_MARK) and len(raw) == 5 and raw[1:].isdigit():
+        return raw[1:]
+    return None
+
+
+Spans = dict[int, list[tuple[int, int]]]
+
+
+def _claimed(segments: list[_Line]) -> Spans:
+    """Per line, the spans that are an account number or the BTN: not numbers to port."""
+    out: Spans = {}
+    for seg in segments:
+        spans = out.setdefault(seg.n, [])
+        if not (_reads(seg, "account_number") or _reads(seg, "btn")):
+            continue
+        secret = _SECRET_WORDS.search(seg.text)
+        for m in _ACCOUNT_NUMBER.finditer(seg.text):
+            if secret is None or secret.start() > m.start("v"):
+                spans.append((m.start("v") + seg.shift, m.end("v") + seg.shift))
+        btn = _btn_match(seg.text)
+        if btn is not None:
+            spans.append((btn.start() + seg.shift, btn.end() + seg.shift))
+    return out
+
+
+def _port_matches(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """(start, end, raw) of the numbers on a line that may be numbers to port, and references."""
+    btn = _btn_match(text)  # once per line, not once per number
+    found = [
+        (m.start(), m.end(), m.group(0).strip())
+        for m in NANP_PATTERN.finditer(text)
+        if not (btn is not None and btn.start() == m.start())
+        and not any(a <= m.start() < b for a, b in spans)
+    ]
+    for m in _REFERENCE.finditer(text):
+        if not any(a < m.end() and m.start() < b for a, b, _ in found):
+            found.append((m.start(), m.end(), _REFERENCE_MARK + m.group("d")))
+    return sorted(found)
+
+
+def _numbers(lines: list[_Line], excluded: set[int], claimed: Spans) -> list[NumberEntry]:
     """Numbers to port, with what each line (or table row) says of them."""
     found: list[_Found] = []
     table_lines: set[int] = set()
@@ -607,22 +915,49 @@ def _numbers(lines: list[_Line], excluded: set[int]) -> list[NumberEntry]:
             continue
         if _SECTION_START.search(text):
             in_section = True
-        matches = [
-            m for m in NANP_PATTERN.finditer(text)
-            if not _btn_overlaps(text, m)
-        ]  # fmt: skip
+        matches = _port_matches(text, claimed.get(line.n, []))
         if not matches:
             continue
         if not in_section and (_CONTACT_LABEL.match(text) or _CONTACT_SENTENCE.search(text)):
             continue
-        listed = in_section or matches[0].start() <= len(re.match(_BULLET, text).group(0)) + 1  # type: ignore[union-attr]
-        for j, m in enumerate(matches):
-            end = matches[j + 1].start() if j + 1 < len(matches) else len(text)
-            prefix = text[: m.start()] if len(matches) == 1 and _NAME_PREFIX.match(text) else ""
-            lead = text[matches[j - 1].end() if j else 0 : m.start()]
-            entry = _entry(m.group(0).strip(), text[m.end() : end], prefix, lead)
-            found.append(_Found(entry, listed))
-    return _merge(found)
+        listed = in_section or matches[0][0] <= len(re.match(_BULLET, text).group(0)) + 1  # type: ignore[union-attr]
+        # "503-555-0199 goes to Dana Ortiz" says more of a listed number; it lists none.
+        listed = listed and not _SENTENCE_WORDS.search(text)
+        for j, (start, stop, raw) in enumerate(matches):
+            end = matches[j + 1][0] if j + 1 < len(matches) else len(text)
+            prefix = text[:start] if len(matches) == 1 and _NAME_PREFIX.match(text) else ""
+            lead = text[matches[j - 1][1] if j else 0 : start]
+            entry = _entry(raw, text[stop:end], prefix, lead)
+            found.append(_Found(entry, listed and reference_digits(raw) is None))
+    return _resolve_references(_merge(found))
+
+
+_SENTENCE_WORDS = re.compile(
+    r"\b(?:goes\s+to|gets|give|assign(?:ed)?\s+to|should\s+(?:be|get|go)|will\s+(?:be|get|go)|"
+    r"belongs\s+to|is\s+for|the\s+PIN\s+for|use\s+\w+\s+as)\b",
+    re.I,
+)
+
+
+def _resolve_references(entries: list[NumberEntry]) -> list[NumberEntry]:
+    """A number named by its last four digits fills in what its listed number lacks.
+
+    A reference that matches no number of this text (or several) is kept as it is:
+    the thread resolves it against the numbers listed in earlier messages.
+    """
+    out = [e for e in entries if reference_digits(e.raw) is None]
+    kept: list[NumberEntry] = []
+    for ref in entries:
+        digits = reference_digits(ref.raw)
+        if digits is None:
+            continue
+        hits = [i for i, e in enumerate(out) if _key(e.raw).endswith(digits)]
+        if len({_key(out[i].raw) for i in hits}) != 1:
+            kept.append(ref)
+            continue
+        for i in hits:
+            out[i] = _fill(out[i], ref)
+    return out + kept
 
 
 _NAME_PREFIX = re.compile(_BULLET + rf"{_NAME.pattern}\s*(?:[:=]|-|–|—)\s*[(+\d]")
@@ -637,14 +972,26 @@ def _merge(found: list[_Found]) -> list[NumberEntry]:
     """Listed numbers as listed (duplicates kept: they are the customer's); prose ones once."""
     out: list[NumberEntry] = []
     listed_keys = {_key(f.entry.raw) for f in found if f.listed}
-    seen: set[str] = set()
+    first: dict[str, int] = {}
     for f in found:
         key = _key(f.entry.raw)
-        if not f.listed and (key in listed_keys or key in seen):
+        if not f.listed and (key in listed_keys or key in first):
+            if key in first:  # "Dana Ortiz gets 503-555-0199" under the list: fill its gaps
+                out[first[key]] = _fill(out[first[key]], f.entry)
             continue
-        seen.add(key)
+        first.setdefault(key, len(out))
         out.append(f.entry)
     return out
+
+
+def _fill(base: NumberEntry, extra: NumberEntry) -> NumberEntry:
+    """`base` with what it lacks taken from `extra` (the same number, said again)."""
+    return NumberEntry(
+        base.raw,
+        base.pin or extra.pin,
+        base.assignee_name or extra.assignee_name,
+        base.assignee_email or extra.assignee_email,
+    )
 
 
 def _key(raw: str) -> str:
@@ -652,8 +999,19 @@ def _key(raw: str) -> str:
     return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
 
 
-_PIN_BEFORE = re.compile(_PIN_WORD + r"\s+(?:for|on|of)\s*$", re.I)
-_VALUE_AFTER = re.compile(r"^\s*(?:(?:[:=]|-|–|\bis\b)\s*)?" + _PIN_VALUE, re.I)
+_PIN_BEFORE = re.compile(
+    _PIN_WORD + r"\s+(?:for|on|of)\s+(?:the\s+)?(?:(?:line|number|phone)\s+)?$", re.I
+)
+_VALUE_AFTER = re.compile(
+    r"^\s*(?:(?:line|number|phone)\s+)?(?:(?:[:=]|-|–|\bis\b|\bshould\s+be\b|\bwill\s+be\b)\s*)?"
+    r"(?:(?:now|actually)\s+)?" + _PIN_VALUE,
+    re.I,
+)
+# "Dana Ortiz gets 503-555-0199"
+_NAME_GETS = re.compile(
+    _BULLET + rf"(?P<name>{_NAME.pattern})\s+(?:gets|takes|uses|receives|(?:will|should)\s+"
+    r"(?:get|take|use|have))\s+(?:the\s+)?(?:(?:line|number)\s+)?$"
+)
 
 
 def _entry(raw: str, after: str, before: str, lead: str = "") -> NumberEntry:
@@ -661,8 +1019,13 @@ def _entry(raw: str, after: str, before: str, lead: str = "") -> NumberEntry:
     if pin is None and _PIN_BEFORE.search(lead):  # "the PIN for 512-555-0101 is 4821"
         value = _VALUE_AFTER.match(after)
         pin = value.group("pin") if value else None
+        use_as = _PIN_USE_AS.search(lead)  # "use 3190 as the PIN for 512-555-0101"
+        pin = pin or (use_as.group("pin") if use_as else None)
     email = _EMAIL.search(after)
+    gets = _NAME_GETS.match(lead)
     name = _assignee_name(after) or (_assignee_name(before) if before else None)
+    if name is None and gets is not None:
+        name = gets.group("name")
     if email is None and before:
         email = _EMAIL.search(before)
     return NumberEntry(
@@ -697,7 +1060,8 @@ def _assignee_name(segment: str) -> str | None:
     if not names:
         return None
     several = [n for n in names if " " in n]
-    return several[-1] if several else names[-1]
+    name = several[-1] if several else names[-1]
+    return name[:-1] if name.endswith(".") and len(name.split()[-1]) > 3 else name
 
 
 # --- tables pasted into the body -------------------------------------------------------------
@@ -754,14 +1118,13 @@ def _table_run(run: list[_Line], kind: str) -> Iterator[list[_Line]]:
 
 
 def _excluded_lines(lines: list[_Line]) -> set[int]:
-    """Lines whose digits are not numbers to port: account number, SSN, address, dates."""
+    """Lines whose digits are not numbers to port: SSN and other references.
+
+    (The account number and the BTN are set aside by their spans: see `_claimed`.)
+    """
     out: set[int] = set()
     for line in lines:
-        if (
-            (_ACCOUNT_NUMBER.search(line.text) and not _NUMBER_FIRST.match(line.text))
-            or any(p.search(line.text) for p in _SSN_PATTERNS)
-            or _OTHER_REFERENCE.search(line.text)
-        ):
+        if any(p.search(line.text) for p in _SSN_PATTERNS) or _OTHER_REFERENCE.search(line.text):
             out.add(line.n)
     return out
 
@@ -777,16 +1140,19 @@ _OTHER_REFERENCE = re.compile(
 _NUMBER_FIRST = re.compile(_BULLET + r"\(?\+?1?[\s.-]?\(?[2-9]\d{2}")
 
 
-def _pin_for_all(lines: list[_Line]) -> str | None:
-    """A PIN stated on a line with no number on it, or "same PIN for all lines: X"."""
-    for line in lines:
-        m = _PIN_FOR_ALL_SENTENCE.search(line.text)
+def _pin_for_all(segments: list[_Line], porting: set[int]) -> str | None:
+    """A PIN stated for all lines, or on a line with no number to port on it."""
+    segments = [s for s in segments if _reads(s, "pin") or s.field == "pin_all"]
+    for seg in segments:
+        m = _PIN_FOR_ALL_SENTENCE.search(seg.text)
         if m:
             return m.group("pin")
-    for line in lines:
-        if NANP_PATTERN.search(line.text) or _CONTACT_LABEL.match(line.text):
+        if seg.field == "pin_all" and _pin_in(seg.text):
+            return _pin_in(seg.text)
+    for seg in segments:
+        if seg.n in porting or _CONTACT_LABEL.match(seg.text):
             continue
-        pin = _pin_in(line.text)
+        pin = _pin_in(seg.text)
         if pin:
             return pin
     return None
@@ -795,17 +1161,24 @@ def _pin_for_all(lines: list[_Line]) -> str | None:
 def read_statements(text: str) -> Statements:
     """The values stated in one message's new text. None (or empty) for what is not stated."""
     lines = _customer_lines(text)
-    joined = "\n".join(line.text for line in lines)
-    entries = _numbers(lines, _excluded_lines(lines))
+    segments = _segments(lines)
+    claimed = _claimed(segments)
+    joined = "\n".join(seg.text for seg in segments)
+    excluded = _excluded_lines(lines)
+    entries = _numbers(lines, excluded, claimed)
     entries, pin_lines = _pins_under_numbers(lines, entries)
-    pin_for_all = _pin_for_all([line for line in lines if line.n not in pin_lines])
+    porting = {
+        line.n for line in lines
+        if line.n not in excluded and _port_matches(line.text, claimed.get(line.n, []))
+    }  # fmt: skip
+    pin_for_all = _pin_for_all([s for s in segments if s.n not in pin_lines], porting)
     no_pin = _no_pin_stated(lines)
     return Statements(
         current_carrier=find_carrier(joined) or stated_carrier(joined),
-        account_number=_account_number(lines),
-        account_name=_account_name(lines),
-        service_address=_service_address(lines),
-        billing_telephone_number=_btn(lines),
+        account_number=_account_number(segments),
+        account_name=_account_name(segments),
+        service_address=_service_address(segments),
+        billing_telephone_number=_btn(segments),
         ssn_last4=_ssn_last4(lines),
         pin_for_all=pin_for_all,
         # "No PIN" beside a PIN for the whole account contradicts it: the PIN wins.
