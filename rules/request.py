@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from parsers.body import reference_digits
 from parsers.model import Address, Document, NumberEntry, ParsedMessage
-from parsers.phone import parse_phone, to_e164
+from parsers.phone import digits_of, parse_phone, to_e164
 
 T = TypeVar("T")
 
@@ -99,22 +100,49 @@ def _numbers_of_message(parsed: ParsedMessage) -> list[NumberEntry]:
     return out
 
 
-def _merge_numbers(messages: Sequence[ParsedMessage]) -> list[NumberEntry]:
-    numbers: list[NumberEntry] = []
-    for parsed in messages:
+@dataclass(frozen=True)
+class _Held:
+    entry: NumberEntry
+    pin_at: int  # the message that stated this number's own PIN; -1: none
+
+
+def _update(held: _Held, said: NumberEntry, k: int) -> _Held:
+    """What message k says of a number already listed: its values replace the old ones."""
+    return _Held(_merge_entry(replace(said, raw=held.entry.raw), held.entry),
+                 k if said.pin else held.pin_at)  # fmt: skip
+
+
+def _merge_numbers(messages: Sequence[ParsedMessage]) -> list[_Held]:
+    """The numbers as the thread leaves them, each with where its own PIN was stated.
+
+    A follow-up that names only numbers already listed ("the PIN for 512-555-0101
+    is 3190", "the …0199 line goes to Dana Ortiz") updates those numbers; one that
+    lists a number not yet listed replaces the list. A number named by its last four
+    digits updates the one listed number that ends so, and is dropped when none or
+    several do.
+    """
+    numbers: list[_Held] = []
+    for k, parsed in enumerate(messages):
         said = _numbers_of_message(parsed)
-        if not said:
-            continue
-        known = {_key(e) for e in numbers}
-        if numbers and all(_key(e) in known for e in said):
-            # A follow-up about numbers already listed ("the PIN for 512-555-0101
-            # is 4821") updates them rather than replacing the list.
-            updates = {_key(e): e for e in said}
-            numbers = [
-                _merge_entry(updates[_key(e)], e) if _key(e) in updates else e for e in numbers
-            ]
-        else:
-            numbers = said
+        full = [e for e in said if reference_digits(e.raw) is None]
+        if full:
+            known = {_key(h.entry) for h in numbers}
+            if numbers and all(_key(e) in known for e in full):
+                updates = {_key(e): e for e in full}
+                numbers = [
+                    _update(h, updates[_key(h.entry)], k) if _key(h.entry) in updates else h
+                    for h in numbers
+                ]
+            else:
+                numbers = [_Held(e, k if e.pin else -1) for e in full]
+        for ref in said:
+            digits = reference_digits(ref.raw)
+            if digits is None:
+                continue
+            hits = [i for i, h in enumerate(numbers) if digits_of(_key(h.entry)).endswith(digits)]
+            if len({_key(numbers[i].entry) for i in hits}) == 1:
+                for i in hits:
+                    numbers[i] = _update(numbers[i], ref, k)
     return numbers
 
 
@@ -126,6 +154,7 @@ def build_request(messages: Sequence[ParsedMessage]) -> Request:
     number_list = _newest_document(messages, "number_list")
 
     pin_for_all = _latest(s.pin_for_all for s in statements)
+    all_at = max((k for k, s in enumerate(statements) if s.pin_for_all is not None), default=-1)
     no_pin_stated = False
     for s in statements:
         if s.no_pin_stated:
@@ -133,9 +162,15 @@ def build_request(messages: Sequence[ParsedMessage]) -> Request:
         elif s.pin_for_all is not None:
             no_pin_stated = False
 
-    numbers = _merge_numbers(messages)
-    if pin_for_all is not None:
-        numbers = [e if e.pin else replace(e, pin=pin_for_all) for e in numbers]
+    # The newest word on a number's PIN wins: a PIN for all lines replaces the PINs
+    # of single numbers stated in earlier messages (a correction of all of them),
+    # and a number's own PIN stated with it or later wins over it.
+    numbers = [
+        replace(h.entry, pin=pin_for_all)
+        if pin_for_all is not None and (h.entry.pin is None or h.pin_at < all_at)
+        else h.entry
+        for h in _merge_numbers(messages)
+    ]
 
     btn_raw = _latest(s.billing_telephone_number for s in statements)
     filled: list[tuple[str, str]] = []
