@@ -156,7 +156,10 @@ def parse_address(text: str | Sequence[str]) -> Address | None:
                    po_box=po_box)  # fmt: skip
 
 
-_REGION_NEAR_END = re.compile(r"(?:^|[\s,])(?P<region>[A-Za-z]{2})\.?,?\s+\S{2,7}(?:\s\S{2,4})?\s*$")
+# A region code, then a ZIP or postal code with a slip: its first token holds a digit.
+_REGION_NEAR_END = re.compile(
+    r"(?:^|[\s,])(?P<region>[A-Za-z]{2})\.?,?\s+(?=[A-Za-z]{0,3}\d)\S{3,7}(?:\s\S{3,4})?\s*$"
+)
 
 
 def ends_like_a_place(text: str) -> bool:

@@ -135,7 +135,8 @@ _SERVICE_ADDRESS_LABEL = re.compile(
 )
 _OTHER_ADDRESS_LABEL = re.compile(
     r"\b(?:billing\s+address|mailing\s+address|customer\s+address|bill(?:ed)?\s+to"
-    r"|address|adresse\s+(?:de\s+facturation|postale|de\s+correspondance)|adresse)(?!\w)\s*[:.]?",
+    r"|(?:address|adresse)(?=\s*:)|adresse\s+(?:de\s+facturation|postale|de\s+correspondance))"
+    r"(?!\w)\s*[:.]?",
     re.IGNORECASE,
 )
 _REMIT = re.compile(
@@ -439,6 +440,11 @@ def _block_from(lines: list[str]) -> _Block | None:
             names.append(lines[start])
         start += 1
     body = lines[start:]
+    # A line above the last that ends like a place ("..., SACRAMENTO CA") ends an
+    # address of its own: a table of addresses, not one block.
+    for k in range(len(body) - 2, -1, -1):
+        if ends_like_a_place(body[k]) or re.search(r",\s*[A-Z]{2}\s*$", body[k]):
+            return None
     address = parse_address(body)
     if address is None:
         return None
@@ -567,6 +573,8 @@ def _unlabelled_blocks(layout: Layout) -> list[tuple[Cell, _Block]]:
                 above = [c for c in row if _overlaps(c, cell)]
                 if not above or _ANY_LABEL.search(above[0].text) or not _address_line(above[0]):
                     break
+                if _ZIP_TAIL.search(above[0].text):
+                    break  # the last line of another block (a letterhead) right above
                 left = [c for c in row if c.end <= above[0].col]
                 if left and _ANY_LABEL.search(left[-1].text):
                     break  # the value of a label to its left, not a block line
@@ -691,7 +699,12 @@ def _csr_fields(layout: Layout) -> _CsrFields | None:
                 return alone.address
         return None
 
-    address = address_after(("SA",)) or address_after(("BA1", "BA"))
+    service, billing = address_after(("SA",)), address_after(("BA1", "BA"))
+    address = service or billing
+    if (service is not None and service.city is None and billing is not None
+            and address_key(service)[0] == address_key(billing)[0]):  # fmt: skip
+        # "SA 410 MAIN ST" with no city line: the billing block has the same street.
+        address = billing
     btn = None
     for code, value in codes:
         if code in ("ATN", "BTN"):
