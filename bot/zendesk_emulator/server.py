@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -37,10 +38,21 @@ from bot.zendesk_emulator.store import (
 
 @dataclass
 class Fault:
+    """An injected failure. `mode` "refuse": the answer is `status` and nothing is done
+    (a 429, a 503 from the edge). "lost": the request is carried out, then the
+    connection is dropped before any answer (a proxy or network fault after the write:
+    the client cannot tell whether it happened)."""
+
     status: int
     remaining: int
     retry_after: int | None
     path: str | None  # only requests whose path starts with this
+    method: str | None = None  # only requests with this method
+    mode: str = "refuse"
+
+    def matches(self, req: Request) -> bool:
+        return self.remaining > 0 and (self.path is None or req.path.startswith(self.path)) \
+            and (self.method is None or req.method == self.method)
 
 
 @dataclass
@@ -232,7 +244,7 @@ class Emulator(ThreadingHTTPServer):
     def admit(self, req: Request) -> dict[str, str]:
         s = self.settings
         for fault in s.faults:
-            if fault.remaining > 0 and (fault.path is None or req.path.startswith(fault.path)):
+            if fault.mode == "refuse" and fault.matches(req):
                 fault.remaining -= 1
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
                 text = "Too Many Requests" if fault.status == 429 else "Service Unavailable"
@@ -255,6 +267,15 @@ class Emulator(ThreadingHTTPServer):
         left = str(limit - s.window_count)
         headers.update({"x-rate-limit-remaining": left, "ratelimit-remaining": left})
         return headers
+
+    def lose_answer(self, req: Request) -> bool:
+        """Whether a "lost" fault takes this request's answer (the work is done)."""
+        for fault in self.settings.faults:
+            if fault.mode == "lost" and fault.matches(req):
+                fault.remaining -= 1
+                self.settings.faults = [f for f in self.settings.faults if f.remaining > 0]
+                return True
+        return False
 
     def _authenticate(self, req: Request) -> Json:
         unauthorized = ApiError(401, {"error": "Couldn't authenticate you"},
@@ -319,6 +340,12 @@ class _Handler(BaseHTTPRequestHandler):
         emulator = self.server
         with emulator.store.lock:
             response = self._dispatch(emulator, req)
+            lost = req.path.startswith("/api/") and emulator.lose_answer(req)
+        if lost:  # done, but the client never hears of it
+            self.close_connection = True
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self._send(response)
 
     def _read_chunked(self) -> bytes:
@@ -831,8 +858,12 @@ def admin(em: Emulator, req: Request) -> Response:
     try:
         data = req.json() if req.method == "POST" else {}
         if name == "faults" and req.method == "POST":
+            mode = str(data.get("mode", "refuse"))
+            if mode not in ("refuse", "lost"):
+                raise ValueError(f"unknown fault mode {mode!r}")
             fault = Fault(int(data.get("status", 503)), int(data.get("count", 1)),
-                          data.get("retry_after"), data.get("path"))  # fmt: skip
+                          data.get("retry_after"), data.get("path"), data.get("method"),
+                          mode)  # fmt: skip
             s.faults.append(fault)
             return ok({"faults": len(s.faults)})
         if name == "faults" and req.method == "DELETE":

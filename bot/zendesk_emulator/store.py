@@ -648,19 +648,22 @@ class Store:
                          ("priority", ticket["priority"]), ("type", ticket["type"]))
         ] + [{"id": self._id(), "type": "Create", "value": v, "field_name": k}
              for k, v in ticket["_fields"].items()]  # fmt: skip
-        audit = self._audit(ticket, audit_id, agent, client, events)
+        audit = self._audit(ticket, audit_id, agent, client, events, data.get("metadata"))
         if source is not None:
             source["followup_ids"].append(tid)
         return ticket, audit
 
     def _audit(self, ticket: Json, audit_id: int, agent: Json, client: str,
-               events: list[Json]) -> Json:  # fmt: skip
+               events: list[Json], custom: Any = None) -> Json:  # fmt: skip
+        """`custom`: the request's write-only `metadata`, kept as the audit's
+        `metadata.custom` (Zendesk's "Setting Metadata"); comments show it too."""
         audit = {
             "id": audit_id, "ticket_id": ticket["id"], "created_at": self.clock.iso(),
             "author_id": agent["id"],
             "metadata": {"system": {"client": client, "ip_address": "127.0.0.1",
                                     "location": "Emulator", "latitude": 0.0,
-                                    "longitude": 0.0}, "custom": {}},
+                                    "longitude": 0.0},
+                         "custom": copy.deepcopy(custom) if isinstance(custom, dict) else {}},
             "events": events, "via": copy.deepcopy(ticket["via"]),
         }  # fmt: skip
         if any(e["type"] == "Comment" for e in events):
@@ -727,7 +730,8 @@ class Store:
         if ticket["tags"] != old_tags:
             events.append(self._change("tags", list(ticket["tags"]), old_tags))
         ticket["updated_at"] = self.clock.iso()
-        return ticket, self._audit(ticket, audit_id, agent, client, events)
+        return ticket, self._audit(ticket, audit_id, agent, client, events,
+                                   data.get("metadata"))  # fmt: skip
 
     def _change(self, name: str, value: Any, previous: Any) -> Json:
         return {"id": self._id(), "type": "Change", "value": value, "field_name": name,
