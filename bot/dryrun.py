@@ -97,7 +97,8 @@ class PrintingDesk:
         return self._number()
 
     def update_ticket(self, ticket_id: int, draft: TicketDraft, note: str | None,
-                      attachments: Sequence[Attachment]) -> None:  # fmt: skip
+                      attachments: Sequence[Attachment],
+                      note_key: str | None = None) -> None:  # fmt: skip
         self.say(f"would UPDATE {self._name(ticket_id)}:")
         if note:
             self.say("  what changed:")
@@ -107,7 +108,7 @@ class PrintingDesk:
 
     def amend(self, ticket_id: int, *, note: str | None = None,
               fields: Mapping[str, FieldValue] | None = None, add_tags: Sequence[str] = (),
-              remove_tags: Sequence[str] = ()) -> None:  # fmt: skip
+              remove_tags: Sequence[str] = (), note_key: str | None = None) -> None:  # fmt: skip
         self.say(f"would add to {self._name(ticket_id)}:")
         for line in (note or "").splitlines():
             self.say(f"  note: {line}")
@@ -123,6 +124,9 @@ class PrintingDesk:
 
     def find_ticket(self, external_id: str) -> int | None:
         return None
+
+    def has_note(self, ticket_id: int, key: str) -> bool:
+        return False  # not asked: a dry run talks to no desk
 
     def setup_fields(self, names: ZendeskNames) -> dict[str, int]:
         return dict(names.field_ids)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.errors import MailRejected
 from bot.mailer import Mailer, PartiallyRefused
+from bot.notes import note_marker
 from bot.reply import envelope_recipients, part_types, render_reply, sent_note, suppressed_note
 from parsers.email import parse_message
 from parsers.model import Message
@@ -80,6 +81,14 @@ class ReplyLedger(Protocol):
     def put(self, record: ReplyRecord) -> None:
         """Insert or replace by key; durable (committed) on return."""
         ...
+
+    # the note ledger (bot.state): a note is recorded 'posting' before the ticket update
+    # that carries it and 'posted' after; the ticket sink settles one left in doubt
+    def note_status(self, key: str) -> str | None: ...
+
+    def begin_note(self, key: str, request_id: str) -> None: ...
+
+    def finish_note(self, key: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -260,11 +269,19 @@ class Replier:
         self._note_once(sent)
 
     def _note_once(self, record: ReplyRecord, text: str | None = None) -> None:
+        """The ticket's note about this reply, once: recorded 'posting' before the call and
+        'posted' after, under the marker the desk gives a note of this text. One left
+        'posting' by a stop or a lost answer is looked for on the ticket by the ticket
+        sink, which runs first; found, it is only recorded here."""
         if self.note is None or record.noted:
             return
         if text is None:
             text = _note_for(record)
-        self.note(record.request_id, text)
+        key = note_marker(text)
+        if self.ledger.note_status(key) != "posted":
+            self.ledger.begin_note(key, record.request_id)
+            self.note(record.request_id, text)
+            self.ledger.finish_note(key)
         self.ledger.put(replace(record, noted=True))
 
 
@@ -283,6 +300,7 @@ class MemoryLedger:
 
     def __init__(self) -> None:
         self.records: dict[str, ReplyRecord] = {}
+        self.notes: dict[str, str] = {}
 
     def reply_for(self, key: str) -> ReplyRecord | None:
         return self.records.get(key)
@@ -298,6 +316,15 @@ class MemoryLedger:
 
     def put(self, record: ReplyRecord) -> None:
         self.records[record.key] = record
+
+    def note_status(self, key: str) -> str | None:
+        return self.notes.get(key)
+
+    def begin_note(self, key: str, request_id: str) -> None:
+        self.notes.setdefault(key, "posting")
+
+    def finish_note(self, key: str) -> None:
+        self.notes[key] = "posted"
 
 
 __all__ = ["MemoryLedger", "Replier", "ReplyLedger", "ReplyRecord", "ReplySettings", "Result"]

@@ -259,6 +259,13 @@ CREATE TABLE IF NOT EXISTS ticket_messages (
     key TEXT NOT NULL,
     PRIMARY KEY (request_id, key)
 );
+CREATE TABLE IF NOT EXISTS notes (
+    key TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('posting', 'posted')),
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notes_request ON notes (request_id, status);
 CREATE TABLE IF NOT EXISTS ticket_updates (
     ticket_id INTEGER NOT NULL,
     at REAL NOT NULL
@@ -650,6 +657,35 @@ class SqliteStateStore:
             (ticket_id, since),
         )
         return [float(at) for (at,) in rows]
+
+    # -- the note ledger: each private note posted once ---------------------------------
+
+    def note_status(self, key: str) -> str | None:
+        """'posting' (sent, or about to be: its answer not yet recorded), 'posted', or None."""
+        found = self._db.execute("SELECT status FROM notes WHERE key=?", (key,)).fetchone()
+        return str(found[0]) if found else None
+
+    def begin_note(self, key: str, request_id: str) -> None:
+        """Written BEFORE the update that carries the note marked `key`."""
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO notes VALUES (?, ?, 'posting', ?)",
+                       (key, request_id, _now()))  # fmt: skip
+
+    def finish_note(self, key: str) -> None:
+        """Written AFTER it: the note is on the ticket."""
+        with self._transaction() as db:
+            db.execute("UPDATE notes SET status='posted', at=? WHERE key=?", (_now(), key))
+
+    def forget_note(self, key: str) -> None:
+        """It is not on the ticket (refused, or looked for and not found): post it afresh."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM notes WHERE key=? AND status='posting'", (key,))
+
+    def notes_in_doubt(self, request_id: str) -> list[str]:
+        """The keys of the request's notes left 'posting' (a stop or an outage came between)."""
+        rows = self._db.execute("SELECT key FROM notes WHERE request_id=? AND status='posting'"
+                                " ORDER BY at, key", (request_id,))  # fmt: skip
+        return [str(k) for (k,) in rows]
 
     # -- the reply ledger (bot.replier.ReplyLedger) --------------------------------------
 

@@ -74,6 +74,16 @@ class TicketLedger(Protocol):
 
     def updates_since(self, ticket_id: int, since: float) -> list[float]: ...
 
+    def note_status(self, key: str) -> str | None: ...
+
+    def begin_note(self, key: str, request_id: str) -> None: ...
+
+    def finish_note(self, key: str) -> None: ...
+
+    def notes_in_doubt(self, request_id: str) -> list[str]: ...
+
+    def forget_note(self, key: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class UpdateBudget:
@@ -93,7 +103,27 @@ def idempotency_key(request_id: str, message_key: str, purpose: str = "") -> str
     return f"portbot-{request_id}-{digest[:24]}"
 
 
+def update_key(request_id: str, ticket_id: int, new_keys: Sequence[str]) -> str:
+    """The marker of the update that brings `new_keys` onto the ticket: the same on every
+    retry of that update, another for the next message (the ticket's next revision)."""
+    text = "\0".join((request_id, str(ticket_id), *new_keys))
+    return "update-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 # -- decide ---------------------------------------------------------------------------
+
+# What an agent works from: the documents the port needs. Signature images, logos and
+# anything else stay in the mail (the note lists every document by name and kind).
+AGENT_KINDS = frozenset({"bill", "loa", "number_list"})
+
+
+def for_agent(attachments: Sequence[Attachment],
+              documents: Sequence[Mapping[str, Any]]) -> list[Attachment]:  # fmt: skip
+    """The attachments worth uploading: those the assessment read as a bill, an LOA or a
+    number list (`documents` as in the contract JSON: filename, kind)."""
+    wanted = {str(d.get("filename")) for d in documents if d.get("kind") in AGENT_KINDS}
+    return [a for a in attachments if a.filename in wanted]
+
 
 
 @dataclass(frozen=True)
@@ -151,24 +181,41 @@ class TicketSink:
 
     def __call__(self, delivery: Delivery) -> None:
         record = self.ledger.ticket(delivery.request_id)
-        if record is not None and record.pending is None and delivery.key in record.applied:
+        in_doubt = self.ledger.notes_in_doubt(delivery.request_id)
+        if (record is not None and record.pending is None and delivery.key in record.applied
+                and not in_doubt):  # fmt: skip
             return  # seen before: a retry after a crash, or another sink failed
         now = self.now()
         if now < self._down_until:
             raise DeliveryDeferred("Zendesk was unavailable moments ago; trying next cycle",
-                                   everything=True)  # fmt: skip
+                                   everything=True, service="Zendesk")  # fmt: skip
         try:
+            if in_doubt and record is not None and record.ticket_id is not None:
+                self._settle_notes(record.ticket_id, in_doubt)
+            if record is not None and record.pending is None and delivery.key in record.applied:
+                return
             self._bring_up_to_date(delivery, record, now)
         except DeskUnavailable as exc:
             self._down_until = now + max(exc.retry_after or 0.0, self.cool_off)
-            raise DeliveryDeferred(f"Zendesk unavailable: {exc}", everything=True) from exc
+            raise DeliveryDeferred(f"Zendesk unavailable: {exc}", everything=True,
+                                   service="Zendesk") from exc  # fmt: skip
         except DeskRejected as exc:
             if exc.status not in (401, 403):
                 raise
             self._down_until = now + self.cool_off
             raise DeliveryDeferred(f"Zendesk refused the bot's credentials ({exc.status}): "
                                    "check [zendesk] email and the API token",
-                                   everything=True) from exc  # fmt: skip
+                                   everything=True, service="Zendesk") from exc  # fmt: skip
+
+    def _settle_notes(self, ticket_id: int, keys: Sequence[str]) -> None:
+        """Notes left 'posting' (a stop or a lost answer came between the update and its
+        record): the ticket's audits say whether each went. One that did is recorded
+        posted; one that did not is forgotten, and its owner posts it again."""
+        for key in keys:
+            if self.desk.has_note(ticket_id, key):
+                self.ledger.finish_note(key)
+            else:
+                self.ledger.forget_note(key)
 
     def _bring_up_to_date(self, delivery: Delivery, record: TicketRecord | None,
                           now: float) -> None:  # fmt: skip
@@ -196,15 +243,23 @@ class TicketSink:
         note = diff_note(old, data)
         draft = draft_from_json(data, messages, self.names, follow_up=True,
                                 lifecycle=self.lifecycle(request_id))  # fmt: skip
-        attachments = [a for i in todo.new for a in messages[i].attachments]
+        attachments = for_agent([a for i in todo.new for a in messages[i].attachments],
+                                data.get("documents") or [])  # fmt: skip
+        key = update_key(request_id, ticket_id, new_keys)
+        if self.ledger.note_status(key) == "posted":  # made before a stop: only its record
+            self.ledger.record_update(request_id, ticket_id, keys, json.dumps(data), now)
+            return
+        self.ledger.begin_note(key, request_id)  # before the call: a stop now is checked
         try:
-            self.desk.update_ticket(ticket_id, draft, note, attachments)
+            self.desk.update_ticket(ticket_id, draft, note, attachments, note_key=key)
         except TicketClosed:
+            self.ledger.forget_note(key)
             log.info("request=%s ticket %d is closed: opening a follow-up", request_id, ticket_id)
             self._create(request_id, record, delivery.key, keys, new_keys, data, messages,
                          ticket_id)  # fmt: skip
             return
         except DeskRejected as exc:
+            self.ledger.forget_note(key)  # refused: nothing was posted
             if exc.status != 404:
                 raise
             log.warning("request=%s ticket %d is gone: opening a new one", request_id, ticket_id)
@@ -212,6 +267,7 @@ class TicketSink:
                          purpose=f"replaces-{ticket_id}")  # fmt: skip
             return
         self.ledger.record_update(request_id, ticket_id, keys, json.dumps(data), now)
+        self.ledger.finish_note(key)
         log.info("request=%s ticket %d updated (%d new message(s), %d attachment(s))",
                  request_id, ticket_id, len(new_keys), len(attachments))  # fmt: skip
 
@@ -259,8 +315,9 @@ class TicketSink:
         """The create call for `pending`: rebuilt from the ledger alone, so a repeat matches."""
         data = json.loads(pending.assessment_json)
         shown = [messages[k] for k in pending.keys if k in messages]
-        attachments: list[Attachment] = [a for k in pending.attach_keys if k in messages
-                                         for a in messages[k].attachments]  # fmt: skip
+        attachments = for_agent([a for k in pending.attach_keys if k in messages
+                                 for a in messages[k].attachments],
+                                data.get("documents") or [])  # fmt: skip
         draft = draft_from_json(data, shown, self.names,
                                 follow_up=pending.followup_of is not None or len(shown) > 1,
                                 lifecycle=self.lifecycle(request_id))  # fmt: skip
@@ -296,19 +353,38 @@ def read_token(config: ZendeskConfig, environ: Mapping[str, str] | None = None) 
     return token_s
 
 
+@dataclass(frozen=True)
+class DeskPatience:
+    """How long one message may hold the intake on Zendesk, whatever [zendesk] says:
+    a slow or failing desk defers the message to a later cycle instead.
+
+    The tighter of these and [zendesk] timeout_seconds / retry_attempts /
+    retry_max_wait_seconds applies (candidates for [zendesk] keys of their own).
+    """
+
+    connect_timeout: float = 5.0  # seconds to connect
+    read_timeout: float = 15.0  # seconds to wait for an answer
+    tries: int = 2  # HTTP attempts per call in one cycle, the first included
+    max_wait: float = 10.0  # a longer Retry-After is waited out between cycles instead
+
+
 def desk_from_config(config: ZendeskConfig, environ: Mapping[str, str] | None = None,
                      counter: CallCounter | None = None,
                      sleep: Callable[[float], None] = time.sleep,
-                     observer: CallObserver | None = None) -> ZenpyDesk:  # fmt: skip
+                     observer: CallObserver | None = None,
+                     patience: DeskPatience | None = None) -> ZenpyDesk:  # fmt: skip
     """The zenpy adapter for [zendesk]; no network call is made here."""
+    p = patience or DeskPatience()
     account = ZendeskAccount(
         subdomain=config.subdomain or "emulator", email=config.email,
-        token=read_token(config, environ), timeout=config.timeout_seconds,
+        token=read_token(config, environ), timeout=min(config.timeout_seconds, p.read_timeout),
+        connect_timeout=min(config.timeout_seconds, p.connect_timeout),
         base_url=config.url or None,
     )  # fmt: skip
-    retry = RetryPolicy(attempts=config.retry_attempts, backoff=config.retry_backoff_seconds,
+    retry = RetryPolicy(attempts=max(1, min(config.retry_attempts, p.tries)),
+                        backoff=config.retry_backoff_seconds,
                         max_backoff=config.retry_max_backoff_seconds,
-                        max_retry_after=config.retry_max_wait_seconds)  # fmt: skip
+                        max_retry_after=min(config.retry_max_wait_seconds, p.max_wait))
     try:
         return ZenpyDesk(account, config.names, counter or CallCounter(), retry, sleep=sleep,
                          observer=observer)  # fmt: skip
@@ -320,5 +396,6 @@ def budget_from_config(config: ZendeskConfig) -> UpdateBudget:
     return UpdateBudget(config.updates_per_ticket, config.update_window_seconds)
 
 
-__all__ = ["Plan", "TicketLedger", "TicketSink", "UpdateBudget", "budget_from_config",
-           "desk_from_config", "idempotency_key", "plan", "read_token"]  # fmt: skip
+__all__ = ["AGENT_KINDS", "DeskPatience", "Plan", "TicketLedger", "TicketSink", "UpdateBudget",
+           "budget_from_config", "desk_from_config", "for_agent", "idempotency_key", "plan",
+           "read_token", "update_key"]  # fmt: skip

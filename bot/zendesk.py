@@ -1,13 +1,22 @@
 """The ticket desk: a `TicketDesk` port and its Zendesk adapter on zenpy.
 
-Calls per request, in the normal case: one upload per attachment, then one
-create (or one update). Retries live in one place, `_DeskSession.request`: a 429
-waits its Retry-After, a 5xx or a lost connection backs off, both bounded; what
-is left is mapped once, in `_mapped`, to `DeskUnavailable` (transient: keep
-the message pending) or `DeskRejected` (permanent; `TicketClosed` for a closed
-ticket). Ticket creation sends an `Idempotency-Key` (zenpy does not) and
-stores the same key as the ticket's `external_id`, so a retry after a crash
-finds the ticket even when the re-uploaded attachments make the body differ.
+Calls per request, in the normal case: one upload per attachment the agent
+needs, then one create (or one update). Retries live in one place,
+`_DeskSession.request`: a 429 waits its Retry-After, a 5xx or a lost connection
+backs off, both bounded (a couple of tries: an outage defers the message to a
+later cycle instead of holding the intake); what is left is mapped once, in
+`_mapped`, to `DeskUnavailable` (transient: keep the message pending) or
+`DeskRejected` (permanent; `TicketClosed` for a closed ticket).
+
+Exactly once. Ticket creation sends an `Idempotency-Key` (zenpy does not) and
+stores the same key as the ticket's `external_id`, so a retry after a crash finds
+the ticket even when the re-uploaded attachments make the body differ. Zendesk
+has no such key for updates, so every update that posts a private note carries a
+marker in the audit's metadata (`metadata.custom.portbot_note`, written through
+the ticket's write-only `metadata`: invisible to agents). When an answer is lost
+(a timeout, a dropped connection, a 5xx after the write may have happened), the
+ticket's audits are searched for the marker before the update is sent again;
+a marker left in doubt when the tries run out is looked for first next time.
 """
 
 from __future__ import annotations
@@ -38,12 +47,17 @@ from zenpy.lib.api_objects import (
 from zenpy.lib.exception import APIException, ZenpyException
 
 from bot.errors import DeskRejected, DeskUnavailable, TicketClosed
+from bot.notes import NOTE_MARKER, note_marker
 from bot.ticket import FIELD_SPECS, FieldValue, TicketDraft, ZendeskNames
 from parsers.model import Attachment
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class _AlreadyApplied(Exception):
+    """The update whose answer was lost is on the ticket (its marker was found)."""
 
 
 class CallCounter:
@@ -84,7 +98,8 @@ class ZendeskAccount:
     email: str
     token: str
     domain: str = "zendesk.com"
-    timeout: float = 30.0
+    timeout: float = 30.0  # seconds to wait for an answer (read timeout)
+    connect_timeout: float | None = None  # seconds to connect; None: `timeout`
     # Send the API calls here instead (the local emulator): "http://127.0.0.1:8765".
     # zenpy only knows process-wide variables for this, so they are set (see below).
     base_url: str | None = None
@@ -98,7 +113,12 @@ class TicketDesk(Protocol):
                       idempotency_key: str) -> int: ...  # fmt: skip
 
     def update_ticket(self, ticket_id: int, draft: TicketDraft, note: str | None,
-                      attachments: Sequence[Attachment]) -> None: ...  # fmt: skip
+                      attachments: Sequence[Attachment],
+                      note_key: str | None = None) -> None: ...  # fmt: skip
+
+    def has_note(self, ticket_id: int, key: str) -> bool:
+        """Whether an update marked `key` (a note's marker) is on the ticket."""
+        ...
 
     def ticket_status(self, ticket_id: int) -> str: ...
 
@@ -111,8 +131,9 @@ class TicketDesk(Protocol):
 
     def amend(self, ticket_id: int, *, note: str | None = None,
               fields: Mapping[str, FieldValue] | None = None, add_tags: Sequence[str] = (),
-              remove_tags: Sequence[str] = ()) -> None:  # fmt: skip
-        """One update of parts of a ticket: a private note, fields by logical name, tags."""
+              remove_tags: Sequence[str] = (), note_key: str | None = None) -> None:  # fmt: skip
+        """One update of parts of a ticket: a private note, fields by logical name, tags.
+        With a note, made once: marked `note_key` (else a marker from the note's text)."""
         ...
 
     def ticket_states(self, ticket_ids: Sequence[int]) -> dict[int, TicketState]:
@@ -146,7 +167,12 @@ CallObserver = Callable[[str, "int | str"], None]  # (kind, HTTP status or "erro
 
 
 class _DeskSession(requests.Session):
-    """A requests session that counts calls, adds per-call headers and retries."""
+    """A requests session that counts calls, adds per-call headers and retries.
+
+    `call_options(guard=...)`: before repeating a call whose answer was lost (it may
+    have been carried out), `guard()` is asked whether it was; if so, the call ends
+    with `_AlreadyApplied` instead of being sent again.
+    """
 
     def __init__(self, counter: CallCounter, policy: RetryPolicy,
                  sleep: Callable[[float], None],
@@ -157,27 +183,46 @@ class _DeskSession(requests.Session):
         self.policy = policy
         self.sleep = sleep
         self.extra: dict[str, str] = {}
+        self.guard: Callable[[], bool] | None = None
+        self.in_doubt = False  # the last guarded call ended with its answer lost
 
     @contextmanager
-    def headers_for_call(self, headers: Mapping[str, str]) -> Iterator[None]:
-        self.extra = dict(headers)
+    def call_options(self, headers: Mapping[str, str] | None = None,
+                     guard: Callable[[], bool] | None = None) -> Iterator[None]:  # fmt: skip
+        self.extra, self.guard, self.in_doubt = dict(headers or {}), guard, False
         try:
             yield
         finally:
-            self.extra = {}
+            self.extra, self.guard = {}, None
+
+    def headers_for_call(self, headers: Mapping[str, str]) -> Any:
+        return self.call_options(headers)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any,
                 **kwargs: Any) -> requests.Response:  # fmt: skip
         method_s = method.decode() if isinstance(method, bytes) else str(method)
         url_s = url.decode() if isinstance(url, bytes) else str(url)
-        if self.extra:
-            kwargs["headers"] = {**(kwargs.get("headers") or {}), **self.extra}
+        extra, guard = self.extra, self.guard
+        self.extra, self.guard = {}, None  # the guard's own calls are plain ones
+        try:
+            return self._request(method_s, url_s, extra, guard, *args, **kwargs)
+        finally:
+            self.extra, self.guard = extra, guard
+
+    def _request(self, method_s: str, url_s: str, extra: Mapping[str, str],
+                 guard: Callable[[], bool] | None, *args: Any,
+                 **kwargs: Any) -> requests.Response:  # fmt: skip
+        if extra:
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), **extra}
         kind = _kind(method_s.upper(), url_s)
         self.counter.calls[kind] += 1
         policy, wait = self.policy, self.policy.backoff
         body: Any = kwargs.get("data")
         start = body.tell() if hasattr(body, "seek") and hasattr(body, "tell") else None
+        doubt = False  # an earlier attempt may have been carried out
         for attempt in range(1, policy.attempts + 1):
+            if doubt and guard is not None and guard():
+                raise _AlreadyApplied()
             if start is not None:
                 body.seek(start)  # an upload's file object: send the whole file again
             self.counter.attempts += 1
@@ -186,7 +231,11 @@ class _DeskSession(requests.Session):
                 response = super().request(method_s, url_s, *args, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self.observer(kind, "error")
+                # only a refused or timed-out connect is sure not to have arrived
+                sure_not_sent = isinstance(exc, requests.ConnectTimeout) or _refused(exc)
+                doubt = doubt or not sure_not_sent
                 if last:
+                    self.in_doubt = doubt and guard is not None
                     raise DeskUnavailable(f"Zendesk unreachable: {type(exc).__name__}") from exc
                 delay = wait
             else:
@@ -194,13 +243,16 @@ class _DeskSession(requests.Session):
                 self.observer(kind, status)
                 if status != 429 and status not in RETRY_STATUSES:
                     return response
+                doubt = doubt or status != 429  # a 5xx may come after the work was done
                 retry_after = _retry_after(response)
                 if status == 429 and retry_after is None:
                     retry_after = wait
                 if retry_after is not None and retry_after > policy.max_retry_after:
+                    self.in_doubt = doubt and guard is not None
                     raise DeskUnavailable(f"Zendesk asks to wait {retry_after:.0f} s "
                                           f"({status})", retry_after)  # fmt: skip
                 if last:
+                    self.in_doubt = doubt and guard is not None
                     raise DeskUnavailable(f"Zendesk answered {status} {policy.attempts} times",
                                           retry_after)  # fmt: skip
                 delay = retry_after if retry_after is not None else wait
@@ -209,6 +261,22 @@ class _DeskSession(requests.Session):
             self.sleep(delay)
             wait = min(wait * 2, policy.max_backoff)
         raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _refused(exc: Exception) -> bool:
+    """A connection refused (nothing listening): the request never left."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        if "Connection refused" in str(current) or "NewConnectionError" in repr(current):
+            return True
+        current = current.__cause__ or current.__context__ or (
+            current.args[0] if current.args and isinstance(current.args[0], BaseException)
+            else None)  # fmt: skip
+    return False
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -288,9 +356,13 @@ class ZenpyDesk:
         if account.base_url:
             _force_base_url(account.base_url)
         self._session = _DeskSession(counter, retry or RetryPolicy(), sleep, observer)
+        # requests takes (connect, read); zenpy hands its timeout to every call
+        timeout: Any = (account.timeout if account.connect_timeout is None
+                        else (account.connect_timeout, account.timeout))  # fmt: skip
         self._zenpy = Zenpy(subdomain=account.subdomain, domain=account.domain,
                             email=account.email, token=account.token, session=self._session,
-                            timeout=account.timeout, disable_cache=True)  # fmt: skip
+                            timeout=timeout, disable_cache=True)  # fmt: skip
+        self._in_doubt: set[tuple[int, str]] = set()  # (ticket, marker): answer lost
 
     # --- the parts of a ticket ---------------------------------------------------
 
@@ -369,12 +441,16 @@ class ZenpyDesk:
         return None
 
     def update_ticket(self, ticket_id: int, draft: TicketDraft, note: str | None,
-                      attachments: Sequence[Attachment]) -> None:  # fmt: skip
+                      attachments: Sequence[Attachment], note_key: str | None = None) -> None:
         """One update: a private note (what changed, then the whole picture), fields, tags.
 
         Tags are added and removed rather than replaced, so an agent's own tags stay.
         Raises `TicketClosed` when the ticket is closed: then open a follow-up.
+        `note_key` marks the note (see the module's docstring): the update is made once.
         """
+        marker = note_key or note_marker(draft.note_text + "\0" + (note or ""))
+        if self._settled(ticket_id, marker):
+            return
         tokens = self._upload(attachments)
         unwanted = [t for t in self.names.managed_tags() if t not in draft.tags]
         ticket = Ticket(id=ticket_id, subject=draft.subject,
@@ -382,8 +458,43 @@ class ZenpyDesk:
                         custom_fields=self._custom_fields(draft))  # fmt: skip
         ticket.additional_tags = list(draft.tags)
         ticket.remove_tags = unwanted
-        with _mapped(f"update ticket {ticket_id}"):
-            self._zenpy.tickets.update(ticket)
+        self._update_once(ticket, ticket_id, marker)
+
+    def has_note(self, ticket_id: int, key: str) -> bool:
+        """Whether an update marked `key` is on the ticket (its audits, newest first)."""
+        with _mapped(f"read the audits of ticket {ticket_id}"):
+            audits = list(self._zenpy.tickets.audits(ticket=ticket_id))
+        for audit in reversed(audits):
+            metadata = getattr(audit, "metadata", None)
+            custom = getattr(metadata, "custom", None) if metadata is not None else None
+            if isinstance(custom, dict) and custom.get(NOTE_MARKER) == key:
+                return True
+        return False
+
+    def _settled(self, ticket_id: int, marker: str) -> bool:
+        """A marked update whose answer was lost earlier: is it on the ticket after all?"""
+        if (ticket_id, marker) not in self._in_doubt:
+            return False
+        if self.has_note(ticket_id, marker):
+            self._in_doubt.discard((ticket_id, marker))
+            return True
+        self._in_doubt.discard((ticket_id, marker))
+        return False
+
+    def _update_once(self, ticket: Ticket, ticket_id: int, marker: str) -> None:
+        """PUT the update with its marker; a lost answer is checked, not blindly repeated."""
+        ticket.metadata = {NOTE_MARKER: marker}
+        try:
+            with _mapped(f"update ticket {ticket_id}"), self._session.call_options(
+                    guard=lambda: self.has_note(ticket_id, marker)):  # fmt: skip
+                self._zenpy.tickets.update(ticket)
+        except _AlreadyApplied:
+            log.info("ticket %d: the update whose answer was lost is there; not repeated",
+                     ticket_id)  # fmt: skip
+        except DeskUnavailable:
+            if self._session.in_doubt:
+                self._in_doubt.add((ticket_id, marker))
+            raise
 
     def ticket_status(self, ticket_id: int) -> str:
         with _mapped(f"read ticket {ticket_id}"):
@@ -391,7 +502,11 @@ class ZenpyDesk:
 
     def amend(self, ticket_id: int, *, note: str | None = None,
               fields: Mapping[str, FieldValue] | None = None, add_tags: Sequence[str] = (),
-              remove_tags: Sequence[str] = ()) -> None:  # fmt: skip
+              remove_tags: Sequence[str] = (), note_key: str | None = None) -> None:  # fmt: skip
+        """One update; with a note it is made once (marked `note_key`, else by its text)."""
+        marker = (note_key or note_marker(note)) if note else None
+        if marker is not None and self._settled(ticket_id, marker):
+            return
         ticket = Ticket(id=ticket_id)
         if note:
             ticket.comment = Comment(body=note, public=False)
@@ -404,6 +519,9 @@ class ZenpyDesk:
             ticket.additional_tags = list(add_tags)
         if remove_tags:
             ticket.remove_tags = [t for t in remove_tags if t not in add_tags]
+        if marker is not None:
+            self._update_once(ticket, ticket_id, marker)
+            return
         with _mapped(f"update ticket {ticket_id}"):
             self._zenpy.tickets.update(ticket)
 

@@ -289,3 +289,74 @@ def test_zenpy_reaches_the_emulator_through_its_force_variables(
     tid = plain.create_ticket(draft_from_json(incomplete(), [message()], names), (), "env")
     assert plain.ticket_status(tid) == "new"
     assert os.environ["ZENPY_FORCE_NETLOC"] == em.netloc
+
+
+def _note_count(em: Emulator, tid: int, text: str) -> int:
+    return sum(1 for c in comments(em, tid) if text in c["body"])
+
+
+def test_a_note_whose_answer_is_lost_is_found_not_posted_again(
+    em: Emulator, names: ZendeskNames
+) -> None:
+    msg = message(attachments=(BILL,))
+    counter = CallCounter()
+    the_desk = desk(em, names, counter, attempts=2)
+    tid = the_desk.create_ticket(draft_from_json(incomplete(), [msg], names), (), "req-lost")
+    # the update is made, then the connection drops before the answer: the retry looks first
+    fault(em, mode="lost", method="PUT", path=f"/api/v2/tickets/{tid}", count=1)
+    the_desk.amend(tid, note="auto-reply sent: <r1@ourco.example>")
+    assert _note_count(em, tid, "auto-reply sent: <r1@ourco.example>") == 1
+    assert counter.calls["update"] == 1 and counter.attempts == 3  # create, PUT, audits read
+    [audit] = [a for a in get(em, f"tickets/{tid}/audits.json")["audits"]
+               if a["metadata"]["custom"]]  # fmt: skip
+    assert audit["metadata"]["custom"]["portbot_note"].startswith("note-")
+
+
+def test_a_note_in_doubt_when_the_tries_run_out_is_looked_for_next_time(
+    em: Emulator, names: ZendeskNames
+) -> None:
+    msg = message(attachments=(BILL,))
+    the_desk = desk(em, names, attempts=1)
+    tid = the_desk.create_ticket(draft_from_json(incomplete(), [msg], names), (), "req-doubt")
+    fault(em, mode="lost", method="PUT", path=f"/api/v2/tickets/{tid}", count=1)
+    with pytest.raises(DeskUnavailable):
+        the_desk.amend(tid, note="Stage: submitted", add_tags=["port_stage_submitted"])
+    the_desk.amend(tid, note="Stage: submitted", add_tags=["port_stage_submitted"])  # next cycle
+    assert _note_count(em, tid, "Stage: submitted") == 1
+
+
+def test_a_failed_update_that_made_nothing_is_sent_again(
+    em: Emulator, names: ZendeskNames
+) -> None:
+    msg = message(attachments=(BILL,))
+    the_desk = desk(em, names, attempts=2)
+    tid = the_desk.create_ticket(draft_from_json(incomplete(), [msg], names), (), "req-503")
+    fault(em, status=500, method="PUT", count=1)  # refused before any work: not there
+    follow = message(attachments=(LOA,))
+    draft = draft_from_json(complete(), [msg, follow], names, follow_up=True)
+    the_desk.update_ticket(tid, draft, diff_note(incomplete(), complete()), follow.attachments,
+                           note_key="update-1")  # fmt: skip
+    assert the_desk.has_note(tid, "update-1")
+    assert len(comments(em, tid)) == 2
+
+
+def test_a_ticket_update_under_repeated_lost_answers_posts_one_note(
+    em: Emulator, names: ZendeskNames
+) -> None:
+    msg = message(attachments=(BILL,))
+    the_desk = desk(em, names, attempts=1)
+    tid = the_desk.create_ticket(draft_from_json(incomplete(), [msg], names), (), "req-lost2")
+    follow = message(attachments=(LOA,))
+    draft = draft_from_json(complete(), [msg, follow], names, follow_up=True)
+    fault(em, mode="lost", method="PUT", count=5)
+    cycles = 0
+    while True:  # each cycle tries once; the answer is lost until the marker is found
+        cycles += 1
+        try:
+            the_desk.update_ticket(tid, draft, "Now received: LOA", follow.attachments,
+                                   note_key="update-2")  # fmt: skip
+            break
+        except DeskUnavailable:
+            assert cycles < 5
+    assert cycles == 2
+    assert len(comments(em, tid)) == 2  # the create's note and one update note

@@ -19,10 +19,12 @@ from bot.ticket import FIELD_SPECS, TicketDraft, ZendeskNames
 from bot.ticketing import (
     TicketSink,
     UpdateBudget,
+    for_agent,
     idempotency_key,
     over_budget,
     plan,
     read_token,
+    update_key,
 )
 from parsers.model import Attachment
 from tests.conftest import FIXTURES, ROOT
@@ -52,6 +54,8 @@ class RecordingDesk:
     crash_after_create: bool = False
     forget_keys: bool = False  # Idempotency-Keys expire after two hours
     external_ids: dict[str, int] = field(default_factory=dict)
+    markers: dict[int, list[str]] = field(default_factory=dict)  # note markers per ticket
+    crash_after_update: bool = False
 
     def _call(self, what: str) -> None:
         self.calls.append(what)
@@ -77,7 +81,8 @@ class RecordingDesk:
         return self._create(draft, attachments, idempotency_key, None)
 
     def update_ticket(self, ticket_id: int, draft: TicketDraft, note: str | None,
-                      attachments: Sequence[Attachment]) -> None:  # fmt: skip
+                      attachments: Sequence[Attachment],
+                      note_key: str | None = None) -> None:  # fmt: skip
         self._call("update")
         if ticket_id in self.closed:
             raise TicketClosed("closed", 422, "RecordInvalid")
@@ -87,6 +92,14 @@ class RecordingDesk:
         filed.draft = draft
         filed.notes.append(f"{note}\n\n{draft.note_text}")
         filed.attachments += [a.filename for a in attachments]
+        if note_key is not None:
+            self.markers.setdefault(ticket_id, []).append(note_key)
+        if self.crash_after_update:
+            raise SystemExit("killed right after the update call")
+
+    def has_note(self, ticket_id: int, key: str) -> bool:
+        self._call("has_note")
+        return key in self.markers.get(ticket_id, [])
 
     def ticket_status(self, ticket_id: int) -> str:
         return "closed" if ticket_id in self.closed else "open"
@@ -214,6 +227,59 @@ def test_a_create_left_in_flight_by_a_crash_is_repeated_with_the_same_key(
     assert len(desk.tickets) == 1
     assert desk.calls == ["create", "find", "update"]
     assert desk.tickets[1].attachments == ["TELUS_bill.pdf", "Harbourview LOA.pdf"]
+
+
+def test_an_update_killed_after_its_call_is_not_posted_again_after_a_restart(
+    deliveries: list[Delivery], state: SqliteStateStore
+) -> None:
+    desk = RecordingDesk()
+    sink(desk, state)(deliveries[0])
+    desk.crash_after_update = True
+    with pytest.raises(SystemExit):
+        sink(desk, state)(deliveries[1])
+    assert len(state.notes_in_doubt("PR-000001")) == 1  # 'posting': the answer never came
+    desk.crash_after_update = False
+    restarted = sink(desk, state)
+    restarted(deliveries[1])  # the intake hands the message on again
+    assert desk.calls == ["create", "update", "has_note"]  # looked for, found, not repeated
+    assert len(desk.tickets[1].notes) == 2
+    assert state.notes_in_doubt("PR-000001") == []
+    restarted(deliveries[2])
+    assert desk.calls[-1] == "update" and len(desk.tickets[1].notes) == 3
+
+
+def test_an_update_left_posting_but_not_on_the_ticket_is_posted_once(
+    deliveries: list[Delivery], state: SqliteStateStore
+) -> None:
+    desk = RecordingDesk()
+    sink(desk, state)(deliveries[0])
+    desk.fail = DeskUnavailable("Zendesk unreachable: ReadTimeout")
+    with pytest.raises(DeliveryDeferred):
+        sink(desk, state)(deliveries[1])
+    desk.fail = None
+    sink(desk, state)(deliveries[1])
+    assert desk.calls == ["create", "update", "has_note", "update"]
+    assert len(desk.tickets[1].notes) == 2  # the failed call made nothing; one note now
+    assert state.notes_in_doubt("PR-000001") == []
+
+
+def test_only_the_documents_an_agent_needs_are_uploaded() -> None:
+    def att(name: str) -> Attachment:
+        return Attachment(name, "application/octet-stream", b"x")
+
+    documents = [{"filename": "bill.pdf", "kind": "bill"}, {"filename": "loa.pdf", "kind": "loa"},
+                 {"filename": "numbers.csv", "kind": "number_list"},
+                 {"filename": "logo.png", "kind": "other"}]  # fmt: skip
+    sent = [att(n) for n in ("bill.pdf", "image001.png", "loa.pdf", "logo.png", "numbers.csv")]
+    assert [a.filename for a in for_agent(sent, documents)] == ["bill.pdf", "loa.pdf",
+                                                                "numbers.csv"]  # fmt: skip
+
+
+def test_each_revision_of_a_ticket_has_its_own_update_marker() -> None:
+    first = update_key("PR-000001", 1, ["<a@x>"])
+    assert first == update_key("PR-000001", 1, ["<a@x>"])
+    assert first != update_key("PR-000001", 1, ["<b@x>"])
+    assert first != update_key("PR-000001", 2, ["<a@x>"])
 
 
 def test_a_create_in_flight_is_not_repeated_after_zendesk_forgot_its_key(
