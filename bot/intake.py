@@ -109,16 +109,30 @@ class DeliveryDeferred(PortbotError):
     """A sink cannot do its part now (an outage, a rate budget): try again next cycle.
 
     `everything`: nothing else can be handed on this cycle either (the desk is down),
-    so the other pending hand-ons wait without being assessed again.
+    so the other pending hand-ons wait without being assessed again. `service`: the
+    service that is out ("Zendesk", "the mail server"), when an outage is the reason
+    (a rate budget is not one).
     """
 
-    def __init__(self, message: str, *, everything: bool = False) -> None:
+    def __init__(self, message: str, *, everything: bool = False, service: str = "") -> None:
         super().__init__(message)
         self.everything = everything
+        self.service = service
 
 
 class DeliveryRefused(PortbotError):
     """A sink can never do its part for this message: quarantine it, saying why."""
+
+
+def outage_of(exc: BaseException) -> str:
+    """The service whose outage `exc` is ("" when it is none: a rate budget, a bug)."""
+    if isinstance(exc, DeskUnavailable):
+        return "Zendesk"
+    if isinstance(exc, MailUnavailable):
+        return "the mail server"
+    if isinstance(exc, DeliveryDeferred):
+        return exc.service
+    return ""
 
 
 def _failure(exc: Exception) -> Literal["wait", "refused", "failed"]:
@@ -264,6 +278,7 @@ class CycleReport:
     delivered: int = 0
     delivery_failures: int = 0
     deferred: int = 0  # hand-ons waiting for a later cycle (an outage, a rate budget)
+    outages: dict[str, int] = field(default_factory=dict)  # service -> hand-ons it holds
     moved_to_quarantine: int = 0
     stopped_early: bool = False
     events: list[str] = field(default_factory=list)  # what the ticks did: stage changes ...
@@ -271,6 +286,14 @@ class CycleReport:
 
     def count(self, outcome: str) -> int:
         return sum(1 for h in self.handled if h.outcome == outcome)
+
+    def wait(self, exc: BaseException | None, n: int = 1) -> None:
+        """`n` hand-ons wait for a later cycle, because of `exc` (None: the same outage
+        as the one that stopped the hand-ons)."""
+        self.deferred += n
+        service = outage_of(exc) if exc is not None else next(iter(self.outages), "")
+        if service and n:
+            self.outages[service] = self.outages.get(service, 0) + n
 
 
 class Intake:
@@ -332,6 +355,9 @@ class Intake:
             except (DeskUnavailable, MailUnavailable, DeliveryDeferred) as exc:
                 log.warning("%s waits for the next cycle: %s", getattr(tick, "__name__", tick),
                             exc)  # fmt: skip
+                service = outage_of(exc)
+                if service:  # its work waits on the outage too
+                    report.outages.setdefault(service, 0)
             except Exception:
                 log.exception("%s failed; retried next cycle", getattr(tick, "__name__", tick))
 
@@ -542,7 +568,7 @@ class Intake:
             if kind == "wait":
                 self.state.delivery_deferred(row, reason)
                 log.warning("%s hand-on deferred to the next cycle: %s", what, exc)
-                report.deferred += 1
+                report.wait(exc)
                 return not (isinstance(exc, DeskUnavailable) or getattr(exc, "everything", False))
             attempts = self.state.delivery_failed(
                 row, reason, 1 if kind == "refused" else self.settings.max_delivery_attempts,
@@ -569,7 +595,7 @@ class Intake:
             if pending.outcome == "notice":
                 if not self._deliver_notice(pending.row, pending.key,
                                             self.state.raw_of(pending.row) or b"", report):
-                    report.deferred += len(pending_all) - n - 1
+                    report.wait(None, len(pending_all) - n - 1)
                     return
                 continue
             if pending.request_id in assessed:
@@ -588,7 +614,7 @@ class Intake:
                                 superseded=newest[pending.request_id] != pending.row)
             if not self._deliver(pending.row, delivery, report):
                 # the sinks wait as a whole (the desk is down): the rest waits unassessed
-                report.deferred += len(pending_all) - n - 1
+                report.wait(None, len(pending_all) - n - 1)
                 return
 
     def _move_pending(self, mailbox: Mailbox, report: CycleReport) -> None:
@@ -706,4 +732,5 @@ def build_intake(
 
 __all__ = ["Classified", "Classifier", "Clock", "CycleReport", "Delivery", "DeliveryDeferred",
            "DeliveryRefused", "Intake", "MailboxError", "NoticeHandler", "ProgressFactory", "Sink",
-           "Tick", "build_intake", "decide", "key_of", "no_progress", "thread_keys"]  # fmt: skip
+           "Tick", "build_intake", "decide", "key_of", "no_progress", "outage_of",
+           "thread_keys"]  # fmt: skip

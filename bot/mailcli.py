@@ -95,6 +95,20 @@ def print_report(report: CycleReport, tickets: dict[str, int] | None = None,
               f"{replies['failed']} refused by the mail server")
 
 
+EX_TEMPFAIL = 75  # sysexits.h: a temporary failure; cron and monitors can tell
+
+
+def outage_status(report: CycleReport) -> int:
+    """0, or EX_TEMPFAIL saying on stderr which service held work back for a later cycle."""
+    if not report.outages:
+        return 0
+    for service, waiting in sorted(report.outages.items()):
+        what = f"{waiting} hand-on(s) wait" if waiting else "work waits"
+        print(f"{service} is unavailable: {what} for a later cycle (exit {EX_TEMPFAIL})",
+              file=sys.stderr)  # fmt: skip
+    return EX_TEMPFAIL
+
+
 def _print_delivery(delivery: Delivery) -> None:
     print(json.dumps({"request_id": delivery.request_id,
                       "assessment": to_json(delivery.assessment)}, ensure_ascii=False, indent=2))
@@ -161,7 +175,7 @@ def _main(args: argparse.Namespace) -> int:
                 report = intake.poll(backlog=args.backlog)
                 print_report(report, intake.state.tickets(), intake.state.reply_counts(),
                              dry_run=dry_run, config_path=args.config)  # fmt: skip
-                return 0
+                return outage_status(report)
             if args.command == "replay":
                 return replay(intake, args)
             if args.command == "run":

@@ -866,6 +866,10 @@ def admin(em: Emulator, req: Request) -> Response:
                           mode)  # fmt: skip
             s.faults.append(fault)
             return ok({"faults": len(s.faults)})
+        if name == "faults" and req.method == "GET":  # what is left of each
+            return ok({"faults": [{"status": f.status, "remaining": f.remaining,
+                                   "path": f.path, "method": f.method, "mode": f.mode}
+                                  for f in s.faults]})  # fmt: skip
         if name == "faults" and req.method == "DELETE":
             s.faults.clear()
             return ok({"faults": 0})

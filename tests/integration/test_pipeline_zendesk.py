@@ -393,3 +393,57 @@ def test_the_emulator_command_serves_the_api_and_the_ticket_page(tmp_path: Path)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def faults_left(em: Emulator) -> int:
+    r = requests.get(f"{em.url}/__emulator__/faults", timeout=5)
+    r.raise_for_status()
+    return sum(int(f["remaining"]) for f in r.json()["faults"])
+
+
+def test_an_outage_defers_the_message_the_cycle_moves_on_and_the_next_cycle_files_it(
+    server: LocalMail, em: Emulator, tmp_path: Path
+) -> None:
+    folder = new_folder()
+    server.append(folder, [eml(ACME, 1), eml(TELUS, 1), eml(FIXTURES / "05-ready-rogers-toronto",
+                                                              1)])  # fmt: skip
+    config = config_for(server, em, folder, tmp_path / "state.db")
+    clock = Clock()
+    fault(em, status=503, count=1000)
+    with app(config, "2026-11-20", clock) as intake:
+        report = intake.poll()
+        # every message read, assessed and recorded; none waits on another
+        assert report.count("assessed") == 3 and report.delivered == 0
+        assert report.deferred == 3 and report.outages == {"Zendesk": 3}
+        # two tries for the first message, then the desk is left alone this cycle
+        assert 1000 - faults_left(em) == 2
+        requests.delete(f"{em.url}/__emulator__/faults", timeout=5).raise_for_status()
+        clock.now += 60
+        report = intake.poll()
+        assert report.delivered == 3 and report.deferred == 0 and report.outages == {}
+        assert intake.poll().delivered == 0
+    assert len(tickets(em)) == 3
+    assert all(len(comments(em, t["id"])) == 1 for t in tickets(em))
+
+
+def test_poll_exits_75_naming_zendesk_when_it_is_down_and_0_once_it_is_back(
+    server: LocalMail, em: Emulator, tmp_path: Path
+) -> None:
+    folder = new_folder()
+    server.append(folder, [eml(ACME, 1)])
+    zendesk = zendesk_config(em)
+    path = tmp_path / "config.toml"
+    path.write_text(toml_with_zendesk(server, em, folder, tmp_path / "state.db", zendesk))
+    poll = [sys.executable, "-m", "bot.cli", "poll", "--config", str(path)]
+    fault(em, status=503, count=1000)
+    done = subprocess.run(poll, cwd=ROOT, env={**os.environ, **ENV}, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 75, done.stderr
+    assert "Zendesk is unavailable: 1 hand-on(s) wait for a later cycle" in done.stderr
+    assert "1 waiting for a later cycle" in done.stdout
+    requests.delete(f"{em.url}/__emulator__/faults", timeout=5).raise_for_status()
+    done = subprocess.run(poll, cwd=ROOT, env={**os.environ, **ENV}, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [ticket] = tickets(em)
+    assert len(comments(em, ticket["id"])) == 1
