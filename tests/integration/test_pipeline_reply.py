@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from bot.app import build_app
 from bot.config import Config, ReplyConfig, SmtpConfig
@@ -20,6 +21,8 @@ from bot.intake import Intake
 from bot.localmail import LocalMail
 from bot.mailer import SmtpMailer
 from bot.replying import smtp_settings
+from bot.ticketing import desk_from_config
+from bot.zendesk import ZenpyDesk
 from bot.zendesk_emulator import Emulator
 from parsers.email import parse_message
 from tests.conftest import FIXTURES
@@ -244,6 +247,64 @@ def test_a_crash_between_sending_and_recording_does_not_send_twice(
     assert sum("auto-reply sent" in c["body"] for c in comments(em, ticket["id"])) == 1
     for delivered in running.handler.delivered:
         assert_no_secret(delivered, secrets_of(expected))
+
+
+class KilledAfterNote:
+    """The real desk, but the process dies right after the first note's update is made,
+    before the state store can record it posted."""
+
+    def __init__(self, real: ZenpyDesk) -> None:
+        self.real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def amend(self, ticket_id: int, **kw: Any) -> None:
+        self.real.amend(ticket_id, **kw)
+        raise KeyboardInterrupt("killed after the note")
+
+
+def test_a_bot_killed_right_after_the_reply_note_posts_it_once(
+    server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path
+) -> None:
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    raws, _ = thread("27-loa-numbers-missing")
+    config = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
+    assert config.zendesk is not None
+    server.append(folder, raws)
+    killed = KilledAfterNote(desk_from_config(config.zendesk, ENV))
+    with app(config, "2026-11-26", desk=killed) as intake, pytest.raises(KeyboardInterrupt):
+        intake.poll()
+    [ticket] = tickets(em)
+    assert sum("auto-reply sent" in c["body"] for c in comments(em, ticket["id"])) == 1
+    with app(config, "2026-11-26") as intake:  # the restart: the note is looked for, found
+        report = intake.poll()
+        assert report.delivered == 1
+        assert intake.state.notes_in_doubt("PR-000001") == []
+        assert intake.poll().handled == []
+    assert sum("auto-reply sent" in c["body"] for c in comments(em, ticket["id"])) == 1
+    assert len(running.handler.to("sgraves@prairiewindins.com")) == 1
+
+
+def test_a_reply_note_whose_answer_is_lost_is_posted_once(
+    server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path
+) -> None:
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    raws, _ = thread("27-loa-numbers-missing")
+    config = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
+    server.append(folder, raws)
+    # every update's answer is lost the first time: made, but the bot cannot know
+    requests.post(f"{em.url}/__emulator__/faults", json={"mode": "lost", "method": "PUT",
+                                                         "count": 3}, timeout=5).raise_for_status()
+    with app(config, "2026-11-26") as intake:
+        for _ in range(3):  # at most a cycle or two until it is recorded
+            if intake.poll().deferred == 0:
+                break
+        assert intake.state.counts()["undelivered"] == 0
+    [ticket] = tickets(em)
+    assert sum("auto-reply sent" in c["body"] for c in comments(em, ticket["id"])) == 1
 
 
 def test_without_smtp_and_reply_sections_nothing_is_sent(
