@@ -124,6 +124,8 @@ def _check_enabled(limits: Limits) -> None:
 def _render(doc: object, index: int, limits: Limits) -> Image.Image:
     import pypdfium2 as pdfium
 
+    from parsers.pdf import check_image_pixels
+
     assert isinstance(doc, pdfium.PdfDocument)
     page = doc[index]
     try:
@@ -141,6 +143,7 @@ def _render(doc: object, index: int, limits: Limits) -> Image.Image:
                 f"page {n} is {width / 72:.0f} x {height / 72:.0f} inches, too large to read "
                 f"within the limit of {limits.max_pixels:,} pixels"
             )
+        check_image_pixels(page, limits, n)  # before pdfium decodes any of them
         try:
             bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=True)
             img: Image.Image = bitmap.to_pil()

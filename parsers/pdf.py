@@ -16,7 +16,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from parsers.errors import DocumentError, EncryptedDocument
+from parsers.errors import DocumentError, EncryptedDocument, LimitExceeded
 from parsers.limits import Limits
 from parsers.text import DocText, PageText
 
@@ -243,7 +243,7 @@ def _label_boxes(textpage: pdfium.PdfTextPage, text: str) -> list[_Box]:
     return boxes
 
 
-def _mark_near_labels(page: pdfium.PdfPage, labels: list[_Box]) -> bool:
+def _mark_near_labels(page: pdfium.PdfPage, labels: list[_Box], max_pixels: int) -> bool:
     """Is an image, or a drawn (many-segment) path, in the box beside/above/below a label?"""
     width, height = page.get_size()
     page_area = max(width * height, 1.0)
@@ -270,7 +270,7 @@ def _mark_near_labels(page: pdfium.PdfPage, labels: list[_Box]) -> bool:
         elif box.right - box.left < 15 or box.top - box.bottom < 6:
             continue
         if any(box.intersects(z) for z in zones) and (
-            obj.type != pdfium_c.FPDF_PAGEOBJ_IMAGE or _image_has_ink(obj)
+            obj.type != pdfium_c.FPDF_PAGEOBJ_IMAGE or _image_has_ink(obj, max_pixels)
         ):
             return True
     return False
@@ -280,14 +280,17 @@ def _mark_near_labels(page: pdfium.PdfPage, labels: list[_Box]) -> bool:
 _MIN_INK_SHARE = 0.002
 
 
-def _image_has_ink(obj: pdfium.PdfObject) -> bool:
+def _image_has_ink(obj: pdfium.PdfObject, max_pixels: int) -> bool:
     """Does an image in the signature area show strokes, rather than blank paper?
 
     The image is decoded as drawn (masks applied, transparency on white); when it
-    cannot be decoded it is given the benefit of the doubt, as before.
+    cannot be decoded (or is over the pixel limit) it is given the benefit of the doubt.
     """
     if not isinstance(obj, pdfium.PdfImage):
         return True
+    width, height = image_pixel_size(obj)
+    if width * height > max_pixels:
+        return True  # never decoded: a bomb, or nothing a signature needs
     try:
         pil = obj.get_bitmap(render=True).to_pil()
     except (pdfium.PdfiumError, ValueError, OSError):
@@ -302,6 +305,33 @@ def _image_has_ink(obj: pdfium.PdfObject) -> bool:
     hist: list[int] = gray.histogram()
     dark: int = sum(hist[:128])
     return dark >= _MIN_INK_SHARE * max(1, sum(hist))
+
+
+def image_pixel_size(obj: pdfium.PdfObject) -> tuple[int, int]:
+    """An image object's /Width and /Height from its own dictionary: nothing is decoded."""
+    width, height = ctypes.c_uint(), ctypes.c_uint()
+    if not pdfium_c.FPDFImageObj_GetImagePixelSize(obj.raw, width, height):
+        return 0, 0
+    return int(width.value), int(height.value)
+
+
+def check_image_pixels(page: pdfium.PdfPage, limits: Limits, number: int) -> None:
+    """Raises LimitExceeded before page `number` is rendered if the images it draws
+    (in forms too) hold more than `limits.max_pixels` in all, judged from their
+    dictionaries: a huge image XObject behind a tiny Flate stream is never decoded."""
+    total = 0
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,)):
+        width, height = image_pixel_size(obj)
+        total += width * height
+        if width * height > limits.max_pixels:
+            raise LimitExceeded(
+                f"page {number} draws an image of {width} x {height} pixels, more than the "
+                f"limit of {limits.max_pixels:,} pixels"
+            )
+        if total > limits.max_pixels:
+            raise LimitExceeded(
+                f"page {number} draws images of more than {limits.max_pixels:,} pixels in all"
+            )
 
 
 def _open(data: bytes) -> pdfium.PdfDocument:
@@ -345,7 +375,7 @@ def read_pdf(data: bytes, limits: Limits) -> PdfDoc:
                         empty.append(index)
                     if not ink and _SIGNATURE_LABEL.search(raw):
                         labels = _label_boxes(textpage, raw)
-                        ink = bool(labels) and _mark_near_labels(page, labels)
+                        ink = bool(labels) and _mark_near_labels(page, labels, limits.max_pixels)
                 finally:
                     textpage.close()
             finally:
