@@ -295,17 +295,31 @@ def _policy(data: dict[str, Any]) -> Policy:
         raise ConfigError(f"[policy] {exc}") from exc
 
 
+_BOOL_LIMITS = frozenset({"ocr", "sandbox"})
+_WHOLE_LIMITS = frozenset({"worker_memory_mb", "worker_output_bytes", "workers", "worker_reads"})
+_MIN_WORKER_MEMORY_MB = 256  # a worker's interpreter and libraries take about 170 MB
+
+
 def _limits(data: dict[str, Any]) -> Limits:
     values = _section(Limits, data, "limits")
     if "ocr_off_reason" in values:  # set by the parsers themselves, not configurable
         raise ConfigError("[limits] has unknown key(s): ocr_off_reason")
     for key, value in values.items():
-        if isinstance(value, bool) != (key == "ocr") or (
-            not isinstance(value, bool) and (not isinstance(value, int | float) or value <= 0)
-        ):
-            raise ConfigError(f"[limits] {key} must be a positive number" if key != "ocr"
-                              else "[limits] ocr must be true or false")  # fmt: skip
-    return Limits(**values)
+        if key in _BOOL_LIMITS:
+            if not isinstance(value, bool):
+                raise ConfigError(f"[limits] {key} must be true or false")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"[limits] {key} must be a positive number")
+        elif key in _WHOLE_LIMITS and not isinstance(value, int):
+            raise ConfigError(f"[limits] {key} must be a whole number")
+    limits = Limits(**values)
+    if limits.worker_memory_mb < _MIN_WORKER_MEMORY_MB:
+        raise ConfigError(f"[limits] worker_memory_mb must be at least {_MIN_WORKER_MEMORY_MB} "
+                          "(a worker's interpreter and libraries alone take about 170 MB)")
+    if limits.ocr and limits.attachment_seconds < limits.ocr_seconds_per_page:
+        raise ConfigError("[limits] attachment_seconds must be at least ocr_seconds_per_page "
+                          "(one scanned page must fit in an attachment's time)")
+    return limits
 
 
 _MAIL_SECTIONS: dict[str, type[Any]] = {
