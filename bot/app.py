@@ -21,7 +21,7 @@ from bot.errors import ConfigError
 from parsers.errors import ParseError
 from parsers.limits import Limits
 from parsers.model import ParsedMessage
-from parsers.thread import read_message
+from parsers.thread import AttachmentReader, read_message
 from rules.assessment import Assessment, assess
 from rules.request import build_request
 
@@ -59,8 +59,10 @@ class MessageCache:
     message (its OCR above all) would be read again at each follow-up.
     """
 
-    def __init__(self, limits: Limits, max_bytes: int = 128 * 1024 * 1024) -> None:
+    def __init__(self, limits: Limits, max_bytes: int = 128 * 1024 * 1024,
+                 read: AttachmentReader | None = None) -> None:  # fmt: skip
         self.limits = limits
+        self.read_attachment = read
         self.max_bytes = max_bytes
         self._kept: OrderedDict[bytes, tuple[int, ParsedMessage]] = OrderedDict()
         self._bytes = 0
@@ -71,7 +73,7 @@ class MessageCache:
         if hit is not None:
             self._kept.move_to_end(key)
             return hit[1]
-        parsed = read_message(raw, self.limits)
+        parsed = _read_message(raw, self.limits, self.read_attachment)
         self._kept[key] = (len(raw), parsed)
         self._bytes += len(raw)
         while self._bytes > self.max_bytes and len(self._kept) > 1:
@@ -80,18 +82,25 @@ class MessageCache:
         return parsed
 
 
+def _read_message(raw: bytes, limits: Limits, read: AttachmentReader | None) -> ParsedMessage:
+    return read_message(raw, limits) if read is None else read_message(raw, limits, read)
+
+
 def assess_messages(raws: Sequence[bytes], config: Config, today: dt.date,
-                    cache: MessageCache | None = None) -> Assessment:  # fmt: skip
-    read = cache.read if cache is not None else functools.partial(
-        read_message, limits=config.limits)  # fmt: skip
-    messages = tuple(read(raw) for raw in raws)
+                    cache: MessageCache | None = None,
+                    read: AttachmentReader | None = None) -> Assessment:  # fmt: skip
+    """The assessment of a thread; attachments read by `read` (default: in this process)."""
+    read_one = cache.read if cache is not None else functools.partial(
+        _read_message, limits=config.limits, read=read)  # fmt: skip
+    messages = tuple(read_one(raw) for raw in raws)
     return assess(build_request(messages), config.policy, today)
 
 
-def thread_assessor(config: Config, today: Callable[[], dt.date]) -> Callable[
+def thread_assessor(config: Config, today: Callable[[], dt.date],
+                    read: AttachmentReader | None = None) -> Callable[
         [Sequence[bytes]], Assessment]:  # fmt: skip
     """The intake's assessor: a thread of raw messages, read through one cache."""
-    cache = MessageCache(config.limits)
+    cache = MessageCache(config.limits, read=read)
 
     def assess_thread(raws: Sequence[bytes]) -> Assessment:
         return assess_messages(raws, config, today(), cache)
@@ -100,13 +109,17 @@ def thread_assessor(config: Config, today: Callable[[], dt.date]) -> Callable[
 
 
 def assess_files(paths: Sequence[Path], config: Config, today: dt.date) -> Assessment:
+    """`portbot assess`: attachments read in worker processes ([limits] sandbox)."""
+    from bot.sandbox import open_reader
+
     raws = read_files(paths, config.limits.max_message_bytes)
     messages = []
-    for path, raw in zip(paths, raws, strict=True):
-        try:
-            messages.append(read_message(raw, config.limits))
-        except ParseError as exc:
-            raise ParseError(f"{path}: {exc}") from exc
+    with open_reader(config.limits) as read:
+        for path, raw in zip(paths, raws, strict=True):
+            try:
+                messages.append(read_message(raw, config.limits, read))
+            except ParseError as exc:
+                raise ParseError(f"{path}: {exc}") from exc
     return assess(build_request(tuple(messages)), config.policy, today)
 
 
@@ -141,13 +154,17 @@ def build_app(
     from bot.intake import SystemClock, Tick, build_intake, no_progress
     from bot.mailbox import connect_from_config
     from bot.observe import watch_assessor
+    from bot.sandbox import reader_for
     from bot.state import SqliteStateStore
 
     state = SqliteStateStore(Path(config.state.path), in_memory_copy=dry_run is not None)
     try:
         the_clock = clock or SystemClock()
 
-        assess_thread = thread_assessor(config, the_clock.today)
+        # Attachments are read in worker processes, started on first use; they stop
+        # when the intake (holding this assessor) is dropped, or at exit.
+        assess_thread = thread_assessor(config, the_clock.today,
+                                        None if assess else reader_for(config.limits))
 
         def connect_imap() -> Mailbox:
             return connect_from_config(config.imap, environ, readonly=dry_run is not None)
@@ -227,16 +244,19 @@ def build_keeper(config: Config, *, desk: TicketDesk | None = None,
     """The state store and the stage keeper alone (`portbot stage`); needs [zendesk]."""
     from bot.intake import SystemClock
     from bot.mailbox import connect_from_config
+    from bot.sandbox import reader_for
     from bot.state import SqliteStateStore
 
     if config.zendesk is None:
         raise ConfigError("stages need a [zendesk] section (see config.example.toml)")
     the_clock = clock or SystemClock()
     state = SqliteStateStore(Path(config.state.path))
+    read = reader_for(config.limits)
     try:
         parts = _parts(config, state, desk=desk, environ=environ, now=now,
                        utc_now=lambda: dt.datetime.fromtimestamp(now(), dt.UTC), mailer=mailer,
-                       assess=lambda raws: assess_messages(raws, config, the_clock.today()),
+                       assess=lambda raws: assess_messages(raws, config, the_clock.today(),
+                                                           read=read),
                        connect=lambda: connect_from_config(config.imap, environ))  # fmt: skip
     except BaseException:
         state.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from parsers.body import read_statements
@@ -12,11 +12,17 @@ from parsers.email import parse_message
 from parsers.limits import Limits
 from parsers.model import Attachment, Document, ParsedMessage
 
+# Reads one attachment; never raises for bad input (a Document with `error` set).
+# The bot passes one that reads in a worker process (bot/sandbox.py).
+AttachmentReader = Callable[[Attachment, Limits], Document]
 
-def read_message(raw: bytes, limits: Limits) -> ParsedMessage:
+
+def read_message(raw: bytes, limits: Limits,
+                 read: AttachmentReader = read_attachment) -> ParsedMessage:  # fmt: skip
     """Read one message; raises NotAnEmail (or another ParseError) for the message itself.
 
-    A bad attachment never raises: it becomes a Document with `error` set.
+    A bad attachment never raises: it becomes a Document with `error` set. `read`
+    reads each attachment (by default here, in this process).
     """
     message = parse_message(raw, limits)
     statements = read_statements(message.body)
@@ -26,11 +32,12 @@ def read_message(raw: bytes, limits: Limits) -> ParsedMessage:
     return ParsedMessage(
         message=message,
         statements=statements,
-        documents=_read_attachments(message.attachments, limits),
+        documents=_read_attachments(message.attachments, limits, read),
     )
 
 
-def _read_attachments(attachments: Sequence[Attachment], limits: Limits) -> tuple[Document, ...]:
+def _read_attachments(attachments: Sequence[Attachment], limits: Limits,
+                      read: AttachmentReader) -> tuple[Document, ...]:  # fmt: skip
     """Each attachment read, within the message's share of OCR time.
 
     OCR is the one costly step: once the message's OCR pages are used up, the
@@ -45,22 +52,24 @@ def _read_attachments(attachments: Sequence[Attachment], limits: Limits) -> tupl
                 ocr_off_reason=f"not read: this message's {limits.ocr_pages_per_message} "
                 "pages of OCR are used up",
             )  # fmt: skip
-        doc = _read_within_limits(index, attachment, limits)
+        doc = _read_within_limits(index, attachment, limits, read)
         pages_left -= doc.ocr_pages
         documents.append(doc)
     return tuple(documents)
 
 
-def _read_within_limits(index: int, attachment: Attachment, limits: Limits) -> Document:
+def _read_within_limits(index: int, attachment: Attachment, limits: Limits,
+                        read: AttachmentReader) -> Document:  # fmt: skip
     # Each attachment may cost OCR time; a message with hundreds must not stall the bot.
     if index >= limits.max_attachments:
         return Document(
             attachment.filename, "other",
             error=f"not read: the message has more than {limits.max_attachments} attachments",
         )  # fmt: skip
-    return read_attachment(attachment, limits)
+    return read(attachment, limits)
 
 
-def read_thread(raws: Sequence[bytes], limits: Limits) -> tuple[ParsedMessage, ...]:
+def read_thread(raws: Sequence[bytes], limits: Limits,
+                read: AttachmentReader = read_attachment) -> tuple[ParsedMessage, ...]:  # fmt: skip
     """Messages of one thread, oldest first."""
-    return tuple(read_message(raw, limits) for raw in raws)
+    return tuple(read_message(raw, limits, read) for raw in raws)
