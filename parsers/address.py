@@ -114,6 +114,9 @@ def _split_street_city(head: str, street: str, city: str) -> tuple[str, str]:
     return " ".join(words[:-n]).strip(" ,"), " ".join(words[-n:]).strip(" ,")
 
 
+_PAREN_REGION = re.compile(rf"\s*\(\s*({_STATE_WORDS})\s*\)\s*", re.IGNORECASE)
+
+
 def parse_address(text: str | Sequence[str]) -> Address | None:
     """Read a one-line or multi-line US or Canadian address; None if it is not one."""
     lines = _split_lines(text)
@@ -121,6 +124,8 @@ def parse_address(text: str | Sequence[str]) -> Address | None:
         return None
     joined = ", ".join(lines)
     joined = re.sub(r"\s+", " ", joined).strip(" ,")
+    # "Montréal (Québec) H3A 1G1": the province in parentheses, as Québec writes it.
+    joined = _PAREN_REGION.sub(r" \1 ", joined)
     m = _TAIL.search(joined)
     if not m:
         return None

@@ -122,7 +122,8 @@ _NAME_LABEL = re.compile(
     r"|account\s+holder|listed\s+name|billing\s+name|subscriber\s+name|(?:customer|company)(?=\s*:)"
     r"|bill(?:ed)?\s+to|prepared\s+for|sold\s+to|service\s+for"
     r"|nom\s+(?:du\s+client|du\s+compte|de\s+l['’]entreprise|sur\s+la\s+facture)"
-    r"|titulaire(?:\s+du\s+compte)?|client(?=\s*:))(?!\w)\s*[:.]?",
+    r"|titulaire(?:\s+du\s+compte)?|client(?=\s*:)|(?<!printed\s)(?<!print\s)name(?=\s*:))"
+    r"(?!\w)\s*[:.]?",
     re.IGNORECASE,
 )
 _SERVICE_ADDRESS_LABEL = re.compile(
@@ -606,12 +607,25 @@ def _best_block(layout: Layout) -> _Block | None:
     return blocks[min(range(len(blocks)), key=rank)][1]
 
 
+def _name_above(layout: Layout, cell: Cell) -> str | None:
+    """ "LES ENTREPRISES MORIN LTÉE" printed right over "Adresse de service :"."""
+    for i in range(cell.line - 1, max(-1, cell.line - 3), -1):
+        above = [c for c in layout.cells[i] if _overlaps(c, cell)]
+        if not above:
+            continue
+        text = above[0].text.strip()
+        if _ANY_LABEL.search(text) or _GENERIC_LABEL.match(text) or not _name_ok(text):
+            return None
+        return None if _is_carrier_name(text) else text
+    return None
+
+
 def _service_address(layout: Layout) -> tuple[Address | None, str | None]:
     """The service address and the name line over it, if any."""
     for hit in find_labels(layout, _SERVICE_ADDRESS_LABEL):
         block = _block_at(layout, hit)
         if block is not None:
-            return block.address, block.name
+            return block.address, block.name or _name_above(layout, hit.cell)
     labelled = []
     for hit in find_labels(layout, _OTHER_ADDRESS_LABEL):
         if _REMIT.search(hit.cell.text):
