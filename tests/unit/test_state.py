@@ -111,3 +111,21 @@ def test_the_state_survives_reopening(tmp_path: Path) -> None:
     store.close()
     again = SqliteStateStore(tmp_path / "state.db")
     assert again.handled("<m1@x>") and again.folder("INBOX").last_uid == 1
+
+
+def test_a_note_is_posting_before_its_update_and_posted_after_it(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = SqliteStateStore(path)
+    store.begin_note("note-1", "PR-000001")
+    store.begin_note("note-2", "PR-000001")
+    store.finish_note("note-2")
+    store.close()
+    reopened = SqliteStateStore(path)  # a stop came between the update and its record
+    assert reopened.note_status("note-1") == "posting"
+    assert reopened.notes_in_doubt("PR-000001") == ["note-1"]
+    assert reopened.notes_in_doubt("PR-000002") == []
+    reopened.forget_note("note-2")  # posted notes are never forgotten
+    assert reopened.note_status("note-2") == "posted"
+    reopened.forget_note("note-1")  # looked for, not found: its owner posts it afresh
+    assert reopened.note_status("note-1") is None
+    reopened.close()
