@@ -780,7 +780,9 @@ _CONTACT_SENTENCE = re.compile(
     r"\bbest\s+number\s+to\s+reach|\bcan\s+be\s+reached\b",
     re.I,
 )
-_EMAIL = re.compile(r"[\w.+'’-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
+# Loose on purpose: an address the customer mistyped ("dana@acme", "dana@@acme.com",
+# "dana@acme..com") is still their email, and the rules call it invalid.
+_EMAIL = re.compile(r"[\w.+'’-]{1,64}@{1,2}[\w-]{1,63}(?:\.{1,2}[\w-]{1,63}){0,8}")
 _NAME_WORD = r"[^\W\d_a-zà-ÿ][^\W\d_]*(?:[-'’.][^\W\d_]+)*\.?"
 _NAME = re.compile(rf"{_NAME_WORD}(?:\s+(?:(?:de|la|van|von|da|del|di|le)\s+)?{_NAME_WORD}){{0,3}}")
 _DESCRIPTORS = frozenset(
