@@ -659,8 +659,17 @@ def _btn(lines: list[_Line]) -> str | None:
 
 # --- SSN last four -------------------------------------------------------------------------
 
-_SSN_WORD = r"(?:SSN|SS#|social(?:\s+security)?(?:\s+(?:number|no\.?|#))?|tax\s*ID|EIN|TIN|SIN)"
+_SSN_WORD = (
+    r"(?:SSN|SS#|social(?:\s+security)?(?:\s+(?:number|no\.?|#))?|tax\s*ID|EIN|TIN|SIN|NAS"
+    r"|num[ée]ro\s+d['’]assurance\s+sociale)"
+)
 _SSN_PATTERNS = (
+    # "4 derniers chiffres du NAS : 7469" (Québec)
+    re.compile(
+        r"\b(?:4|quatre)\s+derniers\s+chiffres\s+(?:du\s+|de\s+la\s+|de\s+)?" + _SSN_WORD
+        + r"\s*(?:[:#=\-–]|\best\b|\bsont\b)*\s*(?P<v>\d{4})\b",
+        re.I,
+    ),
     re.compile(
         r"\blast\s+(?:4|four)(?:\s+digits)?\s+(?:of\s+)?(?:the\s+|my\s+|our\s+|your\s+)?"
         + _SSN_WORD
