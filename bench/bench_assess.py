@@ -5,6 +5,9 @@ For every fixture thread without OCR, in the same run:
 - the floor: extracting the text of the same PDF attachments with pypdfium2 alone.
 Prints medians over repeated runs (CPU time, process_time) and their ratio.
 Goal (issue 2): whole assessment <= 2x bare extraction, <= 50 ms per request.
+Since attachments are read in the sandbox's workers (issue 12), `assess_files`'
+CPU time is this process's only (the "attachments" stage, read here, shows their
+cost); --sandbox compares the two ways in wall time.
 
     .venv/bin/python bench/bench_assess.py [--repeat N]
     .venv/bin/python bench/bench_assess.py --pathological [--repeat N]
@@ -13,6 +16,17 @@ Goal (issue 2): whole assessment <= 2x bare extraction, <= 50 ms per request.
 clock (issue 12): regex-bait lines, very long lines, a decompression bomb, a
 two-page text PDF; for each input, twice its size too, with the ratio (about 2
 when the cost is linear).
+
+--sandbox compares reading each fixture thread's messages in this process with
+reading them through bot.sandbox's workers (kept across messages), in wall time
+(the workers' CPU is not this process's), and what a cold `assess_files` costs.
+
+--hostile reads each bomb of tests/bombs.py in a child process without the
+sandbox (its peak RSS, under a 3 GB address-space cap for the machine's sake)
+and through the sandbox (the worker's peak RSS), with the wall time of each.
+
+    .venv/bin/python bench/bench_assess.py --sandbox [--repeat N]
+    .venv/bin/python bench/bench_assess.py --hostile
 """
 
 from __future__ import annotations
@@ -148,14 +162,127 @@ def _pathological(repeat: int) -> None:
     print(f"  two-page text PDF read: {1000 * pdf:7.1f} (50)")
 
 
+def _sandbox(repeat: int) -> None:
+    """Wall ms per request: attachments read here, or by the sandbox's reused workers."""
+    from bot.sandbox import SandboxReader
+    from parsers.thread import read_message
+
+    config = Config()
+    threads = sorted(p for p in FIXTURES.iterdir() if p.is_dir() and not p.name.startswith(
+        "ocr-") and any(p.glob("*.eml")))  # fmt: skip
+    raws = [[f.read_bytes() for f in sorted(t.glob("*.eml"))] for t in threads]
+    with SandboxReader(config.limits) as reader:
+        start = time.perf_counter()
+        read_message(raws[0][0], config.limits, reader)
+        first = time.perf_counter() - start
+        here, there = [], []
+        for thread in raws:
+            here.append(1000 * _wall(lambda t=thread: [read_message(r, config.limits)  # type: ignore[misc]
+                                                     for r in t], repeat))  # fmt: skip
+            there.append(1000 * _wall(lambda t=thread: [read_message(r, config.limits, reader)  # type: ignore[misc]
+                                                      for r in t], repeat))  # fmt: skip
+        peak = max(r.peak_rss_bytes for r in reader.reports)
+    print(f"threads: {len(threads)}, repeat {repeat}, wall ms per request (messages read)")
+    print(f"  in-process: median {statistics.median(here):.1f}, max {max(here):.1f}")
+    print(f"  sandboxed (workers reused): median {statistics.median(there):.1f}, "
+          f"max {max(there):.1f}; ratio median "
+          f"{statistics.median(b / a for a, b in zip(here, there, strict=True)):.2f}x")
+    print(f"  first read (a worker started): {1000 * first:.0f} ms; worker peak RSS "
+          f"{peak / 2**20:.0f} MB")
+    files = sorted(threads[0].glob("*.eml"))
+    cold = _wall(lambda: assess_files(files, config, dt.date(2026, 11, 27)), repeat)
+    print(f"  assess_files (as `portbot assess`: a worker per call): {1000 * cold:.0f} ms")
+
+
+_HOSTILE_CHILD = """
+import resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+from tests import bombs
+from parsers.documents import read_attachment
+from parsers.limits import Limits
+from parsers.model import Attachment
+name, ctype, build = sys.argv[1], sys.argv[2], sys.argv[3]
+data = eval(build, {"bombs": bombs})
+start = time.perf_counter()
+try:
+    doc = read_attachment(Attachment(name, ctype, data), Limits())
+    what = doc.error or "read"
+except BaseException as exc:
+    what = "the bot itself failed: " + type(exc).__name__
+took = time.perf_counter() - start
+hwm = [int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM:")][0]
+print(hwm // 1024, round(took, 2), what)
+"""
+
+_HOSTILE = [
+    ("bill.pdf", "application/pdf", "bombs.pdf_image_xobject_bomb()"),
+    ("scan.png", "image/png", "bombs.png_decompression_bomb()"),
+    ("photo.jpg", "image/jpeg", "bombs.jpeg_pixel_bomb()"),
+    ("fax.tiff", "image/tiff", "bombs.tiff_pixel_bomb()"),
+    ("numbers.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+     "bombs.xlsx_zip_bomb()"),
+    ("numbers.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+     "bombs.xlsx_zip_bomb(lying=True)"),
+    ("numbers.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+     "bombs.xlsx_entity_bomb()"),
+]  # fmt: skip
+
+
+def _hostile() -> None:
+    """Peak memory and wall time per bomb: in a bare process, and in the sandbox."""
+    import subprocess
+
+    from bot.sandbox import SandboxReader
+    from parsers.model import Attachment
+    from tests import bombs
+
+    root = str(FIXTURES.parents[1])
+    print("bomb: in-process peak MB / s | sandboxed worker peak MB / s | outcome")
+    for name, ctype, build in _HOSTILE:
+        child = subprocess.run([sys.executable, "-c", _HOSTILE_CHILD, name, ctype, build],
+                               capture_output=True, text=True, cwd=root, check=False)  # fmt: skip
+        mb, seconds, _ = ([*child.stdout.split(maxsplit=2), "?", "?", "?"][:3]
+                          if child.returncode == 0 else ("died", "-", ""))  # fmt: skip
+        data = eval(build, {"bombs": bombs})
+        with SandboxReader(Config().limits) as reader:
+            start = time.perf_counter()
+            doc = reader(Attachment(name, ctype, data), Config().limits)
+            took = time.perf_counter() - start
+            assert reader.last is not None
+            peak = reader.last.peak_rss_bytes / 2**20
+        print(f"  {build}: {mb} / {seconds} | {peak:.0f} / {took:.2f} | {doc.error}")
+    for depth in (40, 3000):
+        child = subprocess.run([sys.executable, "-c", (
+            "import resource, time\nfrom tests import bombs\nfrom parsers.limits import Limits\n"
+            "from parsers.thread import read_message\nstart = time.perf_counter()\n"
+            f"try:\n    read_message(bombs.deep_mime_message({depth}), Limits()); what = 'read'\n"
+            "except Exception as exc:\n    what = str(exc)[:60]\n"
+            "print([int(x.split()[1]) for x in open('/proc/self/status') "
+            "if x.startswith('VmHWM:')][0] // 1024, "
+            "round(time.perf_counter() - start, 2), what)")],
+            capture_output=True, text=True, cwd=root, check=False)  # fmt: skip
+        print(f"  deep MIME, {depth} levels (read by the bot itself): {child.stdout.strip()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--pathological", action="store_true",
                         help="time the inputs the tests bound by work (issue 12)")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="reading in this process against reading in the sandbox")
+    parser.add_argument("--hostile", action="store_true",
+                        help="peak memory and time per bomb, without and with the sandbox")
     args = parser.parse_args()
     if args.pathological:
         _pathological(args.repeat)
+        return
+    if args.sandbox:
+        _sandbox(args.repeat)
+        return
+    if args.hostile:
+        sys.path.insert(0, str(FIXTURES.parents[1]))
+        _hostile()
         return
     config = Config()
     today = dt.date(2026, 11, 27)

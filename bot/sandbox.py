@@ -122,9 +122,15 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _peak_rss() -> int:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """The worker's own peak (VmHWM: ru_maxrss would count the bot's pages copied at fork)
+    or its children's (Tesseract), in bytes."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) * 1024  # Linux reports kilobytes
+    own = children
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", "rb") as status:
+        for line in status:
+            if line.startswith(b"VmHWM:"):
+                own = int(line.split()[1])
+    return max(own, children) * 1024  # kilobytes
 
 
 def worker_main() -> None:
@@ -286,6 +292,7 @@ class _Worker:
             return None
         self.proc.returncode = os.waitstatus_to_exitcode(status)
         self._status = status
+        # (an upper bound: it counts the bot's own pages as the worker was forked)
         self.rss = max(self.rss, usage.ru_maxrss * 1024)
         return status
 
