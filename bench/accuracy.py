@@ -18,13 +18,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -328,8 +328,10 @@ def main(argv: list[str] | None = None) -> int:
             jobs.append((i, args.seed, True, args.cli, None))
     results: list[dict[str, Any]] = []
     start = time.monotonic()
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for r in pool.map(_job, jobs, chunksize=1):
+    # fresh workers now and then: the bot measures its own process, and a long-lived
+    # worker that also generates images grows past its limits
+    with multiprocessing.get_context("spawn").Pool(args.workers, maxtasksperchild=8) as pool:
+        for r in pool.imap(_job, jobs, chunksize=1):
             if not only <= set(r["families"]):
                 continue
             results.append(r)
