@@ -55,6 +55,7 @@ _LOA_NAME_LABELS: tuple[re.Pattern[str], ...] = tuple(
         r"\b(?:account|billing)\s+name\b",
         r"\b(?:customer|subscriber|end[\s-]user|account\s+holder)(?:'s)?\s+name\b",
         r"\baccount\s+holder\b|\bcustomer\s*(?=:)",
+        r"\b(?:company|business|organi[sz]ation|entreprise|soci[ée]t[ée])\s*(?=:)",
         # French (Quebec) forms.
         r"\bnom\s+(?:du|de\s+la|de\s+l['’])\s*(?:client|cliente|titulaire|abonn[ée]e?|entreprise"
         r"|soci[ée]t[ée]|compagnie)\b|\braison\s+sociale\b|\bnom\s+(?:au|sur\s+le)\s+compte\b",
@@ -158,8 +159,11 @@ def _last_label(before_cells: str, before_in_cell: str) -> str:
     return previous[-45:] + " " + own
 
 
-def _name_values(layout: Layout, label: re.Pattern[str]) -> Iterable[str]:
+def _name_values(layout: Layout, label: re.Pattern[str],
+                 skip_lines: frozenset[int] = frozenset()) -> Iterable[str]:  # fmt: skip
     for cell in layout.all_cells():
+        if cell.line in skip_lines:
+            continue
         for m in label.finditer(cell.text):
             rest = cell.text[m.end():]
             tail = LABEL_TAIL.match(rest)
@@ -189,7 +193,8 @@ def _good_name(value: str) -> bool:
 # A letter of agency names the account in its prose: "held in the name of Acme LLC",
 # "on behalf of Acme LLC", "au nom de ...", or only its writer: "I, Dana Ortiz, authorize".
 _PROSE_ACCOUNT = re.compile(
-    r"\b(?:in\s+the\s+name\s+of|on\s+behalf\s+of|account\s+holder\s+is|au\s+nom\s+de)\s+"
+    r"\b(?:in\s+the\s+name\s+of|on\s+behalf\s+of|account\s+holder\s+is|au\s+nom\s+de"
+    r"|(?:authori[sz]ed|empowered)\s+to\s+act\s+for|pour\s+le\s+compte\s+de)\s+"
     r"(?!my\b|me\b|our\b|the\s+(?:undersigned|customer|company)\b|mon\b|ma\b)",
     re.IGNORECASE,
 )
@@ -203,7 +208,7 @@ _PROSE_NAME_END = re.compile(
 )
 
 
-def _prose_name(text: str) -> str | None:
+def _prose_name(text: str, *, writer_too: bool = True) -> str | None:
     flat = re.sub(r"[ \t]+", " ", text)
     for m in _PROSE_ACCOUNT.finditer(flat):
         rest = flat[m.end(): m.end() + 120].replace("\n", " ")
@@ -211,17 +216,26 @@ def _prose_name(text: str) -> str | None:
         value = (rest[: end.start()] if end else rest).strip()
         if _good_name(value) and len(value.split()) <= 8 and value[:1].isupper():
             return value
-    writer = _PROSE_WRITER.search(flat)
+    writer = _PROSE_WRITER.search(flat) if writer_too else None
     if writer and _good_name(writer.group(1)) and len(writer.group(1).split()) <= 5:
         return writer.group(1).strip()
     return None
 
 
 def _account_name(layout: Layout, text: str) -> str | None:
-    for label in (*_LOA_NAME_LABELS, _GENERIC_NAME_LABEL):
+    """The account's name: a labelled one, the one the prose acts for, then a bare
+    "Name:" that is not the signer's (the printed name by the signature line)."""
+    for label in _LOA_NAME_LABELS:
         for value in _name_values(layout, label):
             if _good_name(value):
                 return value.strip(" ,")
+    prose = _prose_name(text, writer_too=False)
+    if prose is not None:
+        return prose
+    signer = frozenset(c.line + k for c in _signature_cells(layout) for k in range(-2, 4))
+    for value in _name_values(layout, _GENERIC_NAME_LABEL, signer):
+        if _good_name(value):
+            return value.strip(" ,")
     return _prose_name(text)
 
 
