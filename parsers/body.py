@@ -15,7 +15,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
@@ -857,6 +857,12 @@ class _Found:
 _REFERENCE = re.compile(
     r"(?:…|(?<!\.)\.{2,3}|\b(?:ending|ends)\s+(?:in|with)\s+)(?P<d>\d{4})(?![\w-])", re.I
 )
+# Québec: "Le 7275 va à Sophie Gagnon", "NIP du 7275 : 9597", "le numéro se terminant par 7275".
+_REFERENCE_FR = re.compile(
+    r"(?:\b(?:le|du|au)\s+(?=\d{4}\s*(?:va\s|ira\s|sera\s|est\s|:|=))"
+    r"|\bse\s+terminant\s+par\s+)(?P<d>\d{4})\b",
+    re.I,
+)
 _REFERENCE_MARK = "…"
 
 
@@ -896,9 +902,11 @@ def _port_matches(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, in
         if not (btn is not None and btn.start() == m.start())
         and not any(a <= m.start() < b for a, b in spans)
     ]
-    for m in _REFERENCE.finditer(text):
-        if not any(a < m.end() and m.start() < b for a, b, _ in found):
-            found.append((m.start(), m.end(), _REFERENCE_MARK + m.group("d")))
+    for pattern in (_REFERENCE, _REFERENCE_FR):
+        for m in pattern.finditer(text):
+            start = m.start() if pattern is _REFERENCE else m.start("d")  # "NIP du |7275"
+            if not any(a < m.end() and start < b for a, b, _ in found):
+                found.append((start, m.end(), _REFERENCE_MARK + m.group("d")))
     return sorted(found)
 
 
@@ -912,6 +920,16 @@ def _numbers(lines: list[_Line], excluded: set[int], claimed: Spans) -> list[Num
         number_list = rows_from_table([_cells(line.text) for line in block])
         if number_list is not None and number_list.rows:
             found.extend(_Found(entry, True) for entry in number_list.rows)
+            table_lines.update(line.n for line in block)
+    for block, cells in _aligned_tables(lines):
+        if any(line.n in table_lines for line in block) or max(len(c) for c in cells) < 2:
+            continue
+        number_list = rows_from_table(cells)
+        if number_list is not None and number_list.rows:
+            # A column of notes ("main line", "fax") is no column of users.
+            found.extend(_Found(replace(entry, assignee_name=_assignee_name(entry.assignee_name)
+                                        if entry.assignee_name else None), True)
+                         for entry in number_list.rows)  # fmt: skip
             table_lines.update(line.n for line in block)
     in_section = False
     previous_blank = True
@@ -945,7 +963,8 @@ def _numbers(lines: list[_Line], excluded: set[int], claimed: Spans) -> list[Num
 
 _SENTENCE_WORDS = re.compile(
     r"\b(?:goes\s+to|gets|give|assign(?:ed)?\s+to|should\s+(?:be|get|go)|will\s+(?:be|get|go)|"
-    r"belongs\s+to|is\s+for|the\s+PIN\s+for|use\s+\w+\s+as)\b",
+    r"belongs\s+to|is\s+for|the\s+PIN\s+for|use\s+\w+\s+as|va\s+[àa]|ira\s+[àa]|"
+    r"attribu[ée]e?\s+[àa])\b",
     re.I,
 )
 
@@ -1011,7 +1030,8 @@ def _key(raw: str) -> str:
 
 
 _PIN_BEFORE = re.compile(
-    _PIN_WORD + r"\s+(?:for|on|of)\s+(?:the\s+)?(?:(?:line|number|phone)\s+)?$", re.I
+    _PIN_WORD + r"\s+(?:for|on|of|du|de|pour)\s+(?:the\s+|le\s+|la\s+)?"
+    r"(?:(?:line|number|phone|ligne|num[ée]ro)\s+)?$", re.I
 )
 _VALUE_AFTER = re.compile(
     r"^\s*(?:(?:line|number|phone)\s+)?(?:(?:[:=]|-|–|\bis\b|\bshould\s+be\b|\bwill\s+be\b)\s*)?"
@@ -1053,8 +1073,9 @@ def _assignee_name(segment: str) -> str | None:
     text = _PIN_STATED.sub(" ", text)
     text = re.sub(r"\b(?:ext|x)\.?\s*\d+\b", " ", text)
     chunks = re.split(
-        r"\s*(?:->|=>|→|(?:^|\s)[-–—]+(?=\s|$)|[:|,;()<>\[\]/]|\b(?:assign(?:ed)?\s+to|goes\s+to|"
-        r"for|user|agent|name|to|and)\b)\s*",
+        r"\s*(?:->|=>|→|(?:^|\s)[-–—]+(?=\s|$)|[:|,;()<>\[\]/]|(?<=[a-z]{2})\.(?=\s|$)"
+        r"|\b(?:assign(?:ed)?\s+to|goes\s+to|"
+        r"for|user|agent|name|to|and|va\s+[àa]|ira\s+[àa]|pour|et|utilisateur)(?!\w))\s*",
         text,
     )
     names: list[str] = []
@@ -1112,6 +1133,52 @@ def _tables(lines: list[_Line]) -> Iterator[list[_Line]]:
                 continue
             yield from _table_run(run, kind)
             run = [line] if ok else []
+
+
+_GAP = re.compile(r"\S {2,}\S")
+
+
+def _aligned_tables(lines: list[_Line]) -> Iterator[tuple[list[_Line], list[list[str]]]]:
+    """Rows whose columns are lined up with spaces ("503-555-0101   Dana Ortiz   4821"),
+    a header line above them included, each cut at the columns blank on every row."""
+    run: list[_Line] = []
+    for line in [*lines, _Line(-2, "")]:
+        starts = bool(_NUMBER_FIRST.match(line.text)) and bool(_GAP.search(line.text))
+        if starts and "\t" not in line.text and "|" not in line.text and (
+            not run or line.n == run[-1].n + 1
+        ):
+            run.append(line)
+            continue
+        if run:
+            above = [x for x in lines if x.n == run[0].n - 1]
+            if above and _GAP.search(above[0].text) and not re.search(r"\d", above[0].text):
+                run.insert(0, above[0])  # "Number      Name       PIN"
+            cells = _cut_columns([x.text for x in run])
+            widest = max(len(re.split(r" {2,}", x.text.strip())) for x in run)
+            if cells and len(cells[0]) == widest:  # columns lined up, else the lines say it
+                yield run, cells
+        run = [line] if starts and line.text else []
+
+
+def _cut_columns(texts: list[str]) -> list[list[str]]:
+    width = max(len(t) for t in texts)
+    padded = [t.ljust(width) for t in texts]
+    blank = [all(t[i] == " " for t in padded) for i in range(width)]
+    cuts: list[tuple[int, int]] = []
+    start, i = 0, 0
+    while i < width:
+        if blank[i] and i + 1 < width and blank[i + 1]:
+            j = i
+            while j < width and blank[j]:
+                j += 1
+            if i > start:
+                cuts.append((start, i))
+            start, i = j, j
+            continue
+        i += 1
+    if start < width:
+        cuts.append((start, width))
+    return [[t[a:b].strip() for a, b in cuts] for t in padded]
 
 
 def _table_run(run: list[_Line], kind: str) -> Iterator[list[_Line]]:

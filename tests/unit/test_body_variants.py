@@ -432,3 +432,41 @@ def test_a_follow_up_naming_an_assignee_by_last_four_digits() -> None:
 def test_a_reference_matching_no_listed_number_is_dropped() -> None:
     numbers = _thread(FIRST, "The …0999 line goes to Dana Ortiz.")
     assert [n.raw for n in numbers] == ["702-555-0141", "702-555-0142", "702-555-0143"]
+
+
+# --- columns lined up with spaces, French references -------------------------------------
+
+
+def test_a_table_lined_up_with_spaces_reads_each_column_even_with_an_empty_cell() -> None:
+    text = (
+        "Please port:\n"
+        "+1 503 598 3088   Priya Brooks   priya.brooks@tidewaterlaw.com   2335\n"
+        "+1 503 256 2593   Nina Hall                                      7460\n"
+        "+1 503 256 2594   Raj Novak      raj.novak@tidewaterlaw.com      8654\n"
+    )
+    rows = [(e.pin, e.assignee_name, e.assignee_email) for e in read_statements(text).numbers]
+    assert rows == [("2335", "Priya Brooks", "priya.brooks@tidewaterlaw.com"),
+                    ("7460", "Nina Hall", None),
+                    ("8654", "Raj Novak", "raj.novak@tidewaterlaw.com")]  # fmt: skip
+
+
+def test_a_column_of_notes_lined_up_with_spaces_is_not_a_column_of_users() -> None:
+    numbers = read_statements("Numbers:\n503-555-0101   (main line)\n503-555-0102   fax").numbers
+    assert [e.assignee_name for e in numbers] == [None, None]
+
+
+def test_a_mistyped_assignee_email_is_kept_for_the_rules_to_judge() -> None:
+    numbers = read_statements("Numbers:\n503-555-0101 Dana Ortiz <dana@acme>").numbers
+    assert numbers[0].assignee_email == "dana@acme"
+
+
+def test_french_sentences_name_numbers_by_their_last_four_digits() -> None:
+    text = ("Nous voulons transférer 819-839-7275 et 819-242-6873. Le 7275 va à Sophie Gagnon "
+            "(sophie@lesentreprises.ca). NIP du 7275 : 9597. Le 6873 va à Chantal Roy. "
+            "NIP du 6873 : 3400.")  # fmt: skip
+    rows = [(e.pin, e.assignee_name) for e in read_statements(text).numbers]
+    assert rows == [("9597", "Sophie Gagnon"), ("3400", "Chantal Roy")]
+
+
+def test_the_last_four_of_a_french_sin_is_read() -> None:
+    assert read_statements("4 derniers chiffres NAS : 7469").ssn_last4 == "7469"
