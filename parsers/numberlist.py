@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -45,7 +46,8 @@ class _Columns:
 
 
 def _norm_header(cell: str) -> str:
-    text = cell.strip().lower().replace("_", " ")
+    text = unicodedata.normalize("NFKD", cell.strip().lower().replace("_", " "))
+    text = "".join(c for c in text if not unicodedata.combining(c))  # "Numéro" = "numero"
     text = re.sub(r"\([^)]*\)", " ", text)  # "Agent Email (in Lofty)"
     return re.sub(r"[^a-z0-9#@ ]+", " ", text).strip()
 
@@ -57,30 +59,34 @@ def _header_role(cell: str) -> str | None:
     if not h or len(h) > 40 or len(h.split()) > 5:
         return None  # a title or a sentence, not a column name
     words = set(h.split())
-    if "email" in words or "e mail" in h or "mail" in words or raw.startswith("e-mail"):
+    if "email" in words or "e mail" in h or "mail" in words or raw.startswith("e-mail") or (
+        words & {"courriel", "courriels"}
+    ):
         return "email"
     if words & {"pin", "pins", "passcode", "password", "nip"} or "pass code" in h or (
         "security" in words and words & {"code", "pin"}
     ) or "port out" in h or "transfer code" in h:
         return "pin"
-    if h in {"first", "first name", "firstname", "given name", "fname"} or (
+    if h in {"first", "first name", "firstname", "given name", "fname", "prenom"} or (
         "first" in words and "name" in words
     ):
         return "first"
-    if h in {"last", "last name", "lastname", "surname", "family name", "lname"} or (
-        "last" in words and "name" in words
-    ):
+    if h in {"last", "last name", "lastname", "surname", "family name", "lname",
+             "nom de famille"} or ("last" in words and "name" in words):  # fmt: skip
         return "last"
     if words & {"account", "acct", "ext", "extension", "order", "ticket", "zip", "fax"}:
         return None
     if words & {
         "phone", "phones", "number", "numbers", "did", "dids", "tn", "tns", "telephone",
         "line", "lines", "mobile", "cell", "wireless", "#", "no", "num",
-    } or h in {"phone #", "tel", "tel #", "numero"}:
+    } or h in {"phone #", "tel", "tel #", "numero"} or words & {
+        "numero", "numeros", "telephone", "ligne", "lignes",
+    }:
         return "number"
     if words & {
         "name", "user", "username", "assign", "assignee", "assigned", "agent", "employee",
         "owner", "person", "member", "staff", "who",
+        "nom", "utilisateur", "utilisatrice", "employe", "attribue", "personne",
     }:
         return "name"
     return None

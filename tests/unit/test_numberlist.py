@@ -155,3 +155,13 @@ def test_a_spreadsheet_that_unpacks_to_gigabytes_is_refused_quickly() -> None:
     assert len(data) < 1024 * 1024
     with pytest.raises(LimitExceeded, match="unpacks to 200 MB"):
         read_xlsx(data)
+
+
+def test_a_french_header_names_its_columns() -> None:
+    from parsers.numberlist import rows_from_table
+
+    found = rows_from_table([["Numéro", "Utilisateur", "Courriel", "NIP"],
+                             ["(514) 683-4608", "Isabelle Gauthier", "isabelle@ex.ca", "8275"]])
+    assert found is not None
+    assert [(e.assignee_name, e.assignee_email, e.pin) for e in found.rows] == [
+        ("Isabelle Gauthier", "isabelle@ex.ca", "8275")]
