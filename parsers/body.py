@@ -341,7 +341,10 @@ def _segment(line: _Line, start: int, label_end: int, stop: int) -> _Line:
         return _Line(line.n, text[start:], field, start)
     marked = after.group("sep") is not None or label.endswith("#")
     spaced = value_at > label_end and text[label_end].isspace()
-    if (marked and value) or (value and value[0] in "0123456789(+#" and spaced):
+    # "account holder Granite Builders Inc.": a label of several words, a space, a capital.
+    named = spaced and " " in label and value[:1].isupper() and field in ("account_name",
+                                                                       "current_carrier")
+    if (marked and value) or (value and value[0] in "0123456789(+#" and spaced) or named:
         head = f"{canonical}: "
         rewritten = (head + value)[:_MAX_LINE]
         return _Line(line.n, rewritten, field, value_at - len(head), canonical=True)

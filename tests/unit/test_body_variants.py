@@ -470,3 +470,10 @@ def test_french_sentences_name_numbers_by_their_last_four_digits() -> None:
 
 def test_the_last_four_of_a_french_sin_is_read() -> None:
     assert read_statements("4 derniers chiffres NAS : 7469").ssn_last4 == "7469"
+
+
+@pytest.mark.parametrize("label", ["account name", "account holder", "business name",
+                                   "company name on bill", "name on the account"])
+def test_a_label_of_several_words_needs_no_colon(label: str) -> None:
+    text = f"Carrier: Frontier, {label} Granite Builders Group Inc., account # 62301955"
+    assert read_statements(text).account_name == "Granite Builders Group Inc."
