@@ -106,12 +106,41 @@ def _split_street_city(head: str, street: str, city: str) -> tuple[str, str]:
         return street, city
     place = [word for word, label in tokens if label == "PlaceName"]
     if not place or tokens[-1][1] != "PlaceName":
-        return street, city
+        return _split_after_street_type(head, tokens, street, city)
     n = len(place)
     if [w for w, _ in tokens[-n:]] != place:
         return street, city
     words = head.split()
     return " ".join(words[:-n]).strip(" ,"), " ".join(words[-n:]).strip(" ,")
+
+
+_STREET_TYPES = frozenset(usps.STREET_TYPE_ABBREVIATIONS) | frozenset(
+    usps.STREET_TYPE_ABBREVIATIONS.values()
+)
+_UNIT_WORDS = frozenset({"STE", "SUITE", "UNIT", "APT", "RM", "ROOM", "FL", "FLOOR", "#"})
+
+
+def _split_after_street_type(head: str, tokens: list[tuple[str, str]], street: str,
+                             city: str) -> tuple[str, str]:  # fmt: skip
+    """ "9473 Cedar Place Albuquerque" (no place the tagger knows): the street ends with
+    its type word (and a unit after it); the words after that are the city."""
+    if street and not street.isdigit():
+        return street, city
+    words = head.split()
+    if len(words) < 3 or not words[0][:1].isdigit():
+        return street, city
+    folded = [_fold(w) for w in words]
+    types = [i for i in range(2, len(words) - 1) if folded[i] in _STREET_TYPES]
+    if not types:
+        return street, city
+    k = types[-1] + 1
+    if k < len(words) and folded[k] in _DIRECTIONALS:
+        k += 1
+    if k + 1 < len(words) and (folded[k] in _UNIT_WORDS or folded[k].startswith("#")):
+        k += 1 if folded[k].startswith("#") and len(folded[k]) > 1 else 2
+    if not 0 < k < len(words):
+        return street, city
+    return " ".join(words[:k]).strip(" ,"), " ".join(words[k:]).strip(" ,")
 
 
 _PAREN_REGION = re.compile(rf"\s*\(\s*({_STATE_WORDS})\s*\)\s*", re.IGNORECASE)
@@ -126,6 +155,8 @@ def parse_address(text: str | Sequence[str]) -> Address | None:
     joined = re.sub(r"\s+", " ", joined).strip(" ,")
     # "Montréal (Québec) H3A 1G1": the province in parentheses, as Québec writes it.
     joined = _PAREN_REGION.sub(r" \1 ", joined)
+    # "9473, Cedar Place" and Québec's "1200, rue Saint-Denis": the number starts the street.
+    joined = re.sub(r"^(\d+[A-Za-z]?),\s+(?=[^\d\s,])", r"\1 ", joined)
     m = _TAIL.search(joined)
     if not m:
         return None

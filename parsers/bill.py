@@ -456,8 +456,55 @@ def _block_from(lines: list[str]) -> _Block | None:
     return _Block(tuple(body), customer[0] if customer else None, address, carrier)
 
 
+_PART_LABEL = re.compile(
+    r"(?:^|\s)(?P<label>post\s+office|city|town|ville|municipality|state\s*/\s*zip|"
+    r"state|province|zip(?:\s+code)?|postal\s+code|code\s+postal)\s*:\s*",
+    re.IGNORECASE,
+)
+
+
+def _labelled_parts(layout: Layout) -> dict[str, str]:
+    """ "Post Office: LAS VEGAS", "State/Zip: NV 89101": an address given part by part."""
+    parts: dict[str, str] = {}
+    for line in layout.lines:
+        for m in _PART_LABEL.finditer(line):
+            rest = line[m.end() :]
+            nxt = _INNER_LABEL.search(rest) or re.search(r"\s{2,}", rest)
+            value = (rest[: nxt.start()] if nxt else rest).strip(" ,")
+            label = re.sub(r"\s+", " ", m.group("label").lower())
+            if not value:
+                continue
+            if label in ("post office", "city", "town", "ville", "municipality"):
+                parts.setdefault("city", value)
+            elif label in ("state/zip", "state / zip"):
+                found = re.match(r"([A-Za-z]{2})\.?,?\s+(\d{5}(?:-\d{4})?)\b", value)
+                if found:
+                    parts.setdefault("state", found.group(1).upper())
+                    parts.setdefault("zip", found.group(2))
+            elif label in ("state", "province") and re.fullmatch(r"[A-Za-z]{2}", value):
+                parts.setdefault("state", value.upper())
+            elif re.fullmatch(r"\d{5}(?:-\d{4})?|[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d", value):
+                parts.setdefault("zip", value.upper())
+    return parts
+
+
+def _block_in_parts(layout: Layout, value: str) -> _Block | None:
+    """ "Service Address: 3578 OAK DR  State/Zip: NV 89101" with "Post Office: LAS VEGAS"."""
+    cut = _INNER_LABEL.search(value) or _PART_LABEL.search(value)
+    street = _street_only([value[: cut.start()] if cut else value])
+    if street is None:
+        return None
+    parts = _labelled_parts(layout)
+    address = Address(street=street.address.street, city=parts.get("city"),
+                      state=parts.get("state"), zip=parts.get("zip"),
+                      po_box=street.address.po_box)  # fmt: skip
+    return _Block(street.lines, None, address)
+
+
 def _block_at(layout: Layout, hit: LabelHit) -> _Block | None:
     first = hit.value
+    if first and (_INNER_LABEL.search(first) or _PART_LABEL.search(first)):
+        return _block_in_parts(layout, first)
     if first and _ZIP_TAIL.search(first):
         block = _block_from([first])
         if block is not None:
@@ -522,10 +569,14 @@ def _carriers_block(layout: Layout, top: Cell, bottom: Cell, block: _Block) -> b
         return True
     if block.carrier:
         return True
-    if block.name is None and any(
-        c.line == top.line - 1 and _is_carrier_name(c.text) for c in column
-    ):
-        return True
+    if block.name is None:
+        # The first line over a nameless block, in its column: a carrier's name (its logo).
+        for i in range(top.line - 1, max(-1, top.line - 3), -1):
+            over = [c for c in layout.cells[i] if _overlaps(c, top)]
+            if over:
+                if _is_carrier_name(over[0].text):
+                    return True
+                break
     for i in range(bottom.line + 1, min(len(layout.cells), bottom.line + 3)):
         for c in layout.cells[i]:
             if _overlaps(c, bottom) and _LETTERHEAD.search(c.text):
@@ -536,9 +587,17 @@ def _carriers_block(layout: Layout, top: Cell, bottom: Cell, block: _Block) -> b
 _LETTERHEAD = re.compile(r"www\.|https?:|\.com\b|\.ca\b|@|^\s*(?:tel|phone|call)\b", re.IGNORECASE)
 
 
+_UNIT_LINE = re.compile(
+    r"^\s*(?:#|(?:ste|suite|unit|apt|rm|room|fl|floor|bureau|local)\.?\s*#?)\s*\w{1,6}\s*$",
+    re.IGNORECASE,
+)
+
+
 def _address_line(cell: Cell) -> bool:
-    """Could this cell be a line of an address block (a name or street line)?"""
+    """Could this cell be a line of an address block (a name, street or unit line)?"""
     text = cell.text
+    if _UNIT_LINE.match(text):
+        return True  # "#3", "STE 4" on a line of its own
     return bool(re.search(r"[^\W\d_]{2}", text)) and not NANP_PATTERN.search(text)
 
 

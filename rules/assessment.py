@@ -266,15 +266,16 @@ _PART_WORDS = {"street": "street", "unit": "suite or unit", "city": "city", "sta
 def check_bill_address(ctx: Context) -> list[Problem]:
     found, stated = _readable_bill(ctx), ctx.request.service_address
     on_bill = found[1].service_address if found else None
-    if found is None or stated is None or on_bill is None:
-        return []
+    if found is None or stated is None or on_bill is None or stated.po_box:
+        return []  # a PO Box given is address_not_physical's: the fix is the same
     differ = _address_differences(found[0], stated, on_bill)[0]
     if not differ:
         return []  # what the bill lacks or shows unclearly is check_bill_fields_unread's
     parts = _and(_PART_WORDS[p] for p in differ)
     return [Problem("bill_address_mismatch", "bill", None,
                     f'The service address on the bill reads "{_one_line(on_bill)}" but the '
-                    f'address given is "{_one_line(stated)}" (the {parts} differ).'
+                    f'address given is "{_one_line(stated)}" (the {parts} '
+                    f'{"differ" if len(differ) > 1 else "differs"}).'
                     + _hedge(found[0], "service_address", found[1].uncertain))]  # fmt: skip
 
 
