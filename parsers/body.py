@@ -905,6 +905,13 @@ def _port_matches(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, in
         if not (btn is not None and btn.start() == m.start())
         and not any(a <= m.start() < b for a, b in spans)
     ]
+    first = _LISTED_FIRST.match(text)
+    if first is not None and not any(a <= first.start("n") < b for a, b, _ in found) and not any(
+        a <= first.start("n") < b for a, b in spans
+    ):
+        # A listed number with an impossible area code ("(150) 379-8898") is still the
+        # customer's: the rules call it invalid rather than it silently vanishing.
+        found.append((first.start("n"), first.end("n"), first.group("n").strip()))
     for pattern in (_REFERENCE, _REFERENCE_FR):
         for m in pattern.finditer(text):
             start = m.start() if pattern is _REFERENCE else m.start("d")  # "NIP du |7275"
@@ -1141,12 +1148,18 @@ def _tables(lines: list[_Line]) -> Iterator[list[_Line]]:
 _GAP = re.compile(r"\S {2,}\S")
 
 
+# Ten digits opening a line (after a bullet), whatever the area code.
+_LISTED_FIRST = re.compile(
+    _BULLET + r"(?P<n>(?:\+?1[\s.\-]?)?\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]?\d{4})(?![\w/.-]\d)"
+)
+
+
 def _aligned_tables(lines: list[_Line]) -> Iterator[tuple[list[_Line], list[list[str]]]]:
     """Rows whose columns are lined up with spaces ("503-555-0101   Dana Ortiz   4821"),
     a header line above them included, each cut at the columns blank on every row."""
     run: list[_Line] = []
     for line in [*lines, _Line(-2, "")]:
-        starts = bool(_NUMBER_FIRST.match(line.text)) and bool(_GAP.search(line.text))
+        starts = bool(_LISTED_FIRST.match(line.text)) and bool(_GAP.search(line.text))
         if starts and "\t" not in line.text and "|" not in line.text and (
             not run or line.n == run[-1].n + 1
         ):
