@@ -709,15 +709,35 @@ def _name_over_blocks(layout: Layout) -> str | None:
     return None
 
 
+# A bare "Telephone Number" / "Phone" in the account's header: the account's own number,
+# unless the words around it make it the carrier's (customer service, fax, support).
+_PHONE_LABEL = re.compile(
+    r"(?<!\w)(?:(?:tele)?phone\s+(?:number|no\.?|#)|t[ée]l[ée]phone|phone|tel)(?!\w)\s*[:#.]?",
+    re.IGNORECASE,
+)
+_NOT_ACCOUNT_PHONE = re.compile(
+    r"service|support|care|fax|call|contact|question|help|repair|sales|toll|clientele|client[èe]le"
+    r"|cell|mobile|direct",
+    re.IGNORECASE,
+)
+
+
 def _btn(layout: Layout) -> str | None:
-    for hit in find_labels(layout, _BTN_LABEL):
-        for value in value_cells(layout, hit):
-            m = NANP_PATTERN.search(value)
-            if m and not value[: m.start()].strip(" :#"):
-                e164 = to_e164(m.group(0))
-                if e164 is not None:
-                    return e164
+    for label in (_BTN_LABEL, _PHONE_LABEL):
+        for hit in find_labels(layout, label):
+            if label is _PHONE_LABEL and _NOT_ACCOUNT_PHONE.search(hit.cell.text[: hit.end]):
+                continue
+            for value in value_cells(layout, hit):
+                m = NANP_PATTERN.search(value)
+                if m and not value[: m.start()].strip(" :#"):
+                    e164 = to_e164(m.group(0))
+                    if e164 is not None and not (label is _PHONE_LABEL and _toll_free(e164)):
+                        return e164
     return None
+
+
+def _toll_free(e164: str) -> bool:
+    return e164[2:5] in ("800", "833", "844", "855", "866", "877", "888")
 
 
 # --- Customer Service Records with field codes ----------------------------------------
