@@ -858,7 +858,9 @@ class _Found:
 
 # "…0199", "...0199", "the line ending in 0199": a listed number named by its last four digits.
 _REFERENCE = re.compile(
-    r"(?:…|(?<!\.)\.{2,3}|\b(?:ending|ends)\s+(?:in|with)\s+)(?P<d>\d{4})(?![\w-])", re.I
+    r"(?:…|(?<!\.)\.{2,3}|\b(?:ending|ends)\s+(?:in|with)\s+|\bthe\s+(?=\d{4}\s+(?:line|number)\b))"
+    r"(?P<d>\d{4})(?![\w-])",
+    re.I,
 )
 # Québec: "Le 7275 va à Sophie Gagnon", "NIP du 7275 : 9597", "le numéro se terminant par 7275".
 _REFERENCE_FR = re.compile(
@@ -1203,8 +1205,8 @@ def _table_run(run: list[_Line], kind: str) -> Iterator[list[_Line]]:
         return
     if kind == "," and (len(rows) < 2 or len({line.text.count(",") for line in rows}) != 1):
         return  # commas make a table only when every row has the same number of them
-    if len(rows) == 1 and kind != "|":
-        return
+    if len(rows) == 1 and kind != "|" and not (kind == "\t" and _LISTED_FIRST.match(rows[0].text)):
+        return  # one line with commas is a sentence; one tabbed line opening on a number, a row
     yield rows
 
 

@@ -477,3 +477,19 @@ def test_the_last_four_of_a_french_sin_is_read() -> None:
 def test_a_label_of_several_words_needs_no_colon(label: str) -> None:
     text = f"Carrier: Frontier, {label} Granite Builders Group Inc., account # 62301955"
     assert read_statements(text).account_name == "Granite Builders Group Inc."
+
+
+def test_a_number_named_as_the_nnnn_line_gets_its_user() -> None:
+    text = ("We want to move 876.925.2318 and 503.348.1735. The 2318 line goes to Laura Lee "
+            "(laura@falconbuilders.us). The 1735 line goes to Sam Ortiz.")  # fmt: skip
+    assert [e.assignee_name for e in read_statements(text).numbers] == ["Laura Lee", "Sam Ortiz"]
+
+
+def test_one_tabbed_row_under_a_heading_is_a_table() -> None:
+    numbers = read_statements("Lines:\n(208) 781-3781\tRaj Chen\t\t5334\n").numbers
+    assert [(e.assignee_name, e.pin) for e in numbers] == [("Raj Chen", "5334")]
+
+
+def test_a_listed_number_with_an_impossible_area_code_is_kept() -> None:
+    numbers = read_statements("Please port:\n- 150-379-8898 Noah Baker\n- 505-332-5438 Dana").numbers
+    assert [e.raw for e in numbers] == ["150-379-8898", "505-332-5438"]
