@@ -490,7 +490,7 @@ def _labelled_parts(layout: Layout) -> dict[str, str]:
 
 def _block_in_parts(layout: Layout, value: str) -> _Block | None:
     """ "Service Address: 3578 OAK DR  State/Zip: NV 89101" with "Post Office: LAS VEGAS"."""
-    cut = _INNER_LABEL.search(value) or _PART_LABEL.search(value)
+    cut = _PART_LABEL.search(value) or _INNER_LABEL.search(value)
     street = _street_only([value[: cut.start()] if cut else value])
     if street is None:
         return None
@@ -812,7 +812,7 @@ _CSR_ACCOUNT = re.compile(
     r"\b(?:ACCT|ACCOUNT|CUST(?:OMER)?|BAN)\b\.?\s*(?:NO\.?|NBR|#)?\s*[:#]?\s*"
     r"(?P<v>\d[\d -]{3,30}\d)(?![\d/])"
 )
-_CSR_DATE = re.compile(r"\b(?:CSR\s+)?DATE\b\s*[:.]?\s*")
+_CSR_DATE = re.compile(r"\b(?:(?:CSR\s+)?DATE|AS\s+OF)\b\s*[:.]?\s*")
 
 
 def _csr_account_and_date(layout: Layout) -> tuple[str | None, dt.date | None]:
