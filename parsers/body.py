@@ -854,6 +854,7 @@ _DESCRIPTORS = frozenset(
 class _Found:
     entry: NumberEntry
     listed: bool  # from a list or table (duplicates there are real duplicates)
+    enumerated: bool = False  # listed by a sentence ("we want to move A, B and C")
 
 
 # "…0199", "...0199", "the line ending in 0199": a listed number named by its last four digits.
@@ -964,13 +965,34 @@ def _numbers(lines: list[_Line], excluded: set[int], claimed: Spans) -> list[Num
         listed = in_section or matches[0][0] <= len(re.match(_BULLET, text).group(0)) + 1  # type: ignore[union-attr]
         # "503-555-0199 goes to Dana Ortiz" says more of a listed number; it lists none.
         listed = listed and not _SENTENCE_WORDS.search(text)
+        # "We want to move A, B and A.": the sentence that enumerates them lists them.
+        verb = _PORT_VERB_BEFORE.search(text[: matches[0][0]])
+        enumerated_until = -1
+        if verb is not None:
+            stop_at = re.search(r"[.;!?](?:\s|$)", text[matches[0][1] :])
+            enumerated_until = matches[0][1] + stop_at.start() if stop_at else len(text)
         for j, (start, stop, raw) in enumerate(matches):
+            listed_here = listed or start < enumerated_until
             end = matches[j + 1][0] if j + 1 < len(matches) else len(text)
             prefix = text[:start] if len(matches) == 1 and _NAME_PREFIX.match(text) else ""
             lead = text[matches[j - 1][1] if j else 0 : start]
             entry = _entry(raw, text[stop:end], prefix, lead)
-            found.append(_Found(entry, listed and reference_digits(raw) is None))
+            found.append(_Found(entry, listed_here and reference_digits(raw) is None,
+                                enumerated=not listed and listed_here))
+    # A sentence's enumeration stands for the list only where no list names the number.
+    in_lists = {_key(f.entry.raw) for f in found if f.listed and not f.enumerated}
+    for f in found:
+        if f.enumerated and _key(f.entry.raw) in in_lists:
+            f.listed = False
     return _resolve_references(_merge(found))
+
+
+_PORT_VERB_BEFORE = re.compile(
+    r"\b(?:port|move|transfer|bring\s+over|switch|transf[ée]rer|porter)(?:\s+over)?"
+    r"(?:\s+(?:the\s+|our\s+|these\s+|nos\s+|les\s+)?(?:following\s+)?"
+    r"(?:numbers?|lines?|num[ée]ros?|lignes?))?\s*:?\s*$",
+    re.I,
+)
 
 
 _SENTENCE_WORDS = re.compile(

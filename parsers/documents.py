@@ -191,8 +191,18 @@ def classify(text: DocText) -> DocKind:
     bill = _content_bill_score(text)
     loa = loa_score(text)
     if max(bill, loa) < _MIN_SCORE:
-        return "other"
+        # A printed account page: no bill words, but the account's details are there
+        # (the contract: a bill with bill_date_unknown).
+        return "bill" if loa < _MIN_SCORE and _account_details(text) else "other"
     return "loa" if loa > bill else "bill"
+
+
+def _account_details(text: DocText) -> bool:
+    """An account number beside the account's name, service address or main number."""
+    fields = read_bill(text)
+    return fields.account_number is not None and any(
+        (fields.account_name, fields.service_address, fields.billing_telephone_number)
+    )
 
 
 def _split_bill_and_loa(text: DocText) -> tuple[DocText, DocText] | None:

@@ -491,5 +491,12 @@ def test_one_tabbed_row_under_a_heading_is_a_table() -> None:
 
 
 def test_a_listed_number_with_an_impossible_area_code_is_kept() -> None:
-    numbers = read_statements("Please port:\n- 150-379-8898 Noah Baker\n- 505-332-5438 Dana").numbers
+    text = "Please port:\n- 150-379-8898 Noah Baker\n- 505-332-5438 Dana"
+    numbers = read_statements(text).numbers
     assert [e.raw for e in numbers] == ["150-379-8898", "505-332-5438"]
+
+
+def test_a_number_twice_in_the_sentence_that_lists_them_is_a_duplicate() -> None:
+    text = "We want to move +1 505 964 5633, +1 505 681 7878 and +1 505 964 5633."
+    assert [e.raw for e in read_statements(text).numbers] == [
+        "+1 505 964 5633", "+1 505 681 7878", "+1 505 964 5633"]

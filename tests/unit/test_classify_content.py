@@ -156,3 +156,15 @@ def test_a_scanned_french_bill_in_an_image_pdf_is_a_bill() -> None:
     doc = read("scan0001.pdf", degrade.image_pdf(degrade.jpeg(img, quality=65)),
                "application/pdf")  # fmt: skip
     assert doc.kind == "bill" and doc.ocr
+
+
+def test_a_printed_account_page_without_bill_words_is_a_bill() -> None:
+    from parsers.documents import classify
+    from parsers.text import DocText, PageText
+
+    page = ("verizon business       My Account  Billing  Support  Sign out\n"
+            "Account Overview\n"
+            " Business name          Harbor Home Loans PLLC\n"
+            "Account number          471178222\n"
+            " Main number            (802) 410-4921\n")  # fmt: skip
+    assert classify(DocText((PageText(page),))) == "bill"
