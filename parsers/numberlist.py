@@ -67,6 +67,8 @@ def _header_role(cell: str) -> str | None:
         "security" in words and words & {"code", "pin"}
     ) or "port out" in h or "transfer code" in h:
         return "pin"
+    if words >= {"first", "last"} or h in {"full name", "contact", "user name", "nom complet"}:
+        return "name"  # "First Last", "First & Last Name"
     if h in {"first", "first name", "firstname", "given name", "fname", "prenom"} or (
         "first" in words and "name" in words
     ):
@@ -185,9 +187,14 @@ def _entries(rows: Iterable[Sequence[str]], cols: _Columns) -> list[NumberEntry]
     return out
 
 
+# "PIN: 6226" in a cell of its own: the label written into the value.
+_LABELLED_CELL = re.compile(r"^\s*(?:pin|nip|passcode|pass\s+code)\s*[:#=-]?\s*(?=\S)", re.I)
+
+
 def rows_from_table(rows: Sequence[Sequence[str]]) -> NumberList | None:
     """Read table rows (the first may be a header) as a number list; None if not one."""
-    clean = [[("" if c is None else str(c)) for c in row] for row in rows[:_MAX_ROWS]]
+    clean = [[_LABELLED_CELL.sub("", "" if c is None else str(c)) for c in row]
+             for row in rows[:_MAX_ROWS]]  # fmt: skip
     nonblank = [i for i, row in enumerate(clean) if any(c.strip() for c in row)]
     # The header is the row naming the most columns (a title row above it names one).
     best: tuple[int, int, _Columns] | None = None

@@ -165,3 +165,12 @@ def test_a_french_header_names_its_columns() -> None:
     assert found is not None
     assert [(e.assignee_name, e.assignee_email, e.pin) for e in found.rows] == [
         ("Isabelle Gauthier", "isabelle@ex.ca", "8275")]
+
+
+def test_a_first_last_heading_is_the_user_column_and_a_labelled_pin_cell_is_a_pin() -> None:
+    from parsers.numberlist import rows_from_table
+
+    found = rows_from_table([["TN", "First Last", "Email Address", "PIN"],
+                             ["+1 916 528 6753", "Olivia Ahmed", "", "PIN: 8353"]])
+    assert found is not None
+    assert [(e.assignee_name, e.pin) for e in found.rows] == [("Olivia Ahmed", "8353")]
