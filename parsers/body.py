@@ -257,7 +257,7 @@ _FILLERS = frozenset(
     {"and", "the", "our", "my", "also", "plus", "with", "et", "le", "la", "l", "notre", "mon",
      "ma", "votre", "new", "correct", "nouveau", "nouvelle"}
 )  # fmt: skip
-_MAX_STATEMENTS = 5  # statements read on one line; the rest stays in the last one
+_MAX_STATEMENTS = 6  # statements read on one line; the rest stays in the last one
 _BULLET_CHARS = " \t-*•·>"
 
 
@@ -754,7 +754,8 @@ _NO_PIN = (
         re.I,
     ),
     re.compile(r"\bwithout\s+(?:a|any)\s+(?:pin|passcode)\b|\bnot\s+pin[\s-]protected\b", re.I),
-    re.compile(r"^\W*no\s+(?:port[\s-]*out\s+)?(?:pin|passcode)\W*$", re.I),
+    # "No PIN.", "No PIN - the carrier confirmed there isn't one.", "No passcode, sorry"
+    re.compile(r"^\W*no\s+(?:port[\s-]*out\s+)?(?:pin|passcode)s?(?:\W*$|\s*[-–—,;:.(])", re.I),
     # French: "aucun NIP", "pas de NIP", "NIP : aucun"
     re.compile(r"\b(?:aucun|pas\s+de|sans)\s+(?:NIP|PIN|code)\b|\bNIP\s*[:=\-–]\s*aucun\b", re.I),
 )

@@ -363,7 +363,8 @@ def test_hostile_lines_are_read_in_bounded_work(line: str) -> None:
     text = (line + "\n") * 40
     with regex_work(parsers.body) as work:
         read_statements(text)
-    assert work.chars <= 60 * len(text) and work.calls <= 60 * 40
+    # Calls grow with the statements read on one line (at most 6): 75 a line at most.
+    assert work.chars <= 60 * len(text) and work.calls <= 75 * 40
     assert work.longest <= 1_000
 
 
