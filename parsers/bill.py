@@ -530,6 +530,9 @@ def _block_at(layout: Layout, hit: LabelHit) -> _Block | None:
             break
     block = _block_from(lines)
     if block is None and lines:
+        # "Service Address: 6555 BROADWAY RD" with "State/Zip:" in a cell of its own.
+        if first and any(k in _labelled_parts(layout) for k in ("city", "zip")):
+            return _block_in_parts(layout, first)
         return _street_only(lines)
     return block
 
@@ -579,8 +582,11 @@ def _carriers_block(layout: Layout, top: Cell, bottom: Cell, block: _Block) -> b
                 break
     for i in range(bottom.line + 1, min(len(layout.cells), bottom.line + 3)):
         for c in layout.cells[i]:
-            if _overlaps(c, bottom) and _LETTERHEAD.search(c.text):
-                return True
+            if _overlaps(c, bottom) and (
+                _LETTERHEAD.search(c.text) or NANP_PATTERN.fullmatch(c.text.strip())
+                or re.fullmatch(r"1[-. ]?8\d\d[-. ]\d{3}[-. ]\d{4}", c.text.strip())
+            ):
+                return True  # the carrier's phone or web address under its own address
     return False
 
 
@@ -628,9 +634,14 @@ def _unlabelled_blocks(layout: Layout) -> list[tuple[Cell, _Block]]:
                 continue  # a labelled address is read from its label
             stack = [cell.text]
             top = cell
-            for j in range(cell.line - 1, max(-1, cell.line - 6), -1):
+            gap = False
+            for j in range(cell.line - 1, max(-1, cell.line - 8), -1):
                 row = _segments(layout, j)
                 above = [c for c in row if _overlaps(c, cell)]
+                if not above and not gap and len(stack) < 5:
+                    gap = True  # one line of another column's text between two block lines
+                    continue
+                gap = False
                 if not above or _ANY_LABEL.search(above[0].text) or not _address_line(above[0]):
                     break
                 if _ZIP_TAIL.search(above[0].text):
@@ -745,8 +756,19 @@ def _toll_free(e164: str) -> bool:
 # "BN1 CEDAR POINT REALTY", "BA1 410 MAIN ST STE 20", "PO SALEM OR 97301", "SA ...",
 # "ATN 503 555 0100": the field codes of an ILEC's CSR, a code then its value.
 _CSR_LINE = re.compile(
-    r"^\s*/?(?P<code>BN\d?|LN|BA\d?|PO|SA|LA|ATN|BTN|ZIP|LOC)\b\s*[:.-]?\s+(?P<value>\S.{0,120})$"
+    r"^\s*/?(?P<code>BN[\dlIL|]?|LN|BA[\dlIL|]?|PO|SA|LA|A[TI1l]N|B[TI1l]N|ZIP|LOC)\b\s*[:.-]?\s+"
+    r"(?P<value>\S.{0,120})$"
 )
+
+
+def _csr_code(raw: str) -> str:
+    """The field code as printed, OCR's slips undone ("BAL" for BA1, "BIN" for BTN)."""
+    code = raw.upper()
+    if code[:2] in ("BN", "BA") and len(code) == 3:
+        return code[:2] + "1"
+    if code.endswith("N") and len(code) == 3 and code[0] in "AB":
+        return code[0] + "TN"
+    return code
 _CSR_NAME_CODES = ("BN1", "BN", "LN")
 
 
@@ -763,7 +785,7 @@ def _csr_fields(layout: Layout) -> _CsrFields | None:
     for line in layout.lines:
         m = _CSR_LINE.match(line)
         if m:
-            codes.append((m.group("code").upper(), m.group("value").strip()))
+            codes.append((_csr_code(m.group("code")), m.group("value").strip()))
     found = {code for code, _ in codes}
     if len(found & {"BN1", "BN", "LN", "BA1", "BA", "SA", "ATN", "BTN"}) < 2:
         return None
