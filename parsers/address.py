@@ -146,6 +146,28 @@ def _split_after_street_type(head: str, tokens: list[tuple[str, str]], street: s
 _PAREN_REGION = re.compile(rf"\s*\(\s*({_STATE_WORDS})\s*\)\s*", re.IGNORECASE)
 
 
+_LOOSE_POSTAL = re.compile(
+    r"(?<=\s)(?P<region>AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT)(?P<sep>\s*,?\s+)"
+    r"(?P<a>[A-Z0-9]{3})(?P<gap>[ -]?)(?P<b>[A-Z0-9]{3})(?=\s*(?:,?\s*Canada)?\s*$)",
+    re.IGNORECASE,
+)
+_AS_DIGIT = str.maketrans("OoIlSZB", "0011528")
+_AS_LETTER = str.maketrans("0158", "OISB")
+
+
+def _ocr_postal(text: str) -> str:
+    """ "EDMONTON, AB T5J ON3": a Canadian postal code with OCR's O-for-0 slips put right
+    (letter, digit, letter, digit, letter, digit)."""
+    m = _LOOSE_POSTAL.search(text)
+    if m is None:
+        return text
+    code = (m.group("a") + m.group("b")).upper()
+    fixed = "".join(ch.translate(_AS_LETTER if i % 2 == 0 else _AS_DIGIT)
+                    for i, ch in enumerate(code))  # fmt: skip
+    return (text[: m.start("a")] + fixed[:3] + (m.group("gap") or " ") + fixed[3:]
+            + text[m.end("b") :])
+
+
 def parse_address(text: str | Sequence[str]) -> Address | None:
     """Read a one-line or multi-line US or Canadian address; None if it is not one."""
     lines = _split_lines(text)
@@ -157,9 +179,10 @@ def parse_address(text: str | Sequence[str]) -> Address | None:
     joined = _PAREN_REGION.sub(r" \1 ", joined)
     # "9473, Cedar Place" and Québec's "1200, rue Saint-Denis": the number starts the street.
     joined = re.sub(r"^(\d+[A-Za-z]?),\s+(?=[^\d\s,])", r"\1 ", joined)
-    m = _TAIL.search(joined)
+    m = _TAIL.search(joined) or _TAIL.search(_ocr_postal(joined))
     if not m:
         return None
+    joined = m.string
     street = re.sub(r"\s*,\s*", " ", joined[: m.start()].strip(" ,"))
     city = m.group("city").strip(" ,")
     if "," not in joined[: m.start("state")].rstrip(" ,"):

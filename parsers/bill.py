@@ -367,6 +367,8 @@ def _name_ok(text: str) -> bool:
         return False
     if _NAME_VALUE_BAD.search(text) or NANP_PATTERN.search(text) or text.startswith("-"):
         return False
+    if "|" in text or len(re.findall(r"(?<!\S)[^\W\d_](?!\S)", text)) >= 3:
+        return False  # OCR's reading of a logo: "CO MCAST B U S | N ES S |"
     words = re.findall(r"[^\W\d_][\w'’-]*", text.lower())
     if not words or all(w in _HEADING_WORDS for w in words):
         return False
@@ -393,7 +395,10 @@ def _account_name(layout: Layout) -> str | None:
 
 
 _ZIP_TAIL = re.compile(
-    r"(?:\b[A-Z]{2}\.?,?\s+\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d)\s*(?:,?\s*(?:USA|US|Canada))?$",
+    r"(?:\b[A-Z]{2}\.?,?\s+\d{5}(?:-\d{4})?|[A-Z]\d[A-Z]\s?\d[A-Z]\d"
+    # a postal code with an OCR slip ("T5J ON3") after a province
+    r"|\b(?:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT)\.?,?\s+[A-Z][0-9OIlS][A-Z0-9]\s?[0-9OIlS][A-Z0-9][0-9OIlS])"
+    r"\s*(?:,?\s*(?:USA|US|Canada))?$",
     re.IGNORECASE,
 )
 
@@ -669,10 +674,12 @@ def _best_block(layout: Layout) -> _Block | None:
         return None
     keys = [address_key(b.address) for _, b in blocks]
 
-    def rank(k: int) -> tuple[int, int, int, int]:
+    def rank(k: int) -> tuple[int, int, int, int, int]:
         top, block = blocks[k]
+        # A whole address on one line under a logo is a letterhead; a customer's block
+        # puts the street on a line of its own.
         return (int(block.address.po_box), -keys.count(keys[k]), int(block.name is None),
-                layout.page_of(top.line))  # fmt: skip
+                int(len(block.lines) < 2), layout.page_of(top.line))  # fmt: skip
 
     return blocks[min(range(len(blocks)), key=rank)][1]
 

@@ -71,3 +71,22 @@ def test_an_address_without_commas_is_split_into_street_and_city(
     address = parse_address(text)
     assert address is not None
     assert (address.street, address.city) == (street, city)
+
+
+def test_a_postal_code_with_an_ocr_slip_is_read_as_printed() -> None:
+    found = parse_address(["6771 JEFFERSON CT", "#1926", "EDMONTON, AB T5J ON3"])
+    assert found is not None and (found.city, found.state, found.zip) == ("EDMONTON", "AB",
+                                                                          "T5J 0N3")
+
+
+@pytest.mark.parametrize("text", ["9473, Cedar Place Albuquerque, NM 87102",
+                                  "9473 Cedar Place, Albuquerque, NM 87102"])
+def test_the_street_ends_at_its_type_word_when_no_comma_says_so(text: str) -> None:
+    found = parse_address(text)
+    assert found is not None and (found.street, found.city) == ("9473 Cedar Pl", "Albuquerque")
+
+
+def test_quebec_writes_the_province_in_parentheses() -> None:
+    found = parse_address(["636 RUE DE L'ÉGLISE, BUREAU 212", "GATINEAU (QUÉBEC) J8X 3X7"])
+    assert found is not None and (found.city, found.state, found.zip) == ("GATINEAU", "QC",
+                                                                          "J8X 3X7")
