@@ -36,13 +36,16 @@ class Cell:
 
 
 _CELL_RE = re.compile(r"\S+(?: \S+)*")
+_MAX_LINE = 400  # characters of one layout line: a landscape page at 2 points a column
 
 
 class Layout:
     """The lines of a document as cells with their column positions."""
 
     def __init__(self, text: str) -> None:
-        self.lines = text.replace("\f", "").split("\n")
+        # Lines capped before any pattern sees them: a hostile PDF's 100k-character line
+        # costs no more than a real bill's widest one.
+        self.lines = [line[:_MAX_LINE] for line in text.replace("\f", "").split("\n")]
         self.cells: list[list[Cell]] = [
             [Cell(i, m.start(), m.group(0)) for m in _CELL_RE.finditer(line)]
             for i, line in enumerate(self.lines)
