@@ -154,6 +154,19 @@ def _pathological(repeat: int) -> None:
     two = _wall(lambda: parse_message(_long_lines(10)), repeat)
     print(f"  email with very long lines: {1000 * one:7.1f} (1000)  x2: {two / one:.2f}")
     print(f"  decompression bomb refused: {1000 * _wall(bomb, repeat):7.1f} (2000)")
+    # The bill reader on hostile layout text: long lines (capped), runs of labels, ZIP
+    # lines and CSR codes; the 2x ratio shows the work grows linearly, not quadratically.
+    from parsers.bill import read_bill
+    from parsers.text import DocText, PageText
+
+    hostile = ["A" * 5000, "12 MAIN ST AUSTIN TX 78701", "Account: Service Address: " * 40,
+               "BN1 X  BA1 1 MAIN ST  PO AUSTIN TX 78701", "1 " * 2000]  # fmt: skip
+    for text in hostile:
+        page1 = DocText((PageText((text + "\n") * 200),))
+        page2 = DocText((PageText((text + "\n") * 400),))
+        one = _wall(lambda p=page1: read_bill(p), repeat)  # type: ignore[misc]
+        two = _wall(lambda p=page2: read_bill(p), repeat)  # type: ignore[misc]
+        print(f"  bill, 200 lines of {text[:14]!r}...: {1000 * one:7.1f}  x2: {two / one:.2f}")
     page = [(40, 760 - 12 * i, f"Line {i}  (512) 555-01{i:02d}  Business Unlimited")
             for i in range(50)] + [(400, 760 - 12 * i, f"${i}.00") for i in range(50)]  # fmt: skip
     data = make_pdf([page, page])

@@ -51,6 +51,7 @@ class Layout:
             for i, line in enumerate(self.lines)
         ]
 
+        self.parts: dict[str, str] | None = None  # see _labelled_parts
         # Page of each line: pages are joined with a form feed (DocText.text).
         self._pages: list[int] = []
         page = 0
@@ -194,9 +195,14 @@ class LabelHit:
 LABEL_TAIL = re.compile(r"^\s*(?:\((?=[^)]*[A-Za-z])[^)]{0,40}\)\s*)?[:#.\-]?\s*")
 
 
+_MAX_HITS = 40  # a real bill prints a label a few times; a page of labels is no bill
+
+
 def find_labels(layout: Layout, label: re.Pattern[str]) -> list[LabelHit]:
     hits: list[LabelHit] = []
     for cell in layout.all_cells():
+        if len(hits) >= _MAX_HITS:
+            break
         for m in label.finditer(cell.text):
             tail = LABEL_TAIL.match(cell.text[m.end():])
             end = m.end() + (tail.end() if tail else 0)
@@ -472,7 +478,15 @@ _PART_LABEL = re.compile(
 
 
 def _labelled_parts(layout: Layout) -> dict[str, str]:
-    """ "Post Office: LAS VEGAS", "State/Zip: NV 89101": an address given part by part."""
+    """ "Post Office: LAS VEGAS", "State/Zip: NV 89101": an address given part by part.
+
+    Read once per layout (every labelled address may ask)."""
+    if layout.parts is None:
+        layout.parts = _read_labelled_parts(layout)
+    return layout.parts
+
+
+def _read_labelled_parts(layout: Layout) -> dict[str, str]:
     parts: dict[str, str] = {}
     for line in layout.lines:
         for m in _PART_LABEL.finditer(line):

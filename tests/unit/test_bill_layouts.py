@@ -214,3 +214,23 @@ def test_the_next_label_is_not_glued_onto_the_name() -> None:
 def test_what_a_document_is_comes_from_its_content_not_its_name(filename: str) -> None:
     bill = _read(two_column_header(HARBOR, False), filename)
     assert bill.account_name == HARBOR.name
+
+
+@pytest.mark.parametrize("line", ["A" * 5000, "12 MAIN ST AUSTIN TX 78701",
+                                  "Account: Service Address: " * 40,
+                                  "BN1 X  BA1 1 MAIN ST  PO AUSTIN TX 78701", "1 " * 2000])
+def test_hostile_layout_text_costs_work_in_proportion_to_its_size(line: str) -> None:
+    # Work, not time: twice the lines may cost at most a little over twice the work.
+    import parsers.bill
+    from parsers.bill import read_bill
+    from parsers.text import DocText, PageText
+    from tests.work_count import regex_work
+
+    counts = []
+    for n in (100, 200):
+        with regex_work(parsers.bill) as work:
+            read_bill(DocText((PageText((line + "\n") * n),)))
+        counts.append(work)
+    assert counts[1].calls <= 2.5 * counts[0].calls + 50
+    assert counts[1].chars <= 2.5 * counts[0].chars + 5_000
+    assert counts[1].longest <= 1_000
