@@ -154,7 +154,7 @@ _CARRIERS = re.compile(
     r"\b(?:at&t|at\s*&\s*t|verizon|comcast|xfinity|spectrum|charter|ringcentral|bell|rogers|"
     r"telus|frontier|centurylink|lumen|windstream|cox|vonage|8x8|t-mobile|sprint|altice|"
     r"optimum|mediacom|consolidated|brightspeed|zoom|dialpad|nextiva|ooma|grasshopper|"
-    r"shaw|videotron|cogeco|fido|koodo|freedom\s+mobile|granite|lingo|earthlink)\b",
+    r"shaw|vid[ée]otron|cogeco|fido|koodo|freedom\s+mobile|granite|lingo|earthlink)\b",
     re.IGNORECASE,
 )
 _BTN_LABEL = re.compile(

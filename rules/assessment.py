@@ -225,7 +225,7 @@ def _unclear(doc: Document, a: str, b: str) -> bool:
 
     Unread is not a mismatch: such a value is for an agent's eyes, not the customer's.
     """
-    return doc.ocr and ocr_confusable(a.upper(), b.upper())
+    return doc.ocr and ocr_confusable(a, b)
 
 
 def check_bill_name(ctx: Context) -> list[Problem]:
@@ -233,7 +233,8 @@ def check_bill_name(ctx: Context) -> list[Problem]:
     on_bill = found[1].account_name if found else None
     if found is None or stated is None or on_bill is None or names_equal(stated, on_bill):
         return []
-    if _unclear(found[0], fold_name(stated), fold_name(on_bill)):
+    if _unclear(found[0], stated, on_bill) or _unclear(found[0], fold_name(stated),
+                                                        fold_name(on_bill)):  # fmt: skip
         return []
     doc = found[0]
     return [Problem("bill_name_mismatch", "bill", None,
@@ -301,8 +302,10 @@ def check_bill_fields_unread(ctx: Context) -> list[Problem]:
     doc, bill = found
     request = ctx.request
     unread: list[str] = []
-    if bill.account_name is None or (request.account_name is not None and _unclear(
-            doc, fold_name(request.account_name), fold_name(bill.account_name))):  # fmt: skip
+    stated_name = request.account_name
+    if bill.account_name is None or (stated_name is not None and (
+            _unclear(doc, stated_name, bill.account_name)
+            or _unclear(doc, fold_name(stated_name), fold_name(bill.account_name)))):  # fmt: skip
         unread.append("the account name")
     stated_account = request.account_number
     if bill.account_number is None or (stated_account is not None and _unclear(

@@ -86,9 +86,16 @@ _OCR_CONFUSIONS = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1
                                  "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2"})  # fmt: skip
 
 
+# Upper case: what OCR mistakes for what once case is set aside ("ltée" read "Itée",
+# "ROSSI" read "ROSS!").
+_OCR_UPPER = str.maketrans({"O": "0", "D": "0", "Q": "0", "I": "1", "L": "1", "|": "1", "!": "1",
+                            "S": "5", "B": "8", "Z": "2"})  # fmt: skip
+
+
 def ocr_confusable(a: str, b: str) -> bool:
-    """Two strings that differ only where Tesseract confuses characters (5/S, 0/O, 1/I)."""
-    return a != b and a.translate(_OCR_CONFUSIONS) == b.translate(_OCR_CONFUSIONS)
+    """Two strings that differ only where Tesseract confuses characters (5/S, 0/O, 1/I/l)."""
+    fa, fb = (" ".join(x.upper().split()).translate(_OCR_UPPER) for x in (a, b))
+    return a != b and fa == fb
 
 
 def ocr_near_miss(a: str, b: str) -> bool:
