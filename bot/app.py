@@ -306,10 +306,10 @@ def _parts(config: Config, state: SqliteStateStore, *, desk: TicketDesk | None,
         settings = reply_settings(config.reply)
         desk_for_notes = the_desk
 
-        def note(request_id: str, text: str) -> None:
+        def note(request_id: str, text: str, key: str) -> None:
             ticket_id = state.tickets().get(request_id)
             if desk_for_notes is not None and ticket_id is not None:
-                desk_for_notes.amend(ticket_id, note=text)
+                desk_for_notes.amend(ticket_id, note=text, note_key=key)
 
         folder = config.reply.copy_folder or config.imap.folders[0]
         replier = Replier(state, mailer or SmtpMailer(smtp_settings(config.smtp, environ)),

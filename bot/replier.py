@@ -144,7 +144,8 @@ class Replier:
         settings: ReplySettings,
         *,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-        note: Callable[[str, str], None] | None = None,  # (request_id, private note text)
+        # (request_id, private note text, the note's key: made once on the ticket)
+        note: Callable[[str, str, str], None] | None = None,
         copy_found: Callable[[str], bool] | None = None,  # Message-ID -> in our mailbox?
         observe: Callable[[Literal["sent", "suppressed"], str], None] | None = None,
     ) -> None:
@@ -277,10 +278,12 @@ class Replier:
             return
         if text is None:
             text = _note_for(record)
-        key = note_marker(text)
+        # Keyed by the incoming message too: two messages may earn the same words
+        # ("superseded") and each gets its note.
+        key = note_marker(f"{record.key}\x00{text}")
         if self.ledger.note_status(key) != "posted":
             self.ledger.begin_note(key, record.request_id)
-            self.note(record.request_id, text)
+            self.note(record.request_id, text, key)
             self.ledger.finish_note(key)
         self.ledger.put(replace(record, noted=True))
 

@@ -399,13 +399,13 @@ def test_the_ticket_gets_one_note_per_reply_saying_what_was_sent(starttls_server
     notes: list[tuple[str, str]] = []
     ledger = MemoryLedger()
     for _ in range(2):  # the intake may hand the same message on twice
-        _replier(starttls_server, ledger, note=lambda r, t: notes.append((r, t))).handle(
+        _replier(starttls_server, ledger, note=lambda r, t, _key: notes.append((r, t))).handle(
             "req-27", key, raws, assessment)
     assert len(notes) == 1 and notes[0][0] == "req-27"
     assert notes[0][1].startswith("auto-reply sent: incomplete to Shelby Graves")
     assert "Numbers missing from the LOA" in notes[0][1]
     auto = LOOP_CASES[0][1]
-    _replier(starttls_server, ledger, note=lambda r, t: notes.append((r, t))).handle(
+    _replier(starttls_server, ledger, note=lambda r, t, _key: notes.append((r, t))).handle(
         "req-x", "auto-key", [auto], assess_messages([auto], Config(), dt.date(2026, 11, 26)))
     assert notes[-1] == ("req-x", "auto-reply not sent: auto_submitted (Auto-Submitted: "
                                   "auto-replied)")
