@@ -966,12 +966,21 @@ def _numbers(lines: list[_Line], excluded: set[int], claimed: Spans) -> list[Num
         listed = in_section or matches[0][0] <= len(re.match(_BULLET, text).group(0)) + 1  # type: ignore[union-attr]
         # "503-555-0199 goes to Dana Ortiz" says more of a listed number; it lists none.
         listed = listed and not _SENTENCE_WORDS.search(text)
-        # "We want to move A, B and A.": the sentence that enumerates them lists them.
-        verb = _PORT_VERB_BEFORE.search(text[: matches[0][0]])
+        # "We want to move A, B and A.": the sentence that enumerates them lists them,
+        # a number with an impossible area code included (the rules call it invalid).
+        first = _LOOSE_TEN.search(text)
+        verb = _PORT_VERB_BEFORE.search(text[: first.start()]) if first else None
         enumerated_until = -1
-        if verb is not None:
-            stop_at = re.search(r"[.;!?](?:\s|$)", text[matches[0][1] :])
-            enumerated_until = matches[0][1] + stop_at.start() if stop_at else len(text)
+        if first is not None and verb is not None:
+            stop_at = re.search(r"[.;!?](?:\s|$)", text[first.end() :])
+            enumerated_until = first.end() + stop_at.start() if stop_at else len(text)
+            spans = claimed.get(line.n, [])
+            for m in _LOOSE_TEN.finditer(text, first.start(), enumerated_until):
+                if not any(a < m.end() and m.start() < b for a, b, _ in matches) and not any(
+                    a <= m.start() < b for a, b in spans
+                ):
+                    matches.append((m.start(), m.end(), m.group(0).strip()))
+            matches.sort()
         for j, (start, stop, raw) in enumerate(matches):
             listed_here = listed or start < enumerated_until
             end = matches[j + 1][0] if j + 1 < len(matches) else len(text)
@@ -988,6 +997,9 @@ def _numbers(lines: list[_Line], excluded: set[int], claimed: Spans) -> list[Num
     return _resolve_references(_merge(found))
 
 
+_LOOSE_TEN = re.compile(
+    r"(?<![\w+/])(?:\+?1[\s.\-]?)?\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]?\d{4}(?![\w/])"
+)
 _PORT_VERB_BEFORE = re.compile(
     r"\b(?:port|move|transfer|bring\s+over|switch|transf[ée]rer|porter)(?:\s+over)?"
     r"(?:\s+(?:the\s+|our\s+|these\s+|nos\s+|les\s+)?(?:following\s+)?"

@@ -94,8 +94,8 @@ _OCR_UPPER = str.maketrans({"O": "0", "D": "0", "Q": "0", "I": "1", "L": "1", "|
 
 def ocr_confusable(a: str, b: str) -> bool:
     """Two strings that differ only where Tesseract confuses characters (5/S, 0/O, 1/I/l)."""
-    fa, fb = (" ".join(x.upper().split()).translate(_OCR_UPPER) for x in (a, b))
-    return a != b and fa == fb
+    ua, ub = (" ".join(x.upper().split()) for x in (a, b))
+    return ua != ub and ua.translate(_OCR_UPPER) == ub.translate(_OCR_UPPER)
 
 
 def ocr_near_miss(a: str, b: str) -> bool:
