@@ -130,7 +130,9 @@ def _explicit(text: str, statements: re.Pattern[str]) -> str | None:
         window = text[statement.end() : statement.end() + _STATEMENT_SPAN]
         window = re.split(r"[.;!?\n](?:\s|$)|\n", window, maxsplit=1)[0]
         # In a statement, a strict alias still has to be capitalised ("a consolidated bill").
-        hits = [h for h in (m.loose.search(window), m.strict.search(window)) if h]
+        # "from our current provider to Lofty": the destination is no current carrier.
+        hits = [h for h in (m.loose.search(window), m.strict.search(window))
+                if h and not _DESTINATION_BEFORE.search(window[: h.start()])]  # fmt: skip
         if hits:
             return _name_of(min(hits, key=lambda h: h.start()).group(1))
         whole = _fold(window.strip(" .,;:!*_\"'"))
@@ -170,8 +172,35 @@ def _is_destination(text: str, hit: re.Match[str]) -> bool:
     return bool(_DESTINATION_BEFORE.search(before) or _DESTINATION_AFTER.match(after))
 
 
+# "We are currently with epb.", "leaving NextLight", "our number transfer from EPB": a
+# carrier the data does not know, named in a sentence (capitalised, or one short word).
+_SENTENCE_CARRIER = re.compile(
+    r"(?i:\b(?:we|i)\s*(?:are|'re|am|'m)\s+(?:currently\s+)?(?:with|on|leaving)|\bleaving"
+    r"|\b(?:transfer|move|moving|port|porting|switch|switching|lines\s+over)\s+from"
+    r"|\bcurrent\s+(?:carrier|provider)(?:\s+is)?)\s+"
+    r"(?P<v>[A-Z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*){0,3}|[a-z][a-z&]{1,11})"
+    r"(?=\s*(?:[.,;:!)]|$|\s+(?:to|and|for|in|are|is|was)\b))",
+    re.M,
+)
+_NOT_A_CARRIER = frozenset({"our", "the", "my", "them", "it", "us", "here", "there", "a", "an",
+                            "current", "existing", "old", "previous", "this", "that", "you"})
+
+
 def stated_carrier(text: str) -> str | None:
     """The value of a "Current carrier: X" line as written, for carriers not in the data."""
+    found = _stated_line(text)
+    if found is not None:
+        return found
+    for m in _SENTENCE_CARRIER.finditer(text[:50_000]):
+        value = m.group("v").strip(" .,;")
+        if value.casefold() not in _NOT_A_CARRIER and not _DESTINATION_BEFORE.search(
+            text[max(0, m.start("v") - 20) : m.start("v")]
+        ):
+            return value
+    return None
+
+
+def _stated_line(text: str) -> str | None:
     found = re.search(
         r"^\s*(?:[-*•]\s*)?(?:current|existing|losing)\s+(?:phone\s+)?(?:carrier|provider)"
         r"\s*(?:name)?\s*[:=-]\s*([^\n]{2,40}?)\s*$",
