@@ -11,7 +11,10 @@ class Limits:
     max_attachment_bytes: int = 25 * 1024 * 1024
     max_attachments: int = 20  # attachments read per message; the rest are listed unread
     max_pages: int = 30  # pages read per document
-    max_pixels: int = 40_000_000  # per image, rendered page or image drawn on a PDF page
+    max_pixels: int = 40_000_000  # per image or rendered page (a page is rendered within it)
+    # The images a PDF page draws, judged from their dictionaries before any is decoded:
+    # a 600 dpi tabloid scan is 67 million; a bomb declares billions behind a tiny stream.
+    max_image_pixels: int = 150_000_000
     ocr_seconds_per_page: float = 30.0
     ocr_pages_per_message: int = 60  # OCR pages for all attachments of one message
     ocr: bool = True  # OCR pages without a text layer and images

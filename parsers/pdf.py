@@ -317,20 +317,21 @@ def image_pixel_size(obj: pdfium.PdfObject) -> tuple[int, int]:
 
 def check_image_pixels(page: pdfium.PdfPage, limits: Limits, number: int) -> None:
     """Raises LimitExceeded before page `number` is rendered if the images it draws
-    (in forms too) hold more than `limits.max_pixels` in all, judged from their
+    (in forms too) hold more than `limits.max_image_pixels` in all, judged from their
     dictionaries: a huge image XObject behind a tiny Flate stream is never decoded."""
     total = 0
     for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,)):
         width, height = image_pixel_size(obj)
         total += width * height
-        if width * height > limits.max_pixels:
+        if width * height > limits.max_image_pixels:
             raise LimitExceeded(
                 f"page {number} draws an image of {width} x {height} pixels, more than the "
-                f"limit of {limits.max_pixels:,} pixels"
+                f"limit of {limits.max_image_pixels:,} pixels"
             )
-        if total > limits.max_pixels:
+        if total > limits.max_image_pixels:
             raise LimitExceeded(
-                f"page {number} draws images of more than {limits.max_pixels:,} pixels in all"
+                f"page {number} draws images of more than {limits.max_image_pixels:,} pixels "
+                "in all"
             )
 
 
