@@ -224,8 +224,11 @@ def _unclear(doc: Document, a: str, b: str) -> bool:
     """A scan's value one OCR slip away from the stated one: not read with certainty.
 
     Unread is not a mismatch: such a value is for an agent's eyes, not the customer's.
+    (Equal values are never unclear: callers compare with the contract's rule first.)
     """
-    return doc.ocr and ocr_confusable(a, b)
+    return doc.ocr and not names_equal(a, b) and not accounts_equal(a, b) and (
+        ocr_confusable(a, b)
+    )
 
 
 def check_bill_name(ctx: Context) -> list[Problem]:

@@ -95,7 +95,11 @@ _OCR_UPPER = str.maketrans({"O": "0", "D": "0", "Q": "0", "I": "1", "L": "1", "|
 def ocr_confusable(a: str, b: str) -> bool:
     """Two strings that differ only where Tesseract confuses characters (5/S, 0/O, 1/I/l)."""
     ua, ub = (" ".join(x.upper().split()) for x in (a, b))
-    return ua != ub and ua.translate(_OCR_UPPER) == ub.translate(_OCR_UPPER)
+    if ua == ub:
+        return False
+    # OCR also drops or adds spaces and hyphens ("MAPLE LEAF-BUILDERS").
+    fa, fb = (re.sub(r"[\s\-.,]+", "", x).translate(_OCR_UPPER) for x in (ua, ub))
+    return fa == fb
 
 
 def ocr_near_miss(a: str, b: str) -> bool:

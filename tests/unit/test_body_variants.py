@@ -501,3 +501,10 @@ def test_a_number_twice_in_the_sentence_that_lists_them_is_a_duplicate() -> None
     text = "We want to move +1 505 964 5633, +1 505 681 7878 and +1 505 964 5633."
     assert [e.raw for e in read_statements(text).numbers] == [
         "+1 505 964 5633", "+1 505 681 7878", "+1 505 964 5633"]
+
+
+def test_a_location_label_ends_the_name_before_it() -> None:
+    s = read_statements("Provider: Verizon, account name Cedar Point Engineering Co, "
+                        "location 2831 Maple St, Austin, TX 78701")  # fmt: skip
+    assert s.account_name == "Cedar Point Engineering Co"
+    assert s.service_address is not None and s.service_address.street == "2831 Maple St"

@@ -337,3 +337,9 @@ def test_a_low_confidence_field_that_differs_asks_for_a_clearer_copy() -> None:
 def test_a_text_layer_mismatch_is_stated_plainly() -> None:
     out = _assess(_statements(account_number="287654322"))
     assert "scan" not in out["problems"][0]["detail"]
+
+
+def test_a_space_or_hyphen_lost_by_ocr_is_unread_not_a_mismatch() -> None:
+    scanned = replace(_bill(account_name="ACME REALTY-LLC"), ocr=True)
+    out = _assess(docs=(scanned, _loa()))
+    assert _codes(out) == [("bill_field_unread", None)]
