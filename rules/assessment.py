@@ -226,8 +226,18 @@ def _unclear(doc: Document, a: str, b: str) -> bool:
     Unread is not a mismatch: such a value is for an agent's eyes, not the customer's.
     (Equal values are never unclear: callers compare with the contract's rule first.)
     """
-    return doc.ocr and not names_equal(a, b) and not accounts_equal(a, b) and (
-        ocr_confusable(a, b)
+    return doc.ocr and ocr_confusable(a, b)
+
+
+def _name_unclear(doc: Document, stated: str | None, read: str) -> bool:
+    return stated is not None and not names_equal(stated, read) and (
+        _unclear(doc, stated, read) or _unclear(doc, fold_name(stated), fold_name(read))
+    )
+
+
+def _account_unclear(doc: Document, stated: str | None, read: str) -> bool:
+    return stated is not None and not accounts_equal(stated, read) and _unclear(
+        doc, fold_account(stated), fold_account(read)
     )
 
 
@@ -236,8 +246,7 @@ def check_bill_name(ctx: Context) -> list[Problem]:
     on_bill = found[1].account_name if found else None
     if found is None or stated is None or on_bill is None or names_equal(stated, on_bill):
         return []
-    if _unclear(found[0], stated, on_bill) or _unclear(found[0], fold_name(stated),
-                                                        fold_name(on_bill)):  # fmt: skip
+    if _name_unclear(found[0], stated, on_bill):
         return []
     doc = found[0]
     return [Problem("bill_name_mismatch", "bill", None,
@@ -253,7 +262,7 @@ def check_bill_account(ctx: Context) -> list[Problem]:
     if found is None or stated is None or on_bill is None or accounts_equal(stated, on_bill):
         return []
     doc = found[0]
-    if _unclear(doc, fold_account(stated), fold_account(on_bill)):
+    if _account_unclear(doc, stated, on_bill):
         return []
     ends = (f"(ending {_tail(on_bill)}) differs from the one given (ending {_tail(stated)})"
             if _tail(on_bill) != _tail(stated) else "differs from the one given")  # fmt: skip
@@ -305,14 +314,10 @@ def check_bill_fields_unread(ctx: Context) -> list[Problem]:
     doc, bill = found
     request = ctx.request
     unread: list[str] = []
-    stated_name = request.account_name
-    if bill.account_name is None or (stated_name is not None and (
-            _unclear(doc, stated_name, bill.account_name)
-            or _unclear(doc, fold_name(stated_name), fold_name(bill.account_name)))):  # fmt: skip
+    if bill.account_name is None or _name_unclear(doc, request.account_name, bill.account_name):
         unread.append("the account name")
-    stated_account = request.account_number
-    if bill.account_number is None or (stated_account is not None and _unclear(
-            doc, fold_account(stated_account), fold_account(bill.account_number))):  # fmt: skip
+    if bill.account_number is None or _account_unclear(doc, request.account_number,
+                                                       bill.account_number):  # fmt: skip
         unread.append("the account number")
     if bill.service_address is None:
         unread.append("the service address")
