@@ -51,7 +51,9 @@ class Layout:
             for i, line in enumerate(self.lines)
         ]
 
+        # Read once per layout, on first need (several fields ask for them).
         self.parts: dict[str, str] | None = None  # see _labelled_parts
+        self.blocks: list[tuple[Cell, _Block]] | None = None  # see _unlabelled_blocks
         # Page of each line: pages are joined with a form feed (DocText.text).
         self._pages: list[int] = []
         page = 0
@@ -647,6 +649,12 @@ def _segments(layout: Layout, line: int, max_gap: int = 4) -> list[Cell]:
 
 def _unlabelled_blocks(layout: Layout) -> list[tuple[Cell, _Block]]:
     """Customer blocks found by their form: a ZIP / postal code line, street and name above."""
+    if layout.blocks is None:
+        layout.blocks = _find_unlabelled_blocks(layout)
+    return layout.blocks
+
+
+def _find_unlabelled_blocks(layout: Layout) -> list[tuple[Cell, _Block]]:
     out: list[tuple[Cell, _Block]] = []
     for i in range(len(layout.cells)):
         for cell in _segments(layout, i):

@@ -30,10 +30,6 @@ def accounts_equal(a: str, b: str) -> bool:
     return fold_account(a) == fold_account(b)
 
 
-def addresses_equal(a: Address, b: Address) -> bool:
-    return address_key(a) == address_key(b)
-
-
 ADDRESS_PARTS = ("street", "unit", "city", "state", "zip")
 
 _UNIT_KEY = re.compile(r"^(?P<base>.*?)\s*\bUNIT (?P<unit>\w+)$")
