@@ -18,7 +18,7 @@ from importlib import resources
 from parsers.address import address_key, ends_like_a_place, parse_address
 from parsers.dates import FoundDate, find_dates
 from parsers.model import Address, BillFields
-from parsers.phone import NANP_PATTERN, to_e164
+from parsers.phone import NANP_PATTERN, parse_phone, to_e164
 from parsers.text import DocText, uncertain_fields
 
 # --- layout --------------------------------------------------------------------------------
@@ -774,13 +774,11 @@ def _btn(layout: Layout) -> str | None:
                 m = NANP_PATTERN.search(value)
                 if m and not value[: m.start()].strip(" :#"):
                     e164 = to_e164(m.group(0))
-                    if e164 is not None and not (label is _PHONE_LABEL and _toll_free(e164)):
+                    # The carrier's toll-free line is never the account's own number.
+                    if e164 is not None and not (label is _PHONE_LABEL
+                                                 and parse_phone(e164).kind == "toll-free"):
                         return e164
     return None
-
-
-def _toll_free(e164: str) -> bool:
-    return e164[2:5] in ("800", "833", "844", "855", "866", "877", "888")
 
 
 # --- Customer Service Records with field codes ----------------------------------------
