@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (tables and report lines read best unwrapped)
 """Accuracy of the bot's judgement on the independent corpus (fixtures/build/corpus).
 
     .venv/bin/python bench/accuracy.py [--only FAMILY] [--limit N] [--no-ocr] [--json]
@@ -36,11 +35,25 @@ from fixtures.build.corpus import DEFAULT_N, DEFAULT_SEED, build  # noqa: E402
 from fixtures.build.corpus.norm import account_key, address_parts, fold  # noqa: E402
 from fixtures.build.corpus.threads import schedule  # noqa: E402
 
-REQ_FIELDS = ["current_carrier", "account_number", "account_name", "service_address",
-              "billing_telephone_number", "ssn_last4", "no_pin_stated", "numbers", "pins",
-              "assignees"]  # fmt: skip
-BILL_FIELDS = ["bill_date", "account_name", "account_number", "service_address",
-               "billing_telephone_number"]  # fmt: skip
+REQ_FIELDS = [
+    "current_carrier",
+    "account_number",
+    "account_name",
+    "service_address",
+    "billing_telephone_number",
+    "ssn_last4",
+    "no_pin_stated",
+    "numbers",
+    "pins",
+    "assignees",
+]
+BILL_FIELDS = [
+    "bill_date",
+    "account_name",
+    "account_number",
+    "service_address",
+    "billing_telephone_number",
+]
 
 
 # ------------------------------------------------------------------ assessing
@@ -58,8 +71,14 @@ def _assess_inproc(paths: list[Path], today: dt.date) -> dict[str, Any]:
 
 
 def _assess_cli(paths: list[Path], today: dt.date) -> dict[str, Any]:
-    cmd = [str(ROOT / ".venv" / "bin" / "portbot"), "assess", "--show-secrets",
-           "--today", today.isoformat(), *map(str, paths)]  # fmt: skip
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "portbot"),
+        "assess",
+        "--show-secrets",
+        "--today",
+        today.isoformat(),
+        *map(str, paths),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     if r.returncode != 0:
         return {"error": f"exit {r.returncode}: {r.stderr.strip()[:300]}"}
@@ -93,8 +112,16 @@ def _job(args: tuple[int, int, bool, bool, str | None]) -> dict[str, Any]:
         except Exception as exc:
             got = {"error": f"{type(exc).__name__}: {exc}"}
         ass_s = time.monotonic() - t1
-    return {"slug": slug, "families": families, "today": today.isoformat(), "expected": expected,
-            "got": got, "emls": emls, "gen_s": gen_s, "assess_s": ass_s}  # fmt: skip
+    return {
+        "slug": slug,
+        "families": families,
+        "today": today.isoformat(),
+        "expected": expected,
+        "got": got,
+        "emls": emls,
+        "gen_s": gen_s,
+        "assess_s": ass_s,
+    }
 
 
 # ------------------------------------------------------------------ comparing
@@ -108,9 +135,13 @@ def _req_field(name: str, e: dict[str, Any], g: dict[str, Any]) -> bool:
     if name == "current_carrier":
         return fold(e.get(name)) == fold(g.get(name))
     if name == "account_number":
-        return (e.get(name) is None) == (g.get(name) is None) and account_key(e.get(name)) == account_key(g.get(name))
+        return (e.get(name) is None) == (g.get(name) is None) and account_key(
+            e.get(name)
+        ) == account_key(g.get(name))
     if name == "account_name":
-        return (e.get(name) is None) == (g.get(name) is None) and fold(e.get(name)) == fold(g.get(name))
+        return (e.get(name) is None) == (g.get(name) is None) and fold(e.get(name)) == fold(
+            g.get(name)
+        )
     if name == "service_address":
         return (e.get(name) is None) == (g.get(name) is None) and _addr_eq(e.get(name), g.get(name))
     if name in ("billing_telephone_number", "ssn_last4", "no_pin_stated"):
@@ -150,9 +181,17 @@ def _probs(a: dict[str, Any]) -> Counter[tuple[str, str | None]]:
 def compare(r: dict[str, Any]) -> dict[str, Any]:
     e, g = r["expected"], r["got"]
     if "error" in g:
-        return {"crash": g["error"], "exact": False, "ready_ok": False, "false_ready": False,
-                "pe": _probs(e), "pg": Counter(), "req": dict.fromkeys(REQ_FIELDS, False),
-                "bill": {}, "checklist": {}}  # fmt: skip
+        return {
+            "crash": g["error"],
+            "exact": False,
+            "ready_ok": False,
+            "false_ready": False,
+            "pe": _probs(e),
+            "pg": Counter(),
+            "req": dict.fromkeys(REQ_FIELDS, False),
+            "bill": {},
+            "checklist": {},
+        }
     ce, cg = e["checklist"], g.get("checklist", {})
     req = {f: _req_field(f, e["request"], g.get("request", {})) for f in REQ_FIELDS}
     bill: dict[str, list[bool]] = defaultdict(list)
@@ -171,8 +210,11 @@ def compare(r: dict[str, Any]) -> dict[str, Any]:
         "checklist": {k: ce[k] == cg.get(k) for k in ce},
         "ready_ok": e["ready"] == g.get("ready"),
         "false_ready": bool(g.get("ready")) and not e["ready"],
-        "pe": _probs(e), "pg": _probs(g), "req": req, "bill": dict(bill),
-    }  # fmt: skip
+        "pe": _probs(e),
+        "pg": _probs(g),
+        "req": req,
+        "bill": dict(bill),
+    }
 
 
 # ------------------------------------------------------------------ reporting
@@ -198,11 +240,15 @@ def summarise(rows: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, An
         "false_ready": sum(c["false_ready"] for _, c in rows),
         "not_ready_expected": sum(not r["expected"]["ready"] for r, _ in rows),
         "crashes": sum(bool(c["crash"]) for _, c in rows),
-        "problems_tp": tp, "problems_expected": ne, "problems_got": ng,
-    }  # fmt: skip
+        "problems_tp": tp,
+        "problems_expected": ne,
+        "problems_got": ng,
+    }
 
 
-def report(rows: list[tuple[dict[str, Any], dict[str, Any]]], as_json: bool, timing: dict[str, float]) -> str:
+def report(
+    rows: list[tuple[dict[str, Any], dict[str, Any]]], as_json: bool, timing: dict[str, float]
+) -> str:
     overall = summarise(rows)
     fams: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     for r, c in rows:
@@ -227,9 +273,15 @@ def report(rows: list[tuple[dict[str, Any], dict[str, Any]]], as_json: bool, tim
             ck.setdefault(k, [0, 0])
             ck[k][0] += ok
             ck[k][1] += 1
-    data = {"overall": overall, "families": {f: summarise(v) for f, v in fams.items()},
-            "per_code": per_code, "request_fields": req, "bill_fields": bill, "checklist_keys": ck,
-            "timing": timing}  # fmt: skip
+    data = {
+        "overall": overall,
+        "families": {f: summarise(v) for f, v in fams.items()},
+        "per_code": per_code,
+        "request_fields": req,
+        "bill_fields": bill,
+        "checklist_keys": ck,
+        "timing": timing,
+    }
     if as_json:
         return json.dumps(data, indent=2)
     o = overall
@@ -245,15 +297,25 @@ def report(rows: list[tuple[dict[str, Any], dict[str, Any]]], as_json: bool, tim
     ]
     for f in sorted(fams, key=lambda k: (-len(fams[k]), k)):
         s = summarise(fams[f])
-        out.append(f"{f:<16}{s['threads']:>5}{_pct(s['checklist_exact'], s['threads']):>8}{_pct(s['ready_right'], s['threads']):>8}"
-                   f"{s['false_ready']:>8}{_ratio(s['problems_tp'], s['problems_got']):>7}{_ratio(s['problems_tp'], s['problems_expected']):>8}")
+        out.append(
+            f"{f:<16}{s['threads']:>5}{_pct(s['checklist_exact'], s['threads']):>8}{_pct(s['ready_right'], s['threads']):>8}"
+            f"{s['false_ready']:>8}{_ratio(s['problems_tp'], s['problems_got']):>7}{_ratio(s['problems_tp'], s['problems_expected']):>8}"
+        )
     out += ["", f"{'problem code':<24}{'exp':>5}{'got':>5}{'prec':>7}{'recall':>8}"]
     for code in sorted(per_code):
         tp, ne, ng = per_code[code]
         out.append(f"{code:<24}{ne:>5}{ng:>5}{_ratio(tp, ng):>7}{_ratio(tp, ne):>8}")
-    out += ["", "request field accuracy:   " + "  ".join(f"{f} {_pct(*v).strip()}" for f, v in req.items())]
-    out += ["bill field accuracy:      " + "  ".join(f"{f} {_pct(*v).strip()} (n={v[1]})" for f, v in bill.items())]
-    out += ["checklist key accuracy:   " + "  ".join(f"{k} {_pct(*v).strip()}" for k, v in ck.items())]
+    out += [
+        "",
+        "request field accuracy:   " + "  ".join(f"{f} {_pct(*v).strip()}" for f, v in req.items()),
+    ]
+    out += [
+        "bill field accuracy:      "
+        + "  ".join(f"{f} {_pct(*v).strip()} (n={v[1]})" for f, v in bill.items())
+    ]
+    out += [
+        "checklist key accuracy:   " + "  ".join(f"{k} {_pct(*v).strip()}" for k, v in ck.items())
+    ]
     return "\n".join(out)
 
 
@@ -274,15 +336,29 @@ def _diff(r: dict[str, Any], c: dict[str, Any]) -> str:
     for f, ok in c["req"].items():
         if not ok:
             key = "numbers" if f in ("pins", "assignees") else f
-            lines.append(f"request.{f}: expected {json.dumps(e['request'].get(key), ensure_ascii=False)[:300]}"
-                         f"\n{'':>10}got {json.dumps(g.get('request', {}).get(key), ensure_ascii=False)[:300]}")
+            lines.append(
+                f"request.{f}: expected {json.dumps(e['request'].get(key), ensure_ascii=False)[:300]}"
+                f"\n{'':>10}got {json.dumps(g.get('request', {}).get(key), ensure_ascii=False)[:300]}"
+            )
     gdocs = {d["filename"]: d for d in g.get("documents", [])}
     for d in e["documents"]:
         gd = gdocs.get(d["filename"])
-        if gd is None or gd.get("kind") != d["kind"] or (d["kind"] == "bill" and any(
-                not _bill_field(f, d["fields"], gd.get("fields", {})) for f in BILL_FIELDS if "error" not in d["fields"])):
-            lines.append(f"document {d['filename']}: expected {json.dumps({k: d[k] for k in ('kind', 'fields')}, ensure_ascii=False)}"
-                         f"\n{'':>10}got {json.dumps({k: (gd or {}).get(k) for k in ('kind', 'fields')}, ensure_ascii=False)}")
+        if (
+            gd is None
+            or gd.get("kind") != d["kind"]
+            or (
+                d["kind"] == "bill"
+                and any(
+                    not _bill_field(f, d["fields"], gd.get("fields", {}))
+                    for f in BILL_FIELDS
+                    if "error" not in d["fields"]
+                )
+            )
+        ):
+            lines.append(
+                f"document {d['filename']}: expected {json.dumps({k: d[k] for k in ('kind', 'fields')}, ensure_ascii=False)}"
+                f"\n{'':>10}got {json.dumps({k: (gd or {}).get(k) for k in ('kind', 'fields')}, ensure_ascii=False)}"
+            )
     return "\n".join(lines)
 
 
@@ -291,20 +367,31 @@ def dump(dirpath: Path, r: dict[str, Any], c: dict[str, Any]) -> None:
     d.mkdir(parents=True, exist_ok=True)
     for k, raw in enumerate(r["emls"], start=1):
         (d / f"{k:02d}.eml").write_bytes(raw)
-    (d / "expected.json").write_text(json.dumps({"today": r["today"], "assessment": r["expected"]}, indent=2, ensure_ascii=False))
+    (d / "expected.json").write_text(
+        json.dumps({"today": r["today"], "assessment": r["expected"]}, indent=2, ensure_ascii=False)
+    )
     (d / "got.json").write_text(json.dumps(r["got"], indent=2, ensure_ascii=False))
     (d / "diff.txt").write_text(_diff(r, c) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", action="append", metavar="FAMILY", help="keep threads with this family tag (repeatable: all must match)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--only",
+        action="append",
+        metavar="FAMILY",
+        help="keep threads with this family tag (repeatable: all must match)",
+    )
     ap.add_argument("--limit", type=int, help="at most N threads (after --only)")
     ap.add_argument("--no-ocr", action="store_true", help="skip scanned/photographed threads")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     ap.add_argument("--dump", type=Path, metavar="DIR", help="write each failing thread there")
     ap.add_argument("--cli", action="store_true", help="run the real `portbot assess` command")
-    ap.add_argument("--corpus", type=Path, metavar="DIR", help="read a corpus written by the generator")
+    ap.add_argument(
+        "--corpus", type=Path, metavar="DIR", help="read a corpus written by the generator"
+    )
     ap.add_argument("--n", type=int, default=DEFAULT_N)
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--workers", type=int, default=2)
@@ -323,7 +410,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.no_ocr and form != "text":
                 continue
             pre = {form, "ca" if region == "qc" else region}
-            if only & {"text", "scan", "photo", "us", "ca"} and not (only & {"text", "scan", "photo", "us", "ca"}) <= pre:
+            if (
+                only & {"text", "scan", "photo", "us", "ca"}
+                and not (only & {"text", "scan", "photo", "us", "ca"}) <= pre
+            ):
                 continue
             jobs.append((i, args.seed, True, args.cli, None))
     results: list[dict[str, Any]] = []
@@ -339,10 +429,18 @@ def main(argv: list[str] | None = None) -> int:
                 break
     wall = time.monotonic() - start
     rows = [(r, compare(r)) for r in results]
-    timing = {"generate_s": sum(r["gen_s"] for r in results), "assess_s": sum(r["assess_s"] for r in results), "wall_s": wall}
+    timing = {
+        "generate_s": sum(r["gen_s"] for r in results),
+        "assess_s": sum(r["assess_s"] for r in results),
+        "wall_s": wall,
+    }
     print(report(rows, args.json, timing))
     if args.dump:
-        bad = [(r, c) for r, c in rows if c["crash"] or not c["exact"] or not c["ready_ok"] or c["pe"] != c["pg"]]
+        bad = [
+            (r, c)
+            for r, c in rows
+            if c["crash"] or not c["exact"] or not c["ready_ok"] or c["pe"] != c["pg"]
+        ]
         for r, c in bad:
             dump(args.dump, r, c)
         print(f"\n{len(bad)} failing thread(s) written to {args.dump}", file=sys.stderr)

@@ -142,14 +142,22 @@ def _pathological(repeat: int) -> None:
         with contextlib.suppress(LimitExceeded):
             ocr_image(bomb_png, Config().limits)
 
-    lines = ["-" * 999 + "x", " " * 998 + "x", "> " * 400, "account " * 120, "_" * 999 + "@",
-             "Ab-" * 300]  # fmt: skip
+    lines = [
+        "-" * 999 + "x",
+        " " * 998 + "x",
+        "> " * 400,
+        "account " * 120,
+        "_" * 999 + "@",
+        "Ab-" * 300,
+    ]
     print(f"median wall ms over {repeat} runs (old test limit), and the 2x-input ratio")
     for line in lines:
         one = _wall(lambda line=line: read_statements((line + "\n") * 40), repeat)  # type: ignore[misc]
         two = _wall(lambda line=line: read_statements((line + "\n") * 80), repeat)  # type: ignore[misc]
-        print(f"  statements, 40 lines of {line[:12]!r}...: {1000 * one:7.1f} (1000)"
-              f"  x2: {two / one:.2f}")  # fmt: skip
+        print(
+            f"  statements, 40 lines of {line[:12]!r}...: {1000 * one:7.1f} (1000)"
+            f"  x2: {two / one:.2f}"
+        )
     one = _wall(lambda: parse_message(_long_lines(5)), repeat)
     two = _wall(lambda: parse_message(_long_lines(10)), repeat)
     print(f"  email with very long lines: {1000 * one:7.1f} (1000)  x2: {two / one:.2f}")
@@ -159,16 +167,22 @@ def _pathological(repeat: int) -> None:
     from parsers.bill import read_bill
     from parsers.text import DocText, PageText
 
-    hostile = ["A" * 5000, "12 MAIN ST AUSTIN TX 78701", "Account: Service Address: " * 40,
-               "BN1 X  BA1 1 MAIN ST  PO AUSTIN TX 78701", "1 " * 2000]  # fmt: skip
+    hostile = [
+        "A" * 5000,
+        "12 MAIN ST AUSTIN TX 78701",
+        "Account: Service Address: " * 40,
+        "BN1 X  BA1 1 MAIN ST  PO AUSTIN TX 78701",
+        "1 " * 2000,
+    ]
     for text in hostile:
         page1 = DocText((PageText((text + "\n") * 200),))
         page2 = DocText((PageText((text + "\n") * 400),))
         one = _wall(lambda p=page1: read_bill(p), repeat)  # type: ignore[misc]
         two = _wall(lambda p=page2: read_bill(p), repeat)  # type: ignore[misc]
         print(f"  bill, 200 lines of {text[:14]!r}...: {1000 * one:7.1f}  x2: {two / one:.2f}")
-    page = [(40, 760 - 12 * i, f"Line {i}  (512) 555-01{i:02d}  Business Unlimited")
-            for i in range(50)] + [(400, 760 - 12 * i, f"${i}.00") for i in range(50)]  # fmt: skip
+    page = [
+        (40, 760 - 12 * i, f"Line {i}  (512) 555-01{i:02d}  Business Unlimited") for i in range(50)
+    ] + [(400, 760 - 12 * i, f"${i}.00") for i in range(50)]
     data = make_pdf([page, page])
     read_pdf(data, Config().limits)
     pdf = _wall(lambda: read_pdf(data, Config().limits), repeat)
@@ -181,8 +195,11 @@ def _sandbox(repeat: int) -> None:
     from parsers.thread import read_message
 
     config = Config()
-    threads = sorted(p for p in FIXTURES.iterdir() if p.is_dir() and not p.name.startswith(
-        "ocr-") and any(p.glob("*.eml")))  # fmt: skip
+    threads = sorted(
+        p
+        for p in FIXTURES.iterdir()
+        if p.is_dir() and not p.name.startswith("ocr-") and any(p.glob("*.eml"))
+    )
     raws = [[f.read_bytes() for f in sorted(t.glob("*.eml"))] for t in threads]
     with SandboxReader(config.limits) as reader:
         start = time.perf_counter()
@@ -190,18 +207,38 @@ def _sandbox(repeat: int) -> None:
         first = time.perf_counter() - start
         here, there = [], []
         for thread in raws:
-            here.append(1000 * _wall(lambda t=thread: [read_message(r, config.limits)  # type: ignore[misc]
-                                                     for r in t], repeat))  # fmt: skip
-            there.append(1000 * _wall(lambda t=thread: [read_message(r, config.limits, reader)  # type: ignore[misc]
-                                                      for r in t], repeat))  # fmt: skip
+            here.append(
+                1000
+                * _wall(
+                    lambda t=thread: [
+                        read_message(r, config.limits)  # type: ignore[misc]
+                        for r in t
+                    ],
+                    repeat,
+                )
+            )
+            there.append(
+                1000
+                * _wall(
+                    lambda t=thread: [
+                        read_message(r, config.limits, reader)  # type: ignore[misc]
+                        for r in t
+                    ],
+                    repeat,
+                )
+            )
         peak = max(r.peak_rss_bytes for r in reader.reports)
     print(f"threads: {len(threads)}, repeat {repeat}, wall ms per request (messages read)")
     print(f"  in-process: median {statistics.median(here):.1f}, max {max(here):.1f}")
-    print(f"  sandboxed (workers reused): median {statistics.median(there):.1f}, "
-          f"max {max(there):.1f}; ratio median "
-          f"{statistics.median(b / a for a, b in zip(here, there, strict=True)):.2f}x")
-    print(f"  first read (a worker started): {1000 * first:.0f} ms; worker peak RSS "
-          f"{peak / 2**20:.0f} MB")
+    print(
+        f"  sandboxed (workers reused): median {statistics.median(there):.1f}, "
+        f"max {max(there):.1f}; ratio median "
+        f"{statistics.median(b / a for a, b in zip(here, there, strict=True)):.2f}x"
+    )
+    print(
+        f"  first read (a worker started): {1000 * first:.0f} ms; worker peak RSS "
+        f"{peak / 2**20:.0f} MB"
+    )
     files = sorted(threads[0].glob("*.eml"))
     cold = _wall(lambda: assess_files(files, config, dt.date(2026, 11, 27)), repeat)
     print(f"  assess_files (as `portbot assess`: a worker per call): {1000 * cold:.0f} ms")
@@ -232,13 +269,22 @@ _HOSTILE = [
     ("scan.png", "image/png", "bombs.png_decompression_bomb()"),
     ("photo.jpg", "image/jpeg", "bombs.jpeg_pixel_bomb()"),
     ("fax.tiff", "image/tiff", "bombs.tiff_pixel_bomb()"),
-    ("numbers.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-     "bombs.xlsx_zip_bomb()"),
-    ("numbers.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-     "bombs.xlsx_zip_bomb(lying=True)"),
-    ("numbers.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-     "bombs.xlsx_entity_bomb()"),
-]  # fmt: skip
+    (
+        "numbers.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "bombs.xlsx_zip_bomb()",
+    ),
+    (
+        "numbers.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "bombs.xlsx_zip_bomb(lying=True)",
+    ),
+    (
+        "numbers.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "bombs.xlsx_entity_bomb()",
+    ),
+]
 
 
 def _hostile() -> None:
@@ -252,10 +298,18 @@ def _hostile() -> None:
     root = str(FIXTURES.parents[1])
     print("bomb: in-process peak MB / s | sandboxed worker peak MB / s | outcome")
     for name, ctype, build in _HOSTILE:
-        child = subprocess.run([sys.executable, "-c", _HOSTILE_CHILD, name, ctype, build],
-                               capture_output=True, text=True, cwd=root, check=False)  # fmt: skip
-        mb, seconds, _ = ([*child.stdout.split(maxsplit=2), "?", "?", "?"][:3]
-                          if child.returncode == 0 else ("died", "-", ""))  # fmt: skip
+        child = subprocess.run(
+            [sys.executable, "-c", _HOSTILE_CHILD, name, ctype, build],
+            capture_output=True,
+            text=True,
+            cwd=root,
+            check=False,
+        )
+        mb, seconds, _ = (
+            [*child.stdout.split(maxsplit=2), "?", "?", "?"][:3]
+            if child.returncode == 0
+            else ("died", "-", "")
+        )
         data = eval(build, {"bombs": bombs})
         with SandboxReader(Config().limits) as reader:
             start = time.perf_counter()
@@ -265,27 +319,46 @@ def _hostile() -> None:
             peak = reader.last.peak_rss_bytes / 2**20
         print(f"  {build}: {mb} / {seconds} | {peak:.0f} / {took:.2f} | {doc.error}")
     for depth in (40, 3000):
-        child = subprocess.run([sys.executable, "-c", (
-            "import resource, time\nfrom tests import bombs\nfrom parsers.limits import Limits\n"
-            "from parsers.thread import read_message\nstart = time.perf_counter()\n"
-            f"try:\n    read_message(bombs.deep_mime_message({depth}), Limits()); what = 'read'\n"
-            "except Exception as exc:\n    what = str(exc)[:60]\n"
-            "print([int(x.split()[1]) for x in open('/proc/self/status') "
-            "if x.startswith('VmHWM:')][0] // 1024, "
-            "round(time.perf_counter() - start, 2), what)")],
-            capture_output=True, text=True, cwd=root, check=False)  # fmt: skip
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                (
+                    "import resource, time\nfrom tests import bombs\nfrom parsers.limits import Limits\n"
+                    "from parsers.thread import read_message\nstart = time.perf_counter()\n"
+                    f"try:\n    read_message(bombs.deep_mime_message({depth}), Limits()); what = 'read'\n"
+                    "except Exception as exc:\n    what = str(exc)[:60]\n"
+                    "print([int(x.split()[1]) for x in open('/proc/self/status') "
+                    "if x.startswith('VmHWM:')][0] // 1024, "
+                    "round(time.perf_counter() - start, 2), what)"
+                ),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=root,
+            check=False,
+        )
         print(f"  deep MIME, {depth} levels (read by the bot itself): {child.stdout.strip()}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--pathological", action="store_true",
-                        help="time the inputs the tests bound by work (issue 12)")
-    parser.add_argument("--sandbox", action="store_true",
-                        help="reading in this process against reading in the sandbox")
-    parser.add_argument("--hostile", action="store_true",
-                        help="peak memory and time per bomb, without and with the sandbox")
+    parser.add_argument(
+        "--pathological",
+        action="store_true",
+        help="time the inputs the tests bound by work (issue 12)",
+    )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="reading in this process against reading in the sandbox",
+    )
+    parser.add_argument(
+        "--hostile",
+        action="store_true",
+        help="peak memory and time per bomb, without and with the sandbox",
+    )
     args = parser.parse_args()
     if args.pathological:
         _pathological(args.repeat)
@@ -300,9 +373,10 @@ def main() -> None:
     config = Config()
     today = dt.date(2026, 11, 27)
     threads = sorted(
-        p for p in FIXTURES.iterdir()
+        p
+        for p in FIXTURES.iterdir()
         if p.is_dir() and not p.name.startswith("ocr-") and any(p.glob("*.eml"))
-    )  # fmt: skip
+    )
     bot_ms, bare_ms = [], []
     stages: dict[str, list[float]] = {}
     for thread in threads:
@@ -316,16 +390,19 @@ def main() -> None:
             stages.setdefault(name, []).append(1000 * seconds)
     with_pdf = [(b, e) for b, e in zip(bot_ms, bare_ms, strict=True) if e > 0]
     print(f"threads: {len(threads)} ({len(with_pdf)} with PDFs), repeat {args.repeat}")
-    print(f"assessment, CPU ms per request: median {statistics.median(bot_ms):.1f}, "
-          f"max {max(bot_ms):.1f}")  # fmt: skip
+    print(
+        f"assessment, CPU ms per request: median {statistics.median(bot_ms):.1f}, "
+        f"max {max(bot_ms):.1f}"
+    )
     if with_pdf:
         bare_median = statistics.median(e for _, e in with_pdf)
         ratio = statistics.median(b / e for b, e in with_pdf)
         print(f"bare pypdfium2 text extraction, CPU ms per request: median {bare_median:.1f}")
         print(f"ratio assessment / bare extraction: median {ratio:.2f}x")
-    print("where the time goes, CPU ms per request (median): " + ", ".join(
-        f"{name} {statistics.median(ms):.1f}" for name, ms in stages.items()
-    ))  # fmt: skip
+    print(
+        "where the time goes, CPU ms per request (median): "
+        + ", ".join(f"{name} {statistics.median(ms):.1f}" for name, ms in stages.items())
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,10 @@ from bot.intake import build_intake
 from bot.localmail import LocalMail, local_dovecot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emails"
-_ID_HEADER = re.compile(rb"^(message-id|in-reply-to|references):[^\r\n]*(\r?\n[ \t][^\r\n]*)*",
-                        re.IGNORECASE | re.MULTILINE)  # fmt: skip
+_ID_HEADER = re.compile(
+    rb"^(message-id|in-reply-to|references):[^\r\n]*(\r?\n[ \t][^\r\n]*)*",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def _threads() -> list[list[bytes]]:
@@ -60,12 +62,18 @@ def messages(count: int, start: int = 0) -> Iterator[bytes]:
 
 def _config(server: LocalMail, folder: str, state: Path) -> Config:
     return Config(
-        imap=ImapConfig(host=server.host, port=server.tls_port, ca_file=str(server.ca_file),
-                        username=server.user, password_file=str(server.password_file),
-                        folders=(folder,), start="all"),
+        imap=ImapConfig(
+            host=server.host,
+            port=server.tls_port,
+            ca_file=str(server.ca_file),
+            username=server.user,
+            password_file=str(server.password_file),
+            folders=(folder,),
+            start="all",
+        ),
         state=StateConfig(path=str(state)),
         quarantine=QuarantineConfig(folder=folder + "-quarantine"),
-    )  # fmt: skip
+    )
 
 
 def _today() -> dt.date:
@@ -93,8 +101,9 @@ def _no_assessment(raws: Sequence[bytes]) -> object:
     return None
 
 
-def _restarts(server: LocalMail, folder: str, state: Path, repeat: int,
-              bare: bool = False) -> list[float]:  # fmt: skip
+def _restarts(
+    server: LocalMail, folder: str, state: Path, repeat: int, bare: bool = False
+) -> list[float]:
     """Restart times; `bare`: without the assessment, the intake's own cost only."""
     times = []
     for i in range(repeat):
@@ -102,8 +111,7 @@ def _restarts(server: LocalMail, folder: str, state: Path, repeat: int,
         server.append(folder, messages(10, start=(200_000 if bare else 100_000) + 1000 * i))
         started = time.perf_counter()
         assess = _no_assessment if bare else None
-        with build_intake(_config(server, folder, state), clock=_Clock(),
-                          assess=assess) as intake:  # type: ignore[arg-type]
+        with build_intake(_config(server, folder, state), clock=_Clock(), assess=assess) as intake:  # type: ignore[arg-type]
             report = intake.poll()
         times.append(time.perf_counter() - started)
         assert len(report.handled) == 10, len(report.handled)
@@ -120,21 +128,27 @@ def main() -> None:
         root = Path(work)
         big_time, quarantined = _fill_and_read(server, "Big", root / "big.db", args.messages)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{args.messages} messages from empty state: {big_time:.1f} s, "
-              f"{args.messages / big_time:.1f} messages/s, peak RSS {peak_mb:.0f} MB"
-              f" ({quarantined} quarantined)")  # fmt: skip
+        print(
+            f"{args.messages} messages from empty state: {big_time:.1f} s, "
+            f"{args.messages / big_time:.1f} messages/s, peak RSS {peak_mb:.0f} MB"
+            f" ({quarantined} quarantined)"
+        )
         big = _restarts(server, "Big", root / "big.db", args.repeat)
         _fill_and_read(server, "Small", root / "small.db", args.small)
         small = _restarts(server, "Small", root / "small.db", args.repeat)
         big_bare = _restarts(server, "Big", root / "big.db", args.repeat, bare=True)
         small_bare = _restarts(server, "Small", root / "small.db", args.repeat, bare=True)
-        for what, on_big, on_small in (("with the assessment", big, small),
-                                       ("intake only, no assessment", big_bare, small_bare)):
+        for what, on_big, on_small in (
+            ("with the assessment", big, small),
+            ("intake only, no assessment", big_bare, small_bare),
+        ):
             big_median, small_median = statistics.median(on_big), statistics.median(on_small)
-            print(f"restart + 10 new, {what}: box of {args.messages} median "
-                  f"{big_median * 1000:.0f} ms, box of {args.small} median "
-                  f"{small_median * 1000:.0f} ms, ratio {big_median / small_median:.2f} "
-                  f"(goal ~1, not {args.messages / args.small:.0f})")
+            print(
+                f"restart + 10 new, {what}: box of {args.messages} median "
+                f"{big_median * 1000:.0f} ms, box of {args.small} median "
+                f"{small_median * 1000:.0f} ms, ratio {big_median / small_median:.2f} "
+                f"(goal ~1, not {args.messages / args.small:.0f})"
+            )
 
 
 if __name__ == "__main__":

@@ -155,8 +155,9 @@ def _timed(fn: Callable[[], Any]) -> float:
 def _bare(paths: list[Path], env: dict[str, str]) -> Callable[[], Any]:
     def run() -> None:
         for p in paths:
-            subprocess.run(["tesseract", str(p), "stdout"], capture_output=True, env=env,
-                           check=False)  # fmt: skip
+            subprocess.run(
+                ["tesseract", str(p), "stdout"], capture_output=True, env=env, check=False
+            )
 
     return run
 
@@ -187,12 +188,18 @@ def bench_pages(repeat: int) -> None:
     ratios1 = [b / a for b, a in zip(bot_pp, bare1_pp, strict=True)]
     print()
     print(f"pages: {len(bot_pp)}, repeats: {repeat}")
-    print(f"median s/page  bot {bot_m:.2f}   bare tesseract {bare_m:.2f}   "
-          f"bare tesseract, OMP_THREAD_LIMIT=1 {bare1_m:.2f}")  # fmt: skip
-    print(f"ratio of medians  bot/bare {bot_m / bare_m:.2f}   bot/bare(1 thread) "
-          f"{bot_m / bare1_m:.2f}   (goal <= 1.3)")  # fmt: skip
-    print(f"median of per-page ratios bot/bare(1 thread) {statistics.median(ratios1):.2f}, "
-          f"worst {max(ratios1):.2f}")  # fmt: skip
+    print(
+        f"median s/page  bot {bot_m:.2f}   bare tesseract {bare_m:.2f}   "
+        f"bare tesseract, OMP_THREAD_LIMIT=1 {bare1_m:.2f}"
+    )
+    print(
+        f"ratio of medians  bot/bare {bot_m / bare_m:.2f}   bot/bare(1 thread) "
+        f"{bot_m / bare1_m:.2f}   (goal <= 1.3)"
+    )
+    print(
+        f"median of per-page ratios bot/bare(1 thread) {statistics.median(ratios1):.2f}, "
+        f"worst {max(ratios1):.2f}"
+    )
 
 
 def count_ocr_on_text_pdfs() -> None:
@@ -224,8 +231,10 @@ def count_ocr_on_text_pdfs() -> None:
         ocr.ocr_pdf_pages, ocr.ocr_image = real_pages, real_image  # type: ignore[assignment]
     took = time.perf_counter() - started
     total = sum(calls.values())
-    print(f"text-layer PDFs read: {n} in {took:.2f} s; OCR calls: {total} "
-          f"({calls})  {'OK' if total == 0 else 'FAIL: text PDFs must not be OCRed'}")
+    print(
+        f"text-layer PDFs read: {n} in {took:.2f} s; OCR calls: {total} "
+        f"({calls})  {'OK' if total == 0 else 'FAIL: text PDFs must not be OCRed'}"
+    )
 
 
 def main() -> None:

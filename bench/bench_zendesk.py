@@ -45,8 +45,11 @@ def _threads(ocr: bool) -> list[tuple[str, list[bytes], dt.date]]:
             continue
         raws = [p.read_bytes() for p in sorted(thread.glob("*.eml"))]
         expected = thread / "expected.json"
-        today = (dt.date.fromisoformat(json.loads(expected.read_text())["today"])
-                 if expected.is_file() else dt.date.today())  # fmt: skip
+        today = (
+            dt.date.fromisoformat(json.loads(expected.read_text())["today"])
+            if expected.is_file()
+            else dt.date.today()
+        )
         if raws:
             out.append((thread.name, raws, today))
     return out
@@ -74,8 +77,10 @@ def main() -> int:
         if deliveries:
             attachments = [len(parse_message(d.raws[-1]).attachments) for d in deliveries]
             plans.append((name, deliveries, attachments))
-    print(f"{len(plans)} threads, {sum(len(p[1]) for p in plans)} messages assessed in "
-          f"{time.perf_counter() - started:.1f} s (not part of the figures below)")
+    print(
+        f"{len(plans)} threads, {sum(len(p[1]) for p in plans)} messages assessed in "
+        f"{time.perf_counter() - started:.1f} s (not part of the figures below)"
+    )
 
     emulator = serve(token=TOKEN, rate_limit_per_minute=1_000_000)
     os.environ["PORTBOT_ZENDESK_TOKEN"] = TOKEN
@@ -109,27 +114,32 @@ def main() -> int:
                         uploaded += sent
                         (per_follow_up if n else per_new).append(calls)
                         if calls > 1 + sent:
-                            over.append(f"{name} message {n + 1}: {calls} calls, "
-                                        f"budget {1 + sent}")  # fmt: skip
+                            over.append(f"{name} message {n + 1}: {calls} calls, budget {1 + sent}")
                 state.close()
         kinds.update(counter.calls)
     finally:
         emulator.stop()
 
-    print(f"{len(per_new)} requests, {len(seconds)} ticket operations, {counter.total} API calls "
-          f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}); "
-          f"{counter.attempts} HTTP attempts")  # fmt: skip
+    print(
+        f"{len(per_new)} requests, {len(seconds)} ticket operations, {counter.total} API calls "
+        f"({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}); "
+        f"{counter.attempts} HTTP attempts"
+    )
     print(f"attachments: {received} received, {uploaded} uploaded (bill, LOA, number list)")
     for label, figures in (("new request", per_new), ("follow-up", per_follow_up)):
         if figures:
-            print(f"API calls per {label}: mean {statistics.mean(figures):.2f}, "
-                  f"max {max(figures)} ({len(figures)})")  # fmt: skip
+            print(
+                f"API calls per {label}: mean {statistics.mean(figures):.2f}, "
+                f"max {max(figures)} ({len(figures)})"
+            )
     print(f"over budget (1 + attachments uploaded): {len(over)}")
     for line in over:
         print(f"  OVER {line}")
     ordered = sorted(seconds)
-    print(f"seconds per ticket operation: median {statistics.median(ordered):.4f}, "
-          f"p90 {ordered[int(0.9 * (len(ordered) - 1))]:.4f}, max {ordered[-1]:.4f}")
+    print(
+        f"seconds per ticket operation: median {statistics.median(ordered):.4f}, "
+        f"p90 {ordered[int(0.9 * (len(ordered) - 1))]:.4f}, max {ordered[-1]:.4f}"
+    )
     return 1 if over else 0
 
 

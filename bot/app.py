@@ -59,8 +59,12 @@ class MessageCache:
     message (its OCR above all) would be read again at each follow-up.
     """
 
-    def __init__(self, limits: Limits, max_bytes: int = 128 * 1024 * 1024,
-                 read: AttachmentReader | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        limits: Limits,
+        max_bytes: int = 128 * 1024 * 1024,
+        read: AttachmentReader | None = None,
+    ) -> None:
         self.limits = limits
         self.read_attachment = read
         self.max_bytes = max_bytes
@@ -86,19 +90,26 @@ def _read_message(raw: bytes, limits: Limits, read: AttachmentReader | None) -> 
     return read_message(raw, limits) if read is None else read_message(raw, limits, read)
 
 
-def assess_messages(raws: Sequence[bytes], config: Config, today: dt.date,
-                    cache: MessageCache | None = None,
-                    read: AttachmentReader | None = None) -> Assessment:  # fmt: skip
+def assess_messages(
+    raws: Sequence[bytes],
+    config: Config,
+    today: dt.date,
+    cache: MessageCache | None = None,
+    read: AttachmentReader | None = None,
+) -> Assessment:
     """The assessment of a thread; attachments read by `read` (default: in this process)."""
-    read_one = cache.read if cache is not None else functools.partial(
-        _read_message, limits=config.limits, read=read)  # fmt: skip
+    read_one = (
+        cache.read
+        if cache is not None
+        else functools.partial(_read_message, limits=config.limits, read=read)
+    )
     messages = tuple(read_one(raw) for raw in raws)
     return assess(build_request(messages), config.policy, today)
 
 
-def thread_assessor(config: Config, today: Callable[[], dt.date],
-                    read: AttachmentReader | None = None) -> Callable[
-        [Sequence[bytes]], Assessment]:  # fmt: skip
+def thread_assessor(
+    config: Config, today: Callable[[], dt.date], read: AttachmentReader | None = None
+) -> Callable[[Sequence[bytes]], Assessment]:
     """The intake's assessor: a thread of raw messages, read through one cache."""
     cache = MessageCache(config.limits, read=read)
 
@@ -163,8 +174,9 @@ def build_app(
 
         # Attachments are read in worker processes, started on first use; they stop
         # when the intake (holding this assessor) is dropped, or at exit.
-        assess_thread = thread_assessor(config, the_clock.today,
-                                        None if assess else reader_for(config.limits))
+        assess_thread = thread_assessor(
+            config, the_clock.today, None if assess else reader_for(config.limits)
+        )
 
         def connect_imap() -> Mailbox:
             return connect_from_config(config.imap, environ, readonly=dry_run is not None)
@@ -201,17 +213,35 @@ def build_app(
                 mailer = PrintingMailer(say)
             first = [DeliveryHeading(say, tickets=desk is not None)]
             last = [ReplySummary(say, state, config.reply is not None)]
-        parts = _parts(config, state, desk=desk, environ=environ, now=now, utc_now=utc_now,
-                       mailer=mailer, assess=the_assess, connect=the_connect, metrics=metrics)
+        parts = _parts(
+            config,
+            state,
+            desk=desk,
+            environ=environ,
+            now=now,
+            utc_now=utc_now,
+            mailer=mailer,
+            assess=the_assess,
+            connect=the_connect,
+            metrics=metrics,
+        )
         ticks: list[Tick] = []
         if parts.keeper is not None and dry_run is None:
             # (a dry run reads no agent changes and sends no reminders: mail only)
             ticks = [parts.keeper.resume, parts.keeper.sync_agents, parts.keeper.remind]
-        return build_intake(config, sinks=[*first, *parts.sinks, *sinks, *last],
-                            clock=the_clock, assess=the_assess, connect=the_connect,
-                            environ=environ, state=state, classify=parts.classifier,
-                            notices=parts.keeper.on_notice if parts.keeper else None,
-                            ticks=ticks, progress=progress or no_progress)  # fmt: skip
+        return build_intake(
+            config,
+            sinks=[*first, *parts.sinks, *sinks, *last],
+            clock=the_clock,
+            assess=the_assess,
+            connect=the_connect,
+            environ=environ,
+            state=state,
+            classify=parts.classifier,
+            notices=parts.keeper.on_notice if parts.keeper else None,
+            ticks=ticks,
+            progress=progress or no_progress,
+        )
     except BaseException:
         state.close()
         raise
@@ -237,10 +267,15 @@ def seed_redactor(redactor: Redactor, state: SqliteStateStore) -> int:
     return len(redactor) - before
 
 
-def build_keeper(config: Config, *, desk: TicketDesk | None = None,
-                 environ: Mapping[str, str] | None = None, now: Callable[[], float] = time.time,
-                 mailer: Mailer | None = None,
-                 clock: Clock | None = None) -> tuple[SqliteStateStore, PortKeeper]:  # fmt: skip
+def build_keeper(
+    config: Config,
+    *,
+    desk: TicketDesk | None = None,
+    environ: Mapping[str, str] | None = None,
+    now: Callable[[], float] = time.time,
+    mailer: Mailer | None = None,
+    clock: Clock | None = None,
+) -> tuple[SqliteStateStore, PortKeeper]:
     """The state store and the stage keeper alone (`portbot stage`); needs [zendesk]."""
     from bot.intake import SystemClock
     from bot.mailbox import connect_from_config
@@ -253,11 +288,17 @@ def build_keeper(config: Config, *, desk: TicketDesk | None = None,
     state = SqliteStateStore(Path(config.state.path))
     read = reader_for(config.limits)
     try:
-        parts = _parts(config, state, desk=desk, environ=environ, now=now,
-                       utc_now=lambda: dt.datetime.fromtimestamp(now(), dt.UTC), mailer=mailer,
-                       assess=lambda raws: assess_messages(raws, config, the_clock.today(),
-                                                           read=read),
-                       connect=lambda: connect_from_config(config.imap, environ))  # fmt: skip
+        parts = _parts(
+            config,
+            state,
+            desk=desk,
+            environ=environ,
+            now=now,
+            utc_now=lambda: dt.datetime.fromtimestamp(now(), dt.UTC),
+            mailer=mailer,
+            assess=lambda raws: assess_messages(raws, config, the_clock.today(), read=read),
+            connect=lambda: connect_from_config(config.imap, environ),
+        )
     except BaseException:
         state.close()
         raise
@@ -274,10 +315,19 @@ class Parts:
     desk: TicketDesk | None
 
 
-def _parts(config: Config, state: SqliteStateStore, *, desk: TicketDesk | None,
-           environ: Mapping[str, str] | None, now: Callable[[], float],
-           utc_now: Callable[[], dt.datetime], mailer: Mailer | None, assess: Assessor,
-           connect: Callable[[], Mailbox], metrics: Metrics | None = None) -> Parts:  # fmt: skip
+def _parts(
+    config: Config,
+    state: SqliteStateStore,
+    *,
+    desk: TicketDesk | None,
+    environ: Mapping[str, str] | None,
+    now: Callable[[], float],
+    utc_now: Callable[[], dt.datetime],
+    mailer: Mailer | None,
+    assess: Assessor,
+    connect: Callable[[], Mailbox],
+    metrics: Metrics | None = None,
+) -> Parts:
     """The configured sinks and the stage keeper, over one state store."""
     from bot.replier import Replier
     from bot.replying import copy_finder, ours_of, reply_settings, smtp_settings
@@ -291,15 +341,17 @@ def _parts(config: Config, state: SqliteStateStore, *, desk: TicketDesk | None,
         try:
             patterns = load_patterns(Path(config.stages.notice_patterns).read_text("utf-8"))
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"[stages] notice_patterns {config.stages.notice_patterns}: "
-                              f"{exc}") from exc  # fmt: skip
+            raise ConfigError(
+                f"[stages] notice_patterns {config.stages.notice_patterns}: {exc}"
+            ) from exc
     replier = None
     the_desk = desk
     if config.zendesk is not None and the_desk is None:
         from bot.ticketing import desk_from_config
 
-        the_desk = desk_from_config(config.zendesk, environ,
-                                    observer=metrics.zendesk_call if metrics else None)
+        the_desk = desk_from_config(
+            config.zendesk, environ, observer=metrics.zendesk_call if metrics else None
+        )
     if config.smtp is not None and config.reply is not None:
         from bot.mailer import SmtpMailer
 
@@ -312,10 +364,15 @@ def _parts(config: Config, state: SqliteStateStore, *, desk: TicketDesk | None,
                 desk_for_notes.amend(ticket_id, note=text, note_key=key)
 
         folder = config.reply.copy_folder or config.imap.folders[0]
-        replier = Replier(state, mailer or SmtpMailer(smtp_settings(config.smtp, environ)),
-                          settings, now=utc_now, note=note if the_desk is not None else None,
-                          copy_found=copy_finder(connect, folder) if settings.copy_to
-                          else None, observe=metrics.reply if metrics else None)  # fmt: skip
+        replier = Replier(
+            state,
+            mailer or SmtpMailer(smtp_settings(config.smtp, environ)),
+            settings,
+            now=utc_now,
+            note=note if the_desk is not None else None,
+            copy_found=copy_finder(connect, folder) if settings.copy_to else None,
+            observe=metrics.reply if metrics else None,
+        )
     classifier = MailClassifier(ours_of(replier.settings) if replier else None, patterns)
     sinks: list[Sink] = []
     keeper = None
@@ -323,20 +380,37 @@ def _parts(config: Config, state: SqliteStateStore, *, desk: TicketDesk | None,
         from bot.ticketing import TicketSink, budget_from_config
 
         r = config.reminders
-        keeper = PortKeeper(state, the_desk, KeeperSettings(
-            names=config.zendesk.names,
-            reminders=ReminderPolicy.from_days(r.remind_after_days, r.stale_after_days,
-                                               r.max_reminders) if r.enabled else None,
-            require_authenticated=config.stages.require_authenticated,
-            sync_seconds=config.stages.sync_seconds,
-            customer_ref_format=config.stages.customer_ref_format,
-            messages=MessageSettings(sign_off=replier.settings.support_name) if replier
-            else MessageSettings(),
-        ), replier=replier, classifier=classifier, assess=assess, now=utc_now)  # fmt: skip
-        ticket_sink: Sink = TicketSink(the_desk, state, config.zendesk.names,
-                                       limits=config.limits, now=now,
-                                       budget=budget_from_config(config.zendesk),
-                                       lifecycle=keeper.lifecycle)  # fmt: skip
+        keeper = PortKeeper(
+            state,
+            the_desk,
+            KeeperSettings(
+                names=config.zendesk.names,
+                reminders=ReminderPolicy.from_days(
+                    r.remind_after_days, r.stale_after_days, r.max_reminders
+                )
+                if r.enabled
+                else None,
+                require_authenticated=config.stages.require_authenticated,
+                sync_seconds=config.stages.sync_seconds,
+                customer_ref_format=config.stages.customer_ref_format,
+                messages=MessageSettings(sign_off=replier.settings.support_name)
+                if replier
+                else MessageSettings(),
+            ),
+            replier=replier,
+            classifier=classifier,
+            assess=assess,
+            now=utc_now,
+        )
+        ticket_sink: Sink = TicketSink(
+            the_desk,
+            state,
+            config.zendesk.names,
+            limits=config.limits,
+            now=now,
+            budget=budget_from_config(config.zendesk),
+            lifecycle=keeper.lifecycle,
+        )
         if metrics is not None:
             from bot.observe import watch_sink
 

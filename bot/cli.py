@@ -81,59 +81,83 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         found.add_argument("-v", "--verbose", action="store_true", help="log each message")
         return found
 
-    dry = ("read the mailbox and assess as usual, print the ticket, note and reply each "
-           "message would get, and write nothing anywhere (no IMAP flag or move, no ticket, "
-           "no email, no change to the state file); secrets print as ••••")  # fmt: skip
+    dry = (
+        "read the mailbox and assess as usual, print the ticket, note and reply each "
+        "message would get, and write nothing anywhere (no IMAP flag or move, no ticket, "
+        "no email, no change to the state file); secrets print as ••••"
+    )
     run = command("run", "read the mailbox until stopped (SIGTERM/Ctrl-C): poll, optionally IDLE")
     run.add_argument("--dry-run", action="store_true", help=dry)
     poll = command("poll", "read the mailbox's new mail once, print each outcome, exit")
     poll.add_argument("--show", action="store_true", help="print each assessment as JSON")
     poll.add_argument("--dry-run", action="store_true", help=dry)
-    poll.add_argument("--backlog", action="store_true",
-                      help='also read the mail that [imap] start = "new" left unread on the '
-                           "first run (a folder not read before: from its first message)")
+    poll.add_argument(
+        "--backlog",
+        action="store_true",
+        help='also read the mail that [imap] start = "new" left unread on the '
+        "first run (a folder not read before: from its first message)",
+    )
     replay = command("replay", "put quarantined mail back in its folder and read it again")
     which = replay.add_mutually_exclusive_group()
     which.add_argument("ids", nargs="*", type=int, default=[], metavar="ID")
     which.add_argument("--all", action="store_true", help="every open quarantine entry")
     which.add_argument("--list", action="store_true", help="list the open entries and reasons")
-    stage = command("stage", "move a port to another stage (submitted, approved, scheduled, "
-                             "rejected, completed, cancelled): the ticket and the customer follow")
+    stage = command(
+        "stage",
+        "move a port to another stage (submitted, approved, scheduled, "
+        "rejected, completed, cancelled): the ticket and the customer follow",
+    )
     stage.add_argument("ticket", metavar="TICKET", help="the ticket number, or the request id")
     stage.add_argument("stage", metavar="STAGE", help="the new stage")
     stage.add_argument("--reason", help="the carrier's reason (needed for rejected)")
-    stage.add_argument("--date", type=_date, help="the porting (FOC) date, YYYY-MM-DD "
-                                                  "(needed for scheduled)")
-    stage.add_argument("--order", help="the carrier partner's port order id (remembered, so "
-                                       "its notices find the request)")
-    command("doctor", "check the configuration, the state file, the IMAP login and folders, "
-                      "and the Zendesk login and fields")  # fmt: skip
+    stage.add_argument(
+        "--date", type=_date, help="the porting (FOC) date, YYYY-MM-DD (needed for scheduled)"
+    )
+    stage.add_argument(
+        "--order",
+        help="the carrier partner's port order id (remembered, so its notices find the request)",
+    )
+    command(
+        "doctor",
+        "check the configuration, the state file, the IMAP login and folders, "
+        "and the Zendesk login and fields",
+    )
     demo = sub.add_parser(
         "demo",
         help="the demo: a local IMAP server and Zendesk emulator, the fixtures, the bot",
         description="Start a local dovecot and the Zendesk emulator, load fixtures/emails/ "
-                    "into the mailbox, let the bot read it and file the tickets, and serve "
-                    "the emulator's ticket page until Ctrl-C.",
-    )  # fmt: skip
-    demo.add_argument("--once", action="store_true",
-                      help="print the summary and exit instead of serving the ticket page")
-    demo.add_argument("--port", type=int, default=8765,
-                      help="the emulator's port (default 8765; 0 picks a free one)")
-    zendesk = sub.add_parser("zendesk", help="Zendesk account tasks",
-                             description="Zendesk account tasks.")  # fmt: skip
+        "into the mailbox, let the bot read it and file the tickets, and serve "
+        "the emulator's ticket page until Ctrl-C.",
+    )
+    demo.add_argument(
+        "--once",
+        action="store_true",
+        help="print the summary and exit instead of serving the ticket page",
+    )
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="the emulator's port (default 8765; 0 picks a free one)",
+    )
+    zendesk = sub.add_parser(
+        "zendesk", help="Zendesk account tasks", description="Zendesk account tasks."
+    )
     zsub = zendesk.add_subparsers(dest="zendesk_command", required=True)
     setup = zsub.add_parser(
-        "setup", help="create or find the custom ticket fields; print their ids for the config",
+        "setup",
+        help="create or find the custom ticket fields; print their ids for the config",
         description="Find the bot's custom ticket fields (and the stage dropdown) by title in "
-                    "the account, create those missing, and print a [zendesk.fields] table "
-                    "to paste into the configuration.",
-    )  # fmt: skip
+        "the account, create those missing, and print a [zendesk.fields] table "
+        "to paste into the configuration.",
+    )
     setup.add_argument("--config", type=Path, required=True, help="configuration file")
     emulator = sub.add_parser(
-        "zendesk-emulator", help="run the local Zendesk emulator (API and ticket page)",
+        "zendesk-emulator",
+        help="run the local Zendesk emulator (API and ticket page)",
         description="A local Zendesk API emulator for trying the bot; its page at / shows "
-                    "the tickets as an agent would see them.",
-    )  # fmt: skip
+        "the tickets as an agent would see them.",
+    )
     from bot.zendesk_emulator.cli import build_parser
 
     build_parser(emulator)
@@ -151,8 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _main(words)
     except StopDuringStartup as stop:
         name = signal.Signals(stop.args[0]).name
-        print(f"portbot: {name} during start-up: stopped before reading any mail",
-              file=sys.stderr)  # fmt: skip
+        print(f"portbot: {name} during start-up: stopped before reading any mail", file=sys.stderr)
         return 0
 
 
@@ -172,8 +195,12 @@ def _main(argv: Sequence[str]) -> int:
             result = assess_files(args.messages, config, today=args.today or dt.date.today())
         except (ConfigError, ParseError, OSError) as exc:
             return _fail(str(exc))
-        json.dump(to_json(result, show_secrets=args.show_secrets), sys.stdout,
-                  ensure_ascii=False, indent=2)  # fmt: skip
+        json.dump(
+            to_json(result, show_secrets=args.show_secrets),
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
+        )
         sys.stdout.write("\n")
         return 0
     if args.command == "zendesk-emulator":

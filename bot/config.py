@@ -60,7 +60,7 @@ class ImapConfig:
             self.oauth2_token_file
         ):
             raise ValueError(
-                "auth = \"xoauth2\" needs exactly one of oauth2_token_command, oauth2_token_file"
+                'auth = "xoauth2" needs exactly one of oauth2_token_command, oauth2_token_file'
             )
 
 
@@ -136,9 +136,16 @@ class ZendeskConfig:
             raise ValueError(f"url must start with http:// or https://, not {self.url!r}")
         if self.updates_per_ticket < 1 or self.update_window_seconds <= 0:
             raise ValueError("updates_per_ticket must be >= 1, update_window_seconds positive")
-        if self.retry_attempts < 1 or min(self.retry_backoff_seconds, self.timeout_seconds,
-                                          self.retry_max_backoff_seconds,
-                                          self.retry_max_wait_seconds) < 0:  # fmt: skip
+        if (
+            self.retry_attempts < 1
+            or min(
+                self.retry_backoff_seconds,
+                self.timeout_seconds,
+                self.retry_max_backoff_seconds,
+                self.retry_max_wait_seconds,
+            )
+            < 0
+        ):
             raise ValueError("retry_attempts must be >= 1 and the waits not negative")
         if self.timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be positive")
@@ -314,11 +321,15 @@ def _limits(data: dict[str, Any]) -> Limits:
             raise ConfigError(f"[limits] {key} must be a whole number")
     limits = Limits(**values)
     if limits.worker_memory_mb < _MIN_WORKER_MEMORY_MB:
-        raise ConfigError(f"[limits] worker_memory_mb must be at least {_MIN_WORKER_MEMORY_MB} "
-                          "(a worker's interpreter and libraries alone take about 170 MB)")
+        raise ConfigError(
+            f"[limits] worker_memory_mb must be at least {_MIN_WORKER_MEMORY_MB} "
+            "(a worker's interpreter and libraries alone take about 170 MB)"
+        )
     if limits.ocr and limits.attachment_seconds < limits.ocr_seconds_per_page:
-        raise ConfigError("[limits] attachment_seconds must be at least ocr_seconds_per_page "
-                          "(one scanned page must fit in an attachment's time)")
+        raise ConfigError(
+            "[limits] attachment_seconds must be at least ocr_seconds_per_page "
+            "(one scanned page must fit in an attachment's time)"
+        )
     return limits
 
 
@@ -330,8 +341,9 @@ _MAIL_SECTIONS: dict[str, type[Any]] = {
 }
 
 
-def _mail_section(name: str, data: Any, cls: type[Any] | None = None,
-                  skip: frozenset[str] = frozenset()) -> Any:  # fmt: skip
+def _mail_section(
+    name: str, data: Any, cls: type[Any] | None = None, skip: frozenset[str] = frozenset()
+) -> Any:
     """One of the intake sections, each key checked against the field's default type."""
     cls = cls or _MAIL_SECTIONS[name]
     if not isinstance(data, dict):
@@ -351,8 +363,10 @@ def _mail_section(name: str, data: Any, cls: type[Any] | None = None,
             if not isinstance(value, bool):
                 raise ConfigError(f"[{name}] {key} must be true or false")
         elif isinstance(default, int | float):
-            if isinstance(value, bool) or not isinstance(value, int | float) or (
-                isinstance(default, int) and not isinstance(value, int)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or (isinstance(default, int) and not isinstance(value, int))
             ):
                 raise ConfigError(f"[{name}] {key} must be a number")
         elif not isinstance(value, str):
@@ -365,17 +379,27 @@ def _mail_section(name: str, data: Any, cls: type[Any] | None = None,
         raise ConfigError(text if text.startswith(f"[{name}]") else f"[{name}] {text}") from exc
 
 
-_NAME_KEYS = ("porting_tag", "stage_tag_prefix", "missing_tag_prefix", "problem_tag_prefix",
-              "ready_tag", "follow_up_boss_tag", "subject_prefix", "rejection_tag_prefix",
-              "stale_tag")  # fmt: skip
+_NAME_KEYS = (
+    "porting_tag",
+    "stage_tag_prefix",
+    "missing_tag_prefix",
+    "problem_tag_prefix",
+    "ready_tag",
+    "follow_up_boss_tag",
+    "subject_prefix",
+    "rejection_tag_prefix",
+    "stale_tag",
+)
 
 
 def _table(data: Any, name: str, value_type: type[Any], what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"[{name}] must be a table")
     for key, value in data.items():
-        if isinstance(value, bool) or not isinstance(value, value_type) or (
-            value_type is str and not value.strip()
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, value_type)
+            or (value_type is str and not value.strip())
         ):
             raise ConfigError(f"[{name}] {key} must be {what}")
     return data
@@ -391,21 +415,27 @@ def _zendesk(data: Any) -> ZendeskConfig:
     names = _table(data.get("names", {}), "zendesk.names", str, "a non-empty string")
     unknown = sorted(set(names) - set(_NAME_KEYS))
     if unknown:
-        raise ConfigError(f"[zendesk.names] has unknown key(s): {', '.join(unknown)}; "
-                          f"known: {', '.join(_NAME_KEYS)}")  # fmt: skip
+        raise ConfigError(
+            f"[zendesk.names] has unknown key(s): {', '.join(unknown)}; "
+            f"known: {', '.join(_NAME_KEYS)}"
+        )
     ids = _table(data.get("fields", {}), "zendesk.fields", int, "a field id (a number)")
-    titles = _table(data.get("field_titles", {}), "zendesk.field_titles", str,
-                    "a non-empty string")  # fmt: skip
+    titles = _table(data.get("field_titles", {}), "zendesk.field_titles", str, "a non-empty string")
     for table, values in (("fields", ids), ("field_titles", titles)):
         unknown = sorted(set(values) - set(FIELD_SPECS))
         if unknown:
-            raise ConfigError(f"[zendesk.{table}] has unknown key(s): {', '.join(unknown)}; "
-                              f"known: {', '.join(FIELD_SPECS)}")  # fmt: skip
+            raise ConfigError(
+                f"[zendesk.{table}] has unknown key(s): {', '.join(unknown)}; "
+                f"known: {', '.join(FIELD_SPECS)}"
+            )
     defaults = ZendeskNames()
     try:
-        return replace(base, names=ZendeskNames(
-            **names, field_ids=dict(ids),
-            field_titles={**defaults.field_titles, **titles}))  # fmt: skip
+        return replace(
+            base,
+            names=ZendeskNames(
+                **names, field_ids=dict(ids), field_titles={**defaults.field_titles, **titles}
+            ),
+        )
     except ValueError as exc:
         raise ConfigError(f"[zendesk] {exc}") from exc
 
@@ -426,23 +456,33 @@ def parse_config(data: dict[str, Any]) -> Config:
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
     mail = {name: _mail_section(name, data[name]) for name in _MAIL_SECTIONS if name in data}
-    mail.update({name: _mail_section(name, data[name], cls)
-                 for name, cls in _OPTIONAL_SECTIONS.items() if name in data})  # fmt: skip
+    mail.update(
+        {
+            name: _mail_section(name, data[name], cls)
+            for name, cls in _OPTIONAL_SECTIONS.items()
+            if name in data
+        }
+    )
     zendesk = _zendesk(data["zendesk"]) if "zendesk" in data else None
     metrics_data = data.get("metrics", {})
     poll = mail["schedule"].poll_seconds if "schedule" in mail else ScheduleConfig().poll_seconds
     if isinstance(metrics_data, dict) and "stall_after_seconds" not in metrics_data:
         # left to its default, the stall limit follows a long poll interval
         metrics = mail.get("metrics", MetricsSettings())
-        mail["metrics"] = replace(metrics, stall_after_seconds=max(
-            metrics.stall_after_seconds, 3.0 * poll))  # fmt: skip
+        mail["metrics"] = replace(
+            metrics, stall_after_seconds=max(metrics.stall_after_seconds, 3.0 * poll)
+        )
     elif mail["metrics"].enabled:
         try:
             mail["metrics"].check_against_poll(poll)
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
-    return Config(policy=_policy(data.get("policy", {})), limits=_limits(data.get("limits", {})),
-                  zendesk=zendesk, **mail)  # fmt: skip
+    return Config(
+        policy=_policy(data.get("policy", {})),
+        limits=_limits(data.get("limits", {})),
+        zendesk=zendesk,
+        **mail,
+    )
 
 
 def load_config(path: Path | None) -> Config:

@@ -65,6 +65,7 @@ def start_smtp_sink(server: LocalMail, stack: ExitStack) -> SmtpConfig | None:
         from aiosmtpd.controller import Controller
     except ImportError:
         return None
+
     class Deliver:
         async def handle_DATA(self, smtp: object, session: object, envelope: Any) -> str:
             content = bytes(envelope.original_content or envelope.content or b"")
@@ -80,12 +81,18 @@ def start_smtp_sink(server: LocalMail, stack: ExitStack) -> SmtpConfig | None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    controller = Controller(Deliver(), hostname="127.0.0.1", port=port, tls_context=context,
-                            require_starttls=True)  # fmt: skip
+    controller = Controller(
+        Deliver(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
     controller.start()
     stack.callback(controller.stop)
-    return SmtpConfig(host="127.0.0.1", port=port, security="starttls",
-                      ca_file=str(server.ca_file), timeout_seconds=30)  # fmt: skip
+    return SmtpConfig(
+        host="127.0.0.1",
+        port=port,
+        security="starttls",
+        ca_file=str(server.ca_file),
+        timeout_seconds=30,
+    )
 
 
 def load_threads(fixtures: Path) -> list[tuple[str, list[bytes], dt.date]]:
@@ -108,13 +115,18 @@ def demo_config(server: LocalMail, state: Path, zendesk_url: str | None = None) 
     if zendesk_url:
         zendesk = ZendeskConfig(subdomain="demo", email="portbot@example.test", url=zendesk_url)
     return Config(
-        imap=ImapConfig(host=server.host, port=server.tls_port, ca_file=str(server.ca_file),
-                        username=server.user, password_file=str(server.password_file),
-                        start="all"),  # the fixtures already in the mailbox are the demo
+        imap=ImapConfig(
+            host=server.host,
+            port=server.tls_port,
+            ca_file=str(server.ca_file),
+            username=server.user,
+            password_file=str(server.password_file),
+            start="all",
+        ),  # the fixtures already in the mailbox are the demo
         state=StateConfig(path=str(state)),
         quarantine=QuarantineConfig(folder="Quarantine"),
         zendesk=zendesk,
-    )  # fmt: skip
+    )
 
 
 def start_emulator(port: int, out: TextIO) -> Emulator:
@@ -130,10 +142,14 @@ def _line(name: str, assessment: Assessment) -> str:
     missing = [k for k, v in assessment.checklist.items() if v == "missing"]
     codes = sorted({p.code for p in assessment.problems})
     verdict = "READY  " if assessment.ready else "PENDING"
-    detail = "; ".join(part for part in (
-        f"missing: {', '.join(missing)}" if missing else "",
-        f"problems: {', '.join(codes)}" if codes else "",
-    ) if part)  # fmt: skip
+    detail = "; ".join(
+        part
+        for part in (
+            f"missing: {', '.join(missing)}" if missing else "",
+            f"problems: {', '.join(codes)}" if codes else "",
+        )
+        if part
+    )
     return f"{verdict} {name:<46} {detail}"
 
 
@@ -144,24 +160,32 @@ def run_demo(fixtures: Path, out: TextIO, *, once: bool = True, port: int = 0) -
         print(f"no threads in {fixtures}", file=out)
         return 1
     if dovecot_binary() is None:
-        print("The demo needs dovecot (Debian: apt-get install dovecot-imapd; scripts/setup "
-              "installs it).", file=out)  # fmt: skip
+        print(
+            "The demo needs dovecot (Debian: apt-get install dovecot-imapd; scripts/setup "
+            "installs it).",
+            file=out,
+        )
         return 1
     emulator = start_emulator(port, out)
     try:
         code = _file_tickets(threads, emulator, out)
         if code or once:
             return code
-        print(f"\nThe tickets as an agent sees them: {emulator.url}/\n"
-              "Serving that page until Ctrl-C.", file=out, flush=True)  # fmt: skip
+        print(
+            f"\nThe tickets as an agent sees them: {emulator.url}/\n"
+            "Serving that page until Ctrl-C.",
+            file=out,
+            flush=True,
+        )
         wait_forever(emulator)  # returns on Ctrl-C
         return 0
     finally:
         emulator.stop()
 
 
-def _file_tickets(threads: list[tuple[str, list[bytes], dt.date]], emulator: Emulator,
-                  out: TextIO) -> int:  # fmt: skip
+def _file_tickets(
+    threads: list[tuple[str, list[bytes], dt.date]], emulator: Emulator, out: TextIO
+) -> int:
     from bot.ticketing import desk_from_config
     from bot.zendesk import CallCounter
 
@@ -183,17 +207,27 @@ def _file_tickets(threads: list[tuple[str, list[bytes], dt.date]], emulator: Emu
         config = replace(demo_config(server, Path(work) / "state.sqlite3"), zendesk=zendesk)
         smtp = start_smtp_sink(server, stack)
         if smtp is not None:
-            config = replace(config, smtp=smtp, reply=ReplyConfig(
-                support_address=SUPPORT, support_name="Lofty Porting Team", copy_to=SUPPORT))
+            config = replace(
+                config,
+                smtp=smtp,
+                reply=ReplyConfig(
+                    support_address=SUPPORT, support_name="Lofty Porting Team", copy_to=SUPPORT
+                ),
+            )
         counter = CallCounter()
         desk = desk_from_config(zendesk, environ, counter)
-        print(f"Local IMAP server on {server.host}:{server.tls_port} (TLS), "
-              f"{count} messages from {len(threads)} fixture threads in INBOX.\n"
-              f"Zendesk emulator on {emulator.url}/ (ticket fields set up).\n"
-              + (f"SMTP server on 127.0.0.1:{smtp.port} (STARTTLS) for the replies.\n" if smtp
-                 else "(No replies: the local SMTP server needs aiosmtpd.)\n") +
-              "The bot polls the mailbox and files a ticket per request:\n",
-              file=out)  # fmt: skip
+        print(
+            f"Local IMAP server on {server.host}:{server.tls_port} (TLS), "
+            f"{count} messages from {len(threads)} fixture threads in INBOX.\n"
+            f"Zendesk emulator on {emulator.url}/ (ticket fields set up).\n"
+            + (
+                f"SMTP server on 127.0.0.1:{smtp.port} (STARTTLS) for the replies.\n"
+                if smtp
+                else "(No replies: the local SMTP server needs aiosmtpd.)\n"
+            )
+            + "The bot polls the mailbox and files a ticket per request:\n",
+            file=out,
+        )
 
         def assess_on_thread_day(raws: Sequence[bytes]) -> Assessment:
             from bot.app import assess_messages
@@ -205,26 +239,41 @@ def _file_tickets(threads: list[tuple[str, list[bytes], dt.date]], emulator: Emu
             name, _ = thread_of.get(key_of(delivery.raws[0]), (delivery.request_id, None))
             latest[delivery.request_id] = (name, delivery.assessment)
 
-        with build_app(config, assess=assess_on_thread_day, sinks=[show], desk=desk,
-                       environ=environ) as intake:  # fmt: skip
+        with build_app(
+            config, assess=assess_on_thread_day, sinks=[show], desk=desk, environ=environ
+        ) as intake:
             first = intake.poll()
             tickets = intake.state.tickets()
             _print_results(first, latest, intake.state.quarantined(), out, tickets)
             replies = intake.state.reply_counts()
             again = intake.poll()
             own = again.count("own")
-            print(f"\nPolling again: {len(again.handled) - own} messages read as requests "
-                  "(each message is read once)"
-                  + (f"; the {own} copies of our own replies that came back were recognised "
-                     "as ours, not requests" if own else "") + ".", file=out)  # fmt: skip
+            print(
+                f"\nPolling again: {len(again.handled) - own} messages read as requests "
+                "(each message is read once)"
+                + (
+                    f"; the {own} copies of our own replies that came back were recognised "
+                    "as ours, not requests"
+                    if own
+                    else ""
+                )
+                + ".",
+                file=out,
+            )
             if smtp is not None:
-                print(f"{replies['sent']} replies sent to customers through the local SMTP "
-                      f"server (filed in the dovecot folder {CUSTOMERS_FOLDER!r}); "
-                      f"{replies['suppressed']} messages got none (nothing new for the "
-                      "customer, automatic mail, not a porting request).", file=out)
+                print(
+                    f"{replies['sent']} replies sent to customers through the local SMTP "
+                    f"server (filed in the dovecot folder {CUSTOMERS_FOLDER!r}); "
+                    f"{replies['suppressed']} messages got none (nothing new for the "
+                    "customer, automatic mail, not a porting request).",
+                    file=out,
+                )
         calls = ", ".join(f"{n} {kind}" for kind, n in sorted(counter.calls.items()))
-        print(f"{len(set(tickets.values()))} tickets filed in the Zendesk emulator with "
-              f"{counter.total} API calls ({calls}).", file=out)  # fmt: skip
+        print(
+            f"{len(set(tickets.values()))} tickets filed in the Zendesk emulator with "
+            f"{counter.total} API calls ({calls}).",
+            file=out,
+        )
     if latest:
         request_id, (name, assessment) = next(iter(sorted(latest.items())))
         print(f"\nThe assessment of {request_id} ({name}), PINs masked:", file=out)
@@ -233,28 +282,43 @@ def _file_tickets(threads: list[tuple[str, list[bytes], dt.date]], emulator: Emu
     return 0
 
 
-def _print_results(report: CycleReport, latest: dict[str, tuple[str, Assessment]],
-                   quarantined: Sequence[object], out: TextIO,
-                   tickets: dict[str, int]) -> None:  # fmt: skip
+def _print_results(
+    report: CycleReport,
+    latest: dict[str, tuple[str, Assessment]],
+    quarantined: Sequence[object],
+    out: TextIO,
+    tickets: dict[str, int],
+) -> None:
     for request_id, (name, assessment) in sorted(latest.items()):
         ticket = f"#{tickets[request_id]}" if request_id in tickets else "-"
         print(f"{request_id} {ticket:>4} {_line(name, assessment)}", file=out)
     for entry in quarantined:
-        print(f"QUARANTINED {getattr(entry, 'message_id', '-')}: {getattr(entry, 'reason', '')}",
-              file=out)  # fmt: skip
+        print(
+            f"QUARANTINED {getattr(entry, 'message_id', '-')}: {getattr(entry, 'reason', '')}",
+            file=out,
+        )
     ready = sum(a.ready for _, a in latest.values())
-    print(f"\n{report.count('assessed')} messages assessed into {len(latest)} requests "
-          f"({ready} ready to submit to the carrier), {report.count('quarantined')} quarantined.",
-          file=out)  # fmt: skip
+    print(
+        f"\n{report.count('assessed')} messages assessed into {len(latest)} requests "
+        f"({ready} ready to submit to the carrier), {report.count('quarantined')} quarantined.",
+        file=out,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="portbot demo", description=__doc__.split("\n")[0])
     parser.add_argument("fixtures", nargs="?", type=Path, default=DEFAULT_FIXTURES)
-    parser.add_argument("--once", action="store_true",
-                        help="exit after the summary instead of serving the ticket page")
-    parser.add_argument("--port", type=int, default=DEMO_PORT,
-                        help=f"the Zendesk emulator's port (default {DEMO_PORT})")
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="exit after the summary instead of serving the ticket page",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEMO_PORT,
+        help=f"the Zendesk emulator's port (default {DEMO_PORT})",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     return run_demo(args.fixtures, sys.stdout, once=args.once, port=args.port)
 

@@ -71,8 +71,14 @@ class PrintingDesk:
     def _draft(self, draft: TicketDraft, attachments: Sequence[Attachment]) -> None:
         say = self.say
         say(f"  subject:   {draft.subject}")
-        who = " ".join(p for p in (draft.requester_name, f"<{draft.requester_email}>"
-                                   if draft.requester_email else None) if p)  # fmt: skip
+        who = " ".join(
+            p
+            for p in (
+                draft.requester_name,
+                f"<{draft.requester_email}>" if draft.requester_email else None,
+            )
+            if p
+        )
         say(f"  requester: {who or '-'}")
         say(f"  stage:     {draft.stage}{' (ready)' if draft.ready else ''}")
         for name, value in draft.fields.items():
@@ -84,21 +90,32 @@ class PrintingDesk:
         for line in draft.note_text.splitlines():
             say(f"    {line}")
 
-    def create_ticket(self, draft: TicketDraft, attachments: Sequence[Attachment],
-                      idempotency_key: str) -> int:  # fmt: skip
+    def create_ticket(
+        self, draft: TicketDraft, attachments: Sequence[Attachment], idempotency_key: str
+    ) -> int:
         self.say("would CREATE a ticket:")
         self._draft(draft, attachments)
         return self._number()
 
-    def create_followup(self, closed_id: int, draft: TicketDraft,
-                        attachments: Sequence[Attachment], idempotency_key: str) -> int:
+    def create_followup(
+        self,
+        closed_id: int,
+        draft: TicketDraft,
+        attachments: Sequence[Attachment],
+        idempotency_key: str,
+    ) -> int:
         self.say(f"would CREATE a follow-up ticket of closed ticket #{closed_id}:")
         self._draft(draft, attachments)
         return self._number()
 
-    def update_ticket(self, ticket_id: int, draft: TicketDraft, note: str | None,
-                      attachments: Sequence[Attachment],
-                      note_key: str | None = None) -> None:  # fmt: skip
+    def update_ticket(
+        self,
+        ticket_id: int,
+        draft: TicketDraft,
+        note: str | None,
+        attachments: Sequence[Attachment],
+        note_key: str | None = None,
+    ) -> None:
         self.say(f"would UPDATE {self._name(ticket_id)}:")
         if note:
             self.say("  what changed:")
@@ -106,9 +123,16 @@ class PrintingDesk:
                 self.say(f"    {line}")
         self._draft(draft, attachments)
 
-    def amend(self, ticket_id: int, *, note: str | None = None,
-              fields: Mapping[str, FieldValue] | None = None, add_tags: Sequence[str] = (),
-              remove_tags: Sequence[str] = (), note_key: str | None = None) -> None:  # fmt: skip
+    def amend(
+        self,
+        ticket_id: int,
+        *,
+        note: str | None = None,
+        fields: Mapping[str, FieldValue] | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        note_key: str | None = None,
+    ) -> None:
         self.say(f"would add to {self._name(ticket_id)}:")
         for line in (note or "").splitlines():
             self.say(f"  note: {line}")
@@ -142,8 +166,12 @@ class PrintingMailer:
         self.say = say
         self.sent = 0
 
-    def send(self, message: EmailMessage | bytes, recipients: Sequence[str] | None = None,
-             sender: str | None = None) -> None:  # fmt: skip
+    def send(
+        self,
+        message: EmailMessage | bytes,
+        recipients: Sequence[str] | None = None,
+        sender: str | None = None,
+    ) -> None:
         if isinstance(message, bytes):
             parsed = email.message_from_bytes(message, policy=email.policy.SMTP)
             assert isinstance(parsed, EmailMessage)
@@ -171,8 +199,10 @@ class DeliveryHeading:
 
     def __call__(self, delivery: Delivery) -> None:
         self.say(RULE)
-        self.say(f"message {delivery.key} (request {delivery.request_id}, "
-                 f"{len(delivery.raws)} message(s) in its thread)")  # fmt: skip
+        self.say(
+            f"message {delivery.key} (request {delivery.request_id}, "
+            f"{len(delivery.raws)} message(s) in its thread)"
+        )
         if not self.tickets:
             self.say("no ticket: no [zendesk] section")
 

@@ -61,9 +61,15 @@ class TicketClosed(DeskRejected):
 
 
 __all__ = [
-    "ConfigError", "DeskRejected", "DeskUnavailable", "MailRejected", "MailUnavailable",
-    "ParseError", "PortbotError", "TicketClosed",
-]  # fmt: skip
+    "ConfigError",
+    "DeskRejected",
+    "DeskUnavailable",
+    "MailRejected",
+    "MailUnavailable",
+    "ParseError",
+    "PortbotError",
+    "TicketClosed",
+]
 
 
 class MailUnavailable(PortbotError):

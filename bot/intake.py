@@ -214,8 +214,9 @@ class Decision:
     assessment: Assessment | None = None
 
 
-def decide(gathered: Gathered, assess: Assessor, max_bytes: int,
-           classify: Classifier | None = None) -> Decision:  # fmt: skip
+def decide(
+    gathered: Gathered, assess: Assessor, max_bytes: int, classify: Classifier | None = None
+) -> Decision:
     """What to do with one message. Never raises for anything the message contains.
 
     `classify` is asked first: our own replies and carrier notices are not requests.
@@ -224,8 +225,9 @@ def decide(gathered: Gathered, assess: Assessor, max_bytes: int,
         return Decision("duplicate", "a copy of this message was already handled", "duplicate")
     size = gathered.envelope.size
     if size > max_bytes:
-        return Decision("quarantined", f"{size} bytes, over the limit of {max_bytes} bytes",
-                        "too-large")  # fmt: skip
+        return Decision(
+            "quarantined", f"{size} bytes, over the limit of {max_bytes} bytes", "too-large"
+        )
     if gathered.raw is None:
         return Decision("quarantined", "the server returned no content", "no-content")
     if classify is not None:
@@ -244,8 +246,11 @@ def decide(gathered: Gathered, assess: Assessor, max_bytes: int,
     except Exception as exc:  # the isolation boundary: one message's crash stops only it
         where = traceback.extract_tb(exc.__traceback__)[-1:]
         at = f" at {where[0].filename}:{where[0].lineno}" if where else ""
-        return Decision("quarantined", f"crash in the pipeline: {type(exc).__name__}: {exc}{at}",
-                        f"crash:{type(exc).__name__}")  # fmt: skip
+        return Decision(
+            "quarantined",
+            f"crash in the pipeline: {type(exc).__name__}: {exc}{at}",
+            f"crash:{type(exc).__name__}",
+        )
     return Decision("assessed", assessment=assessment)
 
 
@@ -299,11 +304,19 @@ class CycleReport:
 class Intake:
     """One state store, a way to connect to the mailbox, the assessment, the sinks."""
 
-    def __init__(self, state: SqliteStateStore, connect: Callable[[], Mailbox],
-                 assess: Assessor, sinks: Sequence[Sink], settings: Settings, *,
-                 classify: Classifier | None = None, notices: NoticeHandler | None = None,
-                 ticks: Sequence[Tick] = (),
-                 progress: ProgressFactory = no_progress) -> None:  # fmt: skip
+    def __init__(
+        self,
+        state: SqliteStateStore,
+        connect: Callable[[], Mailbox],
+        assess: Assessor,
+        sinks: Sequence[Sink],
+        settings: Settings,
+        *,
+        classify: Classifier | None = None,
+        notices: NoticeHandler | None = None,
+        ticks: Sequence[Tick] = (),
+        progress: ProgressFactory = no_progress,
+    ) -> None:
         self.progress = progress
         self.state = state
         self.connect = connect
@@ -323,8 +336,9 @@ class Intake:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def poll(self, stop: Callable[[], bool] = lambda: False, *,
-             backlog: bool = False) -> CycleReport:  # fmt: skip
+    def poll(
+        self, stop: Callable[[], bool] = lambda: False, *, backlog: bool = False
+    ) -> CycleReport:
         """One cycle: pending hand-ons and moves first, then every folder's new mail.
 
         `stop` is asked between messages, so a shutdown never leaves one half done.
@@ -353,27 +367,37 @@ class Intake:
             try:
                 tick(report)
             except (DeskUnavailable, MailUnavailable, DeliveryDeferred) as exc:
-                log.warning("%s waits for the next cycle: %s", getattr(tick, "__name__", tick),
-                            exc)  # fmt: skip
+                log.warning("%s waits for the next cycle: %s", getattr(tick, "__name__", tick), exc)
                 service = outage_of(exc)
                 if service:  # its work waits on the outage too
                     report.outages.setdefault(service, 0)
             except Exception:
                 log.exception("%s failed; retried next cycle", getattr(tick, "__name__", tick))
 
-    def _poll_folder(self, mailbox: Mailbox, folder: str, stop: Callable[[], bool],
-                     report: CycleReport, backlog: bool = False) -> bool:  # fmt: skip
+    def _poll_folder(
+        self,
+        mailbox: Mailbox,
+        folder: str,
+        stop: Callable[[], bool],
+        report: CycleReport,
+        backlog: bool = False,
+    ) -> bool:
         status = mailbox.select(folder)
         known = self.state.folder(folder)
         older: list[int] = []  # what a start = "new" skipped, read now (`--backlog`)
         if known is None or known.uidvalidity != status.uidvalidity:
             if known is not None:
-                log.warning("folder=%s UIDVALIDITY changed %d -> %d: its UIDs are new, copies "
-                            "of handled mail are recognised by Message-ID", folder,
-                            known.uidvalidity, status.uidvalidity)  # fmt: skip
+                log.warning(
+                    "folder=%s UIDVALIDITY changed %d -> %d: its UIDs are new, copies "
+                    "of handled mail are recognised by Message-ID",
+                    folder,
+                    known.uidvalidity,
+                    status.uidvalidity,
+                )
             if self.settings.start == "new" and not backlog and status.exists:
-                self._start_from_now(mailbox, folder, status.uidvalidity, status.uidnext,
-                                     status.exists, report)  # fmt: skip
+                self._start_from_now(
+                    mailbox, folder, status.uidvalidity, status.uidnext, status.exists, report
+                )
                 return True
             self.state.start_folder(folder, status.uidvalidity)
             last = 0
@@ -381,8 +405,9 @@ class Intake:
             last = known.last_uid
             if backlog and known.skipped_below:
                 done = self.state.uids_recorded(folder, status.uidvalidity, known.skipped_below)
-                older = [u for u in mailbox.uids_from(1)
-                         if u < known.skipped_below and u not in done]  # fmt: skip
+                older = [
+                    u for u in mailbox.uids_from(1) if u < known.skipped_below and u not in done
+                ]
         if not older and status.uidnext and status.uidnext <= last + 1:
             if backlog and known is not None and known.skipped_below:
                 self.state.backlog_read(folder)
@@ -394,33 +419,52 @@ class Intake:
                 for n, (envelope, raw) in enumerate(self._with_bodies(mailbox, envelopes)):
                     if stop():
                         return False
-                    self._handle(mailbox, folder, status.uidvalidity, envelope, raw, report,
-                                 later=envelopes[n + 1 :])  # fmt: skip
+                    self._handle(
+                        mailbox,
+                        folder,
+                        status.uidvalidity,
+                        envelope,
+                        raw,
+                        report,
+                        later=envelopes[n + 1 :],
+                    )
                     bar.advance()
         if backlog and known is not None and known.skipped_below:
             self.state.backlog_read(folder)
         return True
 
-    def _start_from_now(self, mailbox: Mailbox, folder: str, uidvalidity: int, uidnext: int,
-                        exists: int, report: CycleReport) -> None:  # fmt: skip
+    def _start_from_now(
+        self,
+        mailbox: Mailbox,
+        folder: str,
+        uidvalidity: int,
+        uidnext: int,
+        exists: int,
+        report: CycleReport,
+    ) -> None:
         """[imap] start = "new": the mail already in the folder is left unread."""
         if not uidnext:  # the server does not say: one past the highest UID there is
             uids = mailbox.uids_from(1)
             uidnext = uids[-1] + 1 if uids else 1
         self.state.start_folder(folder, uidvalidity, skip_below=uidnext)
         report.skipped[folder] = exists
-        log.warning("folder=%s: %d message(s) already there left unread ([imap] start = "
-                    "\"new\"); `portbot poll --backlog` reads them", folder, exists)
+        log.warning(
+            "folder=%s: %d message(s) already there left unread ([imap] start = "
+            '"new"); `portbot poll --backlog` reads them',
+            folder,
+            exists,
+        )
 
     def _with_bodies(
         self, mailbox: Mailbox, envelopes: Sequence[Envelope]
     ) -> Iterator[tuple[Envelope, bytes | None]]:
         """Each envelope with its bytes, fetched a few at a time (bounded by size)."""
         wanted = [
-            e for e in envelopes
+            e
+            for e in envelopes
             if e.size <= self.settings.max_message_bytes
             and not self.state.handled(message_key(thread_keys(e.header), e.header))
-        ]  # fmt: skip
+        ]
         bodies: dict[int, bytes] = {}
         batch: list[int] = []
         batch_bytes = 0
@@ -437,9 +481,16 @@ class Intake:
                 bodies = mailbox.bodies(batch)
             yield envelope, bodies.get(envelope.uid)
 
-    def _handle(self, mailbox: Mailbox, folder: str, uidvalidity: int, envelope: Envelope,
-                raw: bytes | None, report: CycleReport,
-                later: Sequence[Envelope] = ()) -> None:  # fmt: skip
+    def _handle(
+        self,
+        mailbox: Mailbox,
+        folder: str,
+        uidvalidity: int,
+        envelope: Envelope,
+        raw: bytes | None,
+        report: CycleReport,
+        later: Sequence[Envelope] = (),
+    ) -> None:
         started = time.monotonic()
         timings: dict[str, float] = {}
         keys = thread_keys(envelope.header)
@@ -447,35 +498,76 @@ class Intake:
         handled = self.state.handled(key)
         request_id = None if handled else self.state.request_for(keys.refs)
         earlier = tuple(self.state.thread_raws(request_id)) if request_id else ()
-        gathered = Gathered(folder, uidvalidity, envelope, raw, keys, key, handled, request_id,
-                            earlier)  # fmt: skip
+        gathered = Gathered(
+            folder, uidvalidity, envelope, raw, keys, key, handled, request_id, earlier
+        )
         decision = decide(gathered, self.assess, self.settings.max_message_bytes, self.classify)
         timings["assess"] = time.monotonic() - started
         thread_ids = tuple(i for i in (keys.message_id, *keys.refs) if i)
-        recorded = self.state.record(MessageRecord(
-            folder=folder, uidvalidity=uidvalidity, uid=envelope.uid, key=key,
-            message_id=keys.message_id, size=envelope.size, outcome=decision.outcome,
-            reason=decision.reason, request_id=request_id,
-            raw=raw if decision.outcome not in ("duplicate", "own") else None,
-            thread_ids=thread_ids,
-        ))  # fmt: skip
+        recorded = self.state.record(
+            MessageRecord(
+                folder=folder,
+                uidvalidity=uidvalidity,
+                uid=envelope.uid,
+                key=key,
+                message_id=keys.message_id,
+                size=envelope.size,
+                outcome=decision.outcome,
+                reason=decision.reason,
+                request_id=request_id,
+                raw=raw if decision.outcome not in ("duplicate", "own") else None,
+                thread_ids=thread_ids,
+            )
+        )
         waits, failures = report.deferred, report.delivery_failures
-        self._apply(mailbox, envelope, raw, key, earlier, decision, recorded.row,
-                    recorded.request_id, report, timings, later)  # fmt: skip
+        self._apply(
+            mailbox,
+            envelope,
+            raw,
+            key,
+            earlier,
+            decision,
+            recorded.row,
+            recorded.request_id,
+            report,
+            timings,
+            later,
+        )
         seconds = time.monotonic() - started
-        report.handled.append(Handled(folder, envelope.uid, keys.message_id, decision.outcome,
-                                      decision.category, recorded.request_id,
-                                      seconds))  # fmt: skip
+        report.handled.append(
+            Handled(
+                folder,
+                envelope.uid,
+                keys.message_id,
+                decision.outcome,
+                decision.category,
+                recorded.request_id,
+                seconds,
+            )
+        )
         outcome: str = decision.outcome
         if report.deferred > waits:
             outcome = "deferred"
         elif report.delivery_failures > failures:
             outcome = "failed"
-        self._log_outcome(recorded.request_id, key, keys.message_id, outcome,
-                          decision.category, {**timings, "total": seconds})  # fmt: skip
+        self._log_outcome(
+            recorded.request_id,
+            key,
+            keys.message_id,
+            outcome,
+            decision.category,
+            {**timings, "total": seconds},
+        )
 
-    def _log_outcome(self, request_id: str | None, key: str, message_id: str | None,
-                     outcome: str, category: str, timings: Mapping[str, float]) -> None:
+    def _log_outcome(
+        self,
+        request_id: str | None,
+        key: str,
+        message_id: str | None,
+        outcome: str,
+        category: str,
+        timings: Mapping[str, float],
+    ) -> None:
         """The one event per message: its outcome, ticket, reply and timings (no content)."""
         ticket_id = reply = None
         reason = category or None
@@ -486,15 +578,32 @@ class Intake:
             if answer is not None:
                 reply = "sent" if answer.status in ("sent", "sending") else answer.status
                 reason = answer.reason.split(":", 1)[0] or reason
-        log_outcome(log, request_id=request_id, message_id=message_id, outcome=outcome,
-                    ticket_id=ticket_id, reply=reply, reason=reason, timings=timings,
-                    level=logging.WARNING if outcome in ("quarantined", "failed")
-                    else logging.INFO)  # fmt: skip
+        log_outcome(
+            log,
+            request_id=request_id,
+            message_id=message_id,
+            outcome=outcome,
+            ticket_id=ticket_id,
+            reply=reply,
+            reason=reason,
+            timings=timings,
+            level=logging.WARNING if outcome in ("quarantined", "failed") else logging.INFO,
+        )
 
-    def _apply(self, mailbox: Mailbox, envelope: Envelope, raw: bytes | None, key: str,
-               earlier: tuple[bytes, ...], decision: Decision, row: int,
-               request_id: str | None, report: CycleReport, timings: dict[str, float],
-               later: Sequence[Envelope]) -> None:  # fmt: skip
+    def _apply(
+        self,
+        mailbox: Mailbox,
+        envelope: Envelope,
+        raw: bytes | None,
+        key: str,
+        earlier: tuple[bytes, ...],
+        decision: Decision,
+        row: int,
+        request_id: str | None,
+        report: CycleReport,
+        timings: dict[str, float],
+        later: Sequence[Envelope],
+    ) -> None:
         """The decision carried out: a quarantine move, or the hand-on to the sinks."""
         if decision.outcome == "quarantined":
             mailbox.move([envelope.uid], self.settings.quarantine_folder)
@@ -504,8 +613,13 @@ class Intake:
             report.moved_to_quarantine += 1
         elif decision.outcome == "assessed" and decision.assessment is not None:
             assert request_id is not None
-            delivery = Delivery(request_id, key, (*earlier, raw or b""), decision.assessment,
-                                superseded=self._answered_later(request_id, key, later))
+            delivery = Delivery(
+                request_id,
+                key,
+                (*earlier, raw or b""),
+                decision.assessment,
+                superseded=self._answered_later(request_id, key, later),
+            )
             self._deliver(row, delivery, report, timings)
         elif decision.outcome == "notice":
             self._deliver_notice(row, key, raw or b"", report)
@@ -517,8 +631,9 @@ class Intake:
         for envelope in later:
             keys = thread_keys(envelope.header)
             other = message_key(keys, envelope.header)
-            ours = keys.refs and (linked.intersection(keys.refs)
-                                  or self.state.request_for(keys.refs) == request_id)
+            ours = keys.refs and (
+                linked.intersection(keys.refs) or self.state.request_for(keys.refs) == request_id
+            )
             if not ours or other == key or self.state.handled(other):
                 continue
             if envelope.size > self.settings.max_message_bytes or self._automatic(envelope):
@@ -542,8 +657,13 @@ class Intake:
         handler = self.notices
         return self._hand_on(row, f"notice {key}", lambda: handler(key, raw), report)
 
-    def _deliver(self, row: int, delivery: Delivery, report: CycleReport,
-                 timings: dict[str, float] | None = None) -> bool:  # fmt: skip
+    def _deliver(
+        self,
+        row: int,
+        delivery: Delivery,
+        report: CycleReport,
+        timings: dict[str, float] | None = None,
+    ) -> bool:
         """Hand on to every sink; False when the sinks wait for a later cycle as a whole."""
         spent = timings if timings is not None else {}
 
@@ -558,8 +678,7 @@ class Intake:
 
         return self._hand_on(row, f"request={delivery.request_id}", every_sink, report)
 
-    def _hand_on(self, row: int, what: str, call: Callable[[], None],
-                 report: CycleReport) -> bool:  # fmt: skip
+    def _hand_on(self, row: int, what: str, call: Callable[[], None], report: CycleReport) -> bool:
         try:
             call()
         except Exception as exc:  # a sink's failure is retried next cycle, never lost
@@ -571,14 +690,20 @@ class Intake:
                 report.wait(exc)
                 return not (isinstance(exc, DeskUnavailable) or getattr(exc, "everything", False))
             attempts = self.state.delivery_failed(
-                row, reason, 1 if kind == "refused" else self.settings.max_delivery_attempts,
+                row,
+                reason,
+                1 if kind == "refused" else self.settings.max_delivery_attempts,
             )
             if kind == "refused":
                 log.warning("%s hand-on refused (%s): quarantined", what, type(exc).__name__)
             else:
-                log.warning("%s delivery failed (%s), attempt %d of %d", what,
-                            type(exc).__name__, attempts,
-                            self.settings.max_delivery_attempts)  # fmt: skip
+                log.warning(
+                    "%s delivery failed (%s), attempt %d of %d",
+                    what,
+                    type(exc).__name__,
+                    attempts,
+                    self.settings.max_delivery_attempts,
+                )
             report.delivery_failures += 1
             return True
         self.state.mark_delivered(row)
@@ -593,8 +718,9 @@ class Intake:
         assessed: dict[str, tuple[tuple[bytes, ...], Assessment]] = {}
         for n, pending in enumerate(pending_all):
             if pending.outcome == "notice":
-                if not self._deliver_notice(pending.row, pending.key,
-                                            self.state.raw_of(pending.row) or b"", report):
+                if not self._deliver_notice(
+                    pending.row, pending.key, self.state.raw_of(pending.row) or b"", report
+                ):
                     report.wait(None, len(pending_all) - n - 1)
                     return
                 continue
@@ -605,13 +731,21 @@ class Intake:
                 try:
                     assessment = self.assess(raws)
                 except Exception as exc:
-                    self.state.delivery_failed(pending.row, f"assessment failed on retry: {exc}",
-                                               self.settings.max_delivery_attempts)  # fmt: skip
+                    self.state.delivery_failed(
+                        pending.row,
+                        f"assessment failed on retry: {exc}",
+                        self.settings.max_delivery_attempts,
+                    )
                     report.delivery_failures += 1
                     continue
                 assessed[pending.request_id] = (raws, assessment)
-            delivery = Delivery(pending.request_id, pending.key, raws, assessment,
-                                superseded=newest[pending.request_id] != pending.row)
+            delivery = Delivery(
+                pending.request_id,
+                pending.key,
+                raws,
+                assessment,
+                superseded=newest[pending.request_id] != pending.row,
+            )
             if not self._deliver(pending.row, delivery, report):
                 # the sinks wait as a whole (the desk is down): the rest waits unassessed
                 report.wait(None, len(pending_all) - n - 1)
@@ -669,8 +803,11 @@ class Intake:
                         mailbox.select(self.settings.quarantine_folder)
                         mailbox.move(uids[:1], entry.folder)
                     else:
-                        log.warning("quarantine entry %d is no longer in %s", entry.id,
-                                    self.settings.quarantine_folder)  # fmt: skip
+                        log.warning(
+                            "quarantine entry %d is no longer in %s",
+                            entry.id,
+                            self.settings.quarantine_folder,
+                        )
                     self.state.mark_released(entry.id)
             finally:
                 mailbox.close()
@@ -730,7 +867,24 @@ def build_intake(
     )
 
 
-__all__ = ["Classified", "Classifier", "Clock", "CycleReport", "Delivery", "DeliveryDeferred",
-           "DeliveryRefused", "Intake", "MailboxError", "NoticeHandler", "ProgressFactory", "Sink",
-           "Tick", "build_intake", "decide", "key_of", "no_progress", "outage_of",
-           "thread_keys"]  # fmt: skip
+__all__ = [
+    "Classified",
+    "Classifier",
+    "Clock",
+    "CycleReport",
+    "Delivery",
+    "DeliveryDeferred",
+    "DeliveryRefused",
+    "Intake",
+    "MailboxError",
+    "NoticeHandler",
+    "ProgressFactory",
+    "Sink",
+    "Tick",
+    "build_intake",
+    "decide",
+    "key_of",
+    "no_progress",
+    "outage_of",
+    "thread_keys",
+]

@@ -51,8 +51,9 @@ class LocalMail:
     def client(self) -> IMAPClient:
         """A logged-in client (for loading mail and for tests)."""
         context = ssl.create_default_context(cafile=str(self.ca_file))
-        client = IMAPClient(self.host, port=self.tls_port, ssl=True, ssl_context=context,
-                            timeout=30)  # fmt: skip
+        client = IMAPClient(
+            self.host, port=self.tls_port, ssl=True, ssl_context=context, timeout=30
+        )
         client.login(self.user, self.password)
         return client
 
@@ -82,11 +83,27 @@ def _free_port() -> int:
 def _self_signed(root: Path) -> tuple[Path, Path]:
     cert, key = root / "cert.pem", root / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -123,8 +140,14 @@ passdb {{
 """
 
 
-def _config(root: Path, cert: Path, key: Path, tls_port: int, plain_port: int,
-            oauth2_introspection_url: str | None) -> str:  # fmt: skip
+def _config(
+    root: Path,
+    cert: Path,
+    key: Path,
+    tls_port: int,
+    plain_port: int,
+    oauth2_introspection_url: str | None,
+) -> str:
     login_user, internal_user, internal_group, uid, gid = _accounts()
     dh = Path("/usr/share/dovecot/dh.pem")
     return f"""
@@ -194,8 +217,9 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path, seco
 
 
 @contextmanager
-def local_dovecot(root: Path | None = None, *,
-                  oauth2_introspection_url: str | None = None) -> Iterator[LocalMail]:  # fmt: skip
+def local_dovecot(
+    root: Path | None = None, *, oauth2_introspection_url: str | None = None
+) -> Iterator[LocalMail]:
     """Start a dovecot in `root` (a new temporary directory by default); stop it after.
 
     With oauth2_introspection_url, XOAUTH2 logins are accepted too: dovecot GETs
@@ -221,12 +245,22 @@ def local_dovecot(root: Path | None = None, *,
         conf = base / "dovecot.conf"
         conf.write_text(_config(base, cert, key, tls_port, plain_port, oauth2_introspection_url))
         with open(base / "stderr.log", "wb") as stderr:
-            process = subprocess.Popen([binary, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+            process = subprocess.Popen(
+                [binary, "-F", "-c", str(conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         _wait_listening(tls_port, process, base / "dovecot.log", 20.0)
         _wait_listening(plain_port, process, base / "dovecot.log", 5.0)
-        yield LocalMail(root=base, host="127.0.0.1", tls_port=tls_port, plain_port=plain_port,
-                        ca_file=cert, password_file=password_file)  # fmt: skip
+        yield LocalMail(
+            root=base,
+            host="127.0.0.1",
+            tls_port=tls_port,
+            plain_port=plain_port,
+            ca_file=cert,
+            password_file=password_file,
+        )
     finally:
         if process is not None:
             process.terminate()

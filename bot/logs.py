@@ -39,8 +39,10 @@ MASK = "••••"
 
 # The attributes every LogRecord has; anything else on a record came from `extra`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "taskName",
-}  # fmt: skip
+    "message",
+    "asctime",
+    "taskName",
+}
 
 # -- patterns ------------------------------------------------------------------------
 
@@ -262,8 +264,9 @@ class TextFormatter(logging.Formatter):
         if not extras:
             return line
         head, sep, tail = line.partition("\n")  # extras on the first line, before a traceback
-        pairs = " ".join(f"{k}={_short(v)}" for k, v in extras.items()
-                         if v is not None and k != "event")  # fmt: skip
+        pairs = " ".join(
+            f"{k}={_short(v)}" for k, v in extras.items() if v is not None and k != "event"
+        )
         return f"{head} {pairs}{sep}{tail}"
 
 
@@ -392,8 +395,19 @@ def setup_logging(
 # Libraries that log request and response bodies, whole tickets with their private
 # notes, or IMAP wire traffic below WARNING: held at WARNING whatever [logging] level
 # says, by their loggers' level and, should anything lower it again, by the handler.
-QUIET_LIBRARIES = ("zenpy", "urllib3", "requests", "imapclient", "imaplib", "http.client",
-                   "smtplib", "aiosmtpd", "mail.log", "httpx", "httpcore")  # fmt: skip
+QUIET_LIBRARIES = (
+    "zenpy",
+    "urllib3",
+    "requests",
+    "imapclient",
+    "imaplib",
+    "http.client",
+    "smtplib",
+    "aiosmtpd",
+    "mail.log",
+    "httpx",
+    "httpcore",
+)
 
 
 def _quiet_libraries(record: logging.LogRecord) -> bool:
@@ -487,7 +501,18 @@ def log_outcome(
     logger.log(level, text, extra=fields)
 
 
-__all__ = ["MASK", "QUIET_LIBRARIES", "JsonFormatter", "RedactingFilter", "RedactingFormatter",
-           "Redactor",
-           "TextFormatter", "is_json", "log_outcome", "mask_file_names", "secrets_in_raw",
-           "secrets_of", "setup_logging"]  # fmt: skip
+__all__ = [
+    "MASK",
+    "QUIET_LIBRARIES",
+    "JsonFormatter",
+    "RedactingFilter",
+    "RedactingFormatter",
+    "Redactor",
+    "TextFormatter",
+    "is_json",
+    "log_outcome",
+    "mask_file_names",
+    "secrets_in_raw",
+    "secrets_of",
+    "setup_logging",
+]

@@ -97,8 +97,13 @@ def read_secret(config: ImapConfig, environ: Mapping[str, str]) -> str:
         if config.oauth2_token_file:
             return _first_line(Path(config.oauth2_token_file), "oauth2_token_file")
         try:
-            done = subprocess.run(list(config.oauth2_token_command), capture_output=True,
-                                  text=True, timeout=60, check=False)  # fmt: skip
+            done = subprocess.run(
+                list(config.oauth2_token_command),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise MailboxAuthError(f"[imap] oauth2_token_command could not run: {exc}") from exc
         token = done.stdout.strip().splitlines()[0].strip() if done.stdout.strip() else ""
@@ -182,8 +187,13 @@ class ImapMailbox:
             context.load_default_certs()
         where = f"IMAP {config.host}:{config.port}"
         with _mapped(where):
-            client = IMAPClient(config.host, port=config.port, ssl=config.security == "tls",
-                                ssl_context=context, timeout=config.timeout_seconds)  # fmt: skip
+            client = IMAPClient(
+                config.host,
+                port=config.port,
+                ssl=config.security == "tls",
+                ssl_context=context,
+                timeout=config.timeout_seconds,
+            )
             try:
                 if config.security == "starttls":
                     client.starttls(context)
@@ -194,8 +204,9 @@ class ImapMailbox:
             except BaseException:
                 _quietly(client.shutdown)
                 raise
-        log.debug("connected to %s as %s%s", where, config.username,
-                 " (read-only)" if readonly else "")  # fmt: skip
+        log.debug(
+            "connected to %s as %s%s", where, config.username, " (read-only)" if readonly else ""
+        )
         return cls(client, readonly)
 
     def select(self, folder: str) -> FolderStatus:
@@ -204,8 +215,9 @@ class ImapMailbox:
                 raise MailboxGone(f"folder {folder!r} does not exist")
             info = self._client.select_folder(folder, readonly=self.readonly)
         self._selected = folder
-        return FolderStatus(int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)),
-                            int(info.get(b"EXISTS", 0)))  # fmt: skip
+        return FolderStatus(
+            int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)), int(info.get(b"EXISTS", 0))
+        )
 
     def uids_from(self, first_uid: int) -> list[int]:
         with _mapped(f"search {self._selected}"):
@@ -233,8 +245,11 @@ class ImapMailbox:
 
     def find(self, folder: str, message_id: str | None, size: int) -> list[int]:
         self.select(folder)
-        criteria: list[Any] = ["HEADER", "Message-ID", message_id] if message_id else [
-            "LARGER", str(size - 1), "SMALLER", str(size + 1)]  # fmt: skip
+        criteria: list[Any] = (
+            ["HEADER", "Message-ID", message_id]
+            if message_id
+            else ["LARGER", str(size - 1), "SMALLER", str(size + 1)]
+        )
         with _mapped(f"search {folder}"):
             return sorted(int(u) for u in self._client.search(criteria))
 
@@ -253,7 +268,8 @@ class ImapMailbox:
                 self._client.copy(list(uids), folder)
                 self._client.delete_messages(list(uids))
                 self._client.uid_expunge(list(uids)) if self._client.has_capability(
-                    "UIDPLUS") else self._client.expunge()  # fmt: skip
+                    "UIDPLUS"
+                ) else self._client.expunge()
 
     def folders(self) -> list[str]:
         with _mapped("list folders"):

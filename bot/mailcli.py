@@ -64,15 +64,22 @@ def register_secrets(redactor: Redactor, config: Config, environ: Mapping[str, s
         redactor.add_fixed(environ.get(name))
 
 
-def print_report(report: CycleReport, tickets: dict[str, int] | None = None,
-                 replies: dict[str, int] | None = None, *, dry_run: bool = False,
-                 config_path: Path | None = None) -> None:  # fmt: skip
+def print_report(
+    report: CycleReport,
+    tickets: dict[str, int] | None = None,
+    replies: dict[str, int] | None = None,
+    *,
+    dry_run: bool = False,
+    config_path: Path | None = None,
+) -> None:
     tickets = tickets or {}
     for folder, skipped in report.skipped.items():
         where = f" --config {config_path}" if config_path else ""
-        print(f"{folder}: {skipped} message(s) already there were left unread ([imap] start = "
-              f"\"new\": only mail arriving from now on is read). To read them too: "
-              f"`portbot poll --backlog{where}` (add --dry-run to see first what it would do)")
+        print(
+            f"{folder}: {skipped} message(s) already there were left unread ([imap] start = "
+            f'"new": only mail arriving from now on is read). To read them too: '
+            f"`portbot poll --backlog{where}` (add --dry-run to see first what it would do)"
+        )
     for event in report.events:
         print(event)
     for h in report.handled:
@@ -80,19 +87,28 @@ def print_report(report: CycleReport, tickets: dict[str, int] | None = None,
         if h.request_id in tickets:
             detail += f" ticket #{tickets[h.request_id]}"
         print(f"{h.folder} uid {h.uid} {h.message_id or '-'} {h.outcome} {detail}")
-    print(f"{report.count('assessed')} assessed, {report.count('quarantined')} quarantined, "
-          f"{report.count('duplicate')} duplicates, {report.delivered} handed on"
-          + (f", {report.delivery_failures} hand-ons failed" if report.delivery_failures else "")
-          + (f", {report.deferred} waiting for a later cycle" if report.deferred else ""))
+    print(
+        f"{report.count('assessed')} assessed, {report.count('quarantined')} quarantined, "
+        f"{report.count('duplicate')} duplicates, {report.delivered} handed on"
+        + (f", {report.delivery_failures} hand-ons failed" if report.delivery_failures else "")
+        + (f", {report.deferred} waiting for a later cycle" if report.deferred else "")
+    )
     if dry_run:
-        print("dry run: nothing was written (mailbox, state file, Zendesk, mail)"
-              + ("; quarantined mail would be moved to the quarantine folder"
-                 if report.count("quarantined") else ""))  # fmt: skip
+        print(
+            "dry run: nothing was written (mailbox, state file, Zendesk, mail)"
+            + (
+                "; quarantined mail would be moved to the quarantine folder"
+                if report.count("quarantined")
+                else ""
+            )
+        )
         return
     if replies:
-        print(f"emails to customers: {replies['sent']} sent, {replies['suppressed']} not sent "
-              f"(automatic mail, nothing new, caps), {replies['sending']} waiting to be sent, "
-              f"{replies['failed']} refused by the mail server")
+        print(
+            f"emails to customers: {replies['sent']} sent, {replies['suppressed']} not sent "
+            f"(automatic mail, nothing new, caps), {replies['sending']} waiting to be sent, "
+            f"{replies['failed']} refused by the mail server"
+        )
 
 
 EX_TEMPFAIL = 75  # sysexits.h: a temporary failure; cron and monitors can tell
@@ -104,14 +120,21 @@ def outage_status(report: CycleReport) -> int:
         return 0
     for service, waiting in sorted(report.outages.items()):
         what = f"{waiting} hand-on(s) wait" if waiting else "work waits"
-        print(f"{service} is unavailable: {what} for a later cycle (exit {EX_TEMPFAIL})",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"{service} is unavailable: {what} for a later cycle (exit {EX_TEMPFAIL})",
+            file=sys.stderr,
+        )
     return EX_TEMPFAIL
 
 
 def _print_delivery(delivery: Delivery) -> None:
-    print(json.dumps({"request_id": delivery.request_id,
-                      "assessment": to_json(delivery.assessment)}, ensure_ascii=False, indent=2))
+    print(
+        json.dumps(
+            {"request_id": delivery.request_id, "assessment": to_json(delivery.assessment)},
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -133,13 +156,18 @@ def main(args: argparse.Namespace) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     # before the configuration is read: whatever is logged meanwhile is redacted too
-    redactor = setup_logging(level="INFO" if args.command == "run" else "WARNING",
-                             environ=os.environ)  # fmt: skip
+    redactor = setup_logging(
+        level="INFO" if args.command == "run" else "WARNING", environ=os.environ
+    )
     server: MetricsServer | None = None
     try:
         config = load_config(args.config)
-        redactor = setup_logging(json=config.logging.json, level=_level(config, args),
-                                 secrets_source=redactor, environ=os.environ)  # fmt: skip
+        redactor = setup_logging(
+            json=config.logging.json,
+            level=_level(config, args),
+            secrets_source=redactor,
+            environ=os.environ,
+        )
         register_secrets(redactor, config, os.environ)
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
             # two lines a poll about running the job: noise in a journal
@@ -160,28 +188,49 @@ def _main(args: argparse.Namespace) -> int:
             try:
                 server = serve(metrics, m.host, m.port)
             except OSError as exc:
-                return _fail(f"[metrics] cannot listen on {m.host}:{m.port}: "
-                             f"{exc.strerror or exc}; change [metrics] port, or set "
-                             "[metrics] enabled = false")  # fmt: skip
-        bar = functools.partial(progress, stream=sys.stderr, environ=os.environ,
-                                json_logs=is_json(sys.stderr, config.logging.json))  # fmt: skip
+                return _fail(
+                    f"[metrics] cannot listen on {m.host}:{m.port}: "
+                    f"{exc.strerror or exc}; change [metrics] port, or set "
+                    "[metrics] enabled = false"
+                )
+        bar = functools.partial(
+            progress,
+            stream=sys.stderr,
+            environ=os.environ,
+            json_logs=is_json(sys.stderr, config.logging.json),
+        )
         if dry_run:
-            print("DRY RUN: the mailbox is only read, nothing is written anywhere; "
-                  "secrets are shown as ••••")  # fmt: skip
-        with build_app(config, sinks=[_print_delivery] if getattr(args, "show", False)
-                       else [], redactor=redactor, metrics=metrics, progress=bar,
-                       dry_run=sys.stdout if dry_run else None) as intake:  # fmt: skip
+            print(
+                "DRY RUN: the mailbox is only read, nothing is written anywhere; "
+                "secrets are shown as ••••"
+            )
+        with build_app(
+            config,
+            sinks=[_print_delivery] if getattr(args, "show", False) else [],
+            redactor=redactor,
+            metrics=metrics,
+            progress=bar,
+            dry_run=sys.stdout if dry_run else None,
+        ) as intake:
             if args.command == "poll":
                 report = intake.poll(backlog=args.backlog)
-                print_report(report, intake.state.tickets(), intake.state.reply_counts(),
-                             dry_run=dry_run, config_path=args.config)  # fmt: skip
+                print_report(
+                    report,
+                    intake.state.tickets(),
+                    intake.state.reply_counts(),
+                    dry_run=dry_run,
+                    config_path=args.config,
+                )
                 return outage_status(report)
             if args.command == "replay":
                 return replay(intake, args)
             if args.command == "run":
-                Runner(intake, config.schedule,
-                       lambda: connect_from_config(config.imap, readonly=dry_run),
-                       metrics=metrics).run()  # fmt: skip
+                Runner(
+                    intake,
+                    config.schedule,
+                    lambda: connect_from_config(config.imap, readonly=dry_run),
+                    metrics=metrics,
+                ).run()
                 return 0
     except PortbotError as exc:
         return _fail(str(exc))
@@ -208,24 +257,32 @@ def stage_command(config: Config, args: argparse.Namespace) -> int:
 
     target = parse_stage(args.stage)
     if target is None:
-        return _fail(f"unknown stage {args.stage!r}; the stages: "
-                     + ", ".join(s.value for s in Stage))  # fmt: skip
+        return _fail(
+            f"unknown stage {args.stage!r}; the stages: " + ", ".join(s.value for s in Stage)
+        )
     state, keeper = build_keeper(config)
     try:
         with state.exclusive():
             request_id = _ticket_or_request(state, args.ticket)
             if request_id is None:
-                return _fail(f"no porting request with ticket or id {args.ticket!r} in "
-                             f"{config.state.path}")  # fmt: skip
+                return _fail(
+                    f"no porting request with ticket or id {args.ticket!r} in {config.state.path}"
+                )
             if args.order:
                 state.set_port_ids(request_id, order_id=args.order)
             try:
-                decision = keeper.move(request_id, target, reason=args.reason, date=args.date,
-                                       detail=" ".join(["portbot stage", args.ticket,
-                                                        args.stage]))  # fmt: skip
+                decision = keeper.move(
+                    request_id,
+                    target,
+                    reason=args.reason,
+                    date=args.date,
+                    detail=" ".join(["portbot stage", args.ticket, args.stage]),
+                )
             except PortbotError as exc:
-                print(f"{request_id}: the change is recorded; the rest waits for the bot's "
-                      f"next cycle: {exc}")  # fmt: skip
+                print(
+                    f"{request_id}: the change is recorded; the rest waits for the bot's "
+                    f"next cycle: {exc}"
+                )
                 return 0
             if isinstance(decision, IllegalMove):
                 return _fail(f"{request_id}: {decision.message}")
@@ -234,9 +291,11 @@ def stage_command(config: Config, args: argparse.Namespace) -> int:
                 return 0
             assert isinstance(decision, StageChange)
             [row] = state.stage_changes(request_id)[-1:]
-            print(f"{request_id}: {decision.previous} -> {final_stage(decision)}"
-                  f"{'' if row.ticket_done else ' (the ticket update waits)'}"
-                  f"{'' if row.mail_done else ' (the email to the customer waits)'}")
+            print(
+                f"{request_id}: {decision.previous} -> {final_stage(decision)}"
+                f"{'' if row.ticket_done else ' (the ticket update waits)'}"
+                f"{'' if row.mail_done else ' (the email to the customer waits)'}"
+            )
             return 0
     finally:
         state.close()
@@ -288,26 +347,40 @@ def _check_zendesk(zendesk: ZendeskConfig, say: Callable[[bool, str], None]) -> 
     base = zendesk.url.rstrip("/") or f"https://{zendesk.subdomain}.zendesk.com"
     auth = (f"{zendesk.email}/token", token)
     try:
-        me = requests.get(f"{base}/api/v2/users/me.json", auth=auth,
-                          timeout=zendesk.timeout_seconds)  # fmt: skip
+        me = requests.get(
+            f"{base}/api/v2/users/me.json", auth=auth, timeout=zendesk.timeout_seconds
+        )
         user = me.json().get("user") or {} if me.ok else {}
         if not me.ok or not user.get("id"):
-            say(False, f"Zendesk at {base} did not accept {zendesk.email} with the token "
-                       f"(HTTP {me.status_code})")  # fmt: skip
+            say(
+                False,
+                f"Zendesk at {base} did not accept {zendesk.email} with the token "
+                f"(HTTP {me.status_code})",
+            )
             return
-        say(user.get("role") in ("agent", "admin"),
-            f"logged in to Zendesk at {base} as {user.get('email')} ({user.get('role')})")
+        say(
+            user.get("role") in ("agent", "admin"),
+            f"logged in to Zendesk at {base} as {user.get('email')} ({user.get('role')})",
+        )
         missing = [n for n in FIELD_SPECS if n not in zendesk.names.field_ids]
         if missing:
-            say(False, f"[zendesk.fields] has no id for {', '.join(missing)}: run "
-                       "`portbot zendesk setup --config FILE` and paste what it prints")
+            say(
+                False,
+                f"[zendesk.fields] has no id for {', '.join(missing)}: run "
+                "`portbot zendesk setup --config FILE` and paste what it prints",
+            )
             return
-        listed = requests.get(f"{base}/api/v2/ticket_fields.json", auth=auth,
-                              timeout=zendesk.timeout_seconds)  # fmt: skip
+        listed = requests.get(
+            f"{base}/api/v2/ticket_fields.json", auth=auth, timeout=zendesk.timeout_seconds
+        )
         have = {f.get("id") for f in listed.json().get("ticket_fields", [])} if listed.ok else set()
         gone = [n for n, fid in zendesk.names.field_ids.items() if fid not in have]
-        say(not gone, "every [zendesk.fields] id exists" if not gone else
-            f"[zendesk.fields] ids not in the account: {', '.join(gone)} (run zendesk setup)")
+        say(
+            not gone,
+            "every [zendesk.fields] id exists"
+            if not gone
+            else f"[zendesk.fields] ids not in the account: {', '.join(gone)} (run zendesk setup)",
+        )
     except (requests.RequestException, ValueError) as exc:
         say(False, f"cannot reach Zendesk at {base}: {type(exc).__name__}")
 
@@ -332,8 +405,11 @@ def doctor(config: Config) -> int:
 
         try:
             smtp_password(config.smtp)
-            say(True, f"emails go out through {config.smtp.host}:{config.smtp.port} "
-                      f"({config.smtp.security}) from {config.reply.support_address}")
+            say(
+                True,
+                f"emails go out through {config.smtp.host}:{config.smtp.port} "
+                f"({config.smtp.security}) from {config.reply.support_address}",
+            )
         except PortbotError as exc:
             say(False, str(exc))
 
@@ -346,19 +422,27 @@ def doctor(config: Config) -> int:
         ports = state.ports()
         pending = state.pending_stage_changes()
         unmatched = state.unmatched()
-        say(True, f"state file {config.state.path}: {counts['assessed']} assessed, "
-                  f"{counts['open_quarantine']} in quarantine, "
-                  f"{counts['undelivered']} not handed on, {len(tickets)} with a ticket")
+        say(
+            True,
+            f"state file {config.state.path}: {counts['assessed']} assessed, "
+            f"{counts['open_quarantine']} in quarantine, "
+            f"{counts['undelivered']} not handed on, {len(tickets)} with a ticket",
+        )
         for request_id, reason in waiting.items():
             print(f"        {request_id} waits: {reason}")
         if config.reply is not None:
-            say(replies["failed"] == 0,
+            say(
+                replies["failed"] == 0,
                 f"emails to customers: {replies['sent']} sent, {replies['sending']} waiting, "
-                f"{replies['failed']} refused by the mail server")  # fmt: skip
+                f"{replies['failed']} refused by the mail server",
+            )
         if config.zendesk is not None:
-            say(not unmatched, f"ports: {len(ports)} tracked, {len(pending)} stage change(s) "
-                               f"not fully applied, {len(unmatched)} carrier notice(s) "
-                               "matched to no single request")  # fmt: skip
+            say(
+                not unmatched,
+                f"ports: {len(ports)} tracked, {len(pending)} stage change(s) "
+                f"not fully applied, {len(unmatched)} carrier notice(s) "
+                "matched to no single request",
+            )
         state.close()
         for n in unmatched:
             print(f"        {n.at} {n.partner} {n.kind} order {n.order_id or '-'}: {n.reason}")
@@ -377,8 +461,11 @@ def doctor(config: Config) -> int:
     try:
         mailbox = connect_from_config(imap)
     except MailboxError as exc:
-        say(False, f"cannot log in to {imap.host}:{imap.port} ({imap.security}) as "
-                   f"{imap.username!r}: {exc}")
+        say(
+            False,
+            f"cannot log in to {imap.host}:{imap.port} ({imap.security}) as "
+            f"{imap.username!r}: {exc}",
+        )
         return 1
     say(True, f"logged in to {imap.host}:{imap.port} ({imap.security}) as {imap.username}")
     try:
@@ -388,11 +475,17 @@ def doctor(config: Config) -> int:
                 status = mailbox.select(folder)
                 say(True, f"folder {folder!r} (UIDVALIDITY {status.uidvalidity})")
             else:
-                say(False, f"folder {folder!r} does not exist; the server has: "
-                           + ", ".join(sorted(existing)))
+                say(
+                    False,
+                    f"folder {folder!r} does not exist; the server has: "
+                    + ", ".join(sorted(existing)),
+                )
         quarantine = config.quarantine.folder
-        say(True, f"quarantine folder {quarantine!r} "
-                  + ("exists" if quarantine in existing else "will be created when first needed"))
+        say(
+            True,
+            f"quarantine folder {quarantine!r} "
+            + ("exists" if quarantine in existing else "will be created when first needed"),
+        )
         if quarantine in imap.folders:
             say(False, f"quarantine folder {quarantine!r} must not be one of [imap] folders")
     except MailboxError as exc:

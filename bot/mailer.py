@@ -31,8 +31,12 @@ from bot.errors import MailRejected, MailUnavailable
 
 
 class Mailer(Protocol):
-    def send(self, message: EmailMessage | bytes, recipients: Sequence[str] | None = None,
-             sender: str | None = None) -> None:  # fmt: skip
+    def send(
+        self,
+        message: EmailMessage | bytes,
+        recipients: Sequence[str] | None = None,
+        sender: str | None = None,
+    ) -> None:
         """Hand `message` to the mail system for `recipients` (default: its To/Cc/Bcc;
         required for bytes), from `sender` (default: the settings' or the From address).
 
@@ -86,8 +90,9 @@ def _refused_error(refused: Mapping[str, tuple[int, bytes]]) -> MailUnavailable 
     listing = ", ".join(f"{addr} ({code})" for addr, (code, _) in refused.items())
     if codes and all(400 <= c < 500 for c in codes):
         return MailUnavailable(f"recipients deferred: {listing}", codes[0])
-    return MailRejected(f"recipients refused: {listing}", next((c for c in codes if c >= 500),
-                                                               None))  # fmt: skip
+    return MailRejected(
+        f"recipients refused: {listing}", next((c for c in codes if c >= 500), None)
+    )
 
 
 @contextmanager
@@ -102,8 +107,9 @@ def map_smtp_errors(host: str) -> Iterator[None]:
     except smtplib.SMTPAuthenticationError as exc:
         raise _code_error(f"{host}: login refused", exc.smtp_code, exc.smtp_error) from exc
     except smtplib.SMTPSenderRefused as exc:
-        raise _code_error(f"{host}: sender {exc.sender} refused", exc.smtp_code,
-                          exc.smtp_error) from exc  # fmt: skip
+        raise _code_error(
+            f"{host}: sender {exc.sender} refused", exc.smtp_code, exc.smtp_error
+        ) from exc
     except smtplib.SMTPResponseException as exc:  # SMTPDataError, SMTPHeloError, ...
         raise _code_error(f"{host}: {type(exc).__name__}", exc.smtp_code, exc.smtp_error) from exc
     except smtplib.SMTPNotSupportedError as exc:
@@ -133,17 +139,25 @@ class SmtpMailer:
         context = self._context()
         smtp: smtplib.SMTP
         if s.security == "tls":
-            smtp = smtplib.SMTP_SSL(s.host, s.port, local_hostname=s.local_hostname,
-                                    timeout=s.timeout_seconds, context=context)  # fmt: skip
+            smtp = smtplib.SMTP_SSL(
+                s.host,
+                s.port,
+                local_hostname=s.local_hostname,
+                timeout=s.timeout_seconds,
+                context=context,
+            )
         else:
-            smtp = smtplib.SMTP(s.host, s.port, local_hostname=s.local_hostname,
-                                timeout=s.timeout_seconds)  # fmt: skip
+            smtp = smtplib.SMTP(
+                s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout_seconds
+            )
         try:
             smtp.ehlo()
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
-                    raise MailRejected(f"{s.host}: the server does not offer STARTTLS; "
-                                       "portbot does not send mail unencrypted")  # fmt: skip
+                    raise MailRejected(
+                        f"{s.host}: the server does not offer STARTTLS; "
+                        "portbot does not send mail unencrypted"
+                    )
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if s.username:
@@ -155,8 +169,12 @@ class SmtpMailer:
             except (smtplib.SMTPException, OSError):
                 smtp.close()
 
-    def send(self, message: EmailMessage | bytes, recipients: Sequence[str] | None = None,
-             sender: str | None = None) -> None:  # fmt: skip
+    def send(
+        self,
+        message: EmailMessage | bytes,
+        recipients: Sequence[str] | None = None,
+        sender: str | None = None,
+    ) -> None:
         s = self.settings
         from_addr = s.envelope_from or sender or None
         if isinstance(message, bytes) and (not recipients or not from_addr):
@@ -167,9 +185,10 @@ class SmtpMailer:
                 refused = smtp.sendmail(from_addr, list(recipients), message)
             else:
                 refused = smtp.send_message(
-                    message, from_addr=from_addr,
+                    message,
+                    from_addr=from_addr,
                     to_addrs=list(recipients) if recipients is not None else None,
-                )  # fmt: skip
+                )
             if refused:
                 # Some recipients took it: the reply is out. Those refused are reported,
                 # and a retry would send the others a second copy.

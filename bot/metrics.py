@@ -49,8 +49,9 @@ class MetricsSettings:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"[metrics] port {self.port} is not a TCP port (0-65535)")
         if self.stall_after_seconds <= 0 or self.unreachable_after_seconds <= 0:
-            raise ValueError("[metrics] stall_after_seconds and unreachable_after_seconds "
-                             "must be above 0")  # fmt: skip
+            raise ValueError(
+                "[metrics] stall_after_seconds and unreachable_after_seconds must be above 0"
+            )
 
     def check_against_poll(self, poll_seconds: float) -> None:
         """A stall limit under the poll interval would call every quiet wait a stall."""
@@ -110,12 +111,16 @@ class Health:
             since = self._last_poll if self._last_poll is not None else self._started
             if now - since > self.stall_after:
                 what = "no successful poll" if self._last_poll is None else "last successful poll"
-                reasons.append(f"polling stalled: {what} for {now - since:.0f} s "
-                               f"(limit {self.stall_after:g} s)")  # fmt: skip
+                reasons.append(
+                    f"polling stalled: {what} for {now - since:.0f} s "
+                    f"(limit {self.stall_after:g} s)"
+                )
             for what, down in sorted(self._down_since.items()):
                 if now - down > self.unreachable_after:
-                    reasons.append(f"{what} unreachable for {now - down:.0f} s "
-                                   f"(limit {self.unreachable_after:g} s)")  # fmt: skip
+                    reasons.append(
+                        f"{what} unreachable for {now - down:.0f} s "
+                        f"(limit {self.unreachable_after:g} s)"
+                    )
             return not reasons, reasons
 
     def report(self) -> dict[str, Any]:
@@ -125,8 +130,12 @@ class Health:
             now = self.clock()
             age = None if self._last_poll is None else round(now - self._last_poll, 1)
             failing = sorted(self._down_since)
-        return {"status": "ok" if ok else "unhealthy", "reasons": reasons,
-                "last_poll_age_seconds": age, "failing": failing}  # fmt: skip
+        return {
+            "status": "ok" if ok else "unhealthy",
+            "reasons": reasons,
+            "last_poll_age_seconds": age,
+            "failing": failing,
+        }
 
 
 # -- metrics ---------------------------------------------------------------------------
@@ -145,8 +154,9 @@ class _HealthCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         ok, _ = self.health.status()
-        yield GaugeMetricFamily("portbot_healthy", "1 when /healthz answers 200, else 0",
-                                value=1.0 if ok else 0.0)  # fmt: skip
+        yield GaugeMetricFamily(
+            "portbot_healthy", "1 when /healthz answers 200, else 0", value=1.0 if ok else 0.0
+        )
 
 
 class Metrics:
@@ -156,37 +166,62 @@ class Metrics:
     names): never a message id, an address or anything a customer wrote.
     """
 
-    def __init__(self, *, health: Health | None = None, wall_clock: Clock = time.time,
-                 registry: CollectorRegistry | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        health: Health | None = None,
+        wall_clock: Clock = time.time,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.health = health
         self.wall_clock = wall_clock
         r = self.registry
-        self._messages = Counter("portbot_messages", "Messages read, by outcome",
-                                 ["outcome"], registry=r)  # fmt: skip
-        self._message_seconds = Counter("portbot_message_seconds",
-                                        "Seconds spent on messages, by outcome", ["outcome"],
-                                        registry=r)  # fmt: skip
-        self._requests = Gauge("portbot_requests", "Open requests, by stage and readiness",
-                               ["stage", "ready"], registry=r)  # fmt: skip
+        self._messages = Counter(
+            "portbot_messages", "Messages read, by outcome", ["outcome"], registry=r
+        )
+        self._message_seconds = Counter(
+            "portbot_message_seconds",
+            "Seconds spent on messages, by outcome",
+            ["outcome"],
+            registry=r,
+        )
+        self._requests = Gauge(
+            "portbot_requests",
+            "Open requests, by stage and readiness",
+            ["stage", "ready"],
+            registry=r,
+        )
         self._ocr_pages = Counter("portbot_ocr_pages", "Pages read by OCR", registry=r)
         self._ocr_seconds = Counter("portbot_ocr_seconds", "Seconds spent in OCR", registry=r)
-        self._zendesk_calls = Counter("portbot_zendesk_calls",
-                                      "Zendesk API calls, by kind and HTTP status",
-                                      ["kind", "status"], registry=r)  # fmt: skip
-        self._zendesk_429 = Counter("portbot_zendesk_rate_limited",
-                                    "Zendesk answers 429 Too Many Requests",
-                                    registry=r)  # fmt: skip
-        self._replies = Counter("portbot_replies", "Auto-replies, sent or suppressed, by reason",
-                                ["result", "reason"], registry=r)  # fmt: skip
-        self._quarantine = Gauge("portbot_quarantine_size", "Open quarantine entries",
-                                 registry=r)  # fmt: skip
-        self._last_poll = Gauge("portbot_last_successful_poll_timestamp_seconds",
-                                "Unix time of the last poll that went through",
-                                registry=r)  # fmt: skip
+        self._zendesk_calls = Counter(
+            "portbot_zendesk_calls",
+            "Zendesk API calls, by kind and HTTP status",
+            ["kind", "status"],
+            registry=r,
+        )
+        self._zendesk_429 = Counter(
+            "portbot_zendesk_rate_limited", "Zendesk answers 429 Too Many Requests", registry=r
+        )
+        self._replies = Counter(
+            "portbot_replies",
+            "Auto-replies, sent or suppressed, by reason",
+            ["result", "reason"],
+            registry=r,
+        )
+        self._quarantine = Gauge("portbot_quarantine_size", "Open quarantine entries", registry=r)
+        self._last_poll = Gauge(
+            "portbot_last_successful_poll_timestamp_seconds",
+            "Unix time of the last poll that went through",
+            registry=r,
+        )
         self._polls = Counter("portbot_polls", "Poll cycles, by result", ["result"], registry=r)
-        self._up = Gauge("portbot_dependency_up", "1 when the last call to it went through",
-                         ["dependency"], registry=r)  # fmt: skip
+        self._up = Gauge(
+            "portbot_dependency_up",
+            "1 when the last call to it went through",
+            ["dependency"],
+            registry=r,
+        )
         self._stage_keys: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         if health is not None:
@@ -284,13 +319,15 @@ def _handler(metrics: Metrics) -> type[BaseHTTPRequestHandler]:
             if path == "/metrics":
                 self._send(200, CONTENT_TYPE_LATEST, metrics.exposition())
             elif path == "/healthz":
-                report = metrics.health.report() if metrics.health else {"status": "ok",
-                                                                         "reasons": []}
+                report = (
+                    metrics.health.report() if metrics.health else {"status": "ok", "reasons": []}
+                )
                 code = 200 if report["status"] == "ok" else 503
                 self._send(code, "application/json", json.dumps(report).encode() + b"\n")
             else:
-                self._send(404, "text/plain; charset=utf-8",
-                           b"not found: try /metrics or /healthz\n")
+                self._send(
+                    404, "text/plain; charset=utf-8", b"not found: try /metrics or /healthz\n"
+                )
 
         def _send(self, code: int, content_type: str, body: bytes) -> None:
             self.send_response(code)
@@ -314,8 +351,12 @@ class MetricsServer:
         self.httpd.daemon_threads = True
         self.host = host
         self.port: int = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="metrics-http",
-                                       kwargs={"poll_interval": 0.2}, daemon=True)  # fmt: skip
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever,
+            name="metrics-http",
+            kwargs={"poll_interval": 0.2},
+            daemon=True,
+        )
         self.thread.start()
 
     @property
@@ -345,8 +386,9 @@ def serve(metrics: Metrics, host: str = "127.0.0.1", port: int = 0) -> MetricsSe
     return server
 
 
-def build_metrics(settings: MetricsSettings, clock: Clock = time.monotonic,
-                  wall_clock: Clock = time.time) -> Metrics:  # fmt: skip
+def build_metrics(
+    settings: MetricsSettings, clock: Clock = time.monotonic, wall_clock: Clock = time.time
+) -> Metrics:
     """Metrics with the health the settings describe."""
     health = Health(clock, settings.stall_after_seconds, settings.unreachable_after_seconds)
     return Metrics(health=health, wall_clock=wall_clock)

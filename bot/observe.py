@@ -21,8 +21,9 @@ from bot.metrics import Metrics
 from rules.assessment import Assessment
 
 
-def watch_assessor(assess: Assessor, *, redactor: Redactor | None = None,
-                   metrics: Metrics | None = None) -> Assessor:  # fmt: skip
+def watch_assessor(
+    assess: Assessor, *, redactor: Redactor | None = None, metrics: Metrics | None = None
+) -> Assessor:
     """The assessor, registering each request's secrets with the log redactor first thing.
 
     Registered before anything else sees the assessment, so no later log line about
@@ -67,8 +68,9 @@ def watch_sink(sink: Sink, metrics: Metrics) -> Sink:
     return _WatchedSink(sink, metrics)
 
 
-def observed_poll(intake: Intake, metrics: Metrics,
-                  stop: Callable[[], bool] = lambda: False) -> CycleReport:  # fmt: skip
+def observed_poll(
+    intake: Intake, metrics: Metrics, stop: Callable[[], bool] = lambda: False
+) -> CycleReport:
     """One `Intake.poll`, reported: the poll's result, the mailbox, each message's outcome.
 
     Raises what the poll raises (the scheduler's handling is unchanged).

@@ -109,9 +109,15 @@ def wanted(stream: IO[str], environ: Mapping[str, str], *, json_logs: bool = Fal
 
 
 @contextmanager
-def progress(total: int, *, stream: IO[str], environ: Mapping[str, str],
-             json_logs: bool = False, min_total: int = 20,
-             label: str = "messages") -> Iterator[Progress]:  # fmt: skip
+def progress(
+    total: int,
+    *,
+    stream: IO[str],
+    environ: Mapping[str, str],
+    json_logs: bool = False,
+    min_total: int = 20,
+    label: str = "messages",
+) -> Iterator[Progress]:
     """A bar when one is wanted (see `wanted`) and `total` >= `min_total`, else a no-op."""
     if total < min_total or not wanted(stream, environ, json_logs=json_logs):
         yield NoProgress(total)

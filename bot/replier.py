@@ -155,11 +155,23 @@ class Replier:
 
     def __call__(self, delivery: Delivery) -> None:
         """The intake's Sink: one assessed message with its whole request."""
-        self.handle(delivery.request_id, delivery.key, delivery.raws, delivery.assessment,
-                    superseded=delivery.superseded)  # fmt: skip
+        self.handle(
+            delivery.request_id,
+            delivery.key,
+            delivery.raws,
+            delivery.assessment,
+            superseded=delivery.superseded,
+        )
 
-    def handle(self, request_id: str, key: str, raws: Sequence[bytes],
-               assessment: Assessment, *, superseded: bool = False) -> Result:  # fmt: skip
+    def handle(
+        self,
+        request_id: str,
+        key: str,
+        raws: Sequence[bytes],
+        assessment: Assessment,
+        *,
+        superseded: bool = False,
+    ) -> Result:
         """`superseded`: a later message of the request is handled in the same cycle (a
         backlog); this one gets no reply of its own, the customer one reply under that."""
         record = self.ledger.reply_for(key)
@@ -172,24 +184,35 @@ class Replier:
             done = ReplyRecord(key, request_id, "suppressed", self.now(), reason=SUPERSEDED)
             self.ledger.put(done)
             self.observe("suppressed", SUPERSEDED)
-            log.info("request=%s no auto-reply: a later message of the request came with it",
-                     request_id)  # fmt: skip
-            self._note_once(done, "auto-reply not sent: superseded (a later message of this "
-                                  "request came in with it; the reply answers that one)")
+            log.info(
+                "request=%s no auto-reply: a later message of the request came with it", request_id
+            )
+            self._note_once(
+                done,
+                "auto-reply not sent: superseded (a later message of this "
+                "request came in with it; the reply answers that one)",
+            )
             return Result("suppressed", SUPERSEDED)
 
         message, raw = _incoming(raws, key)
         previous = self.ledger.last_sent(request_id)
-        previous_json = json.loads(previous.assessment_json) if previous and (
-            previous.assessment_json) else None  # fmt: skip
+        previous_json = (
+            json.loads(previous.assessment_json)
+            if previous and (previous.assessment_json)
+            else None
+        )
         to, _ = reply_recipients(message, self.settings.internal_domains)
         since = self.now().replace(hour=0, minute=0, second=0, microsecond=0)
         decision = decide_reply(
-            message, assessment, previous_json,
-            own_domains=[self.settings.domain], own_addresses=self.settings.ours,
+            message,
+            assessment,
+            previous_json,
+            own_domains=[self.settings.domain],
+            own_addresses=self.settings.ours,
             replies_to_sender_today=self.ledger.replies_since(to, since) if to else 0,
-            daily_cap=self.settings.daily_cap, part_types=part_types(raw),
-        )  # fmt: skip
+            daily_cap=self.settings.daily_cap,
+            part_types=part_types(raw),
+        )
         if isinstance(decision, Suppression):
             done = ReplyRecord(key, request_id, "suppressed", self.now(), reason=decision.reason)
             self.ledger.put(done)
@@ -212,35 +235,57 @@ class Replier:
         s = self.settings
         envelope = tuple(envelope_recipients(reply, [s.copy_to] if s.copy_to else []))
         to = envelope_recipients(reply)[0]
-        record = ReplyRecord(key, request_id, "sending", self.now(), reason=kind,
-                             message_id=str(reply["Message-ID"]), recipient=to.lower(),
-                             raw=reply.as_bytes(policy=email.policy.SMTP), envelope=envelope,
-                             noted=True)  # fmt: skip
+        record = ReplyRecord(
+            key,
+            request_id,
+            "sending",
+            self.now(),
+            reason=kind,
+            message_id=str(reply["Message-ID"]),
+            recipient=to.lower(),
+            raw=reply.as_bytes(policy=email.policy.SMTP),
+            envelope=envelope,
+            noted=True,
+        )
         self.ledger.put(record)
         self._transmit(record)
         return Result("sent", kind, record.message_id)
 
-    def _send_new(self, request_id: str, key: str, message: Message, assessment: Assessment,
-                  plan: ReplyPlan) -> Result:  # fmt: skip
+    def _send_new(
+        self, request_id: str, key: str, message: Message, assessment: Assessment, plan: ReplyPlan
+    ) -> Result:
         s = self.settings
-        reply = render_reply(plan, assessment, message, support_address=s.support_address,
-                             support_name=s.support_name, domain=s.domain, incoming_key=key,
-                             internal_domains=s.internal_domains, now=self.now())  # fmt: skip
+        reply = render_reply(
+            plan,
+            assessment,
+            message,
+            support_address=s.support_address,
+            support_name=s.support_name,
+            domain=s.domain,
+            incoming_key=key,
+            internal_domains=s.internal_domains,
+            now=self.now(),
+        )
         envelope = tuple(envelope_recipients(reply, [s.copy_to] if s.copy_to else []))
         to = envelope_recipients(reply)[0]
         record = ReplyRecord(
-            key, request_id, "sending", self.now(), reason=plan.kind,
-            message_id=str(reply["Message-ID"]), recipient=to.lower(),
-            raw=reply.as_bytes(policy=email.policy.SMTP), envelope=envelope,
+            key,
+            request_id,
+            "sending",
+            self.now(),
+            reason=plan.kind,
+            message_id=str(reply["Message-ID"]),
+            recipient=to.lower(),
+            raw=reply.as_bytes(policy=email.policy.SMTP),
+            envelope=envelope,
             assessment_json=json.dumps(to_json(assessment)),
-        )  # fmt: skip
+        )
         self.ledger.put(record)  # before the send: a crash now is recovered, never repeated
         self._transmit(record)
         return Result("sent", plan.kind, record.message_id)
 
     def _recover(self, record: ReplyRecord) -> Result:
-        if record.message_id and self.copy_found is not None and self.copy_found(
-                record.message_id):  # fmt: skip
+        if record.message_id and self.copy_found is not None and self.copy_found(record.message_id):
             self._mark_sent(record)
             return Result("recovered", record.reason, record.message_id)
         self._transmit(record)
@@ -254,10 +299,10 @@ class Replier:
         except PartiallyRefused as exc:  # out to some: sending again would repeat it
             log.warning("request=%s auto-reply partly refused: %s", record.request_id, exc)
         except MailRejected as exc:
-            self.ledger.put(replace(record, status="failed", reason=f"rejected: {exc}",
-                                    raw=None))  # fmt: skip
-            self._note_once(self.ledger.reply_for(record.key) or record,
-                            f"auto-reply could not be sent: {exc}")  # fmt: skip
+            self.ledger.put(replace(record, status="failed", reason=f"rejected: {exc}", raw=None))
+            self._note_once(
+                self.ledger.reply_for(record.key) or record, f"auto-reply could not be sent: {exc}"
+            )
             raise
         self._mark_sent(record)
 
@@ -265,8 +310,12 @@ class Replier:
         sent = replace(record, status="sent", at=self.now())
         self.ledger.put(sent)
         self.observe("sent", record.reason)
-        log.info("request=%s auto-reply sent (%s) %s", record.request_id, record.reason,
-                 record.message_id)  # fmt: skip
+        log.info(
+            "request=%s auto-reply sent (%s) %s",
+            record.request_id,
+            record.reason,
+            record.message_id,
+        )
         self._note_once(sent)
 
     def _note_once(self, record: ReplyRecord, text: str | None = None) -> None:
@@ -309,13 +358,21 @@ class MemoryLedger:
         return self.records.get(key)
 
     def last_sent(self, request_id: str) -> ReplyRecord | None:
-        found = [r for r in self.records.values()
-                 if r.request_id == request_id and r.status in ("sent", "sending")]  # fmt: skip
+        found = [
+            r
+            for r in self.records.values()
+            if r.request_id == request_id and r.status in ("sent", "sending")
+        ]
         return max(found, key=lambda r: r.at) if found else None
 
     def replies_since(self, recipient: str, since: dt.datetime) -> int:
-        return sum(1 for r in self.records.values() if r.status in ("sent", "sending")
-                   and r.recipient == recipient.lower() and r.at >= since)  # fmt: skip
+        return sum(
+            1
+            for r in self.records.values()
+            if r.status in ("sent", "sending")
+            and r.recipient == recipient.lower()
+            and r.at >= since
+        )
 
     def put(self, record: ReplyRecord) -> None:
         self.records[record.key] = record

@@ -61,9 +61,7 @@ WRAP = 76
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_DIR),
-        autoescape=jinja2.select_autoescape(
-            enabled_extensions=("html",), default_for_string=False
-        ),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -73,8 +71,10 @@ def _environment() -> jinja2.Environment:
 
 @functools.cache
 def wording() -> Mapping[str, Any]:
-    text = resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_DIR, "wording.toml").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files(TEMPLATE_PACKAGE)
+        .joinpath(TEMPLATE_DIR, "wording.toml")
+        .read_text(encoding="utf-8")
     )
     data: dict[str, Any] = tomllib.loads(text)
     return data
@@ -149,18 +149,26 @@ def _wrap(text: str, width: int = WRAP) -> str:
             continue
         m = re.match(r"(\s*(?:[-*]|\d+\.)?\s*)", line)
         lead = m.group(1) if m else ""
-        out.extend(textwrap.wrap(line, width=width, subsequent_indent=" " * len(lead),
-                                 break_long_words=False, break_on_hyphens=False))  # fmt: skip
+        out.extend(
+            textwrap.wrap(
+                line,
+                width=width,
+                subsequent_indent=" " * len(lead),
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
     return "\n".join(out)
 
 
 def reply_subject(subject: str) -> str:
     """'Re: ' once, whatever reply prefixes the customer's client stacked up."""
     rest = subject.strip()
-    prefix = re.compile(r"^\s*(re|aw|sv|vs|antw|r|ref|réf|rif|odp|yn|atb)\s*(\[\d+\])?\s*:\s*",
-                        re.IGNORECASE)  # fmt: skip
+    prefix = re.compile(
+        r"^\s*(re|aw|sv|vs|antw|r|ref|réf|rif|odp|yn|atb)\s*(\[\d+\])?\s*:\s*", re.IGNORECASE
+    )
     while (m := prefix.match(rest)) is not None:
-        rest = rest[m.end():]
+        rest = rest[m.end() :]
     return f"Re: {rest}" if rest else "Re: Your porting request"
 
 
@@ -209,8 +217,9 @@ def _problem_groups(data: Mapping[str, Any]) -> list[dict[str, Any]]:
             continue
         words = _problem_words(p["code"])
         key = words.get("group", p["code"])
-        group = groups.setdefault(key, {"title": words["title"], "lines": [],
-                                        "fix": words["fix"], "why": None})  # fmt: skip
+        group = groups.setdefault(
+            key, {"title": words["title"], "lines": [], "fix": words["fix"], "why": None}
+        )
         line = _problem_line(p)
         if line and line not in group["lines"]:
             group["lines"].append(line)
@@ -246,15 +255,18 @@ def _have(data: Mapping[str, Any], secrets: Collection[str]) -> list[dict[str, A
     values: dict[str, str | None] = {
         "current_carrier": r.get("current_carrier"),
         "account_number": _account_tail(r["account_number"], secrets)
-        if r.get("account_number") else None,
+        if r.get("account_number")
+        else None,
         "account_name": r.get("account_name"),
         "service_address": _address_line(r.get("service_address")),
         "billing_telephone_number": show_number(r["billing_telephone_number"])
-        if r.get("billing_telephone_number") else None,
+        if r.get("billing_telephone_number")
+        else None,
         "ssn_last4": "received",
-        "pins": "the account has no PIN, as you told us" if r.get("no_pin_stated")
+        "pins": "the account has no PIN, as you told us"
+        if r.get("no_pin_stated")
         else "received for every number",
-    }  # fmt: skip
+    }
     numbers = r.get("numbers") or []
     values["numbers"] = f"{len(numbers)} number{'s' if len(numbers) != 1 else ''}"
     for kind in ("bill", "loa"):
@@ -267,8 +279,13 @@ def _have(data: Mapping[str, Any], secrets: Collection[str]) -> list[dict[str, A
     for key in CHECKLIST_KEYS:
         if checklist.get(key) != "ok" or not values.get(key):
             continue
-        rows.append({"label": _item(key)["label"], "value": values[key],
-                     "rows": _number_rows(data) if key == "numbers" else []})  # fmt: skip
+        rows.append(
+            {
+                "label": _item(key)["label"],
+                "value": values[key],
+                "rows": _number_rows(data) if key == "numbers" else [],
+            }
+        )
     return rows
 
 
@@ -279,24 +296,37 @@ def _missing(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         if data["checklist"].get(key) != "missing":
             continue
         words = _item(key)
-        out.append({
-            "ask": words["ask"],
-            "why": wording()["name_rule"] if key == "account_name" else None,
-            "numbers": [show_number(n["number"]) for n in numbers if not n.get("pin")]
-            if key == "pins" else [],
-        })  # fmt: skip
+        out.append(
+            {
+                "ask": words["ask"],
+                "why": wording()["name_rule"] if key == "account_name" else None,
+                "numbers": [show_number(n["number"]) for n in numbers if not n.get("pin")]
+                if key == "pins"
+                else [],
+            }
+        )
     return out
 
 
 def _greeting(original: Message, to: str | None) -> str:
-    name = original.forwarded_from_name if to and to == original.forwarded_from else (
-        original.sender_name)  # fmt: skip
+    name = (
+        original.forwarded_from_name
+        if to and to == original.forwarded_from
+        else (original.sender_name)
+    )
     first = first_name(name)
     return f"Hi {first}," if first else "Hello,"
 
 
-def reply_view(plan: ReplyPlan, assessment: Assessment, original: Message, *, to: str | None,
-               support_address: str, support_name: str) -> dict[str, Any]:  # fmt: skip
+def reply_view(
+    plan: ReplyPlan,
+    assessment: Assessment,
+    original: Message,
+    *,
+    to: str | None,
+    support_address: str,
+    support_name: str,
+) -> dict[str, Any]:
     """Everything the templates may show. Built from the masked JSON only."""
     data = to_json(assessment, show_secrets=False)
     secrets = _secrets(assessment)
@@ -309,10 +339,13 @@ def reply_view(plan: ReplyPlan, assessment: Assessment, original: Message, *, to
         "follow_up": plan.follow_up,
         "greeting": _greeting(original, to),
         "received": [f"{_item(k)['label']}: received" for k in plan.received],
-        "resolved": list(dict.fromkeys(
-            _problem_words(p.code)["fixed"] for p in plan.resolved
-            if _problem_words(p.code).get("fixed")
-        )),
+        "resolved": list(
+            dict.fromkeys(
+                _problem_words(p.code)["fixed"]
+                for p in plan.resolved
+                if _problem_words(p.code).get("fixed")
+            )
+        ),
         "missing": _missing(data),
         "problems": _problem_groups(data),
         "have": _have(data, secrets),
@@ -378,8 +411,14 @@ def render_reply(
     key = incoming_key or original.message_id
     if not key:
         raise ValueError("incoming_key is needed for a message without a Message-ID")
-    view = reply_view(plan, assessment, original, to=to, support_address=support_address,
-                      support_name=support_name)  # fmt: skip
+    view = reply_view(
+        plan,
+        assessment,
+        original,
+        to=to,
+        support_address=support_address,
+        support_name=support_name,
+    )
     text, html = render_bodies(view)
     # File names are the customer's words too ("CSR_<account number>.pdf"): masked
     # like any value, by digit runs and by this request's known secrets.
@@ -387,21 +426,35 @@ def render_reply(
     text, html = mask_file_names(text, known), mask_file_names(html, known)
 
     msg = threaded_message(
-        original, to=to, cc=cc, subject=reply_subject(original.subject),
-        message_id=reply_message_id(key, plan.revision, domain), kind=plan.kind,
-        auto_submitted="auto-replied", support_address=support_address,
-        support_name=support_name, now=now,
-    )  # fmt: skip
+        original,
+        to=to,
+        cc=cc,
+        subject=reply_subject(original.subject),
+        message_id=reply_message_id(key, plan.revision, domain),
+        kind=plan.kind,
+        auto_submitted="auto-replied",
+        support_address=support_address,
+        support_name=support_name,
+        now=now,
+    )
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg
 
 
 def threaded_message(
-    original: Message, *, to: str, cc: Sequence[str], subject: str, message_id: str,
-    kind: str, auto_submitted: str, support_address: str, support_name: str,
+    original: Message,
+    *,
+    to: str,
+    cc: Sequence[str],
+    subject: str,
+    message_id: str,
+    kind: str,
+    auto_submitted: str,
+    support_address: str,
+    support_name: str,
     now: dt.datetime | None,
-) -> EmailMessage:  # fmt: skip
+) -> EmailMessage:
     """The headers of every email the bot sends a customer: from support, threaded
     under `original`, marked automatic (RFC 3834) and ours (`X-Portbot-Reply`)."""
     msg = EmailMessage()
@@ -411,8 +464,9 @@ def threaded_message(
     if cc:
         msg["Cc"] = ", ".join(cc)
     msg["Subject"] = subject
-    msg["Date"] = email.utils.format_datetime(now) if now else email.utils.formatdate(
-        localtime=True)  # fmt: skip
+    msg["Date"] = (
+        email.utils.format_datetime(now) if now else email.utils.formatdate(localtime=True)
+    )
     msg["Message-ID"] = message_id
     if original.message_id:
         msg["In-Reply-To"] = original.message_id
@@ -434,10 +488,12 @@ def reply_text(msg: EmailMessage) -> str:
 
 def sent_note(msg: EmailMessage, kind: str) -> str:
     """The ticket's private note: what the customer was sent, word for word."""
-    return (f"auto-reply sent: {kind} to {msg['To']}"
-            f"{', cc ' + str(msg['Cc']) if msg['Cc'] else ''}\n"
-            f"Message-ID: {msg['Message-ID']}\nSubject: {msg['Subject']}\n\n"
-            f"{reply_text(msg)}")  # fmt: skip
+    return (
+        f"auto-reply sent: {kind} to {msg['To']}"
+        f"{', cc ' + str(msg['Cc']) if msg['Cc'] else ''}\n"
+        f"Message-ID: {msg['Message-ID']}\nSubject: {msg['Subject']}\n\n"
+        f"{reply_text(msg)}"
+    )
 
 
 def suppressed_note(suppression: Suppression) -> str:
@@ -447,12 +503,25 @@ def suppressed_note(suppression: Suppression) -> str:
 
 def envelope_recipients(msg: EmailMessage, extra: Sequence[str] = ()) -> list[str]:
     """To and Cc addresses of `msg`, plus `extra` (a copy to our own mailbox)."""
-    found = [a for _, a in email.utils.getaddresses([str(v) for v in (msg.get_all("To") or [])
-                                                     + (msg.get_all("Cc") or [])])]  # fmt: skip
+    found = [
+        a
+        for _, a in email.utils.getaddresses(
+            [str(v) for v in (msg.get_all("To") or []) + (msg.get_all("Cc") or [])]
+        )
+    ]
     return list(dict.fromkeys([*(a for a in found if a), *extra]))
 
 
 __all__ = [
-    "envelope_recipients", "part_types", "render_bodies", "render_reply", "reply_subject",
-    "reply_text", "reply_view", "sent_note", "show_number", "suppressed_note", "wording",
-]  # fmt: skip
+    "envelope_recipients",
+    "part_types",
+    "render_bodies",
+    "render_reply",
+    "reply_subject",
+    "reply_text",
+    "reply_view",
+    "sent_note",
+    "show_number",
+    "suppressed_note",
+    "wording",
+]

@@ -24,27 +24,33 @@ def smtp_password(config: SmtpConfig, environ: Mapping[str, str] | None = None) 
         try:
             lines = Path(config.password_file).read_text(encoding="utf-8").strip().splitlines()
         except OSError as exc:
-            raise ConfigError(f"[smtp] password_file {config.password_file}: "
-                              f"{exc.strerror}") from exc  # fmt: skip
+            raise ConfigError(
+                f"[smtp] password_file {config.password_file}: {exc.strerror}"
+            ) from exc
         if not lines or not lines[0].strip():
             raise ConfigError(f"[smtp] password_file {config.password_file} is empty")
         return lines[0].strip()
     password = (os.environ if environ is None else environ).get(config.password_env, "")
     if not password:
-        raise ConfigError(f"no SMTP password: set the environment variable "
-                          f"{config.password_env} or [smtp] password_file")  # fmt: skip
+        raise ConfigError(
+            f"no SMTP password: set the environment variable "
+            f"{config.password_env} or [smtp] password_file"
+        )
     return password
 
 
 def smtp_settings(config: SmtpConfig, environ: Mapping[str, str] | None = None) -> SmtpSettings:
     try:
         return SmtpSettings(
-            host=config.host, port=config.port,
+            host=config.host,
+            port=config.port,
             security="tls" if config.security == "tls" else "starttls",
-            ca_file=config.ca_file, username=config.username,
-            password=smtp_password(config, environ), timeout_seconds=config.timeout_seconds,
+            ca_file=config.ca_file,
+            username=config.username,
+            password=smtp_password(config, environ),
+            timeout_seconds=config.timeout_seconds,
             envelope_from=config.envelope_from,
-        )  # fmt: skip
+        )
     except ValueError as exc:
         raise ConfigError(f"[smtp] {exc}") from exc
 
@@ -52,12 +58,14 @@ def smtp_settings(config: SmtpConfig, environ: Mapping[str, str] | None = None) 
 def reply_settings(config: ReplyConfig) -> ReplySettings:
     try:
         return ReplySettings(
-            support_address=config.support_address, support_name=config.support_name,
+            support_address=config.support_address,
+            support_name=config.support_name,
             domain=config.message_domain,
             own_addresses=frozenset(a.lower() for a in config.own_addresses),
             internal_domains=frozenset(d.lower() for d in config.internal_domains),
-            daily_cap=config.daily_cap, copy_to=config.copy_to,
-        )  # fmt: skip
+            daily_cap=config.daily_cap,
+            copy_to=config.copy_to,
+        )
     except ValueError as exc:
         raise ConfigError(f"[reply] {exc}") from exc
 
@@ -82,8 +90,9 @@ def copy_finder(connect: Callable[[], Mailbox], folder: str) -> Callable[[str], 
             finally:
                 mailbox.close()
         except MailboxError as exc:
-            raise MailUnavailable(f"cannot look for our copy of {message_id} in {folder}: "
-                                  f"{exc}") from exc  # fmt: skip
+            raise MailUnavailable(
+                f"cannot look for our copy of {message_id} in {folder}: {exc}"
+            ) from exc
 
     return found
 

@@ -63,8 +63,13 @@ _MAX_FILE_BYTES = 512 * _MB
 # How long close() waits for an idle worker to leave before killing it.
 _CLOSE_GRACE_SECONDS = 2.0
 # Kept quiet: thread pools reserve address space per thread, malloc arenas too.
-_WORKER_ENV = {"OMP_THREAD_LIMIT": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}  # fmt: skip
+_WORKER_ENV = {
+    "OMP_THREAD_LIMIT": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MALLOC_ARENA_MAX": "2",
+}
 
 
 class SandboxUnavailable(PortbotError):
@@ -181,11 +186,16 @@ def worker_main() -> None:
 # --- the bot side ----------------------------------------------------------------------------
 
 _ALLOWED = {
-    ("parsers.model", "Document"), ("parsers.model", "BillFields"),
-    ("parsers.model", "LoaFields"), ("parsers.model", "NumberList"),
-    ("parsers.model", "NumberEntry"), ("parsers.model", "Address"),
-    ("datetime", "date"), ("builtins", "frozenset"), ("builtins", "set"),
-}  # fmt: skip
+    ("parsers.model", "Document"),
+    ("parsers.model", "BillFields"),
+    ("parsers.model", "LoaFields"),
+    ("parsers.model", "NumberList"),
+    ("parsers.model", "NumberEntry"),
+    ("parsers.model", "Address"),
+    ("datetime", "date"),
+    ("builtins", "frozenset"),
+    ("builtins", "set"),
+}
 
 
 class _AnswerUnpickler(pickle.Unpickler):
@@ -214,11 +224,19 @@ class _Worker:
         env = {**os.environ, **_WORKER_ENV}
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from bot.sandbox import worker_main; worker_main()",
-                 str(memory_bytes)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=env, process_group=0, close_fds=True,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-c",
+                    "from bot.sandbox import worker_main; worker_main()",
+                    str(memory_bytes),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                process_group=0,
+                close_fds=True,
+            )
         except OSError as exc:
             raise SandboxUnavailable(f"a document reader could not be started: {exc}") from exc
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -328,17 +346,25 @@ def _outcome_document(att: Attachment, outcome: Outcome, detail: str, limits: Li
     fmt = sniff(att)
     fallback: DocKind = "number_list" if fmt in ("xlsx", "xls", "csv", "txt") else "bill"
     if outcome == "memory":
-        reason = ("the attachment is too large to read safely: reading it needed more than "
-                  f"the {limits.worker_memory_mb} MB of memory allowed")  # fmt: skip
+        reason = (
+            "the attachment is too large to read safely: reading it needed more than "
+            f"the {limits.worker_memory_mb} MB of memory allowed"
+        )
     elif outcome == "output":
-        reason = ("the attachment is too large to read safely: what was read of it is more "
-                  f"than {limits.worker_output_bytes / _MB:.0f} MB")  # fmt: skip
+        reason = (
+            "the attachment is too large to read safely: what was read of it is more "
+            f"than {limits.worker_output_bytes / _MB:.0f} MB"
+        )
     elif outcome == "wall":
-        reason = (f"reading the attachment took too long (over {limits.attachment_seconds:g} "
-                  "seconds) and was stopped")  # fmt: skip
+        reason = (
+            f"reading the attachment took too long (over {limits.attachment_seconds:g} "
+            "seconds) and was stopped"
+        )
     elif outcome == "cpu":
-        reason = (f"reading the attachment took too long (over {limits.worker_cpu_seconds:g} "
-                  "seconds of CPU) and was stopped")  # fmt: skip
+        reason = (
+            f"reading the attachment took too long (over {limits.worker_cpu_seconds:g} "
+            "seconds of CPU) and was stopped"
+        )
     else:
         reason = f"the reader crashed on this attachment ({detail})"
     return _unreadable(att, reason, fallback)
@@ -389,8 +415,9 @@ class SandboxReader:
                 break
             except _WorkerLost:
                 if attempt == 2:
-                    raise SandboxUnavailable("document readers keep ending before they "
-                                             "read anything") from None  # fmt: skip
+                    raise SandboxUnavailable(
+                        "document readers keep ending before they read anything"
+                    ) from None
             except BaseException:
                 worker.kill()  # a stop in the middle of a read: the worker's state is unknown
                 raise
@@ -401,13 +428,15 @@ class SandboxReader:
             self.reports = [*self.reports[-99:], report]
         return document
 
-    def _read_in(self, worker: _Worker, att: Attachment,
-                 limits: Limits) -> tuple[Document, ReadReport, bool]:  # fmt: skip
+    def _read_in(
+        self, worker: _Worker, att: Attachment, limits: Limits
+    ) -> tuple[Document, ReadReport, bool]:
         request = pickle.dumps((self._read, att, limits), protocol=5)
         deadline = time.monotonic() + limits.attachment_seconds
         try:
-            outcome, document, detail, rss = worker.read(request, deadline,
-                                                         limits.worker_output_bytes)  # fmt: skip
+            outcome, document, detail, rss = worker.read(
+                request, deadline, limits.worker_output_bytes
+            )
         except _WorkerGone as gone:
             outcome, detail = ("wall", "") if gone.timed_out else _ended_by(gone.status)
             document, rss = None, gone.rss

@@ -32,9 +32,14 @@ log = logging.getLogger("portbot.scheduler")
 class Runner:
     """The poll job, the IDLE watcher and their shutdown; `run` blocks until stopped."""
 
-    def __init__(self, intake: Intake, schedule: ScheduleConfig,
-                 idle_connect: Callable[[], Mailbox] | None = None, *,
-                 metrics: Metrics | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        intake: Intake,
+        schedule: ScheduleConfig,
+        idle_connect: Callable[[], Mailbox] | None = None,
+        *,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.intake = intake
         self.metrics = metrics
         self.schedule = schedule
@@ -67,9 +72,13 @@ class Runner:
             finally:
                 self.cycles += 1
             if report.handled or report.delivered or report.delivery_failures:
-                log.info("poll: %d assessed, %d quarantined, %d duplicates, %d handed on",
-                         report.count("assessed"), report.count("quarantined"),
-                         report.count("duplicate"), report.delivered)  # fmt: skip
+                log.info(
+                    "poll: %d assessed, %d quarantined, %d duplicates, %d handed on",
+                    report.count("assessed"),
+                    report.count("quarantined"),
+                    report.count("duplicate"),
+                    report.delivered,
+                )
             if not self.wake.is_set():
                 return
 
@@ -86,32 +95,44 @@ class Runner:
                 mailbox = connect()
                 try:
                     while not self.stopping.is_set():
-                        if mailbox.wait_for_news(folder, self.schedule.idle_renew_seconds,
-                                                 self.stopping.is_set):  # fmt: skip
+                        if mailbox.wait_for_news(
+                            folder, self.schedule.idle_renew_seconds, self.stopping.is_set
+                        ):
                             log.info("IDLE: new mail in %s", folder)
                             self._poll_now()
                 finally:
                     mailbox.close()
             except MailboxError as exc:
-                log.warning("IDLE lost (%s); polling every %ss meanwhile", exc,
-                            self.schedule.poll_seconds)  # fmt: skip
+                log.warning(
+                    "IDLE lost (%s); polling every %ss meanwhile", exc, self.schedule.poll_seconds
+                )
                 self.stopping.wait(min(self.schedule.poll_seconds, 30.0))
 
     def run(self, install_signals: bool = True) -> None:
         if install_signals:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
-        self.scheduler.add_job(self._cycle, "interval", seconds=self.schedule.poll_seconds,
-                               id="poll", max_instances=1, coalesce=True,
-                               next_run_time=dt.datetime.now(dt.UTC))  # fmt: skip
+        self.scheduler.add_job(
+            self._cycle,
+            "interval",
+            seconds=self.schedule.poll_seconds,
+            id="poll",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=dt.datetime.now(dt.UTC),
+        )
         self.scheduler.start()
         watcher = None
         if self.idle_connect is not None:
-            watcher = threading.Thread(target=self._watch, args=(self.idle_connect,),
-                                       name="imap-idle", daemon=True)  # fmt: skip
+            watcher = threading.Thread(
+                target=self._watch, args=(self.idle_connect,), name="imap-idle", daemon=True
+            )
             watcher.start()
-        log.info("running: poll every %ss%s", self.schedule.poll_seconds,
-                 ", IMAP IDLE on" if watcher else "")  # fmt: skip
+        log.info(
+            "running: poll every %ss%s",
+            self.schedule.poll_seconds,
+            ", IMAP IDLE on" if watcher else "",
+        )
         self.stopping.wait()
         log.info("stopping: finishing the message in hand")
         self.scheduler.shutdown(wait=True)

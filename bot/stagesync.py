@@ -84,24 +84,32 @@ _MINTED = re.compile(rb"<portbot\.[0-9a-f]+@[^<>\s]+>", re.IGNORECASE)
 
 
 def change_to_json(change: StageChange) -> str:
-    return json.dumps({
-        "previous": change.previous.value, "stage": change.stage.value, "source": change.source,
-        "reason": change.reason, "reason_codes": list(change.reason_codes),
-        "date": change.date.isoformat() if change.date else None,
-        "via": [s.value for s in change.via],
-        "follow_on": change.follow_on.value if change.follow_on else None,
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "previous": change.previous.value,
+            "stage": change.stage.value,
+            "source": change.source,
+            "reason": change.reason,
+            "reason_codes": list(change.reason_codes),
+            "date": change.date.isoformat() if change.date else None,
+            "via": [s.value for s in change.via],
+            "follow_on": change.follow_on.value if change.follow_on else None,
+        }
+    )
 
 
 def change_from_json(text: str) -> StageChange:
     d = json.loads(text)
     return StageChange(
-        previous=Stage(d["previous"]), stage=Stage(d["stage"]), source=d["source"],
-        reason=d["reason"], reason_codes=tuple(d["reason_codes"]),
+        previous=Stage(d["previous"]),
+        stage=Stage(d["stage"]),
+        source=d["source"],
+        reason=d["reason"],
+        reason_codes=tuple(d["reason_codes"]),
         date=dt.date.fromisoformat(d["date"]) if d["date"] else None,
         via=tuple(Stage(s) for s in d["via"]),
         follow_on=Stage(d["follow_on"]) if d["follow_on"] else None,
-    )  # fmt: skip
+    )
 
 
 def final_stage(change: StageChange) -> Stage:
@@ -110,8 +118,12 @@ def final_stage(change: StageChange) -> Stage:
 
 
 def _source_words(source: Source, detail: str) -> str:
-    words = {"agent": "an agent on the ticket", "carrier": "a carrier-partner notice",
-             "cli": "the command line", "bot": "portbot"}[source]  # fmt: skip
+    words = {
+        "agent": "an agent on the ticket",
+        "carrier": "a carrier-partner notice",
+        "cli": "the command line",
+        "bot": "portbot",
+    }[source]
     return f"{words} ({detail})" if detail else words
 
 
@@ -133,26 +145,42 @@ def change_note(change: StageChange, detail: str = "") -> str:
 # --- emails the bot writes on its own ----------------------------------------------------
 
 
-def bot_email(original: Message, subject: str, text: str, *, key: str, kind: str,
-              settings: ReplySettings, now: dt.datetime) -> EmailMessage:  # fmt: skip
+def bot_email(
+    original: Message,
+    subject: str,
+    text: str,
+    *,
+    key: str,
+    kind: str,
+    settings: ReplySettings,
+    now: dt.datetime,
+) -> EmailMessage:
     """A message to the customer of `original`'s thread, threaded under it, marked as
     automatic (Auto-Submitted: auto-generated: it answers no message) and ours."""
     to, cc = reply_recipients(original, settings.internal_domains)
     if not to:
         raise ValueError("the thread has no customer address to write to")
     msg = threaded_message(
-        original, to=to, cc=cc, subject=subject,
-        message_id=reply_message_id(key, kind, settings.domain), kind=kind,
-        auto_submitted="auto-generated", support_address=settings.support_address,
-        support_name=settings.support_name, now=now,
-    )  # fmt: skip
+        original,
+        to=to,
+        cc=cc,
+        subject=subject,
+        message_id=reply_message_id(key, kind, settings.domain),
+        kind=kind,
+        auto_submitted="auto-generated",
+        support_address=settings.support_address,
+        support_name=settings.support_name,
+        now=now,
+    )
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     return msg
 
 
-REMINDER_LINE = ("A friendly reminder: your porting request is still waiting for a few things "
-                 "from you. Until we have them we cannot submit the port to your current "
-                 "carrier.")  # fmt: skip
+REMINDER_LINE = (
+    "A friendly reminder: your porting request is still waiting for a few things "
+    "from you. Until we have them we cannot submit the port to your current "
+    "carrier."
+)
 
 
 def as_reminder(msg: EmailMessage, line: str = REMINDER_LINE) -> EmailMessage:
@@ -164,12 +192,20 @@ def as_reminder(msg: EmailMessage, line: str = REMINDER_LINE) -> EmailMessage:
         content = str(part.get_content())
         if kind == "text/plain":
             greeting, _, rest = content.partition("\n\n")
-            part.set_content(f"{greeting}\n\n{line}\n\n{rest}", subtype="plain", charset="utf-8",
-                             cte="quoted-printable")  # fmt: skip
+            part.set_content(
+                f"{greeting}\n\n{line}\n\n{rest}",
+                subtype="plain",
+                charset="utf-8",
+                cte="quoted-printable",
+            )
         elif kind == "text/html":
             head, sep, rest = content.partition("</p>")
-            part.set_content(f"{head}{sep}<p>{escape(line)}</p>{rest}", subtype="html",
-                             charset="utf-8", cte="quoted-printable")  # fmt: skip
+            part.set_content(
+                f"{head}{sep}<p>{escape(line)}</p>{rest}",
+                subtype="html",
+                charset="utf-8",
+                cte="quoted-printable",
+            )
     return msg
 
 
@@ -201,8 +237,8 @@ class MailClassifier:
     def __call__(self, raw: bytes) -> Classified | None:
         message = parse_message(raw)
         if self.ours is not None and is_own_message(
-                message, own_domains=self.ours.domains,
-                own_addresses=self.ours.addresses):  # fmt: skip
+            message, own_domains=self.ours.domains, own_addresses=self.ours.addresses
+        ):
             return Classified("own", "own-message")
         if self.answered_reply(message, raw) is not None:
             return Classified("notice", "automatic-answer-to-our-email")
@@ -227,10 +263,17 @@ class KeeperSettings:
 class PortKeeper:
     """Carries each request's port through its stages (see the module's docstring)."""
 
-    def __init__(self, state: SqliteStateStore, desk: TicketDesk | None,
-                 settings: KeeperSettings, *, replier: Replier | None,
-                 classifier: MailClassifier, assess: Assessor | None,
-                 now: Callable[[], dt.datetime]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        state: SqliteStateStore,
+        desk: TicketDesk | None,
+        settings: KeeperSettings,
+        *,
+        replier: Replier | None,
+        classifier: MailClassifier,
+        assess: Assessor | None,
+        now: Callable[[], dt.datetime],
+    ) -> None:
         self.state, self.desk, self.settings = state, desk, settings
         self.replier, self.classifier, self.assess, self.now = replier, classifier, assess, now
         self.names = settings.names
@@ -246,11 +289,15 @@ class PortKeeper:
         _, name = requester(messages)
         missing = [k for k, v in data["checklist"].items() if v == "missing"]
         self.state.note_activity(
-            delivery.request_id, delivery.key,
+            delivery.request_id,
+            delivery.key,
             numbers=[n["number"] for n in r.get("numbers") or []],
-            carrier=r.get("current_carrier"), customer_name=first_name(name),
-            ready=bool(data.get("ready")), missing=missing, at=self.now(),
-        )  # fmt: skip
+            carrier=r.get("current_carrier"),
+            customer_name=first_name(name),
+            ready=bool(data.get("ready")),
+            missing=missing,
+            at=self.now(),
+        )
 
     def lifecycle(self, request_id: str) -> Stage | None:
         port = self.state.port(request_id)
@@ -258,20 +305,33 @@ class PortKeeper:
 
     # -- applying a change ------------------------------------------------------------
 
-    def apply(self, request_id: str, event_key: str, change: StageChange, detail: str = "",
-              order_id: str | None = None) -> ChangeRow:  # fmt: skip
+    def apply(
+        self,
+        request_id: str,
+        event_key: str,
+        change: StageChange,
+        detail: str = "",
+        order_id: str | None = None,
+    ) -> ChangeRow:
         final = final_stage(change)
         date = change.date if change.stage in (Stage.SCHEDULED, Stage.COMPLETED) else None
         change_id, new = self.state.begin_stage_change(
-            request_id, event_key, change_to_json(change), change_note(change, detail),
-            stage=final.value, porting_date=date, clear_date=final == Stage.REQUEST_RECEIVED,
-            order_id=order_id, at=self.now(),
-        )  # fmt: skip
+            request_id,
+            event_key,
+            change_to_json(change),
+            change_note(change, detail),
+            stage=final.value,
+            porting_date=date,
+            clear_date=final == Stage.REQUEST_RECEIVED,
+            order_id=order_id,
+            at=self.now(),
+        )
         row = self.state.stage_change(change_id)
         assert row is not None
         if new:
-            log.info("request=%s stage %s -> %s (%s)", request_id, change.previous, final,
-                     change.source)  # fmt: skip
+            log.info(
+                "request=%s stage %s -> %s (%s)", request_id, change.previous, final, change.source
+            )
         self._effects(row)
         return self.state.stage_change(change_id) or row
 
@@ -325,8 +385,9 @@ class PortKeeper:
             if exc.status in (401, 403):
                 raise
             # closed or gone: the stage is recorded here; nothing on Zendesk will take it
-            log.warning("request=%s ticket %d refused the stage update: %s", row.request_id,
-                        ticket_id, exc)  # fmt: skip
+            log.warning(
+                "request=%s ticket %d refused the stage update: %s", row.request_id, ticket_id, exc
+            )
 
     def _customer_message(self, request_id: str) -> Message | None:
         raws = self.state.thread_raws(request_id)
@@ -334,10 +395,13 @@ class PortKeeper:
 
     def _tell_customer(self, row: ChangeRow, change: StageChange) -> str:
         port = self.state.port(row.request_id)
-        text = message_for(change, numbers=port.numbers if port else (),
-                           carrier=port.carrier if port else None,
-                           customer_name=port.customer_name if port else None,
-                           settings=self.settings.messages)  # fmt: skip
+        text = message_for(
+            change,
+            numbers=port.numbers if port else (),
+            carrier=port.carrier if port else None,
+            customer_name=port.customer_name if port else None,
+            settings=self.settings.messages,
+        )
         if text is None:
             return ""
         if self.replier is None:
@@ -347,14 +411,23 @@ class PortKeeper:
             return "The customer was not emailed: no message of theirs is on record."
         key = f"stage:{row.request_id}:{row.id}"
         kind = f"stage-{change.stage.value}"
-        msg = bot_email(original, text.subject, text.text, key=key, kind=kind,
-                        settings=self.replier.settings, now=self.now())  # fmt: skip
+        msg = bot_email(
+            original,
+            text.subject,
+            text.text,
+            key=key,
+            kind=kind,
+            settings=self.replier.settings,
+            now=self.now(),
+        )
         try:
             result = self.replier.send_prepared(key, row.request_id, msg, kind)
         except MailRejected as exc:
             return f"The customer's email could not be sent: {exc}"
-        return (f"Customer emailed ({result.outcome}): \"{text.subject}\" to {msg['To']}, "
-                f"Message-ID {result.message_id}\n\n{text.text}")  # fmt: skip
+        return (
+            f'Customer emailed ({result.outcome}): "{text.subject}" to {msg["To"]}, '
+            f"Message-ID {result.message_id}\n\n{text.text}"
+        )
 
     # -- the intake's notice handler ----------------------------------------------------
 
@@ -366,8 +439,16 @@ class PortKeeper:
             fmt = self.settings.customer_ref_format
             if ref is None and fmt and p.request_id in tickets:
                 ref = fmt.format(ticket=tickets[p.request_id], request=p.request_id)
-            out.append(PortRef(p.request_id, Stage(p.stage), p.order_id, ref,
-                               frozenset(p.numbers), p.porting_date))  # fmt: skip
+            out.append(
+                PortRef(
+                    p.request_id,
+                    Stage(p.stage),
+                    p.order_id,
+                    ref,
+                    frozenset(p.numbers),
+                    p.porting_date,
+                )
+            )
         return out
 
     def on_notice(self, key: str, raw: bytes) -> None:
@@ -386,10 +467,12 @@ class PortKeeper:
             return
         request_id = match.request_id
         ref = next(r for r in refs if r.request_id == request_id)
-        decision = decide_notice(notice, ref,
-                                 require_authenticated=self.settings.require_authenticated)
-        detail = f"{notice.partner} \"{notice.status}\", order {notice.order_id or '-'}, " + (
-            f"Message-ID {message.message_id or key}; {match.message}")  # fmt: skip
+        decision = decide_notice(
+            notice, ref, require_authenticated=self.settings.require_authenticated
+        )
+        detail = f'{notice.partner} "{notice.status}", order {notice.order_id or "-"}, ' + (
+            f"Message-ID {message.message_id or key}; {match.message}"
+        )
         if isinstance(decision, StageChange):
             self.apply(request_id, f"notice:{key}", decision, detail, match.learn_order_id)
             return
@@ -397,8 +480,9 @@ class PortKeeper:
             self.state.set_port_ids(request_id, order_id=match.learn_order_id)
         if isinstance(decision, IllegalMove):
             log.warning("request=%s notice not applied: %s", request_id, decision.message)
-            self._note(request_id, f"Carrier notice NOT applied: {decision.message}.\n"
-                                   f"Notice: {detail}")  # fmt: skip
+            self._note(
+                request_id, f"Carrier notice NOT applied: {decision.message}.\nNotice: {detail}"
+            )
         else:
             log.info("request=%s notice changes nothing: %s", request_id, decision.message)
 
@@ -411,54 +495,85 @@ class PortKeeper:
         except DeskRejected as exc:
             if exc.status in (401, 403):
                 raise
-            log.warning("request=%s ticket %d takes no note (%s): %s", request_id, ticket_id,
-                        exc, text.splitlines()[0])  # fmt: skip
+            log.warning(
+                "request=%s ticket %d takes no note (%s): %s",
+                request_id,
+                ticket_id,
+                exc,
+                text.splitlines()[0],
+            )
 
     def _on_automatic_answer(self, message: Message, message_id: str) -> None:
         reply = self.state.reply_by_message_id(message_id)
         if reply is None:
             log.info("an automatic answer to %s, which is no email of ours on record", message_id)
             return
-        kind = "a bounce (delivery failure)" if {"bounce", "null_sender", "noreply_sender"} & {
-            s.reason for s in loop_checks(message, self.classifier.ours or Ours.of((), ()))
-        } else "an automatic answer"  # fmt: skip
-        self._note(reply.request_id, f"Our email {message_id} to {reply.recipient} came back as "
-                                     f"{kind}: \"{message.subject}\" from "
-                                     f"{message.sender or 'an empty sender'}.\n"
-                                     "Check the customer's address; nothing was added to the "
-                                     "request.")  # fmt: skip
+        kind = (
+            "a bounce (delivery failure)"
+            if {"bounce", "null_sender", "noreply_sender"}
+            & {s.reason for s in loop_checks(message, self.classifier.ours or Ours.of((), ()))}
+            else "an automatic answer"
+        )
+        self._note(
+            reply.request_id,
+            f"Our email {message_id} to {reply.recipient} came back as "
+            f'{kind}: "{message.subject}" from '
+            f"{message.sender or 'an empty sender'}.\n"
+            "Check the customer's address; nothing was added to the "
+            "request.",
+        )
 
-    def _unmatched(self, key: str, message: Message, notice: CarrierNotice, why: str,
-                   candidates: Sequence[str]) -> None:  # fmt: skip
+    def _unmatched(
+        self, key: str, message: Message, notice: CarrierNotice, why: str, candidates: Sequence[str]
+    ) -> None:
         tickets = self.state.tickets()
-        listed = ", ".join(f"{c} (ticket #{tickets[c]})" if c in tickets else c
-                           for c in candidates)  # fmt: skip
+        listed = ", ".join(f"{c} (ticket #{tickets[c]})" if c in tickets else c for c in candidates)
         reason = why + (f": {listed}" if listed else "")
-        self.state.add_unmatched(UnmatchedNotice(key, self.now().isoformat(timespec="seconds"),
-                                                 notice.partner, notice.kind, notice.order_id,
-                                                 reason))  # fmt: skip
-        log.warning("carrier notice %s (%s %s) matches no single request: %s", key,
-                    notice.partner, notice.kind, reason)  # fmt: skip
+        self.state.add_unmatched(
+            UnmatchedNotice(
+                key,
+                self.now().isoformat(timespec="seconds"),
+                notice.partner,
+                notice.kind,
+                notice.order_id,
+                reason,
+            )
+        )
+        log.warning(
+            "carrier notice %s (%s %s) matches no single request: %s",
+            key,
+            notice.partner,
+            notice.kind,
+            reason,
+        )
         if self.desk is None:
             return
-        text = "\n".join([
-            f"A {notice.partner} notice ({notice.kind}: \"{notice.status}\") could not be "
-            f"matched to one porting request: {reason}.",
-            f"Order id: {notice.order_id or '-'}; our reference: {notice.customer_ref or '-'}",
-            "Numbers: " + (", ".join(notice.numbers) or "-"),
-            *([f"Porting date: {notice.date.isoformat()}"] if notice.date else []),
-            *([f"Reason: {notice.reason}"] if notice.reason else []),
-            "Apply it by hand: `portbot stage TICKET STAGE [--reason …] [--date …]`.",
-            "", f"Original message: {message.subject}", message.body.strip()[:4000],
-        ])  # fmt: skip
+        text = "\n".join(
+            [
+                f'A {notice.partner} notice ({notice.kind}: "{notice.status}") could not be '
+                f"matched to one porting request: {reason}.",
+                f"Order id: {notice.order_id or '-'}; our reference: {notice.customer_ref or '-'}",
+                "Numbers: " + (", ".join(notice.numbers) or "-"),
+                *([f"Porting date: {notice.date.isoformat()}"] if notice.date else []),
+                *([f"Reason: {notice.reason}"] if notice.reason else []),
+                "Apply it by hand: `portbot stage TICKET STAGE [--reason …] [--date …]`.",
+                "",
+                f"Original message: {message.subject}",
+                message.body.strip()[:4000],
+            ]
+        )
         draft = TicketDraft(
-            requester_email=None, requester_name=None,
+            requester_email=None,
+            requester_name=None,
             subject=f"Carrier notice not matched: {notice.partner} {notice.kind} "
-                    f"{notice.order_id or notice.customer_ref or ''}".strip(),
-            fields={}, tags=(self.names.porting_tag, "port_unmatched_notice"), stage="",
-            ready=False, note_text=text,
+            f"{notice.order_id or notice.customer_ref or ''}".strip(),
+            fields={},
+            tags=(self.names.porting_tag, "port_unmatched_notice"),
+            stage="",
+            ready=False,
+            note_text=text,
             note_html="<p>" + escape(text).replace("\n", "<br>") + "</p>",
-        )  # fmt: skip
+        )
         ikey = idempotency_key("notice", key)
         if self.desk.find_ticket(ikey) is None:
             self.desk.create_ticket(draft, [], ikey)
@@ -471,23 +586,37 @@ class PortKeeper:
             try:
                 self._effects(row)
             except MailUnavailable as exc:  # the next change may still reach its ticket
-                log.warning("request=%s email of stage change %d waits: %s", row.request_id,
-                            row.id, exc)  # fmt: skip
+                log.warning(
+                    "request=%s email of stage change %d waits: %s", row.request_id, row.id, exc
+                )
                 continue
             report.events.append(f"{row.request_id}: finished stage change {row.event_key}")
 
-    def move(self, request_id: str, target: Stage, *, reason: str | None = None,
-             date: dt.date | None = None, source: Source = "cli", detail: str = "",
-             event_key: str | None = None) -> StageChange | Unchanged | IllegalMove:  # fmt: skip
+    def move(
+        self,
+        request_id: str,
+        target: Stage,
+        *,
+        reason: str | None = None,
+        date: dt.date | None = None,
+        source: Source = "cli",
+        detail: str = "",
+        event_key: str | None = None,
+    ) -> StageChange | Unchanged | IllegalMove:
         """Judge and apply a move asked by a person (the command line)."""
         port = self.state.port(request_id)
         current = Stage(port.stage) if port else Stage.REQUEST_RECEIVED
-        decision = transition(current, target, reason=reason, date=date, source=source,
-                              current_date=port.porting_date if port else None)  # fmt: skip
+        decision = transition(
+            current,
+            target,
+            reason=reason,
+            date=date,
+            source=source,
+            current_date=port.porting_date if port else None,
+        )
         if isinstance(decision, StageChange):
             n = len(self.state.stage_changes(request_id))
-            self.apply(request_id, event_key or f"{source}:{request_id}:{n + 1}", decision,
-                       detail)  # fmt: skip
+            self.apply(request_id, event_key or f"{source}:{request_id}:{n + 1}", decision, detail)
         return decision
 
     def sync_agents(self, report: CycleReport) -> None:
@@ -495,14 +624,20 @@ class PortKeeper:
         if self.desk is None:
             return
         now = self.now()
-        if self._last_sync is not None and (
-                now - self._last_sync).total_seconds() < self.settings.sync_seconds:  # fmt: skip
+        if (
+            self._last_sync is not None
+            and (now - self._last_sync).total_seconds() < self.settings.sync_seconds
+        ):
             return
         tickets = self.state.tickets()
         pending = {r.request_id for r in self.state.pending_stage_changes()}
-        open_ports = {tickets[p.request_id]: p for p in self.state.ports()
-                      if Stage(p.stage) not in FINAL and p.request_id in tickets
-                      and p.request_id not in pending}  # fmt: skip
+        open_ports = {
+            tickets[p.request_id]: p
+            for p in self.state.ports()
+            if Stage(p.stage) not in FINAL
+            and p.request_id in tickets
+            and p.request_id not in pending
+        }
         states = self.desk.ticket_states(sorted(open_ports)) if open_ports else {}
         self._last_sync = now
         for ticket_id, ts in states.items():
@@ -510,44 +645,70 @@ class PortKeeper:
                 continue  # takes no change; a follow-up ticket is the agents' business
             port = open_ports[ticket_id]
             value = ts.fields.get("stage")
-            read = self.stage_names.stage_of_ticket(value if isinstance(value, str) else None,
-                                                    ts.tags)  # fmt: skip
+            read = self.stage_names.stage_of_ticket(
+                value if isinstance(value, str) else None, ts.tags
+            )
             stored = Stage(port.stage)
             if read is None or read == stored:
                 continue
             self._agent_move(ticket_id, port, stored, read, ts.fields, ts.updated_at, report)
 
-    def _agent_move(self, ticket_id: int, port: PortRecord, stored: Stage, read: Stage,
-                    fields: Mapping[str, Any], updated_at: str,
-                    report: CycleReport) -> None:  # fmt: skip
+    def _agent_move(
+        self,
+        ticket_id: int,
+        port: PortRecord,
+        stored: Stage,
+        read: Stage,
+        fields: Mapping[str, Any],
+        updated_at: str,
+        report: CycleReport,
+    ) -> None:
         date = _date(fields.get("porting_date"))
         reason = fields.get("rejection_reason")
-        decision = transition(stored, read, reason=reason if isinstance(reason, str) else None,
-                              date=date, source="agent",
-                              current_date=port.porting_date)  # fmt: skip
+        decision = transition(
+            stored,
+            read,
+            reason=reason if isinstance(reason, str) else None,
+            date=date,
+            source="agent",
+            current_date=port.porting_date,
+        )
         if isinstance(decision, StageChange):
-            self.apply(port.request_id, f"agent:{ticket_id}:{updated_at}:{read.value}", decision,
-                       f"ticket #{ticket_id}")  # fmt: skip
-            report.events.append(f"{port.request_id}: {stored} -> {final_stage(decision)} "
-                                 f"(agent, ticket #{ticket_id})")  # fmt: skip
+            self.apply(
+                port.request_id,
+                f"agent:{ticket_id}:{updated_at}:{read.value}",
+                decision,
+                f"ticket #{ticket_id}",
+            )
+            report.events.append(
+                f"{port.request_id}: {stored} -> {final_stage(decision)} "
+                f"(agent, ticket #{ticket_id})"
+            )
             return
         if isinstance(decision, Unchanged):
             return
         hint = ""
         if read == Stage.SCHEDULED:
-            hint = (f" Fill in \"{self.names.title('porting_date')}\" first, then set the "
-                    "stage again.")  # fmt: skip
+            hint = f' Fill in "{self.names.title("porting_date")}" first, then set the stage again.'
         elif read == Stage.REJECTED:
-            hint = (f" Fill in \"{self.names.title('rejection_reason')}\" with the carrier's "
-                    "reason first, then set the stage again.")  # fmt: skip
+            hint = (
+                f' Fill in "{self.names.title("rejection_reason")}" with the carrier\'s '
+                "reason first, then set the stage again."
+            )
         sn = self.stage_names
         assert self.desk is not None
-        self.desk.amend(ticket_id, note=f"Stage change refused: {decision.message}. The stage is "
-                                        f"set back to {stored.value}.{hint}",
-                        fields={"stage": sn.value(stored)}, add_tags=[sn.tag(stored)],
-                        remove_tags=[sn.tag(read)])  # fmt: skip
-        report.events.append(f"{port.request_id}: agent's move to {read} refused "
-                             f"(ticket #{ticket_id}): {decision.message}")  # fmt: skip
+        self.desk.amend(
+            ticket_id,
+            note=f"Stage change refused: {decision.message}. The stage is "
+            f"set back to {stored.value}.{hint}",
+            fields={"stage": sn.value(stored)},
+            add_tags=[sn.tag(stored)],
+            remove_tags=[sn.tag(read)],
+        )
+        report.events.append(
+            f"{port.request_id}: agent's move to {read} refused "
+            f"(ticket #{ticket_id}): {decision.message}"
+        )
 
     def remind(self, report: CycleReport) -> None:
         """Reminders for requests still missing items; the stale tag after the last."""
@@ -564,35 +725,51 @@ class PortKeeper:
                 if port.stale_since is not None:  # settled since: the stale tag goes
                     due.append((port, ClearStale()))
                 continue
-            found = reminder_action(port.last_activity, port.reminders_sent, now,
-                                    last_reminder_at=port.last_reminder_at,
-                                    stale_since=port.stale_since, policy=policy)  # fmt: skip
+            found = reminder_action(
+                port.last_activity,
+                port.reminders_sent,
+                now,
+                last_reminder_at=port.last_reminder_at,
+                stale_since=port.stale_since,
+                policy=policy,
+            )
             if isinstance(found, Remind | MarkStale | ClearStale):
                 due.append((port, found))
         if due and self.desk is not None:
             # an agent who solved or closed the ticket has settled the request: no reminder
             states = self.desk.ticket_states([tickets[p.request_id] for p, _ in due])
-            due = [(p, a) for p, a in due if tickets[p.request_id] in states and
-                   states[tickets[p.request_id]].status not in ("solved", "closed")]  # fmt: skip
+            due = [
+                (p, a)
+                for p, a in due
+                if tickets[p.request_id] in states
+                and states[tickets[p.request_id]].status not in ("solved", "closed")
+            ]
         for port, action in due:
             ticket_id = tickets[port.request_id]
             if isinstance(action, Remind):
                 if self._send_reminder(port, action, ticket_id):
                     self.state.record_reminder(port.request_id, action.ordinal, now)
-                    report.events.append(f"{port.request_id}: reminder {action.ordinal} of "
-                                         f"{action.of} sent")  # fmt: skip
+                    report.events.append(
+                        f"{port.request_id}: reminder {action.ordinal} of {action.of} sent"
+                    )
             elif isinstance(action, MarkStale):
                 if self.desk is not None:
-                    self.desk.amend(ticket_id, add_tags=[self.stage_names.stale_tag],
-                                    note=f"No answer from the customer after "
-                                         f"{action.reminders_sent} reminder(s): tagged "
-                                         f"{self.stage_names.stale_tag} for an agent.")
+                    self.desk.amend(
+                        ticket_id,
+                        add_tags=[self.stage_names.stale_tag],
+                        note=f"No answer from the customer after "
+                        f"{action.reminders_sent} reminder(s): tagged "
+                        f"{self.stage_names.stale_tag} for an agent.",
+                    )
                 self.state.set_stale(port.request_id, now)
                 report.events.append(f"{port.request_id}: tagged stale")
             elif isinstance(action, ClearStale):
                 if self.desk is not None:
-                    self.desk.amend(ticket_id, remove_tags=[self.stage_names.stale_tag],
-                                    note="The customer wrote again: no longer stale.")
+                    self.desk.amend(
+                        ticket_id,
+                        remove_tags=[self.stage_names.stale_tag],
+                        note="The customer wrote again: no longer stale.",
+                    )
                 self.state.set_stale(port.request_id, None)
 
     def _send_reminder(self, port: PortRecord, action: Remind, ticket_id: int) -> bool:
@@ -608,18 +785,30 @@ class PortKeeper:
         key = f"reminder:{port.request_id}:{port.last_key}:{action.ordinal}"
         plan = ReplyPlan("incomplete", False, (), (), revision_of(to_json(assessment)))
         s = self.replier.settings
-        msg = as_reminder(render_reply(
-            plan, assessment, original, support_address=s.support_address,
-            support_name=s.support_name, domain=s.domain, incoming_key=key,
-            internal_domains=s.internal_domains, now=self.now()))  # fmt: skip
+        msg = as_reminder(
+            render_reply(
+                plan,
+                assessment,
+                original,
+                support_address=s.support_address,
+                support_name=s.support_name,
+                domain=s.domain,
+                incoming_key=key,
+                internal_domains=s.internal_domains,
+                now=self.now(),
+            )
+        )
         try:
             result = self.replier.send_prepared(key, port.request_id, msg, "reminder")
         except MailRejected as exc:
             self._note(port.request_id, f"Reminder {action.ordinal} could not be sent: {exc}")
             return True  # counted: trying again would be refused again
         if self.desk is not None:
-            self.desk.amend(ticket_id, note=f"Reminder {action.ordinal} of {action.of} "
-                                            f"({result.outcome}).\n" + sent_note(msg, "reminder"))
+            self.desk.amend(
+                ticket_id,
+                note=f"Reminder {action.ordinal} of {action.of} "
+                f"({result.outcome}).\n" + sent_note(msg, "reminder"),
+            )
         return True
 
 
@@ -634,5 +823,14 @@ def _date(value: object) -> dt.date | None:
     return None
 
 
-__all__ = ["KeeperSettings", "MailClassifier", "PortKeeper", "as_reminder", "bot_email",
-           "change_from_json", "change_note", "change_to_json", "final_stage"]  # fmt: skip
+__all__ = [
+    "KeeperSettings",
+    "MailClassifier",
+    "PortKeeper",
+    "as_reminder",
+    "bot_email",
+    "change_from_json",
+    "change_note",
+    "change_to_json",
+    "final_stage",
+]

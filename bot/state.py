@@ -353,8 +353,9 @@ class SqliteStateStore:
         try:
             # one poll at a time uses it (exclusive()), though not always from the same thread
             if in_memory_copy:
-                self._db = sqlite3.connect(":memory:", isolation_level=None,
-                                           check_same_thread=False)  # fmt: skip
+                self._db = sqlite3.connect(
+                    ":memory:", isolation_level=None, check_same_thread=False
+                )
                 if Path(f"{path}-wal").exists():  # in use: read through SQLite, read-only
                     source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
                     try:
@@ -371,19 +372,22 @@ class SqliteStateStore:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     # it holds raw mail with PINs: private from the first byte
                     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-                self._db = sqlite3.connect(path, isolation_level=None, timeout=30,
-                                           check_same_thread=False)
+                self._db = sqlite3.connect(
+                    path, isolation_level=None, timeout=30, check_same_thread=False
+                )
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(messages)")}
             if "deferred_reason" not in columns:  # a state file from before the ticket desk
-                self._db.execute("ALTER TABLE messages ADD COLUMN deferred_reason TEXT"
-                                 " NOT NULL DEFAULT ''")  # fmt: skip
+                self._db.execute(
+                    "ALTER TABLE messages ADD COLUMN deferred_reason TEXT NOT NULL DEFAULT ''"
+                )
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(folders)")}
             if "skipped_below" not in columns:  # a state file from before [imap] start
-                self._db.execute("ALTER TABLE folders ADD COLUMN skipped_below INTEGER"
-                                 " NOT NULL DEFAULT 0")  # fmt: skip
+                self._db.execute(
+                    "ALTER TABLE folders ADD COLUMN skipped_below INTEGER NOT NULL DEFAULT 0"
+                )
             self._widen_outcomes()
             found = self._db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
             if found is None:
@@ -401,17 +405,20 @@ class SqliteStateStore:
         SQLite cannot alter a CHECK, so the table is copied into the current shape.
         """
         (sql,) = self._db.execute(
-            "SELECT sql FROM sqlite_master WHERE type='table' AND name='messages'").fetchone()
+            "SELECT sql FROM sqlite_master WHERE type='table' AND name='messages'"
+        ).fetchone()
         if "'notice'" in sql:
             return
         create = _SCHEMA.split("CREATE TABLE IF NOT EXISTS messages (", 1)[1].split(");", 1)[0]
         with self._transaction() as db:
             db.execute(f"CREATE TABLE messages_new ({create})")
-            db.execute("INSERT INTO messages_new (row, folder, uidvalidity, uid, key, message_id,"
-                       " size, outcome, reason, request_id, raw, recorded_at, delivered, attempts,"
-                       " deferred_reason) SELECT row, folder, uidvalidity, uid, key, message_id,"
-                       " size, outcome, reason, request_id, raw, recorded_at, delivered, attempts,"
-                       " deferred_reason FROM messages")  # fmt: skip
+            db.execute(
+                "INSERT INTO messages_new (row, folder, uidvalidity, uid, key, message_id,"
+                " size, outcome, reason, request_id, raw, recorded_at, delivered, attempts,"
+                " deferred_reason) SELECT row, folder, uidvalidity, uid, key, message_id,"
+                " size, outcome, reason, request_id, raw, recorded_at, delivered, attempts,"
+                " deferred_reason FROM messages"
+            )
             db.execute("DROP TABLE messages")
             db.execute("ALTER TABLE messages_new RENAME TO messages")
         self._db.executescript(_SCHEMA)  # the indexes went with the old table
@@ -449,14 +456,18 @@ class SqliteStateStore:
         """Read `name` from its start, or (`skip_below`) from that UID on, the rest skipped."""
         last = max(skip_below - 1, 0)
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO folders (name, uidvalidity, last_uid,"
-                       " skipped_below) VALUES (?, ?, ?, ?)",
-                       (name, uidvalidity, last, skip_below if last else 0))  # fmt: skip
+            db.execute(
+                "INSERT OR REPLACE INTO folders (name, uidvalidity, last_uid,"
+                " skipped_below) VALUES (?, ?, ?, ?)",
+                (name, uidvalidity, last, skip_below if last else 0),
+            )
 
     def uids_recorded(self, name: str, uidvalidity: int, below: int) -> set[int]:
         """The UIDs under `below` in the folder that have an outcome already."""
-        rows = self._db.execute("SELECT uid FROM messages WHERE folder=? AND uidvalidity=?"
-                                " AND uid < ?", (name, uidvalidity, below))  # fmt: skip
+        rows = self._db.execute(
+            "SELECT uid FROM messages WHERE folder=? AND uidvalidity=? AND uid < ?",
+            (name, uidvalidity, below),
+        )
         return {int(uid) for (uid,) in rows}
 
     def backlog_read(self, name: str) -> None:
@@ -472,7 +483,8 @@ class SqliteStateStore:
     def handled(self, key: str) -> bool:
         found = self._db.execute(
             "SELECT 1 FROM messages WHERE key=? AND outcome IN ('assessed', 'own', 'notice')"
-            " LIMIT 1", (key,)
+            " LIMIT 1",
+            (key,),
         ).fetchone()
         return found is not None
 
@@ -506,10 +518,21 @@ class SqliteStateStore:
                 "INSERT INTO messages (folder, uidvalidity, uid, key, message_id, size, outcome,"
                 " reason, request_id, raw, recorded_at, delivered)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.folder, record.uidvalidity, record.uid, record.key, record.message_id,
-                 record.size, record.outcome, record.reason, request_id, record.raw, now,
-                 int(record.outcome not in ("assessed", "notice"))),
-            )  # fmt: skip
+                (
+                    record.folder,
+                    record.uidvalidity,
+                    record.uid,
+                    record.key,
+                    record.message_id,
+                    record.size,
+                    record.outcome,
+                    record.reason,
+                    request_id,
+                    record.raw,
+                    now,
+                    int(record.outcome not in ("assessed", "notice")),
+                ),
+            )
             row = int(cursor.lastrowid or 0)
             if request_id is not None:
                 db.executemany(
@@ -533,8 +556,9 @@ class SqliteStateStore:
             "SELECT row, request_id, key, attempts, outcome FROM messages"
             " WHERE delivered=0 AND outcome IN ('assessed', 'notice') ORDER BY row"
         )
-        return [PendingDelivery(int(r), str(q or ""), str(k), int(a), str(o))
-                for r, q, k, a, o in rows]  # fmt: skip
+        return [
+            PendingDelivery(int(r), str(q or ""), str(k), int(a), str(o)) for r, q, k, a, o in rows
+        ]
 
     def raw_of(self, row: int) -> bytes | None:
         found = self._db.execute("SELECT raw FROM messages WHERE row=?", (row,)).fetchone()
@@ -579,41 +603,65 @@ class SqliteStateStore:
         found = self._db.execute(
             "SELECT ticket_id, previous_ids, last_json, pending_key, pending_keys,"
             " pending_attach_keys, pending_json, pending_followup_of FROM tickets"
-            " WHERE request_id=?", (request_id,),
-        ).fetchone()  # fmt: skip
+            " WHERE request_id=?",
+            (request_id,),
+        ).fetchone()
         if found is None:
             return None
         tid, previous, last, p_key, p_keys, p_attach, p_json, p_of = found
-        applied = frozenset(str(k) for (k,) in self._db.execute(
-            "SELECT key FROM ticket_messages WHERE request_id=?", (request_id,)))  # fmt: skip
+        applied = frozenset(
+            str(k)
+            for (k,) in self._db.execute(
+                "SELECT key FROM ticket_messages WHERE request_id=?", (request_id,)
+            )
+        )
         pending = None
         if p_key is not None:
-            pending = PendingCreate(str(p_key), tuple(json.loads(p_keys)),
-                                    tuple(json.loads(p_attach)), str(p_json),
-                                    None if p_of is None else int(p_of))  # fmt: skip
-        return TicketRecord(request_id, None if tid is None else int(tid), applied,
-                            last, pending, tuple(int(i) for i in json.loads(previous)))  # fmt: skip
+            pending = PendingCreate(
+                str(p_key),
+                tuple(json.loads(p_keys)),
+                tuple(json.loads(p_attach)),
+                str(p_json),
+                None if p_of is None else int(p_of),
+            )
+        return TicketRecord(
+            request_id,
+            None if tid is None else int(tid),
+            applied,
+            last,
+            pending,
+            tuple(int(i) for i in json.loads(previous)),
+        )
 
     def begin_create(self, request_id: str, pending: PendingCreate) -> None:
         """Written BEFORE the create call: a restart repeats it with the same key."""
         with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO tickets (request_id, updated_at) VALUES (?, ?)",
-                       (request_id, _now()))  # fmt: skip
+            db.execute(
+                "INSERT OR IGNORE INTO tickets (request_id, updated_at) VALUES (?, ?)",
+                (request_id, _now()),
+            )
             db.execute(
                 "UPDATE tickets SET pending_key=?, pending_keys=?, pending_attach_keys=?,"
                 " pending_json=?, pending_followup_of=?, updated_at=? WHERE request_id=?",
-                (pending.idempotency_key, json.dumps(list(pending.keys)),
-                 json.dumps(list(pending.attach_keys)), pending.assessment_json,
-                 pending.followup_of, _now(), request_id),
-            )  # fmt: skip
+                (
+                    pending.idempotency_key,
+                    json.dumps(list(pending.keys)),
+                    json.dumps(list(pending.attach_keys)),
+                    pending.assessment_json,
+                    pending.followup_of,
+                    _now(),
+                    request_id,
+                ),
+            )
 
     def finish_create(self, request_id: str, ticket_id: int) -> None:
         """Written AFTER the create call: the ticket is the request's, the pending one done."""
         with self._transaction() as db:
             found = db.execute(
                 "SELECT ticket_id, previous_ids, pending_keys, pending_json FROM tickets"
-                " WHERE request_id=? AND pending_key IS NOT NULL", (request_id,),
-            ).fetchone()  # fmt: skip
+                " WHERE request_id=? AND pending_key IS NOT NULL",
+                (request_id,),
+            ).fetchone()
             if found is None:
                 return
             old, previous, keys, assessment = found
@@ -625,9 +673,11 @@ class SqliteStateStore:
                 " pending_keys=NULL, pending_attach_keys=NULL, pending_json=NULL,"
                 " pending_followup_of=NULL, updated_at=? WHERE request_id=?",
                 (ticket_id, json.dumps(ids), assessment, _now(), request_id),
-            )  # fmt: skip
-            db.executemany("INSERT OR IGNORE INTO ticket_messages VALUES (?, ?)",
-                           [(request_id, k) for k in json.loads(keys)])  # fmt: skip
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO ticket_messages VALUES (?, ?)",
+                [(request_id, k) for k in json.loads(keys)],
+            )
 
     def abandon_create(self, request_id: str) -> None:
         """The desk refused the create for good: nothing was made, nothing to repeat."""
@@ -638,14 +688,19 @@ class SqliteStateStore:
                 (_now(), request_id),
             )
 
-    def record_update(self, request_id: str, ticket_id: int, keys: Sequence[str],
-                      assessment_json: str, at: float) -> None:  # fmt: skip
+    def record_update(
+        self, request_id: str, ticket_id: int, keys: Sequence[str], assessment_json: str, at: float
+    ) -> None:
         """After an update call: what the ticket shows now, and one more update counted."""
         with self._transaction() as db:
-            db.execute("UPDATE tickets SET last_json=?, updated_at=? WHERE request_id=?",
-                       (assessment_json, _now(), request_id))  # fmt: skip
-            db.executemany("INSERT OR IGNORE INTO ticket_messages VALUES (?, ?)",
-                           [(request_id, k) for k in keys])  # fmt: skip
+            db.execute(
+                "UPDATE tickets SET last_json=?, updated_at=? WHERE request_id=?",
+                (assessment_json, _now(), request_id),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO ticket_messages VALUES (?, ?)",
+                [(request_id, k) for k in keys],
+            )
             db.execute("INSERT INTO ticket_updates VALUES (?, ?)", (ticket_id, at))
             # the budget looks back minutes, not days
             db.execute("DELETE FROM ticket_updates WHERE at < ?", (at - 86400,))
@@ -668,8 +723,9 @@ class SqliteStateStore:
     def begin_note(self, key: str, request_id: str) -> None:
         """Written BEFORE the update that carries the note marked `key`."""
         with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO notes VALUES (?, ?, 'posting', ?)",
-                       (key, request_id, _now()))  # fmt: skip
+            db.execute(
+                "INSERT OR IGNORE INTO notes VALUES (?, ?, 'posting', ?)", (key, request_id, _now())
+            )
 
     def finish_note(self, key: str) -> None:
         """Written AFTER it: the note is on the ticket."""
@@ -683,8 +739,10 @@ class SqliteStateStore:
 
     def notes_in_doubt(self, request_id: str) -> list[str]:
         """The keys of the request's notes left 'posting' (a stop or an outage came between)."""
-        rows = self._db.execute("SELECT key FROM notes WHERE request_id=? AND status='posting'"
-                                " ORDER BY at, key", (request_id,))  # fmt: skip
+        rows = self._db.execute(
+            "SELECT key FROM notes WHERE request_id=? AND status='posting' ORDER BY at, key",
+            (request_id,),
+        )
         return [str(k) for (k,) in rows]
 
     # -- the reply ledger (bot.replier.ReplyLedger) --------------------------------------
@@ -693,39 +751,57 @@ class SqliteStateStore:
         if row is None:
             return None
         key, request_id, status, at, reason, mid, recipient, raw, envelope, aj, noted = row
-        return ReplyRecord(str(key), str(request_id), status,
-                           dt.datetime.fromisoformat(str(at)), str(reason),
-                           None if mid is None else str(mid),
-                           None if recipient is None else str(recipient),
-                           None if raw is None else bytes(raw),
-                           tuple(json.loads(str(envelope))), None if aj is None else str(aj),
-                           bool(noted))  # fmt: skip
+        return ReplyRecord(
+            str(key),
+            str(request_id),
+            status,
+            dt.datetime.fromisoformat(str(at)),
+            str(reason),
+            None if mid is None else str(mid),
+            None if recipient is None else str(recipient),
+            None if raw is None else bytes(raw),
+            tuple(json.loads(str(envelope))),
+            None if aj is None else str(aj),
+            bool(noted),
+        )
 
-    _REPLY_COLUMNS = ("key, request_id, status, at, reason, message_id, recipient, raw, envelope,"
-                      " assessment_json, noted")  # fmt: skip
+    _REPLY_COLUMNS = (
+        "key, request_id, status, at, reason, message_id, recipient, raw, envelope,"
+        " assessment_json, noted"
+    )
 
     def reply_for(self, key: str) -> ReplyRecord | None:
-        return self._reply(self._db.execute(
-            f"SELECT {self._REPLY_COLUMNS} FROM replies WHERE key=?", (key,)).fetchone())
+        return self._reply(
+            self._db.execute(
+                f"SELECT {self._REPLY_COLUMNS} FROM replies WHERE key=?", (key,)
+            ).fetchone()
+        )
 
     def reply_by_message_id(self, message_id: str) -> ReplyRecord | None:
-        return self._reply(self._db.execute(
-            f"SELECT {self._REPLY_COLUMNS} FROM replies WHERE message_id=?",
-            (message_id,)).fetchone())  # fmt: skip
+        return self._reply(
+            self._db.execute(
+                f"SELECT {self._REPLY_COLUMNS} FROM replies WHERE message_id=?", (message_id,)
+            ).fetchone()
+        )
 
     def last_sent(self, request_id: str) -> ReplyRecord | None:
         # auto-replies only: a stage message or reminder is not what the customer's
         # checklist was last shown in
-        return self._reply(self._db.execute(
-            f"SELECT {self._REPLY_COLUMNS} FROM replies WHERE request_id=? AND status IN"
-            " ('sent', 'sending') AND assessment_json IS NOT NULL AND key NOT LIKE 'stage:%'"
-            " AND key NOT LIKE 'reminder:%' ORDER BY at DESC, rowid DESC LIMIT 1",
-            (request_id,)).fetchone())  # fmt: skip
+        return self._reply(
+            self._db.execute(
+                f"SELECT {self._REPLY_COLUMNS} FROM replies WHERE request_id=? AND status IN"
+                " ('sent', 'sending') AND assessment_json IS NOT NULL AND key NOT LIKE 'stage:%'"
+                " AND key NOT LIKE 'reminder:%' ORDER BY at DESC, rowid DESC LIMIT 1",
+                (request_id,),
+            ).fetchone()
+        )
 
     def replies_since(self, recipient: str, since: dt.datetime) -> int:
         (count,) = self._db.execute(
             "SELECT count(*) FROM replies WHERE recipient=? AND at >= ? AND status IN"
-            " ('sent', 'sending')", (recipient.lower(), _iso(since))).fetchone()  # fmt: skip
+            " ('sent', 'sending')",
+            (recipient.lower(), _iso(since)),
+        ).fetchone()
         return int(count)
 
     def put(self, record: ReplyRecord) -> None:
@@ -735,131 +811,215 @@ class SqliteStateStore:
             db.execute(
                 f"INSERT OR REPLACE INTO replies ({self._REPLY_COLUMNS}) VALUES"
                 " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.key, record.request_id, record.status, _iso(record.at), record.reason,
-                 record.message_id, record.recipient and record.recipient.lower(), record.raw,
-                 json.dumps(list(record.envelope)), record.assessment_json, int(record.noted)),
-            )  # fmt: skip
+                (
+                    record.key,
+                    record.request_id,
+                    record.status,
+                    _iso(record.at),
+                    record.reason,
+                    record.message_id,
+                    record.recipient and record.recipient.lower(),
+                    record.raw,
+                    json.dumps(list(record.envelope)),
+                    record.assessment_json,
+                    int(record.noted),
+                ),
+            )
             if record.message_id and record.request_id:
-                db.execute("INSERT OR IGNORE INTO thread_ids VALUES (?, ?)",
-                           (record.message_id, record.request_id))  # fmt: skip
+                db.execute(
+                    "INSERT OR IGNORE INTO thread_ids VALUES (?, ?)",
+                    (record.message_id, record.request_id),
+                )
 
     def reply_counts(self) -> dict[str, int]:
         out = {"sending": 0, "sent": 0, "suppressed": 0, "failed": 0}
         for status, count in self._db.execute(
-                "SELECT status, count(*) FROM replies GROUP BY status"):  # fmt: skip
+            "SELECT status, count(*) FROM replies GROUP BY status"
+        ):
             out[str(status)] = int(count)
         return out
 
     # -- ports: stages, notices, reminders ---------------------------------------------
 
-    _PORT_COLUMNS = ("request_id, stage, order_id, customer_ref, numbers, carrier, customer_name,"
-                     " porting_date, ready, missing, last_key, last_activity, reminders_sent,"
-                     " last_reminder_at, stale_since")  # fmt: skip
+    _PORT_COLUMNS = (
+        "request_id, stage, order_id, customer_ref, numbers, carrier, customer_name,"
+        " porting_date, ready, missing, last_key, last_activity, reminders_sent,"
+        " last_reminder_at, stale_since"
+    )
 
     @staticmethod
     def _port(row: Any) -> PortRecord:
-        (rid, stage, order, ref, numbers, carrier, name, date, ready, missing, last_key,
-         activity, sent, reminded, stale) = row  # fmt: skip
+        (
+            rid,
+            stage,
+            order,
+            ref,
+            numbers,
+            carrier,
+            name,
+            date,
+            ready,
+            missing,
+            last_key,
+            activity,
+            sent,
+            reminded,
+            stale,
+        ) = row
         return PortRecord(
-            str(rid), str(stage), None if order is None else str(order),
-            None if ref is None else str(ref), tuple(json.loads(str(numbers))),
-            None if carrier is None else str(carrier), None if name is None else str(name),
-            dt.date.fromisoformat(str(date)) if date else None, bool(ready),
-            tuple(json.loads(str(missing))), None if last_key is None else str(last_key),
-            dt.datetime.fromisoformat(str(activity)), int(sent),
+            str(rid),
+            str(stage),
+            None if order is None else str(order),
+            None if ref is None else str(ref),
+            tuple(json.loads(str(numbers))),
+            None if carrier is None else str(carrier),
+            None if name is None else str(name),
+            dt.date.fromisoformat(str(date)) if date else None,
+            bool(ready),
+            tuple(json.loads(str(missing))),
+            None if last_key is None else str(last_key),
+            dt.datetime.fromisoformat(str(activity)),
+            int(sent),
             _time(None if reminded is None else str(reminded)),
             _time(None if stale is None else str(stale)),
-        )  # fmt: skip
+        )
 
     def port(self, request_id: str) -> PortRecord | None:
-        row = self._db.execute(f"SELECT {self._PORT_COLUMNS} FROM ports WHERE request_id=?",
-                               (request_id,)).fetchone()  # fmt: skip
+        row = self._db.execute(
+            f"SELECT {self._PORT_COLUMNS} FROM ports WHERE request_id=?", (request_id,)
+        ).fetchone()
         return self._port(row) if row else None
 
     def ports(self) -> list[PortRecord]:
         rows = self._db.execute(f"SELECT {self._PORT_COLUMNS} FROM ports ORDER BY request_id")
         return [self._port(r) for r in rows]
 
-    def note_activity(self, request_id: str, key: str, *, numbers: Sequence[str],
-                      carrier: str | None, customer_name: str | None, ready: bool,
-                      missing: Sequence[str], at: dt.datetime) -> None:  # fmt: skip
+    def note_activity(
+        self,
+        request_id: str,
+        key: str,
+        *,
+        numbers: Sequence[str],
+        carrier: str | None,
+        customer_name: str | None,
+        ready: bool,
+        missing: Sequence[str],
+        at: dt.datetime,
+    ) -> None:
         """A customer's message assessed: what the port now knows; the silence restarts."""
         with self._transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO ports (request_id, stage, last_activity, updated_at)"
-                " VALUES (?, 'request_received', ?, ?)", (request_id, _iso(at), _now()),
-            )  # fmt: skip
+                " VALUES (?, 'request_received', ?, ?)",
+                (request_id, _iso(at), _now()),
+            )
             db.execute(
                 "UPDATE ports SET numbers=?, carrier=?, customer_name=?, ready=?, missing=?,"
                 " updated_at=? WHERE request_id=?",
-                (json.dumps(sorted(numbers)), carrier, customer_name, int(ready),
-                 json.dumps(list(missing)), _now(), request_id),
-            )  # fmt: skip
+                (
+                    json.dumps(sorted(numbers)),
+                    carrier,
+                    customer_name,
+                    int(ready),
+                    json.dumps(list(missing)),
+                    _now(),
+                    request_id,
+                ),
+            )
             db.execute(  # a retried delivery of the same message is not new activity
                 "UPDATE ports SET last_key=?, last_activity=? WHERE request_id=?"
                 " AND (last_key IS NULL OR last_key != ?)",
                 (key, _iso(at), request_id, key),
-            )  # fmt: skip
+            )
 
-    def begin_stage_change(self, request_id: str, event_key: str, change_json: str, note: str,
-                           *, stage: str, porting_date: dt.date | None, clear_date: bool,
-                           order_id: str | None, at: dt.datetime) -> tuple[int, bool]:  # fmt: skip
+    def begin_stage_change(
+        self,
+        request_id: str,
+        event_key: str,
+        change_json: str,
+        note: str,
+        *,
+        stage: str,
+        porting_date: dt.date | None,
+        clear_date: bool,
+        order_id: str | None,
+        at: dt.datetime,
+    ) -> tuple[int, bool]:
         """Record a change and the port's new stage in one transaction, before any effect.
 
         (id, True) for a new change; (id of the earlier one, False) when `event_key` was
         recorded before (a notice read twice, a retried command): nothing changes then.
         """
         with self._transaction() as db:
-            found = db.execute("SELECT id FROM stage_changes WHERE event_key=?",
-                               (event_key,)).fetchone()  # fmt: skip
+            found = db.execute(
+                "SELECT id FROM stage_changes WHERE event_key=?", (event_key,)
+            ).fetchone()
             if found:
                 return int(found[0]), False
             cursor = db.execute(
                 "INSERT INTO stage_changes (request_id, event_key, change_json, note, at)"
-                " VALUES (?, ?, ?, ?, ?)", (request_id, event_key, change_json, note, _iso(at)),
-            )  # fmt: skip
+                " VALUES (?, ?, ?, ?, ?)",
+                (request_id, event_key, change_json, note, _iso(at)),
+            )
             db.execute(
                 "INSERT OR IGNORE INTO ports (request_id, stage, last_activity, updated_at)"
-                " VALUES (?, 'request_received', ?, ?)", (request_id, _iso(at), _now()),
-            )  # fmt: skip
+                " VALUES (?, 'request_received', ?, ?)",
+                (request_id, _iso(at), _now()),
+            )
             date = None if clear_date else (porting_date.isoformat() if porting_date else None)
             db.execute(
                 "UPDATE ports SET stage=?, porting_date=CASE WHEN ? THEN NULL ELSE"
                 " coalesce(?, porting_date) END, order_id=coalesce(?, order_id), updated_at=?"
                 " WHERE request_id=?",
                 (stage, int(clear_date), date, order_id, _now(), request_id),
-            )  # fmt: skip
+            )
             return int(cursor.lastrowid or 0), True
 
-    def set_port_ids(self, request_id: str, *, order_id: str | None = None,
-                     customer_ref: str | None = None) -> None:  # fmt: skip
+    def set_port_ids(
+        self, request_id: str, *, order_id: str | None = None, customer_ref: str | None = None
+    ) -> None:
         """The partner's order id and our reference, as learned (a notice, the command line)."""
         with self._transaction() as db:
-            db.execute("UPDATE ports SET order_id=coalesce(?, order_id),"
-                       " customer_ref=coalesce(?, customer_ref), updated_at=? WHERE request_id=?",
-                       (order_id, customer_ref, _now(), request_id))  # fmt: skip
+            db.execute(
+                "UPDATE ports SET order_id=coalesce(?, order_id),"
+                " customer_ref=coalesce(?, customer_ref), updated_at=? WHERE request_id=?",
+                (order_id, customer_ref, _now(), request_id),
+            )
 
     _CHANGE_COLUMNS = "id, request_id, event_key, change_json, note, at, ticket_done, mail_done"
 
     @staticmethod
     def _change(row: Any) -> ChangeRow:
         i, rid, key, cj, note, at, t, m = row
-        return ChangeRow(int(i), str(rid), str(key), str(cj),
-                         str(note), dt.datetime.fromisoformat(str(at)), bool(t), bool(m))
+        return ChangeRow(
+            int(i),
+            str(rid),
+            str(key),
+            str(cj),
+            str(note),
+            dt.datetime.fromisoformat(str(at)),
+            bool(t),
+            bool(m),
+        )
 
     def stage_change(self, change_id: int) -> ChangeRow | None:
-        row = self._db.execute(f"SELECT {self._CHANGE_COLUMNS} FROM stage_changes WHERE id=?",
-                               (change_id,)).fetchone()  # fmt: skip
+        row = self._db.execute(
+            f"SELECT {self._CHANGE_COLUMNS} FROM stage_changes WHERE id=?", (change_id,)
+        ).fetchone()
         return self._change(row) if row else None
 
     def pending_stage_changes(self) -> list[ChangeRow]:
-        rows = self._db.execute(f"SELECT {self._CHANGE_COLUMNS} FROM stage_changes"
-                                " WHERE ticket_done=0 OR mail_done=0 ORDER BY id")  # fmt: skip
+        rows = self._db.execute(
+            f"SELECT {self._CHANGE_COLUMNS} FROM stage_changes"
+            " WHERE ticket_done=0 OR mail_done=0 ORDER BY id"
+        )
         return [self._change(r) for r in rows]
 
     def stage_changes(self, request_id: str) -> list[ChangeRow]:
-        rows = self._db.execute(f"SELECT {self._CHANGE_COLUMNS} FROM stage_changes"
-                                " WHERE request_id=? ORDER BY id", (request_id,))  # fmt: skip
+        rows = self._db.execute(
+            f"SELECT {self._CHANGE_COLUMNS} FROM stage_changes WHERE request_id=? ORDER BY id",
+            (request_id,),
+        )
         return [self._change(r) for r in rows]
 
     def mark_change(self, change_id: int, *, ticket: bool = False, mail: bool = False) -> None:
@@ -871,40 +1031,61 @@ class SqliteStateStore:
 
     def record_reminder(self, request_id: str, ordinal: int, at: dt.datetime) -> None:
         with self._transaction() as db:
-            db.execute("UPDATE ports SET reminders_sent=?, last_reminder_at=?, updated_at=?"
-                       " WHERE request_id=?", (ordinal, _iso(at), _now(), request_id))
+            db.execute(
+                "UPDATE ports SET reminders_sent=?, last_reminder_at=?, updated_at=?"
+                " WHERE request_id=?",
+                (ordinal, _iso(at), _now(), request_id),
+            )
 
     def set_stale(self, request_id: str, since: dt.datetime | None) -> None:
         """Tagged stale at `since`; None: the customer came back (the count starts again)."""
         with self._transaction() as db:
             if since is None:
-                db.execute("UPDATE ports SET stale_since=NULL, reminders_sent=0,"
-                           " last_reminder_at=NULL, updated_at=? WHERE request_id=?",
-                           (_now(), request_id))  # fmt: skip
+                db.execute(
+                    "UPDATE ports SET stale_since=NULL, reminders_sent=0,"
+                    " last_reminder_at=NULL, updated_at=? WHERE request_id=?",
+                    (_now(), request_id),
+                )
             else:
-                db.execute("UPDATE ports SET stale_since=?, updated_at=? WHERE request_id=?",
-                           (_iso(since), _now(), request_id))  # fmt: skip
+                db.execute(
+                    "UPDATE ports SET stale_since=?, updated_at=? WHERE request_id=?",
+                    (_iso(since), _now(), request_id),
+                )
 
     def add_unmatched(self, notice: UnmatchedNotice) -> None:
         with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO unmatched_notices (key, at, partner, kind, order_id,"
-                       " reason) VALUES (?, ?, ?, ?, ?, ?)",
-                       (notice.key, notice.at, notice.partner, notice.kind, notice.order_id,
-                        notice.reason))  # fmt: skip
+            db.execute(
+                "INSERT OR IGNORE INTO unmatched_notices (key, at, partner, kind, order_id,"
+                " reason) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    notice.key,
+                    notice.at,
+                    notice.partner,
+                    notice.kind,
+                    notice.order_id,
+                    notice.reason,
+                ),
+            )
 
     def unmatched(self) -> list[UnmatchedNotice]:
-        rows = self._db.execute("SELECT key, at, partner, kind, order_id, reason FROM"
-                                " unmatched_notices WHERE resolved=0 ORDER BY at")  # fmt: skip
-        return [UnmatchedNotice(str(k), str(a), str(p), str(kd), None if o is None else str(o),
-                                str(r)) for k, a, p, kd, o, r in rows]  # fmt: skip
+        rows = self._db.execute(
+            "SELECT key, at, partner, kind, order_id, reason FROM"
+            " unmatched_notices WHERE resolved=0 ORDER BY at"
+        )
+        return [
+            UnmatchedNotice(str(k), str(a), str(p), str(kd), None if o is None else str(o), str(r))
+            for k, a, p, kd, o, r in rows
+        ]
 
     def request_of_ticket(self, ticket_id: int) -> str | None:
-        found = self._db.execute("SELECT request_id FROM tickets WHERE ticket_id=?",
-                                 (ticket_id,)).fetchone()  # fmt: skip
+        found = self._db.execute(
+            "SELECT request_id FROM tickets WHERE ticket_id=?", (ticket_id,)
+        ).fetchone()
         if found:
             return str(found[0])
-        for request_id, previous in self._db.execute("SELECT request_id, previous_ids FROM"
-                                                     " tickets"):  # fmt: skip
+        for request_id, previous in self._db.execute(
+            "SELECT request_id, previous_ids FROM tickets"
+        ):
             if ticket_id in json.loads(previous):
                 return str(request_id)
         return None
@@ -926,8 +1107,20 @@ class SqliteStateStore:
             + " ORDER BY q.id"
         )
         return [
-            QuarantineEntry(int(i), int(r), str(f), int(v), int(u), str(k), m, int(s), str(why),
-                            bool(mv), bool(rel), str(at))
+            QuarantineEntry(
+                int(i),
+                int(r),
+                str(f),
+                int(v),
+                int(u),
+                str(k),
+                m,
+                int(s),
+                str(why),
+                bool(mv),
+                bool(rel),
+                str(at),
+            )
             for i, r, f, v, u, k, m, s, why, mv, rel, at in rows
         ]
 

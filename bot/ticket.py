@@ -22,28 +22,48 @@ from rules.stages import Stage, StageNames
 FieldValue = str | int | bool | None
 
 CHECKLIST_LABELS = {
-    "current_carrier": "Current carrier", "account_number": "Account number",
-    "account_name": "Account name", "service_address": "Service address",
+    "current_carrier": "Current carrier",
+    "account_number": "Account number",
+    "account_name": "Account name",
+    "service_address": "Service address",
     "billing_telephone_number": "Billing telephone number (BTN)",
-    "ssn_last4": "SSN last 4 (optional)", "numbers": "Numbers to port", "pins": "PINs",
-    "bill": "Recent bill", "loa": "Signed LOA",
-}  # fmt: skip
+    "ssn_last4": "SSN last 4 (optional)",
+    "numbers": "Numbers to port",
+    "pins": "PINs",
+    "bill": "Recent bill",
+    "loa": "Signed LOA",
+}
 
 # Every problem code of the contract: tags of codes no longer raised are removed.
 PROBLEM_CODES = (
-    "number_invalid", "number_not_us_ca", "number_not_local", "number_duplicate",
-    "number_no_assignee", "assignee_email_invalid", "address_not_physical", "bill_too_old",
-    "bill_date_unknown", "bill_unreadable", "bill_field_unread", "bill_name_mismatch",
+    "number_invalid",
+    "number_not_us_ca",
+    "number_not_local",
+    "number_duplicate",
+    "number_no_assignee",
+    "assignee_email_invalid",
+    "address_not_physical",
+    "bill_too_old",
+    "bill_date_unknown",
+    "bill_unreadable",
+    "bill_field_unread",
+    "bill_name_mismatch",
     "bill_account_mismatch",
-    "bill_address_mismatch", "bill_btn_mismatch", "loa_unsigned", "loa_numbers_missing",
-    "loa_name_mismatch", "follow_up_boss",
-)  # fmt: skip
+    "bill_address_mismatch",
+    "bill_btn_mismatch",
+    "loa_unsigned",
+    "loa_numbers_missing",
+    "loa_name_mismatch",
+    "follow_up_boss",
+)
 
 STAGES = ("request_received", "awaiting_customer", "ready", "follow_up_boss")
 STAGE_LABELS = {
-    "request_received": "Request received", "awaiting_customer": "Awaiting customer",
-    "ready": "Ready to submit", "follow_up_boss": "Follow Up Boss process",
-}  # fmt: skip
+    "request_received": "Request received",
+    "awaiting_customer": "Awaiting customer",
+    "ready": "Ready to submit",
+    "follow_up_boss": "Follow Up Boss process",
+}
 
 # Logical field name -> (default title, Zendesk field type).
 FIELD_SPECS = {
@@ -58,7 +78,7 @@ FIELD_SPECS = {
     # Written by the stage changes (and read back when an agent sets the stage):
     "porting_date": ("Port: porting date", "date"),
     "rejection_reason": ("Port: carrier rejection reason", "text"),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -85,8 +105,10 @@ class ZendeskNames:
     def __post_init__(self) -> None:
         unknown = sorted((set(self.field_titles) | set(self.field_ids)) - set(FIELD_SPECS))
         if unknown:
-            raise ValueError(f"unknown ticket field name(s): {', '.join(unknown)}; "
-                             f"known: {', '.join(FIELD_SPECS)}")  # fmt: skip
+            raise ValueError(
+                f"unknown ticket field name(s): {', '.join(unknown)}; "
+                f"known: {', '.join(FIELD_SPECS)}"
+            )
 
     def title(self, name: str) -> str:
         return self.field_titles.get(name, FIELD_SPECS[name][0])
@@ -96,9 +118,11 @@ class ZendeskNames:
 
     def stages(self) -> StageNames:
         """The lifecycle stages' tags and dropdown values (same prefix as the intake's)."""
-        return StageNames(tag_prefix=self.stage_tag_prefix,
-                          rejection_tag_prefix=self.rejection_tag_prefix,
-                          stale_tag=self.stale_tag)  # fmt: skip
+        return StageNames(
+            tag_prefix=self.stage_tag_prefix,
+            rejection_tag_prefix=self.rejection_tag_prefix,
+            stale_tag=self.stale_tag,
+        )
 
     def stage_options(self) -> tuple[tuple[str, str], ...]:
         """(label, value) of every stage dropdown option: the intake's, then the lifecycle's."""
@@ -110,11 +134,13 @@ class ZendeskNames:
     def managed_tags(self) -> tuple[str, ...]:
         """Every tag the bot may set; on update, those not wanted now are removed."""
         return (
-            self.porting_tag, self.ready_tag, self.follow_up_boss_tag,
+            self.porting_tag,
+            self.ready_tag,
+            self.follow_up_boss_tag,
             *dict.fromkeys([*(self.stage_tag(s) for s in STAGES), *self.stages().all_tags()]),
             *(self.missing_tag_prefix + k for k in CHECKLIST_LABELS),
             *(self.problem_tag_prefix + c for c in PROBLEM_CODES),
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -218,9 +244,10 @@ _EVIDENCE = {
 
 # What `bill_field_unread` names, and the request value an agent compares by eye.
 _UNREAD_PARTS = (
-    ("account name", "account_name"), ("account number", "account_number"),
+    ("account name", "account_name"),
+    ("account number", "account_number"),
     ("service address", "service_address"),
-)  # fmt: skip
+)
 
 
 def _document(data: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
@@ -277,11 +304,18 @@ def _unread_evidence(data: Mapping[str, Any], problem: Mapping[str, Any]) -> Evi
     if doc is None:
         return None
     detail = str(problem.get("detail") or "")
-    said = [f"{label} {_show(data['request'].get(key))!r}" for label, key in _UNREAD_PARTS
-            if label in detail]  # fmt: skip
+    said = [
+        f"{label} {_show(data['request'].get(key))!r}"
+        for label, key in _UNREAD_PARTS
+        if label in detail
+    ]
     stated = "; ".join(said) if said else None
-    return Evidence(stated, "(not found by the bot: compare by eye)", str(doc.get("filename")),
-                    bool(doc.get("ocr")))  # fmt: skip
+    return Evidence(
+        stated,
+        "(not found by the bot: compare by eye)",
+        str(doc.get("filename")),
+        bool(doc.get("ocr")),
+    )
 
 
 # --- the note ----------------------------------------------------------------------
@@ -289,32 +323,43 @@ def _unread_evidence(data: Mapping[str, Any], problem: Mapping[str, Any]) -> Evi
 
 def _numbers_rows(data: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
     numbers = data["request"].get("numbers") or []
-    return [(n["number"], n.get("pin") or "—", n.get("assignee_name") or "—",
-             n.get("assignee_email") or "—") for n in numbers]  # fmt: skip
+    return [
+        (
+            n["number"],
+            n.get("pin") or "—",
+            n.get("assignee_name") or "—",
+            n.get("assignee_email") or "—",
+        )
+        for n in numbers
+    ]
 
 
 def _checklist_rows(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     r = data["request"]
     values = {
-        "current_carrier": r.get("current_carrier"), "account_number": r.get("account_number"),
+        "current_carrier": r.get("current_carrier"),
+        "account_number": r.get("account_number"),
         "account_name": r.get("account_name"),
         "service_address": address_line(r.get("service_address")),
         "billing_telephone_number": r.get("billing_telephone_number"),
         "numbers": f"{len(r.get('numbers') or [])} listed",
         "pins": "customer says there is no PIN" if r.get("no_pin_stated") else None,
-    }  # fmt: skip
+    }
     for kind in ("bill", "loa"):
         doc = _document(data, kind)
         values[kind] = doc.get("filename") if doc else None
-    return [(CHECKLIST_LABELS.get(k, k), status, str(values.get(k) or ""))
-            for k, status in data["checklist"].items() if k != "ssn_last4"]  # fmt: skip
+    return [
+        (CHECKLIST_LABELS.get(k, k), status, str(values.get(k) or ""))
+        for k, status in data["checklist"].items()
+        if k != "ssn_last4"
+    ]
 
 
 def _status_line(data: Mapping[str, Any]) -> str:
     if data.get("ready"):
         return "READY to submit: every item is in and nothing is wrong."
     missing = [k for k, v in data["checklist"].items() if v == "missing"]
-    return (f"NOT READY: {len(missing)} item(s) missing, {len(data['problems'])} problem(s).")
+    return f"NOT READY: {len(missing)} item(s) missing, {len(data['problems'])} problem(s)."
 
 
 def _original(messages: Sequence[Message], limit: int = 4000) -> list[tuple[str, str]]:
@@ -329,8 +374,12 @@ def _original(messages: Sequence[Message], limit: int = 4000) -> list[tuple[str,
 
 
 def note_text(data: Mapping[str, Any], messages: Sequence[Message]) -> str:
-    lines = ["Porting request read by portbot (internal note: holds PINs, never share).",
-             _status_line(data), "", "Numbers:"]  # fmt: skip
+    lines = [
+        "Porting request read by portbot (internal note: holds PINs, never share).",
+        _status_line(data),
+        "",
+        "Numbers:",
+    ]
     rows = _numbers_rows(data)
     lines += [f"  {n} | PIN {p} | {a} | {e}" for n, p, a, e in rows] or ["  (none listed)"]
     lines += ["", "Checklist:"]
@@ -338,8 +387,10 @@ def note_text(data: Mapping[str, Any], messages: Sequence[Message]) -> str:
     if data["problems"]:
         lines += ["", "Problems:"]
         for p in data["problems"]:
-            lines.append(f"  - {p['code']}{' (' + p['number'] + ')' if p.get('number') else ''}: "
-                         f"{p['detail']}")  # fmt: skip
+            lines.append(
+                f"  - {p['code']}{' (' + p['number'] + ')' if p.get('number') else ''}: "
+                f"{p['detail']}"
+            )
             ev = evidence_for(data, p)
             if ev is not None:
                 source = "read by OCR" if ev.ocr else "text layer"
@@ -347,8 +398,10 @@ def note_text(data: Mapping[str, Any], messages: Sequence[Message]) -> str:
                 lines.append(f"      {said}{ev.document} shows {ev.shown!r} ({source})")
     if data.get("documents"):
         lines += ["", "Documents:"]
-        lines += [f"  {d['filename']}: {d['kind']}{', OCR' if d.get('ocr') else ''}"
-                  for d in data["documents"]]  # fmt: skip
+        lines += [
+            f"  {d['filename']}: {d['kind']}{', OCR' if d.get('ocr') else ''}"
+            for d in data["documents"]
+        ]
     if data.get("notes"):
         lines += ["", "Notes:"] + [f"  {n}" for n in data["notes"]]
     for heading, body in _original(messages):
@@ -358,43 +411,60 @@ def note_text(data: Mapping[str, Any], messages: Sequence[Message]) -> str:
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
-    trs = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
-                  for row in rows)  # fmt: skip
+    trs = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
 
 
 def note_html(data: Mapping[str, Any], messages: Sequence[Message]) -> str:
-    parts = ["<p><strong>Porting request read by portbot</strong> (internal note: holds PINs, "
-             f"never share).<br>{escape(_status_line(data))}</p>", "<h3>Numbers</h3>"]
+    parts = [
+        "<p><strong>Porting request read by portbot</strong> (internal note: holds PINs, "
+        f"never share).<br>{escape(_status_line(data))}</p>",
+        "<h3>Numbers</h3>",
+    ]
     rows = _numbers_rows(data)
-    parts.append(_table(("Number", "PIN", "Assignee", "Email"), rows) if rows
-                 else "<p>None listed.</p>")  # fmt: skip
+    parts.append(
+        _table(("Number", "PIN", "Assignee", "Email"), rows) if rows else "<p>None listed.</p>"
+    )
     parts += ["<h3>Checklist</h3>", _table(("Item", "Status", "Value"), _checklist_rows(data))]
     if data["problems"]:
         items = []
         for p in data["problems"]:
-            text = (f"<li><code>{escape(p['code'])}</code>"
-                    f"{' (' + escape(p['number']) + ')' if p.get('number') else ''}: "
-                    f"{escape(p['detail'])}")  # fmt: skip
+            text = (
+                f"<li><code>{escape(p['code'])}</code>"
+                f"{' (' + escape(p['number']) + ')' if p.get('number') else ''}: "
+                f"{escape(p['detail'])}"
+            )
             ev = evidence_for(data, p)
             if ev is not None:
                 source = "read by OCR" if ev.ocr else "text layer"
-                said = (f"email said <q>{escape(ev.stated)}</q>; " if ev.stated is not None
-                        else "")  # fmt: skip
-                text += (f"<br><small>{said}{escape(ev.document)} shows "
-                         f"<q>{escape(ev.shown)}</q> ({source})</small>")  # fmt: skip
+                said = f"email said <q>{escape(ev.stated)}</q>; " if ev.stated is not None else ""
+                text += (
+                    f"<br><small>{said}{escape(ev.document)} shows "
+                    f"<q>{escape(ev.shown)}</q> ({source})</small>"
+                )
             items.append(text + "</li>")
         parts += ["<h3>Problems</h3>", "<ul>" + "".join(items) + "</ul>"]
     if data.get("documents"):
-        parts += ["<h3>Documents</h3>", _table(("File", "Kind", "Read by"), [
-            (d["filename"], d["kind"], "OCR" if d.get("ocr") else "text layer")
-            for d in data["documents"]])]  # fmt: skip
+        parts += [
+            "<h3>Documents</h3>",
+            _table(
+                ("File", "Kind", "Read by"),
+                [
+                    (d["filename"], d["kind"], "OCR" if d.get("ocr") else "text layer")
+                    for d in data["documents"]
+                ],
+            ),
+        ]
     if data.get("notes"):
-        parts += ["<h3>Notes</h3>",
-                  "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in data["notes"]) + "</ul>"]
+        parts += [
+            "<h3>Notes</h3>",
+            "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in data["notes"]) + "</ul>",
+        ]
     for heading, body in _original(messages):
-        parts += [f"<h3>Original message: {escape(heading)}</h3>",
-                  "<p>" + escape(body).replace("\n", "<br>") + "</p>"]  # fmt: skip
+        parts += [
+            f"<h3>Original message: {escape(heading)}</h3>",
+            "<p>" + escape(body).replace("\n", "<br>") + "</p>",
+        ]
     return "".join(parts)
 
 
@@ -442,8 +512,13 @@ def draft_for(
     lifecycle: Stage | None = None,
 ) -> TicketDraft:
     """The ticket for a `rules.assessment.Assessment` (PINs go to the private note only)."""
-    return draft_from_json(to_json(assessment, show_secrets=True), messages, names,
-                           follow_up=follow_up, lifecycle=lifecycle)  # fmt: skip
+    return draft_from_json(
+        to_json(assessment, show_secrets=True),
+        messages,
+        names,
+        follow_up=follow_up,
+        lifecycle=lifecycle,
+    )
 
 
 def _problem_key(p: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -451,10 +526,12 @@ def _problem_key(p: Mapping[str, Any]) -> tuple[str, str | None]:
 
 
 _VALUE_LABELS = (
-    ("current_carrier", "Current carrier"), ("account_name", "Account name"),
-    ("account_number", "Account number"), ("service_address", "Service address"),
+    ("current_carrier", "Current carrier"),
+    ("account_name", "Account name"),
+    ("account_number", "Account number"),
+    ("service_address", "Service address"),
     ("billing_telephone_number", "Billing telephone number"),
-)  # fmt: skip
+)
 
 
 def _changed_values(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -476,11 +553,16 @@ def _changed_values(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]
         was = before_n.get(number)
         if was is None:
             continue
-        for key, label in (("pin", "PIN"), ("assignee_name", "user"),
-                           ("assignee_email", "user's email")):  # fmt: skip
+        for key, label in (
+            ("pin", "PIN"),
+            ("assignee_name", "user"),
+            ("assignee_email", "user's email"),
+        ):
             if was.get(key) != entry.get(key) and entry.get(key) is not None:
-                lines.append(f"Changed: {label} of {number}: {_show(was.get(key))!r} → "
-                             f"{_show(entry.get(key))!r}")  # fmt: skip
+                lines.append(
+                    f"Changed: {label} of {number}: {_show(was.get(key))!r} → "
+                    f"{_show(entry.get(key))!r}"
+                )
     return lines
 
 
@@ -489,8 +571,11 @@ def diff_note(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     lines = ["What changed with this message:"]
     old_list, new_list = old.get("checklist") or {}, new.get("checklist") or {}
     received = [k for k, v in new_list.items() if v != "missing" and old_list.get(k) == "missing"]
-    lost = [k for k, v in new_list.items() if v == "missing" and old_list.get(k) not in
-            (None, "missing")]  # fmt: skip
+    lost = [
+        k
+        for k, v in new_list.items()
+        if v == "missing" and old_list.get(k) not in (None, "missing")
+    ]
     if received:
         lines.append("Now received: " + ", ".join(CHECKLIST_LABELS.get(k, k) for k in received))
     if lost:
@@ -502,8 +587,10 @@ def diff_note(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     for p in resolved:
         lines.append(f"Resolved: {p['code']}{' (' + p['number'] + ')' if p.get('number') else ''}")
     for p in raised:
-        lines.append(f"New problem: {p['code']}"
-                     f"{' (' + p['number'] + ')' if p.get('number') else ''}: {p['detail']}")
+        lines.append(
+            f"New problem: {p['code']}"
+            f"{' (' + p['number'] + ')' if p.get('number') else ''}: {p['detail']}"
+        )
     lines += _changed_values(old.get("request") or {}, new.get("request") or {})
     old_docs = {d["filename"] for d in old.get("documents") or []}
     added = [d["filename"] for d in new.get("documents") or [] if d["filename"] not in old_docs]

@@ -69,8 +69,9 @@ class TicketLedger(Protocol):
 
     def abandon_create(self, request_id: str) -> None: ...
 
-    def record_update(self, request_id: str, ticket_id: int, keys: Sequence[str],
-                      assessment_json: str, at: float) -> None: ...  # fmt: skip
+    def record_update(
+        self, request_id: str, ticket_id: int, keys: Sequence[str], assessment_json: str, at: float
+    ) -> None: ...
 
     def updates_since(self, ticket_id: int, since: float) -> list[float]: ...
 
@@ -117,13 +118,13 @@ def update_key(request_id: str, ticket_id: int, new_keys: Sequence[str]) -> str:
 AGENT_KINDS = frozenset({"bill", "loa", "number_list"})
 
 
-def for_agent(attachments: Sequence[Attachment],
-              documents: Sequence[Mapping[str, Any]]) -> list[Attachment]:  # fmt: skip
+def for_agent(
+    attachments: Sequence[Attachment], documents: Sequence[Mapping[str, Any]]
+) -> list[Attachment]:
     """The attachments worth uploading: those the assessment read as a bill, an LOA or a
     number list (`documents` as in the contract JSON: filename, kind)."""
     wanted = {str(d.get("filename")) for d in documents if d.get("kind") in AGENT_KINDS}
     return [a for a in attachments if a.filename in wanted]
-
 
 
 @dataclass(frozen=True)
@@ -150,10 +151,14 @@ def over_budget(recent: Sequence[float], budget: UpdateBudget, now: float) -> fl
 def with_preamble(draft: TicketDraft, text: str) -> TicketDraft:
     """The draft with `text` (first line bold) above its private note."""
     first, *rest = text.splitlines() or [""]
-    html = (f"<p><strong>{escape(first)}</strong>" + "".join(f"<br>{escape(r)}" for r in rest)
-            + "</p><hr>")  # fmt: skip
-    return replace(draft, note_html=html + draft.note_html,
-                   note_text=text + "\n\n" + draft.note_text)  # fmt: skip
+    html = (
+        f"<p><strong>{escape(first)}</strong>"
+        + "".join(f"<br>{escape(r)}" for r in rest)
+        + "</p><hr>"
+    )
+    return replace(
+        draft, note_html=html + draft.note_html, note_text=text + "\n\n" + draft.note_text
+    )
 
 
 # -- apply ----------------------------------------------------------------------------
@@ -164,10 +169,18 @@ class TicketSink:
 
     timing = "ticket"  # its name in the per-message timings
 
-    def __init__(self, desk: TicketDesk, ledger: TicketLedger, names: ZendeskNames, *,
-                 limits: Limits | None = None, budget: UpdateBudget | None = None,
-                 now: Callable[[], float] = time.time, cool_off: float = 30.0,
-                 lifecycle: Callable[[str], Stage | None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        desk: TicketDesk,
+        ledger: TicketLedger,
+        names: ZendeskNames,
+        *,
+        limits: Limits | None = None,
+        budget: UpdateBudget | None = None,
+        now: Callable[[], float] = time.time,
+        cool_off: float = 30.0,
+        lifecycle: Callable[[str], Stage | None] | None = None,
+    ) -> None:
         self.desk = desk
         # the port's stage by request id: past request_received a follow-up keeps it
         self.lifecycle = lifecycle or (lambda request_id: None)
@@ -182,13 +195,20 @@ class TicketSink:
     def __call__(self, delivery: Delivery) -> None:
         record = self.ledger.ticket(delivery.request_id)
         in_doubt = self.ledger.notes_in_doubt(delivery.request_id)
-        if (record is not None and record.pending is None and delivery.key in record.applied
-                and not in_doubt):  # fmt: skip
+        if (
+            record is not None
+            and record.pending is None
+            and delivery.key in record.applied
+            and not in_doubt
+        ):
             return  # seen before: a retry after a crash, or another sink failed
         now = self.now()
         if now < self._down_until:
-            raise DeliveryDeferred("Zendesk was unavailable moments ago; trying next cycle",
-                                   everything=True, service="Zendesk")  # fmt: skip
+            raise DeliveryDeferred(
+                "Zendesk was unavailable moments ago; trying next cycle",
+                everything=True,
+                service="Zendesk",
+            )
         try:
             if in_doubt and record is not None and record.ticket_id is not None:
                 self._settle_notes(record.ticket_id, in_doubt)
@@ -197,15 +217,19 @@ class TicketSink:
             self._bring_up_to_date(delivery, record, now)
         except DeskUnavailable as exc:
             self._down_until = now + max(exc.retry_after or 0.0, self.cool_off)
-            raise DeliveryDeferred(f"Zendesk unavailable: {exc}", everything=True,
-                                   service="Zendesk") from exc  # fmt: skip
+            raise DeliveryDeferred(
+                f"Zendesk unavailable: {exc}", everything=True, service="Zendesk"
+            ) from exc
         except DeskRejected as exc:
             if exc.status not in (401, 403):
                 raise
             self._down_until = now + self.cool_off
-            raise DeliveryDeferred(f"Zendesk refused the bot's credentials ({exc.status}): "
-                                   "check [zendesk] email and the API token",
-                                   everything=True, service="Zendesk") from exc  # fmt: skip
+            raise DeliveryDeferred(
+                f"Zendesk refused the bot's credentials ({exc.status}): "
+                "check [zendesk] email and the API token",
+                everything=True,
+                service="Zendesk",
+            ) from exc
 
     def _settle_notes(self, ticket_id: int, keys: Sequence[str]) -> None:
         """Notes left 'posting' (a stop or a lost answer came between the update and its
@@ -217,8 +241,9 @@ class TicketSink:
             else:
                 self.ledger.forget_note(key)
 
-    def _bring_up_to_date(self, delivery: Delivery, record: TicketRecord | None,
-                          now: float) -> None:  # fmt: skip
+    def _bring_up_to_date(
+        self, delivery: Delivery, record: TicketRecord | None, now: float
+    ) -> None:
         request_id = delivery.request_id
         keys = tuple(key_of(raw) for raw in delivery.raws)
         messages = tuple(parse_message(raw, self.limits) for raw in delivery.raws)
@@ -233,18 +258,23 @@ class TicketSink:
             self._create(request_id, record, delivery.key, keys, keys, data, messages, None)
             return
         ticket_id = record.ticket_id
-        wait = over_budget(self.ledger.updates_since(ticket_id, now - self.budget.window),
-                           self.budget, now)  # fmt: skip
+        wait = over_budget(
+            self.ledger.updates_since(ticket_id, now - self.budget.window), self.budget, now
+        )
         if wait is not None:
-            raise DeliveryDeferred(f"ticket {ticket_id} has had {self.budget.updates} updates "
-                                   f"in {self.budget.window:.0f} s; the next in {wait:.0f} s")
+            raise DeliveryDeferred(
+                f"ticket {ticket_id} has had {self.budget.updates} updates "
+                f"in {self.budget.window:.0f} s; the next in {wait:.0f} s"
+            )
         new_keys = tuple(keys[i] for i in todo.new)
         old = json.loads(record.last_json) if record.last_json else {}
         note = diff_note(old, data)
-        draft = draft_from_json(data, messages, self.names, follow_up=True,
-                                lifecycle=self.lifecycle(request_id))  # fmt: skip
-        attachments = for_agent([a for i in todo.new for a in messages[i].attachments],
-                                data.get("documents") or [])  # fmt: skip
+        draft = draft_from_json(
+            data, messages, self.names, follow_up=True, lifecycle=self.lifecycle(request_id)
+        )
+        attachments = for_agent(
+            [a for i in todo.new for a in messages[i].attachments], data.get("documents") or []
+        )
         key = update_key(request_id, ticket_id, new_keys)
         if self.ledger.note_status(key) == "posted":  # made before a stop: only its record
             self.ledger.record_update(request_id, ticket_id, keys, json.dumps(data), now)
@@ -255,39 +285,72 @@ class TicketSink:
         except TicketClosed:
             self.ledger.forget_note(key)
             log.info("request=%s ticket %d is closed: opening a follow-up", request_id, ticket_id)
-            self._create(request_id, record, delivery.key, keys, new_keys, data, messages,
-                         ticket_id)  # fmt: skip
+            self._create(
+                request_id, record, delivery.key, keys, new_keys, data, messages, ticket_id
+            )
             return
         except DeskRejected as exc:
             self.ledger.forget_note(key)  # refused: nothing was posted
             if exc.status != 404:
                 raise
             log.warning("request=%s ticket %d is gone: opening a new one", request_id, ticket_id)
-            self._create(request_id, record, delivery.key, keys, keys, data, messages, None,
-                         purpose=f"replaces-{ticket_id}")  # fmt: skip
+            self._create(
+                request_id,
+                record,
+                delivery.key,
+                keys,
+                keys,
+                data,
+                messages,
+                None,
+                purpose=f"replaces-{ticket_id}",
+            )
             return
         self.ledger.record_update(request_id, ticket_id, keys, json.dumps(data), now)
         self.ledger.finish_note(key)
-        log.info("request=%s ticket %d updated (%d new message(s), %d attachment(s))",
-                 request_id, ticket_id, len(new_keys), len(attachments))  # fmt: skip
+        log.info(
+            "request=%s ticket %d updated (%d new message(s), %d attachment(s))",
+            request_id,
+            ticket_id,
+            len(new_keys),
+            len(attachments),
+        )
 
-    def _create(self, request_id: str, record: TicketRecord | None, message_key: str,
-                keys: Sequence[str], attach_keys: Sequence[str], data: Mapping[str, Any],
-                messages: Sequence[Message], followup_of: int | None,
-                purpose: str = "") -> None:  # fmt: skip
+    def _create(
+        self,
+        request_id: str,
+        record: TicketRecord | None,
+        message_key: str,
+        keys: Sequence[str],
+        attach_keys: Sequence[str],
+        data: Mapping[str, Any],
+        messages: Sequence[Message],
+        followup_of: int | None,
+        purpose: str = "",
+    ) -> None:
         if followup_of is not None:
             purpose = f"followup-{followup_of}"
-        pending = PendingCreate(idempotency_key(request_id, message_key, purpose), tuple(keys),
-                                tuple(attach_keys), json.dumps(data), followup_of)  # fmt: skip
+        pending = PendingCreate(
+            idempotency_key(request_id, message_key, purpose),
+            tuple(keys),
+            tuple(attach_keys),
+            json.dumps(data),
+            followup_of,
+        )
         self.ledger.begin_create(request_id, pending)  # before the call: a crash repeats it
         last = record.last_json if record is not None else None
         ticket_id = self._send(request_id, pending, last, dict(zip(keys, messages, strict=True)))
         self.ledger.finish_create(request_id, ticket_id)
-        log.info("request=%s ticket %d created%s", request_id, ticket_id,
-                 f" (follow-up of closed ticket {followup_of})" if followup_of else "")  # fmt: skip
+        log.info(
+            "request=%s ticket %d created%s",
+            request_id,
+            ticket_id,
+            f" (follow-up of closed ticket {followup_of})" if followup_of else "",
+        )
 
-    def _finish(self, request_id: str, record: TicketRecord,
-                messages: Mapping[str, Message]) -> None:  # fmt: skip
+    def _finish(
+        self, request_id: str, record: TicketRecord, messages: Mapping[str, Message]
+    ) -> None:
         """A create in flight when the bot stopped: the same call again, the same key."""
         assert record.pending is not None
         # Made before the crash? Zendesk keeps the key as the ticket's external_id,
@@ -298,8 +361,13 @@ class TicketSink:
             ticket_id = self._send(request_id, record.pending, record.last_json, messages)
         self.ledger.finish_create(request_id, ticket_id)
 
-    def _send(self, request_id: str, pending: PendingCreate, last_json: str | None,
-              messages: Mapping[str, Message]) -> int:  # fmt: skip
+    def _send(
+        self,
+        request_id: str,
+        pending: PendingCreate,
+        last_json: str | None,
+        messages: Mapping[str, Message],
+    ) -> int:
         try:
             return self._send_create(request_id, pending, last_json, messages)
         except DeskRejected as exc:
@@ -310,27 +378,40 @@ class TicketSink:
             self.ledger.abandon_create(request_id)
             raise
 
-    def _send_create(self, request_id: str, pending: PendingCreate, last_json: str | None,
-                     messages: Mapping[str, Message]) -> int:  # fmt: skip
+    def _send_create(
+        self,
+        request_id: str,
+        pending: PendingCreate,
+        last_json: str | None,
+        messages: Mapping[str, Message],
+    ) -> int:
         """The create call for `pending`: rebuilt from the ledger alone, so a repeat matches."""
         data = json.loads(pending.assessment_json)
         shown = [messages[k] for k in pending.keys if k in messages]
-        attachments = for_agent([a for k in pending.attach_keys if k in messages
-                                 for a in messages[k].attachments],
-                                data.get("documents") or [])  # fmt: skip
-        draft = draft_from_json(data, shown, self.names,
-                                follow_up=pending.followup_of is not None or len(shown) > 1,
-                                lifecycle=self.lifecycle(request_id))  # fmt: skip
+        attachments = for_agent(
+            [a for k in pending.attach_keys if k in messages for a in messages[k].attachments],
+            data.get("documents") or [],
+        )
+        draft = draft_from_json(
+            data,
+            shown,
+            self.names,
+            follow_up=pending.followup_of is not None or len(shown) > 1,
+            lifecycle=self.lifecycle(request_id),
+        )
         if pending.followup_of is None:
             if last_json is not None:  # the old ticket is gone
-                draft = with_preamble(draft, "The earlier ticket of this request was deleted; "
-                                             "this one replaces it.")  # fmt: skip
+                draft = with_preamble(
+                    draft, "The earlier ticket of this request was deleted; this one replaces it."
+                )
             return self.desk.create_ticket(draft, attachments, pending.idempotency_key)
         change = diff_note(json.loads(last_json) if last_json else {}, data)
-        draft = with_preamble(draft, f"Follow-up to closed ticket #{pending.followup_of}. "
-                                     + change)  # fmt: skip
-        return self.desk.create_followup(pending.followup_of, draft, attachments,
-                                         pending.idempotency_key)  # fmt: skip
+        draft = with_preamble(
+            draft, f"Follow-up to closed ticket #{pending.followup_of}. " + change
+        )
+        return self.desk.create_followup(
+            pending.followup_of, draft, attachments, pending.idempotency_key
+        )
 
 
 # -- construction from the configuration ------------------------------------------------
@@ -348,8 +429,10 @@ def read_token(config: ZendeskConfig, environ: Mapping[str, str] | None = None) 
         return token[0].strip()
     token_s = (os.environ if environ is None else environ).get(config.token_env, "").strip()
     if not token_s:
-        raise ConfigError(f"no Zendesk API token: set the environment variable "
-                          f"{config.token_env} or [zendesk] token_file")  # fmt: skip
+        raise ConfigError(
+            f"no Zendesk API token: set the environment variable "
+            f"{config.token_env} or [zendesk] token_file"
+        )
     return token_s
 
 
@@ -368,26 +451,34 @@ class DeskPatience:
     max_wait: float = 10.0  # a longer Retry-After is waited out between cycles instead
 
 
-def desk_from_config(config: ZendeskConfig, environ: Mapping[str, str] | None = None,
-                     counter: CallCounter | None = None,
-                     sleep: Callable[[float], None] = time.sleep,
-                     observer: CallObserver | None = None,
-                     patience: DeskPatience | None = None) -> ZenpyDesk:  # fmt: skip
+def desk_from_config(
+    config: ZendeskConfig,
+    environ: Mapping[str, str] | None = None,
+    counter: CallCounter | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    observer: CallObserver | None = None,
+    patience: DeskPatience | None = None,
+) -> ZenpyDesk:
     """The zenpy adapter for [zendesk]; no network call is made here."""
     p = patience or DeskPatience()
     account = ZendeskAccount(
-        subdomain=config.subdomain or "emulator", email=config.email,
-        token=read_token(config, environ), timeout=min(config.timeout_seconds, p.read_timeout),
+        subdomain=config.subdomain or "emulator",
+        email=config.email,
+        token=read_token(config, environ),
+        timeout=min(config.timeout_seconds, p.read_timeout),
         connect_timeout=min(config.timeout_seconds, p.connect_timeout),
         base_url=config.url or None,
-    )  # fmt: skip
-    retry = RetryPolicy(attempts=max(1, min(config.retry_attempts, p.tries)),
-                        backoff=config.retry_backoff_seconds,
-                        max_backoff=config.retry_max_backoff_seconds,
-                        max_retry_after=min(config.retry_max_wait_seconds, p.max_wait))
+    )
+    retry = RetryPolicy(
+        attempts=max(1, min(config.retry_attempts, p.tries)),
+        backoff=config.retry_backoff_seconds,
+        max_backoff=config.retry_max_backoff_seconds,
+        max_retry_after=min(config.retry_max_wait_seconds, p.max_wait),
+    )
     try:
-        return ZenpyDesk(account, config.names, counter or CallCounter(), retry, sleep=sleep,
-                         observer=observer)  # fmt: skip
+        return ZenpyDesk(
+            account, config.names, counter or CallCounter(), retry, sleep=sleep, observer=observer
+        )
     except ValueError as exc:
         raise ConfigError(f"[zendesk] {exc}") from exc
 
@@ -396,6 +487,18 @@ def budget_from_config(config: ZendeskConfig) -> UpdateBudget:
     return UpdateBudget(config.updates_per_ticket, config.update_window_seconds)
 
 
-__all__ = ["AGENT_KINDS", "DeskPatience", "Plan", "TicketLedger", "TicketSink", "UpdateBudget",
-           "budget_from_config", "desk_from_config", "for_agent", "idempotency_key", "plan",
-           "read_token", "update_key"]  # fmt: skip
+__all__ = [
+    "AGENT_KINDS",
+    "DeskPatience",
+    "Plan",
+    "TicketLedger",
+    "TicketSink",
+    "UpdateBudget",
+    "budget_from_config",
+    "desk_from_config",
+    "for_agent",
+    "idempotency_key",
+    "plan",
+    "read_token",
+    "update_key",
+]

@@ -109,12 +109,18 @@ class ZendeskAccount:
 
 
 class TicketDesk(Protocol):
-    def create_ticket(self, draft: TicketDraft, attachments: Sequence[Attachment],
-                      idempotency_key: str) -> int: ...  # fmt: skip
+    def create_ticket(
+        self, draft: TicketDraft, attachments: Sequence[Attachment], idempotency_key: str
+    ) -> int: ...
 
-    def update_ticket(self, ticket_id: int, draft: TicketDraft, note: str | None,
-                      attachments: Sequence[Attachment],
-                      note_key: str | None = None) -> None: ...  # fmt: skip
+    def update_ticket(
+        self,
+        ticket_id: int,
+        draft: TicketDraft,
+        note: str | None,
+        attachments: Sequence[Attachment],
+        note_key: str | None = None,
+    ) -> None: ...
 
     def has_note(self, ticket_id: int, key: str) -> bool:
         """Whether an update marked `key` (a note's marker) is on the ticket."""
@@ -124,14 +130,26 @@ class TicketDesk(Protocol):
 
     def find_ticket(self, external_id: str) -> int | None: ...
 
-    def create_followup(self, closed_id: int, draft: TicketDraft,
-                        attachments: Sequence[Attachment], idempotency_key: str) -> int: ...
+    def create_followup(
+        self,
+        closed_id: int,
+        draft: TicketDraft,
+        attachments: Sequence[Attachment],
+        idempotency_key: str,
+    ) -> int: ...
 
     def setup_fields(self, names: ZendeskNames) -> dict[str, int]: ...
 
-    def amend(self, ticket_id: int, *, note: str | None = None,
-              fields: Mapping[str, FieldValue] | None = None, add_tags: Sequence[str] = (),
-              remove_tags: Sequence[str] = (), note_key: str | None = None) -> None:  # fmt: skip
+    def amend(
+        self,
+        ticket_id: int,
+        *,
+        note: str | None = None,
+        fields: Mapping[str, FieldValue] | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        note_key: str | None = None,
+    ) -> None:
         """One update of parts of a ticket: a private note, fields by logical name, tags.
         With a note, made once: marked `note_key` (else a marker from the note's text)."""
         ...
@@ -174,9 +192,13 @@ class _DeskSession(requests.Session):
     with `_AlreadyApplied` instead of being sent again.
     """
 
-    def __init__(self, counter: CallCounter, policy: RetryPolicy,
-                 sleep: Callable[[float], None],
-                 observer: CallObserver | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        counter: CallCounter,
+        policy: RetryPolicy,
+        sleep: Callable[[float], None],
+        observer: CallObserver | None = None,
+    ) -> None:
         super().__init__()
         self.observer = observer or (lambda kind, status: None)
         self.counter = counter
@@ -187,8 +209,9 @@ class _DeskSession(requests.Session):
         self.in_doubt = False  # the last guarded call ended with its answer lost
 
     @contextmanager
-    def call_options(self, headers: Mapping[str, str] | None = None,
-                     guard: Callable[[], bool] | None = None) -> Iterator[None]:  # fmt: skip
+    def call_options(
+        self, headers: Mapping[str, str] | None = None, guard: Callable[[], bool] | None = None
+    ) -> Iterator[None]:
         self.extra, self.guard, self.in_doubt = dict(headers or {}), guard, False
         try:
             yield
@@ -198,8 +221,9 @@ class _DeskSession(requests.Session):
     def headers_for_call(self, headers: Mapping[str, str]) -> Any:
         return self.call_options(headers)
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any,
-                **kwargs: Any) -> requests.Response:  # fmt: skip
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         method_s = method.decode() if isinstance(method, bytes) else str(method)
         url_s = url.decode() if isinstance(url, bytes) else str(url)
         extra, guard = self.extra, self.guard
@@ -209,9 +233,15 @@ class _DeskSession(requests.Session):
         finally:
             self.extra, self.guard = extra, guard
 
-    def _request(self, method_s: str, url_s: str, extra: Mapping[str, str],
-                 guard: Callable[[], bool] | None, *args: Any,
-                 **kwargs: Any) -> requests.Response:  # fmt: skip
+    def _request(
+        self,
+        method_s: str,
+        url_s: str,
+        extra: Mapping[str, str],
+        guard: Callable[[], bool] | None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> requests.Response:
         if extra:
             kwargs["headers"] = {**(kwargs.get("headers") or {}), **extra}
         kind = _kind(method_s.upper(), url_s)
@@ -249,12 +279,14 @@ class _DeskSession(requests.Session):
                     retry_after = wait
                 if retry_after is not None and retry_after > policy.max_retry_after:
                     self.in_doubt = doubt and guard is not None
-                    raise DeskUnavailable(f"Zendesk asks to wait {retry_after:.0f} s "
-                                          f"({status})", retry_after)  # fmt: skip
+                    raise DeskUnavailable(
+                        f"Zendesk asks to wait {retry_after:.0f} s ({status})", retry_after
+                    )
                 if last:
                     self.in_doubt = doubt and guard is not None
-                    raise DeskUnavailable(f"Zendesk answered {status} {policy.attempts} times",
-                                          retry_after)  # fmt: skip
+                    raise DeskUnavailable(
+                        f"Zendesk answered {status} {policy.attempts} times", retry_after
+                    )
                 delay = retry_after if retry_after is not None else wait
             self.counter.retries += 1
             log.info("Zendesk busy or failing; retrying in %.1f s", delay)
@@ -273,9 +305,15 @@ def _refused(exc: Exception) -> bool:
             return True
         if "Connection refused" in str(current) or "NewConnectionError" in repr(current):
             return True
-        current = current.__cause__ or current.__context__ or (
-            current.args[0] if current.args and isinstance(current.args[0], BaseException)
-            else None)  # fmt: skip
+        current = (
+            current.__cause__
+            or current.__context__
+            or (
+                current.args[0]
+                if current.args and isinstance(current.args[0], BaseException)
+                else None
+            )
+        )
     return False
 
 
@@ -300,9 +338,11 @@ def _error_of(exc: APIException) -> tuple[int | None, str | None, dict[str, Any]
         body = {}
     error = body.get("error")
     details = body.get("details")
-    return (int(status) if status is not None else None,
-            error if isinstance(error, str) else None,
-            details if isinstance(details, dict) else {})  # fmt: skip
+    return (
+        int(status) if status is not None else None,
+        error if isinstance(error, str) else None,
+        details if isinstance(details, dict) else {},
+    )
 
 
 @contextmanager
@@ -346,10 +386,15 @@ def _force_base_url(base_url: str) -> None:
 class ZenpyDesk:
     """`TicketDesk` on a Zendesk account, through zenpy."""
 
-    def __init__(self, account: ZendeskAccount, names: ZendeskNames, counter: CallCounter,
-                 retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 observer: CallObserver | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        account: ZendeskAccount,
+        names: ZendeskNames,
+        counter: CallCounter,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        observer: CallObserver | None = None,
+    ) -> None:
         """`observer(kind, status)`: each HTTP answer (or "error"), retries included."""
         self.names = names
         self.counter = counter
@@ -357,11 +402,20 @@ class ZenpyDesk:
             _force_base_url(account.base_url)
         self._session = _DeskSession(counter, retry or RetryPolicy(), sleep, observer)
         # requests takes (connect, read); zenpy hands its timeout to every call
-        timeout: Any = (account.timeout if account.connect_timeout is None
-                        else (account.connect_timeout, account.timeout))  # fmt: skip
-        self._zenpy = Zenpy(subdomain=account.subdomain, domain=account.domain,
-                            email=account.email, token=account.token, session=self._session,
-                            timeout=timeout, disable_cache=True)  # fmt: skip
+        timeout: Any = (
+            account.timeout
+            if account.connect_timeout is None
+            else (account.connect_timeout, account.timeout)
+        )
+        self._zenpy = Zenpy(
+            subdomain=account.subdomain,
+            domain=account.domain,
+            email=account.email,
+            token=account.token,
+            session=self._session,
+            timeout=timeout,
+            disable_cache=True,
+        )
         self._in_doubt: set[tuple[int, str]] = set()  # (ticket, marker): answer lost
 
     # --- the parts of a ticket ---------------------------------------------------
@@ -371,8 +425,10 @@ class ZenpyDesk:
         for att in attachments:
             with _mapped(f"upload {att.filename}"):
                 upload = self._zenpy.attachments.upload(
-                    io.BytesIO(att.payload), target_name=att.filename,
-                    content_type=att.content_type or "application/octet-stream")  # fmt: skip
+                    io.BytesIO(att.payload),
+                    target_name=att.filename,
+                    content_type=att.content_type or "application/octet-stream",
+                )
             tokens.append(str(upload.token))
         return tokens
 
@@ -388,35 +444,58 @@ class ZenpyDesk:
     def _note(self, draft: TicketDraft, change: str | None, tokens: list[str]) -> Comment:
         html = draft.note_html
         if change:
-            html = ("<p><strong>" + escape(change.splitlines()[0]) + "</strong><br>"
-                    + "<br>".join(escape(line) for line in change.splitlines()[1:])
-                    + "</p><hr>" + html)  # fmt: skip
+            html = (
+                "<p><strong>"
+                + escape(change.splitlines()[0])
+                + "</strong><br>"
+                + "<br>".join(escape(line) for line in change.splitlines()[1:])
+                + "</p><hr>"
+                + html
+            )
         return Comment(html_body=html, public=False, uploads=tokens)
 
     # --- TicketDesk ------------------------------------------------------------------
 
-    def create_ticket(self, draft: TicketDraft, attachments: Sequence[Attachment],
-                      idempotency_key: str) -> int:  # fmt: skip
+    def create_ticket(
+        self, draft: TicketDraft, attachments: Sequence[Attachment], idempotency_key: str
+    ) -> int:
         return self._create(draft, attachments, idempotency_key, None)
 
-    def create_followup(self, closed_id: int, draft: TicketDraft,
-                        attachments: Sequence[Attachment], idempotency_key: str) -> int:
+    def create_followup(
+        self,
+        closed_id: int,
+        draft: TicketDraft,
+        attachments: Sequence[Attachment],
+        idempotency_key: str,
+    ) -> int:
         return self._create(draft, attachments, idempotency_key, closed_id)
 
-    def _create(self, draft: TicketDraft, attachments: Sequence[Attachment], key: str,
-                followup_of: int | None) -> int:  # fmt: skip
+    def _create(
+        self,
+        draft: TicketDraft,
+        attachments: Sequence[Attachment],
+        key: str,
+        followup_of: int | None,
+    ) -> int:
         tokens = self._upload(attachments)
-        ticket = Ticket(subject=draft.subject, comment=self._note(draft, None, tokens),
-                        tags=list(draft.tags), custom_fields=self._custom_fields(draft),
-                        external_id=key)  # fmt: skip
+        ticket = Ticket(
+            subject=draft.subject,
+            comment=self._note(draft, None, tokens),
+            tags=list(draft.tags),
+            custom_fields=self._custom_fields(draft),
+            external_id=key,
+        )
         if draft.requester_email:
-            ticket.requester = User(email=draft.requester_email,
-                                    name=draft.requester_name or draft.requester_email)
+            ticket.requester = User(
+                email=draft.requester_email, name=draft.requester_name or draft.requester_email
+            )
         if followup_of is not None:
             ticket.via_followup_source_id = followup_of
         try:
-            with _mapped("create a ticket"), self._session.headers_for_call(
-                    {"Idempotency-Key": key}):  # fmt: skip
+            with (
+                _mapped("create a ticket"),
+                self._session.headers_for_call({"Idempotency-Key": key}),
+            ):
                 audit = self._zenpy.tickets.create(ticket)
         except DeskRejected as exc:
             if exc.error != "IdempotentRequestError":
@@ -440,8 +519,14 @@ class ZenpyDesk:
                 return int(ticket.id)
         return None
 
-    def update_ticket(self, ticket_id: int, draft: TicketDraft, note: str | None,
-                      attachments: Sequence[Attachment], note_key: str | None = None) -> None:
+    def update_ticket(
+        self,
+        ticket_id: int,
+        draft: TicketDraft,
+        note: str | None,
+        attachments: Sequence[Attachment],
+        note_key: str | None = None,
+    ) -> None:
         """One update: a private note (what changed, then the whole picture), fields, tags.
 
         Tags are added and removed rather than replaced, so an agent's own tags stay.
@@ -453,9 +538,12 @@ class ZenpyDesk:
             return
         tokens = self._upload(attachments)
         unwanted = [t for t in self.names.managed_tags() if t not in draft.tags]
-        ticket = Ticket(id=ticket_id, subject=draft.subject,
-                        comment=self._note(draft, note, tokens),
-                        custom_fields=self._custom_fields(draft))  # fmt: skip
+        ticket = Ticket(
+            id=ticket_id,
+            subject=draft.subject,
+            comment=self._note(draft, note, tokens),
+            custom_fields=self._custom_fields(draft),
+        )
         ticket.additional_tags = list(draft.tags)
         ticket.remove_tags = unwanted
         self._update_once(ticket, ticket_id, marker)
@@ -485,12 +573,15 @@ class ZenpyDesk:
         """PUT the update with its marker; a lost answer is checked, not blindly repeated."""
         ticket.metadata = {NOTE_MARKER: marker}
         try:
-            with _mapped(f"update ticket {ticket_id}"), self._session.call_options(
-                    guard=lambda: self.has_note(ticket_id, marker)):  # fmt: skip
+            with (
+                _mapped(f"update ticket {ticket_id}"),
+                self._session.call_options(guard=lambda: self.has_note(ticket_id, marker)),
+            ):
                 self._zenpy.tickets.update(ticket)
         except _AlreadyApplied:
-            log.info("ticket %d: the update whose answer was lost is there; not repeated",
-                     ticket_id)  # fmt: skip
+            log.info(
+                "ticket %d: the update whose answer was lost is there; not repeated", ticket_id
+            )
         except DeskUnavailable:
             if self._session.in_doubt:
                 self._in_doubt.add((ticket_id, marker))
@@ -500,9 +591,16 @@ class ZenpyDesk:
         with _mapped(f"read ticket {ticket_id}"):
             return str(self._zenpy.tickets(id=ticket_id).status)
 
-    def amend(self, ticket_id: int, *, note: str | None = None,
-              fields: Mapping[str, FieldValue] | None = None, add_tags: Sequence[str] = (),
-              remove_tags: Sequence[str] = (), note_key: str | None = None) -> None:  # fmt: skip
+    def amend(
+        self,
+        ticket_id: int,
+        *,
+        note: str | None = None,
+        fields: Mapping[str, FieldValue] | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        note_key: str | None = None,
+    ) -> None:
         """One update; with a note it is made once (marked `note_key`, else by its text)."""
         marker = (note_key or note_marker(note)) if note else None
         if marker is not None and self._settled(ticket_id, marker):
@@ -513,8 +611,9 @@ class ZenpyDesk:
         if fields:
             ticket.custom_fields = [
                 CustomField(id=self.names.field_ids[name], value="" if value is None else value)
-                for name, value in fields.items() if name in self.names.field_ids
-            ]  # fmt: skip
+                for name, value in fields.items()
+                if name in self.names.field_ids
+            ]
         if add_tags:
             ticket.additional_tags = list(add_tags)
         if remove_tags:
@@ -533,10 +632,14 @@ class ZenpyDesk:
             with _mapped("read tickets"):
                 found = list(self._zenpy.tickets(ids=ids[start : start + 100]))
             for t in found:
-                values = {by_id[f["id"]]: f.get("value") for f in t.custom_fields or []
-                          if f.get("id") in by_id}  # fmt: skip
-                out[int(t.id)] = TicketState(int(t.id), str(t.status), values,
-                                             tuple(t.tags or ()), str(t.updated_at or ""))
+                values = {
+                    by_id[f["id"]]: f.get("value")
+                    for f in t.custom_fields or []
+                    if f.get("id") in by_id
+                }
+                out[int(t.id)] = TicketState(
+                    int(t.id), str(t.status), values, tuple(t.tags or ()), str(t.updated_at or "")
+                )
         return out
 
     def setup_fields(self, names: ZendeskNames) -> dict[str, int]:
@@ -549,11 +652,14 @@ class ZenpyDesk:
             title = names.title(name)
             found = existing.get(title)
             if found is not None and found.type != ftype:
-                raise DeskRejected(f"ticket field {title!r} exists with type {found.type}, "
-                                   f"not {ftype}; rename it or choose another title")  # fmt: skip
+                raise DeskRejected(
+                    f"ticket field {title!r} exists with type {found.type}, "
+                    f"not {ftype}; rename it or choose another title"
+                )
             if found is None:
-                spec = TicketField(type=ftype, title=title,
-                                   description=f"Filled by portbot ({name})")  # fmt: skip
+                spec = TicketField(
+                    type=ftype, title=title, description=f"Filled by portbot ({name})"
+                )
                 if ftype == "tagger":
                     spec.custom_field_options = options
                 with _mapped(f"create ticket field {title!r}"):
@@ -564,6 +670,7 @@ class ZenpyDesk:
                     if option["value"] not in have:
                         with _mapped(f"add option {option['value']} to {title!r}"):
                             self._zenpy.ticket_fields.create_or_update(
-                                found, CustomFieldOption(**option))
+                                found, CustomFieldOption(**option)
+                            )
             ids[name] = int(found.id)
         return ids

@@ -25,14 +25,25 @@ from parsers.model import Address
 
 _US_STATES = frozenset(usps.STATE_ABBREVIATIONS.values())
 _CA_PROVINCES = {
-    "AB": "ALBERTA", "BC": "BRITISH COLUMBIA", "MB": "MANITOBA", "NB": "NEW BRUNSWICK",
-    "NL": "NEWFOUNDLAND AND LABRADOR", "NS": "NOVA SCOTIA", "NT": "NORTHWEST TERRITORIES",
-    "NU": "NUNAVUT", "ON": "ONTARIO", "PE": "PRINCE EDWARD ISLAND", "QC": "QUEBEC",
-    "SK": "SASKATCHEWAN", "YT": "YUKON",
-}  # fmt: skip
-_STATE_NAMES = {name: code for name, code in usps.STATE_ABBREVIATIONS.items()} | {
-    name: code for code, name in _CA_PROVINCES.items()
-} | {"QUÉBEC": "QC", "PQ": "QC"}
+    "AB": "ALBERTA",
+    "BC": "BRITISH COLUMBIA",
+    "MB": "MANITOBA",
+    "NB": "NEW BRUNSWICK",
+    "NL": "NEWFOUNDLAND AND LABRADOR",
+    "NS": "NOVA SCOTIA",
+    "NT": "NORTHWEST TERRITORIES",
+    "NU": "NUNAVUT",
+    "ON": "ONTARIO",
+    "PE": "PRINCE EDWARD ISLAND",
+    "QC": "QUEBEC",
+    "SK": "SASKATCHEWAN",
+    "YT": "YUKON",
+}
+_STATE_NAMES = (
+    {name: code for name, code in usps.STATE_ABBREVIATIONS.items()}
+    | {name: code for code, name in _CA_PROVINCES.items()}
+    | {"QUÉBEC": "QC", "PQ": "QC"}
+)
 
 _ZIP = r"(?P<zip>\d{5}(?:[- ]?\d{4})?)"
 _POSTAL = r"(?P<postal>[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ -]?\d[ABCEGHJ-NPRSTV-Z]\d)"
@@ -80,8 +91,13 @@ def _recase(normalised: str, original: str) -> str:
 
 
 def _normalise_us_street(street: str, city: str, state: str, zip_code: str) -> str:
-    record = {"address_line_1": street, "address_line_2": None, "city": city,
-              "state": state, "postal_code": zip_code[:5]}  # fmt: skip
+    record = {
+        "address_line_1": street,
+        "address_line_2": None,
+        "city": city,
+        "state": state,
+        "postal_code": zip_code[:5],
+    }
     try:
         out = normalize_address_record(record)
         line = " ".join(p for p in (out.get("address_line_1"), out.get("address_line_2")) if p)
@@ -120,8 +136,9 @@ _STREET_TYPES = frozenset(usps.STREET_TYPE_ABBREVIATIONS) | frozenset(
 _UNIT_WORDS = frozenset({"STE", "SUITE", "UNIT", "APT", "RM", "ROOM", "FL", "FLOOR", "#"})
 
 
-def _split_after_street_type(head: str, tokens: list[tuple[str, str]], street: str,
-                             city: str) -> tuple[str, str]:  # fmt: skip
+def _split_after_street_type(
+    head: str, tokens: list[tuple[str, str]], street: str, city: str
+) -> tuple[str, str]:
     """ "9473 Cedar Place Albuquerque" (no place the tagger knows): the street ends with
     its type word (and a unit after it); the words after that are the city."""
     if street and not street.isdigit():
@@ -162,10 +179,12 @@ def _ocr_postal(text: str) -> str:
     if m is None:
         return text
     code = (m.group("a") + m.group("b")).upper()
-    fixed = "".join(ch.translate(_AS_LETTER if i % 2 == 0 else _AS_DIGIT)
-                    for i, ch in enumerate(code))  # fmt: skip
-    return (text[: m.start("a")] + fixed[:3] + (m.group("gap") or " ") + fixed[3:]
-            + text[m.end("b") :])
+    fixed = "".join(
+        ch.translate(_AS_LETTER if i % 2 == 0 else _AS_DIGIT) for i, ch in enumerate(code)
+    )
+    return (
+        text[: m.start("a")] + fixed[:3] + (m.group("gap") or " ") + fixed[3:] + text[m.end("b") :]
+    )
 
 
 def parse_address(text: str | Sequence[str]) -> Address | None:
@@ -200,8 +219,9 @@ def parse_address(text: str | Sequence[str]) -> Address | None:
         postal = m.group("postal").upper().replace("-", " ")
         if " " not in postal:
             postal = postal[:3] + " " + postal[3:]
-        return Address(street=street or None, city=city or None, state=state, zip=postal,
-                       po_box=po_box)  # fmt: skip
+        return Address(
+            street=street or None, city=city or None, state=state, zip=postal, po_box=po_box
+        )
     if state not in _US_STATES:
         return None
     zip_code = m.group("zip").replace(" ", "-")
@@ -211,8 +231,9 @@ def parse_address(text: str | Sequence[str]) -> Address | None:
         street = _normalise_us_street(street, city, state, zip_code)
     elif street:
         street = _recase(" ".join(_fold(street).replace("P O BOX", "PO BOX").split()), street)
-    return Address(street=street or None, city=city or None, state=state, zip=zip_code,
-                   po_box=po_box)  # fmt: skip
+    return Address(
+        street=street or None, city=city or None, state=state, zip=zip_code, po_box=po_box
+    )
 
 
 # A region code, then a ZIP or postal code with a slip: its first token holds a digit.

@@ -174,8 +174,14 @@ _BTN_LABEL = re.compile(
 _ANY_LABEL = re.compile(
     "|".join(
         p.pattern
-        for p in (_DATE_LABEL, _ACCOUNT_LABEL, _NAME_LABEL, _SERVICE_ADDRESS_LABEL,
-                  _OTHER_ADDRESS_LABEL, _BTN_LABEL)
+        for p in (
+            _DATE_LABEL,
+            _ACCOUNT_LABEL,
+            _NAME_LABEL,
+            _SERVICE_ADDRESS_LABEL,
+            _OTHER_ADDRESS_LABEL,
+            _BTN_LABEL,
+        )
     )
     + r"|\b(?:(?:payment\s+)?due\s+date|payment\s+due|amount\s+due|total\s+(?:amount\s+)?due"
     r"|balance|billing\s+period|service\s+period|statement\s+period|page\s+\d|invoice\s+(?:number|#)"
@@ -206,7 +212,7 @@ def find_labels(layout: Layout, label: re.Pattern[str]) -> list[LabelHit]:
         if len(hits) >= _MAX_HITS:
             break
         for m in label.finditer(cell.text):
-            tail = LABEL_TAIL.match(cell.text[m.end():])
+            tail = LABEL_TAIL.match(cell.text[m.end() :])
             end = m.end() + (tail.end() if tail else 0)
             rest = cell.text[end:]
             nxt = _ANY_LABEL.search(rest)
@@ -252,13 +258,13 @@ def _standalone_dates(text: str) -> list[FoundDate]:
     found = find_dates(text)
     out = []
     for i, f in enumerate(found):
-        before = text[max(0, f.start - 12): f.start]
-        after = text[f.end: f.end + 12]
+        before = text[max(0, f.start - 12) : f.start]
+        after = text[f.end : f.end + 12]
         if re.search(r"(?:-|–|—|\bto|\bthrough|\bthru)\s*$", before, re.IGNORECASE):
             continue
         if re.match(r"\s*(?:-|–|—|to\b|through\b|thru\b)", after, re.IGNORECASE):
             continue
-        if i + 1 < len(found) and _RANGE_SEP.match(text[f.end: found[i + 1].start]):
+        if i + 1 < len(found) and _RANGE_SEP.match(text[f.end : found[i + 1].start]):
             continue
         out.append(f)
     # "Oct 3 - Nov 2, 2026": the first end has no year, so it is not a date; the
@@ -271,7 +277,7 @@ def _date_from_hit(layout: Layout, hit: LabelHit) -> dt.date | None:
         dates = _standalone_dates(hit.value)
         if dates:
             return dates[0].date
-        if hit.end < len(hit.cell.text) and not _ANY_LABEL.match(hit.cell.text[hit.end:].strip()):
+        if hit.end < len(hit.cell.text) and not _ANY_LABEL.match(hit.cell.text[hit.end :].strip()):
             return None  # the label's own cell holds something else
     right = layout.right_of(hit.cell)
     if right is not None and not _ANY_LABEL.match(right.text):
@@ -287,7 +293,8 @@ def _date_from_hit(layout: Layout, hit: LabelHit) -> dt.date | None:
         # A header row of labels over a row of values in one cell (OCR lines):
         # take the date in the same order as the date labels in the header.
         nth = sum(
-            1 for m in _ANY_LABEL.finditer(hit.cell.text[: hit.start])
+            1
+            for m in _ANY_LABEL.finditer(hit.cell.text[: hit.start])
             if re.search(r"date|due|period|pay", m.group(0), re.IGNORECASE)
         )
         if len(dates) > 1 and nth < len(dates):
@@ -335,9 +342,7 @@ def _unlabelled_date(layout: Layout) -> dt.date | None:
     return None
 
 
-_ACCOUNT_VALUE = re.compile(
-    r"(?<![\w-])(?=[\w-]*\d)[A-Za-z0-9][\w-]*(?:[ ](?=[\w-]*\d)[\w-]+)*"
-)
+_ACCOUNT_VALUE = re.compile(r"(?<![\w-])(?=[\w-]*\d)[A-Za-z0-9][\w-]*(?:[ ](?=[\w-]*\d)[\w-]+)*")
 
 
 def _account_number(layout: Layout) -> str | None:
@@ -363,6 +368,8 @@ _NAME_VALUE_BAD = re.compile(
     r"^\d|@|\b(?:number|date|address|account|page|total|due|amount|service|phone|www)\b",
     re.IGNORECASE,
 )
+
+
 def _words(name: str) -> frozenset[str]:
     text = resources.files("parsers").joinpath("data/bill_words.toml").read_text("utf-8")
     return frozenset(str(tomllib.loads(text)[name]).split())
@@ -449,9 +456,14 @@ def _block_from(lines: list[str]) -> _Block | None:
         return None
     names: list[str] = []
     start = 0
-    while start < len(lines) - 1 and not re.search(r"\d", lines[start]) and not re.match(
-        r"\s*(?:p\.?\s*o\.?\s*box|one|two|three|four|five|post\s+office)\b", lines[start],
-        re.IGNORECASE,
+    while (
+        start < len(lines) - 1
+        and not re.search(r"\d", lines[start])
+        and not re.match(
+            r"\s*(?:p\.?\s*o\.?\s*box|one|two|three|four|five|post\s+office)\b",
+            lines[start],
+            re.IGNORECASE,
+        )
     ):
         if _name_ok(lines[start]) and not _CARE_OF.match(lines[start]):
             names.append(lines[start])
@@ -519,9 +531,13 @@ def _block_in_parts(layout: Layout, value: str) -> _Block | None:
     if street is None:
         return None
     parts = _labelled_parts(layout)
-    address = Address(street=street.address.street, city=parts.get("city"),
-                      state=parts.get("state"), zip=parts.get("zip"),
-                      po_box=street.address.po_box)  # fmt: skip
+    address = Address(
+        street=street.address.street,
+        city=parts.get("city"),
+        state=parts.get("state"),
+        zip=parts.get("zip"),
+        po_box=street.address.po_box,
+    )
     return _Block(street.lines, None, address)
 
 
@@ -572,8 +588,11 @@ def _street_only(lines: list[str]) -> _Block | None:
     found = parse_address([first, "X, AK 99999"])
     if found is None or found.street is None:
         return None
-    return _Block((first,), None, Address(street=found.street, city=None, state=None, zip=None,
-                                          po_box=found.po_box))  # fmt: skip
+    return _Block(
+        (first,),
+        None,
+        Address(street=found.street, city=None, state=None, zip=None, po_box=found.po_box),
+    )
 
 
 _STREET_START = re.compile(r"^\d+[A-Za-z]?(?:-\d+)?,?\s+\S")
@@ -590,8 +609,12 @@ def _carriers_block(layout: Layout, top: Cell, bottom: Cell, block: _Block) -> b
     no name, right above it); a web address or a phone number just under it (a
     letterhead). A carrier's logo over the customer's named block does not count.
     """
-    column = [c for i in range(max(0, top.line - 1), bottom.line + 1)
-              for c in layout.cells[i] if _overlaps(c, top) or _overlaps(c, bottom)]  # fmt: skip
+    column = [
+        c
+        for i in range(max(0, top.line - 1), bottom.line + 1)
+        for c in layout.cells[i]
+        if _overlaps(c, top) or _overlaps(c, bottom)
+    ]
     if any(_REMIT.search(c.text) for c in column):
         return True
     if block.carrier:
@@ -607,7 +630,8 @@ def _carriers_block(layout: Layout, top: Cell, bottom: Cell, block: _Block) -> b
     for i in range(bottom.line + 1, min(len(layout.cells), bottom.line + 3)):
         for c in layout.cells[i]:
             if _overlaps(c, bottom) and (
-                _LETTERHEAD.search(c.text) or NANP_PATTERN.fullmatch(c.text.strip())
+                _LETTERHEAD.search(c.text)
+                or NANP_PATTERN.fullmatch(c.text.strip())
                 or re.fullmatch(r"1[-. ]?8\d\d[-. ]\d{3}[-. ]\d{4}", c.text.strip())
             ):
                 return True  # the carrier's phone or web address under its own address
@@ -703,8 +727,13 @@ def _best_block(layout: Layout) -> _Block | None:
         top, block = blocks[k]
         # A whole address on one line under a logo is a letterhead; a customer's block
         # puts the street on a line of its own.
-        return (int(block.address.po_box), -keys.count(keys[k]), int(block.name is None),
-                int(len(block.lines) < 2), layout.page_of(top.line))  # fmt: skip
+        return (
+            int(block.address.po_box),
+            -keys.count(keys[k]),
+            int(block.name is None),
+            int(len(block.lines) < 2),
+            layout.page_of(top.line),
+        )
 
     return blocks[min(range(len(blocks)), key=rank)][1]
 
@@ -775,8 +804,9 @@ def _btn(layout: Layout) -> str | None:
                 if m and not value[: m.start()].strip(" :#"):
                     e164 = to_e164(m.group(0))
                     # The carrier's toll-free line is never the account's own number.
-                    if e164 is not None and not (label is _PHONE_LABEL
-                                                 and parse_phone(e164).kind == "toll-free"):
+                    if e164 is not None and not (
+                        label is _PHONE_LABEL and parse_phone(e164).kind == "toll-free"
+                    ):
                         return e164
     return None
 
@@ -799,6 +829,8 @@ def _csr_code(raw: str) -> str:
     if code.endswith("N") and len(code) == 3 and code[0] in "AB":
         return code[0] + "TN"
     return code
+
+
 _CSR_NAME_CODES = ("BN1", "BN", "LN")
 
 
@@ -819,8 +851,9 @@ def _csr_fields(layout: Layout) -> _CsrFields | None:
     found = {code for code, _ in codes}
     if len(found & {"BN1", "BN", "LN", "BA1", "BA", "SA", "ATN", "BTN"}) < 2:
         return None
-    name = next((v for want in _CSR_NAME_CODES for c, v in codes if c == want and _name_ok(v)),
-                None)  # fmt: skip
+    name = next(
+        (v for want in _CSR_NAME_CODES for c, v in codes if c == want and _name_ok(v)), None
+    )
 
     def address_after(prefix: tuple[str, ...]) -> Address | None:
         for k, (code, value) in enumerate(codes):
@@ -828,8 +861,10 @@ def _csr_fields(layout: Layout) -> _CsrFields | None:
                 continue
             lines = [value]
             for nxt_code, nxt in codes[k + 1 : k + 4]:
-                if nxt_code in prefix or nxt_code in ("PO", "ZIP", "LOC") or (
-                    nxt_code.startswith("BA") and code.startswith("BA")
+                if (
+                    nxt_code in prefix
+                    or nxt_code in ("PO", "ZIP", "LOC")
+                    or (nxt_code.startswith("BA") and code.startswith("BA"))
                 ):
                     lines.append(nxt)
                     if _ZIP_TAIL.search(nxt):
@@ -846,8 +881,12 @@ def _csr_fields(layout: Layout) -> _CsrFields | None:
 
     service, billing = address_after(("SA",)), address_after(("BA1", "BA"))
     address = service or billing
-    if (service is not None and service.city is None and billing is not None
-            and address_key(service)[0] == address_key(billing)[0]):  # fmt: skip
+    if (
+        service is not None
+        and service.city is None
+        and billing is not None
+        and address_key(service)[0] == address_key(billing)[0]
+    ):
         # "SA 410 MAIN ST" with no city line: the billing block has the same street.
         address = billing
     btn = None
@@ -930,8 +969,6 @@ _BILL_WORDS: tuple[tuple[str, int], ...] = (
     (r"\binvoice\b|\bstatement\b|your\s+bill", 1),
     (r"remit|autopay|paperless", 1),
 )
-
-
 
 
 def weighted_matcher(words: tuple[tuple[str, int], ...]) -> Callable[[str], list[int]]:

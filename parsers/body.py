@@ -254,9 +254,28 @@ _AFTER_LABEL = re.compile(
 )
 # Words between a delimiter and a label: "..., and the PIN is 4821".
 _FILLERS = frozenset(
-    {"and", "the", "our", "my", "also", "plus", "with", "et", "le", "la", "l", "notre", "mon",
-     "ma", "votre", "new", "correct", "nouveau", "nouvelle"}
-)  # fmt: skip
+    {
+        "and",
+        "the",
+        "our",
+        "my",
+        "also",
+        "plus",
+        "with",
+        "et",
+        "le",
+        "la",
+        "l",
+        "notre",
+        "mon",
+        "ma",
+        "votre",
+        "new",
+        "correct",
+        "nouveau",
+        "nouvelle",
+    }
+)
 _MAX_STATEMENTS = 6  # statements read on one line; the rest stays in the last one
 _BULLET_CHARS = " \t-*•·>"
 
@@ -342,8 +361,12 @@ def _segment(line: _Line, start: int, label_end: int, stop: int) -> _Line:
     marked = after.group("sep") is not None or label.endswith("#")
     spaced = value_at > label_end and text[label_end].isspace()
     # "account holder Granite Builders Inc.": a label of several words, a space, a capital.
-    named = spaced and " " in label and value[:1].isupper() and field in ("account_name",
-                                                                       "current_carrier")
+    named = (
+        spaced
+        and " " in label
+        and value[:1].isupper()
+        and field in ("account_name", "current_carrier")
+    )
     if (marked and value) or (value and value[0] in "0123456789(+#" and spaced) or named:
         head = f"{canonical}: "
         rewritten = (head + value)[:_MAX_LINE]
@@ -422,9 +445,33 @@ _BUSINESS_LINE = re.compile(
     r"Corp\.?|Corporation|Co\.|Company|PLLC|LLP|L\.P\.|P\.A\.|PA|P\.C\.|PC|Ltée|Lt[ée]e)$"
 )
 _ABBREVIATIONS = frozenset(
-    {"inc", "co", "ltd", "corp", "jr", "sr", "bros", "assn", "intl", "mfg", "svc", "svcs",
-     "dept", "cie", "ltée", "ltee", "esq", "dr", "st", "p.a", "p.c", "l.l.c", "l.p", "s.a"}
-)  # fmt: skip
+    {
+        "inc",
+        "co",
+        "ltd",
+        "corp",
+        "jr",
+        "sr",
+        "bros",
+        "assn",
+        "intl",
+        "mfg",
+        "svc",
+        "svcs",
+        "dept",
+        "cie",
+        "ltée",
+        "ltee",
+        "esq",
+        "dr",
+        "st",
+        "p.a",
+        "p.c",
+        "l.l.c",
+        "l.p",
+        "s.a",
+    }
+)
 
 
 # After an account number: "account number 5551212 under ACME LLC at 12 Main St".
@@ -669,7 +716,8 @@ _SSN_WORD = (
 _SSN_PATTERNS = (
     # "4 derniers chiffres du NAS : 7469" (Québec)
     re.compile(
-        r"\b(?:4|quatre)\s+derniers\s+chiffres\s+(?:du\s+|de\s+la\s+|de\s+)?" + _SSN_WORD
+        r"\b(?:4|quatre)\s+derniers\s+chiffres\s+(?:du\s+|de\s+la\s+|de\s+)?"
+        + _SSN_WORD
         + r"\s*(?:[:#=\-–]|\best\b|\bsont\b)*\s*(?P<v>\d{4})\b",
         re.I,
     ),
@@ -910,8 +958,10 @@ def _port_matches(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, in
         and not any(a <= m.start() < b for a, b in spans)
     ]
     first = _LISTED_FIRST.match(text)
-    if first is not None and not any(a <= first.start("n") < b for a, b, _ in found) and not any(
-        a <= first.start("n") < b for a, b in spans
+    if (
+        first is not None
+        and not any(a <= first.start("n") < b for a, b, _ in found)
+        and not any(a <= first.start("n") < b for a, b in spans)
     ):
         # A listed number with an impossible area code ("(150) 379-8898") is still the
         # customer's: the rules call it invalid rather than it silently vanishing.
@@ -941,9 +991,18 @@ def _numbers(lines: list[_Line], excluded: set[int], claimed: Spans) -> list[Num
         number_list = rows_from_table(cells)
         if number_list is not None and number_list.rows:
             # A column of notes ("main line", "fax") is no column of users.
-            found.extend(_Found(replace(entry, assignee_name=_assignee_name(entry.assignee_name)
-                                        if entry.assignee_name else None), True)
-                         for entry in number_list.rows)  # fmt: skip
+            found.extend(
+                _Found(
+                    replace(
+                        entry,
+                        assignee_name=_assignee_name(entry.assignee_name)
+                        if entry.assignee_name
+                        else None,
+                    ),
+                    True,
+                )
+                for entry in number_list.rows
+            )
             table_lines.update(line.n for line in block)
     in_section = False
     previous_blank = True
@@ -987,8 +1046,13 @@ def _numbers(lines: list[_Line], excluded: set[int], claimed: Spans) -> list[Num
             prefix = text[:start] if len(matches) == 1 and _NAME_PREFIX.match(text) else ""
             lead = text[matches[j - 1][1] if j else 0 : start]
             entry = _entry(raw, text[stop:end], prefix, lead)
-            found.append(_Found(entry, listed_here and reference_digits(raw) is None,
-                                enumerated=not listed and listed_here))
+            found.append(
+                _Found(
+                    entry,
+                    listed_here and reference_digits(raw) is None,
+                    enumerated=not listed and listed_here,
+                )
+            )
     # A sentence's enumeration stands for the list only where no list names the number.
     in_lists = {_key(f.entry.raw) for f in found if f.listed and not f.enumerated}
     for f in found:
@@ -1078,7 +1142,8 @@ def _key(raw: str) -> str:
 
 _PIN_BEFORE = re.compile(
     _PIN_WORD + r"\s+(?:for|on|of|du|de|pour)\s+(?:the\s+|le\s+|la\s+)?"
-    r"(?:(?:line|number|phone|ligne|num[ée]ro)\s+)?$", re.I
+    r"(?:(?:line|number|phone|ligne|num[ée]ro)\s+)?$",
+    re.I,
 )
 _VALUE_AFTER = re.compile(
     r"^\s*(?:(?:line|number|phone)\s+)?(?:(?:[:=]|-|–|\bis\b|\bshould\s+be\b|\bwill\s+be\b)\s*)?"
@@ -1197,8 +1262,11 @@ def _aligned_tables(lines: list[_Line]) -> Iterator[tuple[list[_Line], list[list
     run: list[_Line] = []
     for line in [*lines, _Line(-2, "")]:
         starts = bool(_LISTED_FIRST.match(line.text)) and bool(_GAP.search(line.text))
-        if starts and "\t" not in line.text and "|" not in line.text and (
-            not run or line.n == run[-1].n + 1
+        if (
+            starts
+            and "\t" not in line.text
+            and "|" not in line.text
+            and (not run or line.n == run[-1].n + 1)
         ):
             run.append(line)
             continue
@@ -1299,9 +1367,10 @@ def read_statements(text: str) -> Statements:
     entries = _numbers(lines, excluded, claimed)
     entries, pin_lines = _pins_under_numbers(lines, entries)
     porting = {
-        line.n for line in lines
+        line.n
+        for line in lines
         if line.n not in excluded and _port_matches(line.text, claimed.get(line.n, []))
-    }  # fmt: skip
+    }
     pin_for_all = _pin_for_all([s for s in segments if s.n not in pin_lines], porting)
     no_pin = _no_pin_stated(lines)
     return Statements(

@@ -38,10 +38,16 @@ __all__ = [
 
 NoticeKind = Literal["submitted", "approved", "rejected", "foc", "completed", "cancelled"]
 ReasonCode = Literal[
-    "wrong_pin", "name_mismatch", "address_mismatch", "btn_mismatch",
-    "account_number_mismatch", "unauthorised_requester", "pending_order",
-    "number_not_portable", "other",
-]  # fmt: skip
+    "wrong_pin",
+    "name_mismatch",
+    "address_mismatch",
+    "btn_mismatch",
+    "account_number_mismatch",
+    "unauthorised_requester",
+    "pending_order",
+    "number_not_portable",
+    "other",
+]
 NOTICE_KINDS: tuple[str, ...] = get_args(NoticeKind)
 REASON_CODES: tuple[str, ...] = get_args(ReasonCode)
 
@@ -144,14 +150,18 @@ def _partner(i: int, entry: Mapping[str, Any]) -> Partner:
     for j, status in enumerate(entry.get("status", [])):
         kind = status.get("kind")
         if kind not in NOTICE_KINDS:
-            raise ValueError(f"{where}, status #{j + 1}: kind must be one of "
-                             f"{', '.join(NOTICE_KINDS)}, not {kind!r}")  # fmt: skip
+            raise ValueError(
+                f"{where}, status #{j + 1}: kind must be one of "
+                f"{', '.join(NOTICE_KINDS)}, not {kind!r}"
+            )
         pats = _compile(f"{where}, status {status.get('status', kind)}", status.get("patterns"))
         statuses.append(Status(cast(NoticeKind, kind), str(status.get("status", kind)), pats))
     if not statuses:
         raise ValueError(f"{where}: no [[partner.status]] entries")
-    codes = {str(k): _reason_code(f"{where}, reject code {k}", v)
-             for k, v in entry.get("reject_codes", {}).items()}  # fmt: skip
+    codes = {
+        str(k): _reason_code(f"{where}, reject code {k}", v)
+        for k, v in entry.get("reject_codes", {}).items()
+    }
     id_patterns = _compile(f"{where}, order_id", entry.get("order_id"))
     for pattern in (*id_patterns, *_compile(f"{where}, customer_ref", entry.get("customer_ref"))):
         if pattern.groups < 1:
@@ -243,10 +253,13 @@ def _partner_for(message: Message, patterns: NoticePatterns) -> tuple[Partner, s
             return partner, message.body or ""
         if partner.sends(message.forwarded_from) and message.forwarded_from:
             # The colleague's note above the forward has their own signature and numbers.
-            head = re.compile(rf"^[ \t>]*From:.*{re.escape(message.forwarded_from)}"
-                              r"|^-+ Attached message from ", re.I | re.M)  # fmt: skip
+            head = re.compile(
+                rf"^[ \t>]*From:.*{re.escape(message.forwarded_from)}"
+                r"|^-+ Attached message from ",
+                re.I | re.M,
+            )
             m = head.search(message.body or "")
-            return partner, (message.body or "")[m.start():] if m else message.body or ""
+            return partner, (message.body or "")[m.start() :] if m else message.body or ""
     return None
 
 
@@ -270,7 +283,7 @@ def _date(partner: Partner, text: str) -> dt.date | None:
     for pattern in partner.date:
         for m in pattern.finditer(text):
             line_end = text.find("\n", m.end())
-            tail = text[m.end(): line_end if line_end >= 0 else None][:_DATE_REACH + 40]
+            tail = text[m.end() : line_end if line_end >= 0 else None][: _DATE_REACH + 40]
             found = find_dates(tail)
             if found and found[0].start <= _DATE_REACH:
                 return found[0].date
@@ -353,8 +366,11 @@ def read_notice(message: Message, patterns: NoticePatterns | None = None) -> Car
     codes: tuple[ReasonCode, ...] = ()
     if status.kind == "rejected":
         reasons = _reasons(partner, body) or _reasons(partner, subject)
-        codes = (classify_reason("\n".join(reasons), patterns, partner.reject_codes)
-                 if reasons else ("other",))  # fmt: skip
+        codes = (
+            classify_reason("\n".join(reasons), patterns, partner.reject_codes)
+            if reasons
+            else ("other",)
+        )
     return CarrierNotice(
         partner=partner.name,
         kind=status.kind,

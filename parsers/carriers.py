@@ -131,8 +131,11 @@ def _explicit(text: str, statements: re.Pattern[str]) -> str | None:
         window = re.split(r"[.;!?\n](?:\s|$)|\n", window, maxsplit=1)[0]
         # In a statement, a strict alias still has to be capitalised ("a consolidated bill").
         # "from our current provider to Lofty": the destination is no current carrier.
-        hits = [h for h in (m.loose.search(window), m.strict.search(window))
-                if h and not _DESTINATION_BEFORE.search(window[: h.start()])]  # fmt: skip
+        hits = [
+            h
+            for h in (m.loose.search(window), m.strict.search(window))
+            if h and not _DESTINATION_BEFORE.search(window[: h.start()])
+        ]
         if hits:
             return _name_of(min(hits, key=lambda h: h.start()).group(1))
         whole = _fold(window.strip(" .,;:!*_\"'"))
@@ -182,8 +185,27 @@ _SENTENCE_CARRIER = re.compile(
     r"(?=\s*(?:[.,;:!)]|$|\s+(?:to|and|for|in|are|is|was)\b))",
     re.M,
 )
-_NOT_A_CARRIER = frozenset({"our", "the", "my", "them", "it", "us", "here", "there", "a", "an",
-                            "current", "existing", "old", "previous", "this", "that", "you"})
+_NOT_A_CARRIER = frozenset(
+    {
+        "our",
+        "the",
+        "my",
+        "them",
+        "it",
+        "us",
+        "here",
+        "there",
+        "a",
+        "an",
+        "current",
+        "existing",
+        "old",
+        "previous",
+        "this",
+        "that",
+        "you",
+    }
+)
 
 
 def stated_carrier(text: str) -> str | None:

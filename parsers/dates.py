@@ -11,11 +11,27 @@ import re
 from dataclasses import dataclass
 
 _MONTHS = {
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
-    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "may": 5,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
     # French (Québec bills): janvier, février, mars, avril, mai, juin, juillet, août, ...
-    "fév": 2, "fev": 2, "avr": 4, "mai": 5, "aoû": 8, "aou": 8, "déc": 12,  # juin, juil: below
-}  # fmt: skip
+    "fév": 2,
+    "fev": 2,
+    "avr": 4,
+    "mai": 5,
+    "aoû": 8,
+    "aou": 8,
+    "déc": 12,  # juin, juil: below
+}
 
 _MONTH = (
     r"(?P<mon>jan(?:uary|vier)?|feb(?:ruary)?|f[ée]v(?:rier)?|mar(?:ch|s)?|apr(?:il)?|avr(?:il)?"

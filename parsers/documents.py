@@ -62,8 +62,11 @@ def sniff(att: Attachment) -> Format:
     if (
         head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*", b"BM"))
         or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
-        or (head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc",
-                                                     b"heim", b"heis", b"avif"))
+        or (
+            head[4:8] == b"ftyp"
+            and head[8:12]
+            in (b"heic", b"heix", b"mif1", b"msf1", b"hevc", b"heim", b"heis", b"avif")
+        )
     ):
         return "image"
     if ext == "pdf":
@@ -106,8 +109,21 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
                     i += 2
                     continue
                 (length,) = struct.unpack(">H", data[i + 2 : i + 4])
-                if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD,
-                              0xCE, 0xCF):  # fmt: skip
+                if marker in (
+                    0xC0,
+                    0xC1,
+                    0xC2,
+                    0xC3,
+                    0xC5,
+                    0xC6,
+                    0xC7,
+                    0xC9,
+                    0xCA,
+                    0xCB,
+                    0xCD,
+                    0xCE,
+                    0xCF,
+                ):
                     h, w = struct.unpack(">HH", data[i + 5 : i + 9])
                     return int(w), int(h)
                 i += 2 + length
@@ -127,8 +143,9 @@ def _kind_from_name(filename: str, fallback: DocKind) -> DocKind:
 
 
 def _unreadable(att: Attachment, reason: str, fallback: DocKind) -> Document:
-    return Document(filename=att.filename, kind=_kind_from_name(att.filename, fallback),
-                    error=reason)  # fmt: skip
+    return Document(
+        filename=att.filename, kind=_kind_from_name(att.filename, fallback), error=reason
+    )
 
 
 # Signs of a bill that bill_score (English carrier bills) does not weigh: French
@@ -137,20 +154,31 @@ _MORE_BILL_WORDS: tuple[tuple[str, int], ...] = (
     (r"\bfacture\b|relev[ée]\s+de\s+compte|[ée]tat\s+de\s+compte", 2),
     (r"num[ée]ro\s+(?:de|du)\s+compte|\bn[o°º]\.?\s+de\s+compte", 2),
     (r"date\s+de\s+(?:la\s+)?(?:facturation|facture)|date\s+du\s+relev[ée]", 3),
-    (r"montant\s+(?:d[uû]|total|[àa]\s+payer)|total\s+[àa]\s+payer|solde\s+(?:d[uû]|pr[ée]c[ée]dent)"
-     r"|date\s+d['’][ée]ch[ée]ance", 3),
+    (
+        r"montant\s+(?:d[uû]|total|[àa]\s+payer)|total\s+[àa]\s+payer|solde\s+(?:d[uû]|pr[ée]c[ée]dent)"
+        r"|date\s+d['’][ée]ch[ée]ance",
+        3,
+    ),
     (r"p[ée]riode\s+de\s+facturation|adresse\s+de\s+(?:service|facturation)", 2),
     (r"\btps\b|\btvq\b|\btvh\b|\bfrais\b", 1),
-    (r"\b(?:water|sewer|wastewater|stormwater|electric(?:ity)?|natural\s+gas|refuse|kwh"
-     r"|meter\s+(?:reading|number|read))\b", 1),
+    (
+        r"\b(?:water|sewer|wastewater|stormwater|electric(?:ity)?|natural\s+gas|refuse|kwh"
+        r"|meter\s+(?:reading|number|read))\b",
+        1,
+    ),
     (r"utility\s+(?:bill|statement)|utilities\s+(?:department|statement)|\bccf\b|\bgallons\b", 2),
-    (r"\bunlimited\b|talk\s*(?:&|and)\s*text|\bdata\s+plan\b|\bdevice\s+payment"
-     r"|\bplans?\s+(?:&|and)\s+(?:services|devices)|\bequipment\s+charges|one[\s-]time\s+charges",
-     1),
+    (
+        r"\bunlimited\b|talk\s*(?:&|and)\s*text|\bdata\s+plan\b|\bdevice\s+payment"
+        r"|\bplans?\s+(?:&|and)\s+(?:services|devices)|\bequipment\s+charges|one[\s-]time\s+charges",
+        1,
+    ),
     # A wireless bill's first page: plan headings, a total, "Due Dec 1", "Account 958112044".
     (r"here['’]?s\s+your\s+bill|your\s+(?:monthly\s+)?bill\s+for\b|\bplease\s+pay\b", 2),
-    (r"\bdue\s+(?:on\s+|by\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d"
-     r"|\bdue\s+(?:on\s+|by\s+)?\d{1,2}/\d{1,2}", 2),
+    (
+        r"\bdue\s+(?:on\s+|by\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d"
+        r"|\bdue\s+(?:on\s+|by\s+)?\d{1,2}/\d{1,2}",
+        2,
+    ),
     (r"\baccount\s*[:#]?\s*\d[\d\s-]{5,}\d", 2),
 )
 _MORE_BILL_WEIGHTS = weighted_matcher(_MORE_BILL_WORDS)
@@ -181,8 +209,11 @@ def _content_bill_score(text: DocText) -> int:
 
 def _legible(text: DocText) -> bool:
     """Does the text hold real words, rather than OCR's guesses at a blur?"""
-    words = [w for w in _REAL_WORD.findall(text.text[:20000])
-             if re.search(r"[aeiouyAEIOUY]", w) and len(set(w.lower())) > 1]  # fmt: skip
+    words = [
+        w
+        for w in _REAL_WORD.findall(text.text[:20000])
+        if re.search(r"[aeiouyAEIOUY]", w) and len(set(w.lower())) > 1
+    ]
     return len(words) >= _MIN_LEGIBLE_WORDS
 
 
@@ -241,14 +272,26 @@ def _read_text_document(
         # One PDF holding both the LOA and the bill: both are read.
         bill_pages, loa_pages = combined
         return Document(
-            filename=att.filename, kind=kind, ocr=ocr_used, bill=read_bill(bill_pages),
+            filename=att.filename,
+            kind=kind,
+            ocr=ocr_used,
+            bill=read_bill(bill_pages),
             loa=read_loa(loa_pages, signature_field_filled=field_filled, signature_ink=ink),
         )
     if kind == "bill":
         bill = read_bill(text)
-        if ocr_used and _content_bill_score(text) < _MIN_SCORE and not any(
-            (bill.bill_date, bill.account_name, bill.account_number, bill.service_address,
-             bill.billing_telephone_number)
+        if (
+            ocr_used
+            and _content_bill_score(text) < _MIN_SCORE
+            and not any(
+                (
+                    bill.bill_date,
+                    bill.account_name,
+                    bill.account_number,
+                    bill.service_address,
+                    bill.billing_telephone_number,
+                )
+            )
         ):
             # OCR read a few stray words of an illegible photo: nothing of a bill.
             return _unreadable(att, "the scan could not be read: OCR found no bill text", "bill")
@@ -308,17 +351,28 @@ def _read_image(att: Attachment, limits: Limits) -> Document:
     try:
         text = ocr.ocr_image(data, limits)
     except DocumentError as exc:
-        return replace(_unreadable(att, f"the image could not be read: {exc}", "bill"),
-                       ocr_pages=1, ocr_seconds=time.monotonic() - started)  # fmt: skip
+        return replace(
+            _unreadable(att, f"the image could not be read: {exc}", "bill"),
+            ocr_pages=1,
+            ocr_seconds=time.monotonic() - started,
+        )
     n, seconds = max(len(text.pages), 1), time.monotonic() - started
     if not _has_text(text):
-        return replace(_unreadable(att, "the image could not be read: OCR found no text", "bill"),
-                       ocr_pages=n, ocr_seconds=seconds)  # fmt: skip
+        return replace(
+            _unreadable(att, "the image could not be read: OCR found no text", "bill"),
+            ocr_pages=n,
+            ocr_seconds=seconds,
+        )
     # OCR text counts as OCR even if the helper forgot to say so.
-    pages = tuple(p if p.ocr else PageText(p.text, True, p.low_confidence, p.signature_ink)
-                  for p in text.pages)  # fmt: skip
-    return replace(_read_text_document(att, DocText(pages), field_filled=False, ink=False),
-                   ocr_pages=n, ocr_seconds=seconds)  # fmt: skip
+    pages = tuple(
+        p if p.ocr else PageText(p.text, True, p.low_confidence, p.signature_ink)
+        for p in text.pages
+    )
+    return replace(
+        _read_text_document(att, DocText(pages), field_filled=False, ink=False),
+        ocr_pages=n,
+        ocr_seconds=seconds,
+    )
 
 
 def _read_list(att: Attachment, fmt: Format) -> Document:
@@ -344,20 +398,23 @@ def read_attachment(att: Attachment, limits: Limits) -> Document:
         limit = limits.max_attachment_bytes / (1024 * 1024)
         fallback: DocKind = "number_list" if fmt in ("xlsx", "xls", "csv") else "bill"
         return _unreadable(
-            att, f"the attachment is too large to read ({mb:.1f} MB, the limit is {limit:.0f} MB)",
+            att,
+            f"the attachment is too large to read ({mb:.1f} MB, the limit is {limit:.0f} MB)",
             "other" if fmt == "txt" else fallback,
         )
     if not att.payload:
-        return _unreadable(att, "the attachment is empty", "bill" if fmt in ("pdf", "image")
-                           else "other")  # fmt: skip
+        return _unreadable(
+            att, "the attachment is empty", "bill" if fmt in ("pdf", "image") else "other"
+        )
     try:
         if fmt == "pdf":
             return _read_pdf(att, limits)
         if fmt == "image":
             return _read_image(att, limits)
         if fmt == "xls":
-            return _unreadable(att, "it is an old Excel .xls file, please send CSV or XLSX",
-                               "number_list")  # fmt: skip
+            return _unreadable(
+                att, "it is an old Excel .xls file, please send CSV or XLSX", "number_list"
+            )
         return _read_list(att, fmt)
     except DocumentError as exc:
         fallback = "number_list" if fmt in ("xlsx", "csv", "txt") else "bill"

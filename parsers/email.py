@@ -135,12 +135,24 @@ def _check_is_email(raw: bytes) -> None:
 
 
 _CHARSET_ALIASES = {
-    "iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252",
-    "ascii": "cp1252", "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
-    "ks_c_5601-1987": "cp949", "euc-kr": "cp949", "shift_jis": "cp932", "sjis": "cp932",
-    "iso-2022-jp": "iso2022_jp_ext", "iso-8859-8-i": "iso-8859-8", "big5": "big5hkscs",
-    "windows-874": "cp874", "tis-620": "cp874",
-}  # fmt: skip
+    "iso-8859-1": "cp1252",
+    "latin-1": "cp1252",
+    "latin1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "euc-kr": "cp949",
+    "shift_jis": "cp932",
+    "sjis": "cp932",
+    "iso-2022-jp": "iso2022_jp_ext",
+    "iso-8859-8-i": "iso-8859-8",
+    "big5": "big5hkscs",
+    "windows-874": "cp874",
+    "tis-620": "cp874",
+}
 
 
 def _bytes_to_text(data: bytes, charset: str | None) -> str:
@@ -298,10 +310,12 @@ class _Collector:
     def _alternative(self, children: list[email.message.Message], depth: int) -> None:
         """Plain text wins over HTML; other alternatives (calendar...) are kept as files."""
         plain = [
-            c for c in children
-            if c.get_content_type() == "text/plain" and not self._is_attachment(c)
+            c
+            for c in children
+            if c.get_content_type() == "text/plain"
+            and not self._is_attachment(c)
             and _part_text(c).strip()
-        ]  # fmt: skip
+        ]
         chosen: email.message.Message | None = plain[0] if plain else None
         if chosen is None:
             for c in children:
@@ -401,8 +415,14 @@ class _Collector:
         self.attachments.append(Attachment(filename=name, content_type=ctype, payload=payload))
 
 
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif",
-               "text/plain": ".txt", "text/csv": ".csv", "application/pdf": ".pdf"}  # fmt: skip
+_EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "text/plain": ".txt",
+    "text/csv": ".csv",
+    "application/pdf": ".pdf",
+}
 
 
 def _filename(part: email.message.Message) -> str | None:
@@ -708,10 +728,37 @@ def _outlook_block_at(lines: list[str], i: int) -> bool:
         m = _HDR_OTHER.match(line[:_MAX_LINE_SCAN])
         if m:
             found.add(m.group(1).lower())
-    has_date = bool(found & {"sent", "date", "gesendet", "datum", "envoyé", "envoye", "enviado",
-                             "inviato", "verzonden"})  # fmt: skip
-    has_to = bool(found & {"to", "subject", "an", "betreff", "à", "a", "objet", "para",
-                           "asunto", "oggetto", "aan", "onderwerp"})  # fmt: skip
+    has_date = bool(
+        found
+        & {
+            "sent",
+            "date",
+            "gesendet",
+            "datum",
+            "envoyé",
+            "envoye",
+            "enviado",
+            "inviato",
+            "verzonden",
+        }
+    )
+    has_to = bool(
+        found
+        & {
+            "to",
+            "subject",
+            "an",
+            "betreff",
+            "à",
+            "a",
+            "objet",
+            "para",
+            "asunto",
+            "oggetto",
+            "aan",
+            "onderwerp",
+        }
+    )
     return has_date and has_to
 
 

@@ -50,7 +50,15 @@ class Box:
 
 def _is_heif(data: bytes) -> bool:
     return data[4:8] == b"ftyp" and data[8:12] in {
-        b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif",
+        b"heic",
+        b"heix",
+        b"hevc",
+        b"hevx",
+        b"heim",
+        b"heis",
+        b"mif1",
+        b"msf1",
+        b"avif",
     }
 
 
@@ -250,8 +258,11 @@ def skew_angle(gray: Image.Image) -> float:
 def rotate(gray: Image.Image, degrees: float) -> Image.Image:
     """Turns counter-clockwise by `degrees`, filling the corners with white paper."""
     if degrees % 90 == 0:
-        turns = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180,
-                 270: Image.Transpose.ROTATE_270}
+        turns = {
+            90: Image.Transpose.ROTATE_90,
+            180: Image.Transpose.ROTATE_180,
+            270: Image.Transpose.ROTATE_270,
+        }
         key = int(degrees) % 360
         return gray.transpose(turns[key]) if key else gray
     return gray.rotate(degrees, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255)
@@ -332,8 +343,17 @@ def unwarp_page(gray: Image.Image) -> Image.Image:
     diag2 = np.hypot(*(quad[3] - quad[1]))
     # A sheet seen at an angle is still nearly a rectangle; anything else is a
     # misjudged outline (a shadow cut off a corner), and the photo is better left as is.
-    if min(top_w / bot_w, bot_w / top_w, left_h / right_h, right_h / left_h,
-           diag1 / diag2, diag2 / diag1) < 0.85:
+    if (
+        min(
+            top_w / bot_w,
+            bot_w / top_w,
+            left_h / right_h,
+            right_h / left_h,
+            diag1 / diag2,
+            diag2 / diag1,
+        )
+        < 0.85
+    ):
         return gray
     out_w = int(max(top_w, bot_w))
     out_h = int(max(left_h, right_h))
@@ -342,8 +362,11 @@ def unwarp_page(gray: Image.Image) -> Image.Image:
     dst = np.array([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]], dtype=np.float64)
     coeffs = _perspective_coeffs(dst, quad)
     sheet_img = gray.transform(
-        (out_w, out_h), Image.Transform.PERSPECTIVE, coeffs,
-        resample=Image.Resampling.BILINEAR, fillcolor=255,
+        (out_w, out_h),
+        Image.Transform.PERSPECTIVE,
+        coeffs,
+        resample=Image.Resampling.BILINEAR,
+        fillcolor=255,
     )
     # The sheet's shadowed edge left in the picture makes Tesseract take the text
     # beside it for part of a picture (a column of amounts went missing): trim it.
@@ -419,8 +442,10 @@ def ink_in_region(
     threshold = min(otsu_threshold(np.asarray(gray.reduce(4), dtype=np.uint8)), 170)
     dark = arr < threshold
     for b in words:
-        dark[max(0, b.top - top - 2): max(0, b.bottom - top + 2),
-             max(0, b.left - left - 2): max(0, b.right - left + 2)] = False
+        dark[
+            max(0, b.top - top - 2) : max(0, b.bottom - top + 2),
+            max(0, b.left - left - 2) : max(0, b.right - left + 2),
+        ] = False
     if scale < 1.0:
         small = Image.fromarray((dark * 255).astype(np.uint8)).resize(
             (max(1, round(dark.shape[1] * scale)), max(1, round(dark.shape[0] * scale))),
@@ -430,10 +455,13 @@ def ink_in_region(
     h_px = max(4, round(text_height * scale))
     dark = _without_rules(dark, run=3 * h_px)
     # Specks (toner, JPEG noise) go; pen strokes a few pixels wide stay.
-    dark = np.asarray(
-        Image.fromarray((dark * 255).astype(np.uint8)).filter(ImageFilter.MedianFilter(3)),
-        dtype=np.uint8,
-    ) > 127
+    dark = (
+        np.asarray(
+            Image.fromarray((dark * 255).astype(np.uint8)).filter(ImageFilter.MedianFilter(3)),
+            dtype=np.uint8,
+        )
+        > 127
+    )
     if dark.sum() < h_px:
         return False
     for c_top, c_left, c_bottom, c_right, count in _components(dark):
@@ -450,12 +478,14 @@ def _without_rules(dark: npt.NDArray[np.bool_], run: int) -> npt.NDArray[np.bool
     h, w = dark.shape
     if w < run:
         return dark
-    padded = np.concatenate([np.zeros((h, 1), dtype=np.int32),
-                             np.cumsum(dark, axis=1, dtype=np.int32)], axis=1)
+    padded = np.concatenate(
+        [np.zeros((h, 1), dtype=np.int32), np.cumsum(dark, axis=1, dtype=np.int32)], axis=1
+    )
     full = (padded[:, run:] - padded[:, :-run]) == run  # window starting at x is all dark
     # Every pixel covered by some all-dark window belongs to a line.
-    cover = np.concatenate([np.zeros((h, 1), dtype=np.int32),
-                            np.cumsum(full, axis=1, dtype=np.int32)], axis=1)
+    cover = np.concatenate(
+        [np.zeros((h, 1), dtype=np.int32), np.cumsum(full, axis=1, dtype=np.int32)], axis=1
+    )
     xs = np.arange(w)
     hi = np.minimum(xs + 1, full.shape[1])
     lo = np.minimum(np.maximum(0, xs - run + 1), hi)

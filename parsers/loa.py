@@ -117,7 +117,7 @@ def _is_heading(line: str) -> bool:
     m = _NUMBERS_HEADING.search(line)
     if m is None:
         return False
-    rest = line[m.end():]
+    rest = line[m.end() :]
     return len(line) < 70 or rest.lstrip().startswith(":") or bool(_LISTED_NUMBER.search(rest))
 
 
@@ -159,13 +159,14 @@ def _last_label(before_cells: str, before_in_cell: str) -> str:
     return previous[-45:] + " " + own
 
 
-def _name_values(layout: Layout, label: re.Pattern[str],
-                 skip_lines: frozenset[int] = frozenset()) -> Iterable[str]:  # fmt: skip
+def _name_values(
+    layout: Layout, label: re.Pattern[str], skip_lines: frozenset[int] = frozenset()
+) -> Iterable[str]:
     for cell in layout.all_cells():
         if cell.line in skip_lines:
             continue
         for m in label.finditer(cell.text):
-            rest = cell.text[m.end():]
+            rest = cell.text[m.end() :]
             tail = LABEL_TAIL.match(rest)
             value = _value_after(rest[tail.end() if tail else 0 :])
             if value:
@@ -211,7 +212,7 @@ _PROSE_NAME_END = re.compile(
 def _prose_name(text: str, *, writer_too: bool = True) -> str | None:
     flat = re.sub(r"[ \t]+", " ", text)
     for m in _PROSE_ACCOUNT.finditer(flat):
-        rest = flat[m.end(): m.end() + 120].replace("\n", " ")
+        rest = flat[m.end() : m.end() + 120].replace("\n", " ")
         end = _PROSE_NAME_END.search(rest)
         value = (rest[: end.start()] if end else rest).strip()
         if _good_name(value) and len(value.split()) <= 8 and value[:1].isupper():
@@ -298,7 +299,7 @@ def _signed_date(layout: Layout) -> dt.date | None:
 def _typed_signature(layout: Layout) -> bool:
     for cell in layout.all_cells():
         for m in _TYPED_SIGNATURE.finditer(cell.text):
-            values = [_value_after(cell.text[m.end():])]
+            values = [_value_after(cell.text[m.end() :])]
             if not values[0]:
                 right = layout.right_of(cell)
                 if right is not None and right.line == cell.line:
@@ -347,8 +348,11 @@ _LOA_WORDS: tuple[tuple[str, int], ...] = (
     (r"\bloa\b", 3),
     (r"authori[sz]ation\s+to\s+(?:port|transfer|switch)|port(?:ing)?\s+authori[sz]ation", 5),
     (r"\bauthori[sz]e[sd]?\b|\bautorise\b", 2),
-    (r"numbers?\s+to\s+(?:be\s+)?port|\bport(?:ed|ing|s)?\b|num[ée]ros?\s+[àa]\s+transf"
-     r"|\btransfert\b|portabilit[ée]", 2),
+    (
+        r"numbers?\s+to\s+(?:be\s+)?port|\bport(?:ed|ing|s)?\b|num[ée]ros?\s+[àa]\s+transf"
+        r"|\btransfert\b|portabilit[ée]",
+        2,
+    ),
     (r"signature|/s/", 2),
     (r"current\s+(?:carrier|provider|service\s+provider)|losing\s+carrier|fournisseur\s+actuel", 2),
     (r"authori[sz]ed\s+(?:signer|person|representative|by)|print(?:ed)?\s+name|title\s*:", 1),

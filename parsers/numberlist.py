@@ -59,13 +59,21 @@ def _header_role(cell: str) -> str | None:
     if not h or len(h) > 40 or len(h.split()) > 5:
         return None  # a title or a sentence, not a column name
     words = set(h.split())
-    if "email" in words or "e mail" in h or "mail" in words or raw.startswith("e-mail") or (
-        words & {"courriel", "courriels"}
+    if (
+        "email" in words
+        or "e mail" in h
+        or "mail" in words
+        or raw.startswith("e-mail")
+        or (words & {"courriel", "courriels"})
     ):
         return "email"
-    if words & {"pin", "pins", "passcode", "password", "nip"} or "pass code" in h or (
-        "security" in words and words & {"code", "pin"}
-    ) or "port out" in h or "transfer code" in h:
+    if (
+        words & {"pin", "pins", "passcode", "password", "nip"}
+        or "pass code" in h
+        or ("security" in words and words & {"code", "pin"})
+        or "port out" in h
+        or "transfer code" in h
+    ):
         return "pin"
     if words >= {"first", "last"} or h in {"full name", "contact", "user name", "nom complet"}:
         return "name"  # "First Last", "First & Last Name"
@@ -73,22 +81,70 @@ def _header_role(cell: str) -> str | None:
         "first" in words and "name" in words
     ):
         return "first"
-    if h in {"last", "last name", "lastname", "surname", "family name", "lname",
-             "nom de famille"} or ("last" in words and "name" in words):  # fmt: skip
+    if h in {
+        "last",
+        "last name",
+        "lastname",
+        "surname",
+        "family name",
+        "lname",
+        "nom de famille",
+    } or ("last" in words and "name" in words):
         return "last"
     if words & {"account", "acct", "ext", "extension", "order", "ticket", "zip", "fax"}:
         return None
-    if words & {
-        "phone", "phones", "number", "numbers", "did", "dids", "tn", "tns", "telephone",
-        "line", "lines", "mobile", "cell", "wireless", "#", "no", "num",
-    } or h in {"phone #", "tel", "tel #", "numero"} or words & {
-        "numero", "numeros", "telephone", "ligne", "lignes",
-    }:
+    if (
+        words
+        & {
+            "phone",
+            "phones",
+            "number",
+            "numbers",
+            "did",
+            "dids",
+            "tn",
+            "tns",
+            "telephone",
+            "line",
+            "lines",
+            "mobile",
+            "cell",
+            "wireless",
+            "#",
+            "no",
+            "num",
+        }
+        or h in {"phone #", "tel", "tel #", "numero"}
+        or words
+        & {
+            "numero",
+            "numeros",
+            "telephone",
+            "ligne",
+            "lignes",
+        }
+    ):
         return "number"
     if words & {
-        "name", "user", "username", "assign", "assignee", "assigned", "agent", "employee",
-        "owner", "person", "member", "staff", "who",
-        "nom", "utilisateur", "utilisatrice", "employe", "attribue", "personne",
+        "name",
+        "user",
+        "username",
+        "assign",
+        "assignee",
+        "assigned",
+        "agent",
+        "employee",
+        "owner",
+        "person",
+        "member",
+        "staff",
+        "who",
+        "nom",
+        "utilisateur",
+        "utilisatrice",
+        "employe",
+        "attribue",
+        "personne",
     }:
         return "name"
     return None
@@ -182,8 +238,11 @@ def _entries(rows: Iterable[Sequence[str]], cols: _Columns) -> list[NumberEntry]
         email = _cell(row, cols.email)
         if email is None and name is not None and _EMAIL_RE.match(name):
             name, email = None, name
-        out.append(NumberEntry(raw=number, pin=_cell(row, cols.pin), assignee_name=name,
-                               assignee_email=email))
+        out.append(
+            NumberEntry(
+                raw=number, pin=_cell(row, cols.pin), assignee_name=name, assignee_email=email
+            )
+        )
     return out
 
 
@@ -193,16 +252,19 @@ _LABELLED_CELL = re.compile(r"^\s*(?:pin|nip|passcode|pass\s+code)\s*[:#=-]?\s*(
 
 def rows_from_table(rows: Sequence[Sequence[str]]) -> NumberList | None:
     """Read table rows (the first may be a header) as a number list; None if not one."""
-    clean = [[_LABELLED_CELL.sub("", "" if c is None else str(c)) for c in row]
-             for row in rows[:_MAX_ROWS]]  # fmt: skip
+    clean = [
+        [_LABELLED_CELL.sub("", "" if c is None else str(c)) for c in row]
+        for row in rows[:_MAX_ROWS]
+    ]
     nonblank = [i for i, row in enumerate(clean) if any(c.strip() for c in row)]
     # The header is the row naming the most columns (a title row above it names one).
     best: tuple[int, int, _Columns] | None = None
     for i in nonblank[:_HEADER_SCAN_ROWS]:
         cols = _columns_from_header(clean[i])
         if cols is not None:
-            named = sum(x is not None for x in (cols.pin, cols.name, cols.first, cols.last,
-                                                 cols.email))  # fmt: skip
+            named = sum(
+                x is not None for x in (cols.pin, cols.name, cols.first, cols.last, cols.email)
+            )
             if best is None or named > best[0]:
                 best = (named, i, cols)
     if best is not None:
@@ -352,17 +414,16 @@ def read_xlsx(data: bytes) -> NumberList:
                     if len(rows) >= _MAX_ROWS:
                         break
                     rows.append(
-                        [_cell_text(getattr(c, "value", None), getattr(c, "number_format", None))
-                         for c in row]
+                        [
+                            _cell_text(getattr(c, "value", None), getattr(c, "number_format", None))
+                            for c in row
+                        ]
                     )
             except Exception as exc:  # malformed sheet XML
-                raise DocumentError(
-                    f"the spreadsheet is damaged ({type(exc).__name__})"
-                ) from exc
+                raise DocumentError(f"the spreadsheet is damaged ({type(exc).__name__})") from exc
             result = rows_from_table(rows)
             if result is not None:
                 return result
     finally:
         book.close()
     raise DocumentError("no column of phone numbers was found in the spreadsheet")
-

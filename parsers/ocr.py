@@ -198,9 +198,7 @@ def _tesseract(
         # on a noisy scan, and the fields of a bill or LOA are dark on light.
         cmd = ["tesseract", path, "stdout", "-c", "tessedit_do_invert=0", *(args or ["tsv"])]
         try:
-            done = subprocess.run(
-                cmd, capture_output=True, timeout=remaining, env=env, check=False
-            )
+            done = subprocess.run(cmd, capture_output=True, timeout=remaining, env=env, check=False)
         except FileNotFoundError as e:
             raise DocumentError(
                 "the scan could not be read: tesseract (OCR) is not installed"
@@ -265,8 +263,12 @@ def _join_split_numbers(words: list[Word]) -> list[Word]:
             and w.text[:1].isdigit()
             and 0 <= w.box.left - prev.box.right < 0.2 * max(prev.box.height, w.box.height)
         ):
-            box = Box(prev.box.left, min(prev.box.top, w.box.top), w.box.right,
-                      max(prev.box.bottom, w.box.bottom))
+            box = Box(
+                prev.box.left,
+                min(prev.box.top, w.box.top),
+                w.box.right,
+                max(prev.box.bottom, w.box.bottom),
+            )
             out[-1] = Word(prev.text + w.text, min(prev.conf, w.conf), box, w.line)
             continue
         out.append(w)
@@ -380,13 +382,33 @@ class _Line:
 
 _LABEL_WORDS = frozenset({"signature", "signatures", "sign", "signed"})
 # Closing words of a letter: the signature is written below them.
-_CLOSING_WORDS = frozenset({"sincerely", "regards", "respectfully", "truly", "cordialement",
-                            "salutations"})  # fmt: skip
+_CLOSING_WORDS = frozenset(
+    {"sincerely", "regards", "respectfully", "truly", "cordialement", "salutations"}
+)
 # Words that continue a signature label ("Signature du client :", "Signature of Customer").
-_LABEL_TAIL_WORDS = frozenset({
-    "du", "de", "la", "of", "the", "client", "cliente", "customer", "authorized", "authorised",
-    "autorisee", "autorise", "here", "applicant", "account", "holder", "titulaire", "by", "x",
-})  # fmt: skip
+_LABEL_TAIL_WORDS = frozenset(
+    {
+        "du",
+        "de",
+        "la",
+        "of",
+        "the",
+        "client",
+        "cliente",
+        "customer",
+        "authorized",
+        "authorised",
+        "autorisee",
+        "autorise",
+        "here",
+        "applicant",
+        "account",
+        "holder",
+        "titulaire",
+        "by",
+        "x",
+    }
+)
 # A fallback stroke must be this many label heights wide and high: a scrawled name,
 # not a printed word OCR read badly, a handwritten digit or a checkbox.
 _FREE_INK_WIDTH = 3.0
@@ -458,12 +480,22 @@ def signature_ink(gray: Image.Image, words: list[Word]) -> bool | None:
         ]
         right_end = min([*next_labels, end.right + 25 * h]) - h // 3
         beside = Box(end.right + h // 3, label.box.top - 2 * h, right_end, label.box.bottom + h)
-        above = Box(label.box.left - h, label.box.top - 3 * h, label.box.right + 12 * h,
-                    label.box.top - h // 4)
+        above = Box(
+            label.box.left - h,
+            label.box.top - 3 * h,
+            label.box.right + 12 * h,
+            label.box.top - h // 4,
+        )
         regions = [beside, above]
         if closing:
-            regions = [Box(label.box.left - 2 * h, label.box.bottom + h // 4,
-                           label.box.left + 25 * h, label.box.bottom + 6 * h)]
+            regions = [
+                Box(
+                    label.box.left - 2 * h,
+                    label.box.bottom + h // 4,
+                    label.box.left + 25 * h,
+                    label.box.bottom + 6 * h,
+                )
+            ]
         for region in regions:
             if images.ink_in_region(gray, region, printed, h):
                 return True
@@ -471,7 +503,8 @@ def signature_ink(gray: Image.Image, words: list[Word]) -> bool | None:
     h = max(last.box.height, 8)
     printed = [w.box for w in printed_all if w.box.height <= 1.6 * h]
     below = Box(0, last.box.top - 4 * h, gray.width, last.box.bottom + 8 * h)
-    if images.ink_in_region(gray, below, printed, h, min_width=_FREE_INK_WIDTH,
-                            min_height=_FREE_INK_HEIGHT):  # fmt: skip
+    if images.ink_in_region(
+        gray, below, printed, h, min_width=_FREE_INK_WIDTH, min_height=_FREE_INK_HEIGHT
+    ):
         return True
     return False if labels else None

@@ -99,8 +99,15 @@ def _runs(handle: pdfium_c.FPDF_TEXTPAGE, raw: str) -> list[_Run]:
                 get_box(handle, first, lo, ro, bo, to)
                 left, bottom, top = lo.value, bo.value, to.value
                 get_box(handle, last, lo, ro, bo, to)
-                runs.append((stripped, min(left, lo.value), min(bottom, bo.value),
-                             ro.value, max(top, to.value)))
+                runs.append(
+                    (
+                        stripped,
+                        min(left, lo.value),
+                        min(bottom, bo.value),
+                        ro.value,
+                        max(top, to.value),
+                    )
+                )
         start = i + 1
     return runs
 
@@ -178,8 +185,10 @@ def _field(annot: pdfium_c.FPDF_ANNOTATION) -> tuple[bool, str]:
             return False, ""
         value = next((v for v in (_annot_string(a, "V") for a in chain) if v.strip()), "")
         name = ".".join(n for n in (_annot_string(a, "T") for a in reversed(chain)) if n)
-        signed = field_type == "Tx" and bool(_SIGN_FIELD_NAME.search(name)) and bool(
-            value.strip(" _-.\t")
+        signed = (
+            field_type == "Tx"
+            and bool(_SIGN_FIELD_NAME.search(name))
+            and bool(value.strip(" _-.\t"))
         )
         return signed, value
     finally:
@@ -249,9 +258,7 @@ def _mark_near_labels(page: pdfium.PdfPage, labels: list[_Box], max_pixels: int)
     page_area = max(width * height, 1.0)
     # Signatures sit on the line right of "Signature:", above a label printed under
     # the line, or just below a label heading a signature box.
-    zones = [
-        _Box(lb.left - 60, lb.bottom - 90, lb.right + 360, lb.top + 70) for lb in labels
-    ]
+    zones = [_Box(lb.left - 60, lb.bottom - 90, lb.right + 360, lb.top + 70) for lb in labels]
     kinds = (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH)
     for obj in page.get_objects(filter=kinds, max_depth=3):
         try:
@@ -330,8 +337,7 @@ def check_image_pixels(page: pdfium.PdfPage, limits: Limits, number: int) -> Non
             )
         if total > limits.max_image_pixels:
             raise LimitExceeded(
-                f"page {number} draws images of more than {limits.max_image_pixels:,} pixels "
-                "in all"
+                f"page {number} draws images of more than {limits.max_image_pixels:,} pixels in all"
             )
 
 

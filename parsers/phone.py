@@ -78,8 +78,9 @@ def parse_phone(raw: str) -> Phone:
         candidate = "+" + digits_of(text)
         key = candidate
     else:
-        return Phone(raw=raw, key=digits or text, valid=False, region=None, local=False,
-                     kind="invalid")
+        return Phone(
+            raw=raw, key=digits or text, valid=False, region=None, local=False, kind="invalid"
+        )
     try:
         parsed = phonenumbers.parse(candidate, None)
     except phonenumbers.NumberParseException:

@@ -17,8 +17,9 @@ from parsers.model import Attachment, Document, ParsedMessage
 AttachmentReader = Callable[[Attachment, Limits], Document]
 
 
-def read_message(raw: bytes, limits: Limits,
-                 read: AttachmentReader = read_attachment) -> ParsedMessage:  # fmt: skip
+def read_message(
+    raw: bytes, limits: Limits, read: AttachmentReader = read_attachment
+) -> ParsedMessage:
     """Read one message; raises NotAnEmail (or another ParseError) for the message itself.
 
     A bad attachment never raises: it becomes a Document with `error` set. `read`
@@ -36,8 +37,9 @@ def read_message(raw: bytes, limits: Limits,
     )
 
 
-def _read_attachments(attachments: Sequence[Attachment], limits: Limits,
-                      read: AttachmentReader) -> tuple[Document, ...]:  # fmt: skip
+def _read_attachments(
+    attachments: Sequence[Attachment], limits: Limits, read: AttachmentReader
+) -> tuple[Document, ...]:
     """Each attachment read, within the message's share of OCR time.
 
     OCR is the one costly step: once the message's OCR pages are used up, the
@@ -48,28 +50,32 @@ def _read_attachments(attachments: Sequence[Attachment], limits: Limits,
     for index, attachment in enumerate(attachments):
         if pages_left <= 0 and limits.ocr:
             limits = replace(
-                limits, ocr=False,
+                limits,
+                ocr=False,
                 ocr_off_reason=f"not read: this message's {limits.ocr_pages_per_message} "
                 "pages of OCR are used up",
-            )  # fmt: skip
+            )
         doc = _read_within_limits(index, attachment, limits, read)
         pages_left -= doc.ocr_pages
         documents.append(doc)
     return tuple(documents)
 
 
-def _read_within_limits(index: int, attachment: Attachment, limits: Limits,
-                        read: AttachmentReader) -> Document:  # fmt: skip
+def _read_within_limits(
+    index: int, attachment: Attachment, limits: Limits, read: AttachmentReader
+) -> Document:
     # Each attachment may cost OCR time; a message with hundreds must not stall the bot.
     if index >= limits.max_attachments:
         return Document(
-            attachment.filename, "other",
+            attachment.filename,
+            "other",
             error=f"not read: the message has more than {limits.max_attachments} attachments",
-        )  # fmt: skip
+        )
     return read(attachment, limits)
 
 
-def read_thread(raws: Sequence[bytes], limits: Limits,
-                read: AttachmentReader = read_attachment) -> tuple[ParsedMessage, ...]:  # fmt: skip
+def read_thread(
+    raws: Sequence[bytes], limits: Limits, read: AttachmentReader = read_attachment
+) -> tuple[ParsedMessage, ...]:
     """Messages of one thread, oldest first."""
     return tuple(read_message(raw, limits, read) for raw in raws)

@@ -38,9 +38,17 @@ CONTRACT = "port-assessment/1"
 MASK = "••••"
 
 CHECKLIST_KEYS = (
-    "current_carrier", "account_number", "account_name", "service_address",
-    "billing_telephone_number", "ssn_last4", "numbers", "pins", "bill", "loa",
-)  # fmt: skip
+    "current_carrier",
+    "account_number",
+    "account_name",
+    "service_address",
+    "billing_telephone_number",
+    "ssn_last4",
+    "numbers",
+    "pins",
+    "bill",
+    "loa",
+)
 
 Status = Literal["ok", "missing", "problem", "not_provided"]
 
@@ -102,18 +110,33 @@ def check_number_validity(ctx: Context) -> list[Problem]:
             continue
         seen.add(phone.key)
         if not phone.valid:
-            out.append(Problem("number_invalid", "numbers", phone.key,
-                               f"{phone.raw.strip()} is not a valid phone number."))  # fmt: skip
+            out.append(
+                Problem(
+                    "number_invalid",
+                    "numbers",
+                    phone.key,
+                    f"{phone.raw.strip()} is not a valid phone number.",
+                )
+            )
         elif phone.region not in ctx.policy.supported_regions:
-            out.append(Problem(
-                "number_not_us_ca", "numbers", phone.key,
-                f"{phone.key} is a number of region {phone.region}; only {supported} "
-                "numbers can be ported.",
-            ))  # fmt: skip
+            out.append(
+                Problem(
+                    "number_not_us_ca",
+                    "numbers",
+                    phone.key,
+                    f"{phone.key} is a number of region {phone.region}; only {supported} "
+                    "numbers can be ported.",
+                )
+            )
         elif not phone.local:
-            out.append(Problem("number_not_local", "numbers", phone.key,
-                               f"{phone.key} is a {phone.kind} number; only local numbers "
-                               "can be ported."))  # fmt: skip
+            out.append(
+                Problem(
+                    "number_not_local",
+                    "numbers",
+                    phone.key,
+                    f"{phone.key} is a {phone.kind} number; only local numbers can be ported.",
+                )
+            )
     return out
 
 
@@ -131,14 +154,19 @@ def check_assignees(ctx: Context) -> list[Problem]:
     for entry in _unique_numbers(ctx.request.numbers):
         key = parse_phone(entry.raw).key
         if not entry.assignee_name and not entry.assignee_email:
-            out.append(Problem("number_no_assignee", "numbers", key,
-                               f"No user is named to receive {key}."))  # fmt: skip
+            out.append(
+                Problem("number_no_assignee", "numbers", key, f"No user is named to receive {key}.")
+            )
         if entry.assignee_email and not _email_valid(entry.assignee_email):
-            out.append(Problem(
-                "assignee_email_invalid", "numbers", key,
-                f"The email given for the user of {key} ({entry.assignee_email}) is not a "
-                "valid address.",
-            ))  # fmt: skip
+            out.append(
+                Problem(
+                    "assignee_email_invalid",
+                    "numbers",
+                    key,
+                    f"The email given for the user of {key} ({entry.assignee_email}) is not a "
+                    "valid address.",
+                )
+            )
     return out
 
 
@@ -156,9 +184,15 @@ def _email_valid(address: str) -> bool:
 def check_address_physical(ctx: Context) -> list[Problem]:
     address = ctx.request.service_address
     if address is not None and address.po_box:
-        return [Problem("address_not_physical", "service_address", None,
-                        f"The service address ({address.street}) is a PO Box or mail drop; "
-                        "carriers need the physical address where the service is.")]  # fmt: skip
+        return [
+            Problem(
+                "address_not_physical",
+                "service_address",
+                None,
+                f"The service address ({address.street}) is a PO Box or mail drop; "
+                "carriers need the physical address where the service is.",
+            )
+        ]
     return []
 
 
@@ -176,8 +210,14 @@ def check_bill_readable(ctx: Context) -> list[Problem]:
     doc = ctx.request.bill
     if doc is not None and (doc.error is not None or doc.bill is None):
         reason = doc.error or "no bill details were found in it"
-        return [Problem("bill_unreadable", "bill", None,
-                        f"The bill {doc.filename} could not be read: {reason}.")]  # fmt: skip
+        return [
+            Problem(
+                "bill_unreadable",
+                "bill",
+                None,
+                f"The bill {doc.filename} could not be read: {reason}.",
+            )
+        ]
     return []
 
 
@@ -187,21 +227,34 @@ def check_bill_date(ctx: Context) -> list[Problem]:
         return []
     doc, bill = found
     if bill.bill_date is None:
-        return [Problem("bill_date_unknown", "bill", None,
-                        f"No bill date could be found on {doc.filename}; the bill must be "
-                        f"from the last {ctx.policy.bill_max_age_days} days.")]  # fmt: skip
+        return [
+            Problem(
+                "bill_date_unknown",
+                "bill",
+                None,
+                f"No bill date could be found on {doc.filename}; the bill must be "
+                f"from the last {ctx.policy.bill_max_age_days} days.",
+            )
+        ]
     age = (ctx.today - bill.bill_date).days
     if age > ctx.policy.bill_max_age_days:
-        return [Problem("bill_too_old", "bill", None,
-                        f"The bill is dated {bill.bill_date.isoformat()}, {age} days ago; it "
-                        f"must be from the last {ctx.policy.bill_max_age_days} days.")]  # fmt: skip
+        return [
+            Problem(
+                "bill_too_old",
+                "bill",
+                None,
+                f"The bill is dated {bill.bill_date.isoformat()}, {age} days ago; it "
+                f"must be from the last {ctx.policy.bill_max_age_days} days.",
+            )
+        ]
     return []
 
 
 def _hedge(doc: Document, field: str, uncertain: frozenset[str]) -> str:
     if doc.ocr and field in uncertain:
-        return (" The scan could not be read clearly here, so please check it or send a "
-                "clearer copy.")  # fmt: skip
+        return (
+            " The scan could not be read clearly here, so please check it or send a clearer copy."
+        )
     return ""
 
 
@@ -230,14 +283,18 @@ def _unclear(doc: Document, a: str, b: str) -> bool:
 
 
 def _name_unclear(doc: Document, stated: str | None, read: str) -> bool:
-    return stated is not None and not names_equal(stated, read) and (
-        _unclear(doc, stated, read) or _unclear(doc, fold_name(stated), fold_name(read))
+    return (
+        stated is not None
+        and not names_equal(stated, read)
+        and (_unclear(doc, stated, read) or _unclear(doc, fold_name(stated), fold_name(read)))
     )
 
 
 def _account_unclear(doc: Document, stated: str | None, read: str) -> bool:
-    return stated is not None and not accounts_equal(stated, read) and _unclear(
-        doc, fold_account(stated), fold_account(read)
+    return (
+        stated is not None
+        and not accounts_equal(stated, read)
+        and _unclear(doc, fold_account(stated), fold_account(read))
     )
 
 
@@ -249,11 +306,17 @@ def check_bill_name(ctx: Context) -> list[Problem]:
     if _name_unclear(found[0], stated, on_bill):
         return []
     doc = found[0]
-    return [Problem("bill_name_mismatch", "bill", None,
-                    f'The name on the bill reads "{on_bill}" but the account name given is '
-                    f'"{stated}"; it must match the bill exactly.'
-                    + _near_miss(doc, fold_name(stated), fold_name(on_bill))
-                    + _hedge(doc, "account_name", found[1].uncertain))]  # fmt: skip
+    return [
+        Problem(
+            "bill_name_mismatch",
+            "bill",
+            None,
+            f'The name on the bill reads "{on_bill}" but the account name given is '
+            f'"{stated}"; it must match the bill exactly.'
+            + _near_miss(doc, fold_name(stated), fold_name(on_bill))
+            + _hedge(doc, "account_name", found[1].uncertain),
+        )
+    ]
 
 
 def check_bill_account(ctx: Context) -> list[Problem]:
@@ -264,16 +327,30 @@ def check_bill_account(ctx: Context) -> list[Problem]:
     doc = found[0]
     if _account_unclear(doc, stated, on_bill):
         return []
-    ends = (f"(ending {_tail(on_bill)}) differs from the one given (ending {_tail(stated)})"
-            if _tail(on_bill) != _tail(stated) else "differs from the one given")  # fmt: skip
-    return [Problem("bill_account_mismatch", "bill", None,
-                    f"The account number on the bill {ends}."
-                    + _near_miss(doc, fold_account(stated), fold_account(on_bill))
-                    + _hedge(doc, "account_number", found[1].uncertain))]  # fmt: skip
+    ends = (
+        f"(ending {_tail(on_bill)}) differs from the one given (ending {_tail(stated)})"
+        if _tail(on_bill) != _tail(stated)
+        else "differs from the one given"
+    )
+    return [
+        Problem(
+            "bill_account_mismatch",
+            "bill",
+            None,
+            f"The account number on the bill {ends}."
+            + _near_miss(doc, fold_account(stated), fold_account(on_bill))
+            + _hedge(doc, "account_number", found[1].uncertain),
+        )
+    ]
 
 
-_PART_WORDS = {"street": "street", "unit": "suite or unit", "city": "city", "state": "state",
-               "zip": "ZIP or postal code"}  # fmt: skip
+_PART_WORDS = {
+    "street": "street",
+    "unit": "suite or unit",
+    "city": "city",
+    "state": "state",
+    "zip": "ZIP or postal code",
+}
 
 
 def check_bill_address(ctx: Context) -> list[Problem]:
@@ -285,15 +362,22 @@ def check_bill_address(ctx: Context) -> list[Problem]:
     if not differ:
         return []  # what the bill lacks or shows unclearly is check_bill_fields_unread's
     parts = _and(_PART_WORDS[p] for p in differ)
-    return [Problem("bill_address_mismatch", "bill", None,
-                    f'The service address on the bill reads "{_one_line(on_bill)}" but the '
-                    f'address given is "{_one_line(stated)}" (the {parts} '
-                    f'{"differ" if len(differ) > 1 else "differs"}).'
-                    + _hedge(found[0], "service_address", found[1].uncertain))]  # fmt: skip
+    return [
+        Problem(
+            "bill_address_mismatch",
+            "bill",
+            None,
+            f'The service address on the bill reads "{_one_line(on_bill)}" but the '
+            f'address given is "{_one_line(stated)}" (the {parts} '
+            f"{'differ' if len(differ) > 1 else 'differs'})."
+            + _hedge(found[0], "service_address", found[1].uncertain),
+        )
+    ]
 
 
-def _address_differences(doc: Document, stated: Address, on_bill: Address
-                          ) -> tuple[list[str], list[str]]:  # fmt: skip
+def _address_differences(
+    doc: Document, stated: Address, on_bill: Address
+) -> tuple[list[str], list[str]]:
     """(parts that differ, parts unread or unclear on the bill)."""
     differ, unread = compare_addresses(stated, on_bill)
     a, b = address_parts(stated), address_parts(on_bill)
@@ -316,8 +400,9 @@ def check_bill_fields_unread(ctx: Context) -> list[Problem]:
     unread: list[str] = []
     if bill.account_name is None or _name_unclear(doc, request.account_name, bill.account_name):
         unread.append("the account name")
-    if bill.account_number is None or _account_unclear(doc, request.account_number,
-                                                       bill.account_number):  # fmt: skip
+    if bill.account_number is None or _account_unclear(
+        doc, request.account_number, bill.account_number
+    ):
         unread.append("the account number")
     if bill.service_address is None:
         unread.append("the service address")
@@ -330,10 +415,16 @@ def check_bill_fields_unread(ctx: Context) -> list[Problem]:
         return []
     what = _and(unread)
     them = "it" if len(unread) == 1 else "them"
-    return [Problem("bill_field_unread", "bill", None,
-                    f"{what[0].upper()}{what[1:]} could not be "
-                    f"{'read with certainty on' if doc.ocr else 'found on'} {doc.filename}, so "
-                    f"an agent compares {them} with the request by eye.")]  # fmt: skip
+    return [
+        Problem(
+            "bill_field_unread",
+            "bill",
+            None,
+            f"{what[0].upper()}{what[1:]} could not be "
+            f"{'read with certainty on' if doc.ocr else 'found on'} {doc.filename}, so "
+            f"an agent compares {them} with the request by eye.",
+        )
+    ]
 
 
 def check_bill_btn(ctx: Context) -> list[Problem]:
@@ -341,11 +432,15 @@ def check_bill_btn(ctx: Context) -> list[Problem]:
     on_bill = found[1].billing_telephone_number if found else None
     if found is None or stated is None or on_bill is None or stated == on_bill:
         return []
-    return [Problem("bill_btn_mismatch", "bill", None,
-                    f"The billing telephone number on the bill is {on_bill} but the one given "
-                    f"is {stated}."
-                    + _hedge(found[0], "billing_telephone_number",
-                             found[1].uncertain))]  # fmt: skip
+    return [
+        Problem(
+            "bill_btn_mismatch",
+            "bill",
+            None,
+            f"The billing telephone number on the bill is {on_bill} but the one given "
+            f"is {stated}." + _hedge(found[0], "billing_telephone_number", found[1].uncertain),
+        )
+    ]
 
 
 # --- LOA -----------------------------------------------------------------------
@@ -362,8 +457,7 @@ def check_loa_signed(ctx: Context) -> list[Problem]:
     found = _readable_loa(ctx)
     if found is None or found[1].signed:
         return []
-    return [Problem("loa_unsigned", "loa", None,
-                    f"The LOA {found[0].filename} is not signed.")]  # fmt: skip
+    return [Problem("loa_unsigned", "loa", None, f"The LOA {found[0].filename} is not signed.")]
 
 
 def check_loa_numbers(ctx: Context) -> list[Problem]:
@@ -379,9 +473,15 @@ def check_loa_numbers(ctx: Context) -> list[Problem]:
             continue
         seen.add(phone.key)
         if phone.key not in on_loa:
-            out.append(Problem("loa_numbers_missing", "loa", phone.key,
-                               f"{phone.key} is not listed on the LOA; the LOA must list "
-                               "every number to be ported."))  # fmt: skip
+            out.append(
+                Problem(
+                    "loa_numbers_missing",
+                    "loa",
+                    phone.key,
+                    f"{phone.key} is not listed on the LOA; the LOA must list "
+                    "every number to be ported.",
+                )
+            )
     return out
 
 
@@ -390,10 +490,16 @@ def check_loa_name(ctx: Context) -> list[Problem]:
     on_loa = found[1].account_name if found else None
     if found is None or stated is None or on_loa is None or names_equal(stated, on_loa):
         return []
-    return [Problem("loa_name_mismatch", "loa", None,
-                    f'The name on the LOA reads "{on_loa}" but the account name is '
-                    f'"{stated}"; it must match the bill exactly.'
-                    + _hedge(found[0], "account_name", found[1].uncertain))]  # fmt: skip
+    return [
+        Problem(
+            "loa_name_mismatch",
+            "loa",
+            None,
+            f'The name on the LOA reads "{on_loa}" but the account name is '
+            f'"{stated}"; it must match the bill exactly.'
+            + _hedge(found[0], "account_name", found[1].uncertain),
+        )
+    ]
 
 
 # --- carrier -------------------------------------------------------------------
@@ -402,8 +508,14 @@ def check_loa_name(ctx: Context) -> list[Problem]:
 def check_own_process_carrier(ctx: Context) -> list[Problem]:
     carrier = ctx.request.current_carrier
     if carrier is not None and carrier in ctx.policy.own_process_carriers:
-        return [Problem("follow_up_boss", "current_carrier", None,
-                        f"Numbers from {carrier} follow a different porting process.")]  # fmt: skip
+        return [
+            Problem(
+                "follow_up_boss",
+                "current_carrier",
+                None,
+                f"Numbers from {carrier} follow a different porting process.",
+            )
+        ]
     return []
 
 
@@ -466,8 +578,9 @@ def _checklist(request: Request, problems: Sequence[Problem]) -> dict[str, Statu
 
 
 def _notes(request: Request) -> tuple[str, ...]:
-    notes = [f"{name.replace('_', ' ')} taken from {source}" for name, source in
-             request.filled_from]  # fmt: skip
+    notes = [
+        f"{name.replace('_', ' ')} taken from {source}" for name, source in request.filled_from
+    ]
     if request.loa is not None and request.loa.error is not None:
         notes.append(f"the LOA {request.loa.filename} could not be read: {request.loa.error}")
     for doc in request.documents:

@@ -44,8 +44,13 @@ def address_parts(a: Address) -> dict[str, str | None]:
     street, city, state, zip_code = address_key(a)
     m = _UNIT_KEY.match(street)
     base, unit = (m.group("base"), m.group("unit")) if m else (street, "")
-    return {"street": base or None, "unit": unit or None, "city": city or None,
-            "state": state or None, "zip": zip_code or None}  # fmt: skip
+    return {
+        "street": base or None,
+        "unit": unit or None,
+        "city": city or None,
+        "state": state or None,
+        "zip": zip_code or None,
+    }
 
 
 def compare_addresses(stated: Address, found: Address) -> tuple[list[str], list[str]]:
@@ -78,14 +83,39 @@ def edit_distance(a: str, b: str, limit: int = 3) -> int:
 
 
 # Characters Tesseract confuses on bills: a letter read for a digit and back.
-_OCR_CONFUSIONS = str.maketrans({"O": "0", "o": "0", "D": "0", "I": "1", "l": "1", "|": "1",
-                                 "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2"})  # fmt: skip
+_OCR_CONFUSIONS = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "D": "0",
+        "I": "1",
+        "l": "1",
+        "|": "1",
+        "S": "5",
+        "s": "5",
+        "B": "8",
+        "Z": "2",
+        "z": "2",
+    }
+)
 
 
 # Upper case: what OCR mistakes for what once case is set aside ("ltée" read "Itée",
 # "ROSSI" read "ROSS!").
-_OCR_UPPER = str.maketrans({"O": "0", "D": "0", "Q": "0", "I": "1", "L": "1", "|": "1", "!": "1",
-                            "S": "5", "B": "8", "Z": "2"})  # fmt: skip
+_OCR_UPPER = str.maketrans(
+    {
+        "O": "0",
+        "D": "0",
+        "Q": "0",
+        "I": "1",
+        "L": "1",
+        "|": "1",
+        "!": "1",
+        "S": "5",
+        "B": "8",
+        "Z": "2",
+    }
+)
 
 
 def ocr_confusable(a: str, b: str) -> bool:

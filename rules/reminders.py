@@ -40,8 +40,9 @@ class ReminderPolicy:
         cls, remind_after_days: float = 3, stale_after_days: float = 4, max_reminders: int = 1
     ) -> ReminderPolicy:
         """From configuration, which counts in days."""
-        return cls(dt.timedelta(days=remind_after_days), dt.timedelta(days=stale_after_days),
-                   max_reminders)  # fmt: skip
+        return cls(
+            dt.timedelta(days=remind_after_days), dt.timedelta(days=stale_after_days), max_reminders
+        )
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,12 @@ def reminder_action(
     Times must be time-zone aware.
     """
     policy = policy or ReminderPolicy()
-    times = {"last_activity": last_activity, "now": now, "last_reminder_at": last_reminder_at,
-             "stale_since": stale_since}  # fmt: skip
+    times = {
+        "last_activity": last_activity,
+        "now": now,
+        "last_reminder_at": last_reminder_at,
+        "stale_since": stale_since,
+    }
     for name, value in times.items():
         _aware(name, value)
     if reminders_sent < 0:

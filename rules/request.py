@@ -58,9 +58,10 @@ def _newest_document(messages: Sequence[ParsedMessage], kind: str) -> Document |
     for parsed in reversed(messages):
         # A PDF that holds both an LOA and a bill counts as both.
         docs = [
-            d for d in parsed.documents
+            d
+            for d in parsed.documents
             if d.kind == kind or (kind == "bill" and d.bill) or (kind == "loa" and d.loa)
-        ]  # fmt: skip
+        ]
         if not docs:
             continue
         if kind == "bill":
@@ -108,8 +109,9 @@ class _Held:
 
 def _update(held: _Held, said: NumberEntry, k: int) -> _Held:
     """What message k says of a number already listed: its values replace the old ones."""
-    return _Held(_merge_entry(replace(said, raw=held.entry.raw), held.entry),
-                 k if said.pin else held.pin_at)  # fmt: skip
+    return _Held(
+        _merge_entry(replace(said, raw=held.entry.raw), held.entry), k if said.pin else held.pin_at
+    )
 
 
 def _merge_numbers(messages: Sequence[ParsedMessage]) -> list[_Held]:

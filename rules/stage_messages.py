@@ -222,8 +222,10 @@ def _scheduled(change: StageChange, ctx: _Context) -> StageMessage:
     else:
         subject = f"Your number transfer is scheduled for {when}"
         approved = "The transfer was approved, and the" if change.via else "The"
-        opening = (f"{approved} porting date is set: {_numbers_phrase(ctx.numbers)} will move to "
-                   f"{ctx.settings.us} on {when}.")  # fmt: skip
+        opening = (
+            f"{approved} porting date is set: {_numbers_phrase(ctx.numbers)} will move to "
+            f"{ctx.settings.us} on {when}."
+        )
     return StageMessage(
         subject,
         ctx.wrap(
@@ -244,7 +246,7 @@ def _rejected(change: StageChange, ctx: _Context) -> StageMessage:
         help_ = REJECTION_HELP[code]
         part = f"- {help_.plain}\n  {help_.fix}"
         if code == "other" and change.reason:
-            part = f"- The carrier's reason: \"{_safe_words(change.reason)}\".\n  {help_.fix}"
+            part = f'- The carrier\'s reason: "{_safe_words(change.reason)}".\n  {help_.fix}'
         parts.append(part)
     return StageMessage(
         "Action needed: your number transfer was not accepted",

@@ -209,8 +209,9 @@ def transition(
     if target not in ALLOWED[current]:
         if source == "carrier" and _behind(current, target):
             # Partners' emails can arrive late or out of order; an older step is news to no one.
-            return Unchanged(current, target, source,
-                             f"the port is already {current}, past {target}")  # fmt: skip
+            return Unchanged(
+                current, target, source, f"the port is already {current}, past {target}"
+            )
         nexts = _names(ALLOWED[current])
         return illegal(f"from {current} the port can only go to {nexts}")
     needs = REQUIRES.get(target, ())
@@ -252,8 +253,13 @@ _NOTICE_STAGE: Mapping[str, Stage] = {
 def parse_stage(text: str) -> Stage | None:
     """A stage as typed on the command line: its name, any case, spaces or hyphens."""
     key = text.strip().lower().replace("-", "_").replace(" ", "_")
-    aliases = {"foc": S.SCHEDULED, "done": S.COMPLETED, "ported": S.COMPLETED,
-               "canceled": S.CANCELLED, "received": S.REQUEST_RECEIVED}  # fmt: skip
+    aliases = {
+        "foc": S.SCHEDULED,
+        "done": S.COMPLETED,
+        "ported": S.COMPLETED,
+        "canceled": S.CANCELLED,
+        "received": S.REQUEST_RECEIVED,
+    }
     try:
         return Stage(key)
     except ValueError:
@@ -291,23 +297,30 @@ class StageNames:
     stale_tag: str = "port_stale"
 
     def __post_init__(self) -> None:
-        for what, mapping in (("tags", self.tags), ("values", self.values),
-                              ("labels", self.labels)):  # fmt: skip
+        for what, mapping in (
+            ("tags", self.tags),
+            ("values", self.values),
+            ("labels", self.labels),
+        ):
             unknown = [str(k) for k in mapping if k not in set(Stage)]
             if unknown:
-                raise ValueError(f"stage {what}: unknown stage(s) {', '.join(unknown)}; "
-                                 f"known: {', '.join(Stage)}")  # fmt: skip
+                raise ValueError(
+                    f"stage {what}: unknown stage(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(Stage)}"
+                )
             bad = [str(v) for v in mapping.values() if not str(v).strip() or " " in str(v)]
             if bad and what != "labels":
-                raise ValueError(f"stage {what} must be non-empty, without spaces (Zendesk "
-                                 f"tags): {bad!r}")  # fmt: skip
+                raise ValueError(
+                    f"stage {what} must be non-empty, without spaces (Zendesk tags): {bad!r}"
+                )
         for what, getter in (("tag", self.tag), ("dropdown value", self.value)):
             seen: dict[str, Stage] = {}
             for stage in Stage:
                 name = getter(stage)
                 if name in seen:
-                    raise ValueError(f"stages {seen[name]} and {stage} have the same {what} "
-                                     f"{name!r}")  # fmt: skip
+                    raise ValueError(
+                        f"stages {seen[name]} and {stage} have the same {what} {name!r}"
+                    )
                 seen[name] = stage
         if not self.tag_prefix.strip() or " " in self.tag_prefix:
             raise ValueError("stage tag_prefix must be non-empty and without spaces")
@@ -340,7 +353,7 @@ class StageNames:
             if self.value(stage) == value:
                 return stage
         if value.startswith(self.tag_prefix):
-            return INTAKE_STAGES.get(value[len(self.tag_prefix):])
+            return INTAKE_STAGES.get(value[len(self.tag_prefix) :])
         return None
 
     def from_tags(self, tags: Iterable[str]) -> Stage | None:
@@ -407,24 +420,36 @@ def match_notice(notice: CarrierNotice, refs: Iterable[PortRef]) -> NoticeMatch:
 
     def found(ref: PortRef, by: _MatchedBy) -> NoticeMatch:
         new_id = notice.order_id and not _same(ref.order_id, notice.order_id)
-        return NoticeMatch(ref.request_id, by, f"matched by {by.replace('_', ' ')}",
-                           (ref.request_id,), notice.order_id if new_id else None)  # fmt: skip
+        return NoticeMatch(
+            ref.request_id,
+            by,
+            f"matched by {by.replace('_', ' ')}",
+            (ref.request_id,),
+            notice.order_id if new_id else None,
+        )
 
     keys: tuple[tuple[str | None, _MatchedBy], ...] = (
-        (notice.order_id, "order_id"), (notice.customer_ref, "customer_ref"))  # fmt: skip
+        (notice.order_id, "order_id"),
+        (notice.customer_ref, "customer_ref"),
+    )
     for key, by in keys:
         hits = [r for r in refs if _same(getattr(r, by), key)]
         if len(hits) == 1:
             return found(hits[0], by)
         if len(hits) > 1:
-            return NoticeMatch(None, None, f"{len(hits)} requests have {by.replace('_', ' ')} "
-                               f"{key}", tuple(r.request_id for r in hits))  # fmt: skip
+            return NoticeMatch(
+                None,
+                None,
+                f"{len(hits)} requests have {by.replace('_', ' ')} {key}",
+                tuple(r.request_id for r in hits),
+            )
     wanted = set(notice.numbers)
     if not wanted:
         return NoticeMatch(None, None, "no request has this order and the notice names no numbers")
-    shared = sorted(((len(wanted & r.numbers), r) for r in refs
-                     if r.stage not in FINAL and wanted & r.numbers),
-                    key=lambda pair: -pair[0])  # fmt: skip
+    shared = sorted(
+        ((len(wanted & r.numbers), r) for r in refs if r.stage not in FINAL and wanted & r.numbers),
+        key=lambda pair: -pair[0],
+    )
     if not shared:
         return NoticeMatch(None, None, "no open request has any of the notice's numbers")
     if len(shared) > 1 and shared[0][0] == shared[1][0]:
@@ -445,9 +470,17 @@ def decide_notice(
     target = notice_target(notice)
     if notice.authenticated is False or (require_authenticated and notice.authenticated is None):
         why = "failed" if notice.authenticated is False else "has no"
-        message = (f"not applied: the email claiming to be from {notice.partner} {why} sender "
-                   "authentication (DKIM/DMARC); an agent should check it")  # fmt: skip
+        message = (
+            f"not applied: the email claiming to be from {notice.partner} {why} sender "
+            "authentication (DKIM/DMARC); an agent should check it"
+        )
         return IllegalMove(ref.stage, target, "carrier", message)
-    return transition(ref.stage, target, reason=notice.reason, date=notice.date,
-                      source="carrier", reason_codes=notice.reason_codes,
-                      current_date=ref.porting_date)  # fmt: skip
+    return transition(
+        ref.stage,
+        target,
+        reason=notice.reason,
+        date=notice.date,
+        source="carrier",
+        reason_codes=notice.reason_codes,
+        current_date=ref.porting_date,
+    )

@@ -48,8 +48,9 @@ def _scribble_png(width: int, height: int, seed: int) -> bytes:
     return buf.getvalue()
 
 
-def _sign(c: canvas.Canvas, sign: Sign, box: tuple[float, float, float, float],
-          signer: str, seed: int = 3) -> None:  # fmt: skip
+def _sign(
+    c: canvas.Canvas, sign: Sign, box: tuple[float, float, float, float], signer: str, seed: int = 3
+) -> None:
     left, top, right, bottom = box
     if sign == "slash":
         c.setFont("Helvetica-Oblique", 12)
@@ -57,14 +58,25 @@ def _sign(c: canvas.Canvas, sign: Sign, box: tuple[float, float, float, float],
         c.setFont("Helvetica", 11)
     elif sign == "image":
         png = _scribble_png(int((right - left) * 3), int((bottom - top) * 3), seed)
-        c.drawImage(ImageReader(io.BytesIO(png)), left, H - bottom, width=right - left,
-                    height=bottom - top, mask="auto")  # fmt: skip
+        c.drawImage(
+            ImageReader(io.BytesIO(png)),
+            left,
+            H - bottom,
+            width=right - left,
+            height=bottom - top,
+            mask="auto",
+        )
     elif sign == "blank":  # an empty white image pasted over the line: no signature
         blank = Image.new("RGB", (int((right - left) * 3), int((bottom - top) * 3)), "white")
         buf = io.BytesIO()
         blank.save(buf, "PNG")
-        c.drawImage(ImageReader(io.BytesIO(buf.getvalue())), left, H - bottom,
-                    width=right - left, height=bottom - top)  # fmt: skip
+        c.drawImage(
+            ImageReader(io.BytesIO(buf.getvalue())),
+            left,
+            H - bottom,
+            width=right - left,
+            height=bottom - top,
+        )
     elif sign == "path":
         rnd = random.Random(seed)
         p = c.beginPath()
@@ -133,8 +145,9 @@ def form(sign: Sign = "none", *, label_under: bool = False, seed: int = 3) -> Sh
     _sign(c, sign, box, "Maria Chen", seed)
     c.showPage()
     c.save()
-    return Sheet(buf.getvalue(), box, "Harbor Dental Group",
-                 ("+18135550140", "+18135550141", "+18135550142"))  # fmt: skip
+    return Sheet(
+        buf.getvalue(), box, "Harbor Dental Group", ("+18135550140", "+18135550141", "+18135550142")
+    )
 
 
 def letter_of_agency(sign: Sign = "none", *, signed_label: bool = False, seed: int = 5) -> Sheet:
@@ -233,8 +246,7 @@ def french(sign: Sign = "none", *, seed: int = 7) -> Sheet:
     _sign(c, sign, box, "Luc Tremblay", seed)
     c.showPage()
     c.save()
-    return Sheet(buf.getvalue(), box, "Boulangerie Tremblay Inc.",
-                 ("+15145550160", "+15145550161"))  # fmt: skip
+    return Sheet(buf.getvalue(), box, "Boulangerie Tremblay Inc.", ("+15145550160", "+15145550161"))
 
 
 LAYOUTS: dict[str, Callable[..., Sheet]] = {
@@ -256,17 +268,21 @@ def page_image(sheet: Sheet, *, ink: bool, dpi: int = 300, seed: int = 11) -> Im
     return img
 
 
-def scanned_pdf(sheet: Sheet, *, ink: bool, dpi: int = 200, skew: float = 1.0,
-                seed: int = 1) -> bytes:  # fmt: skip
+def scanned_pdf(
+    sheet: Sheet, *, ink: bool, dpi: int = 200, skew: float = 1.0, seed: int = 1
+) -> bytes:
     """A scanner's image-only PDF of the page."""
-    img = degrade.scan(page_image(sheet, ink=ink, seed=seed + 10), random.Random(seed), dpi=dpi,
-                       skew=skew)  # fmt: skip
+    img = degrade.scan(
+        page_image(sheet, ink=ink, seed=seed + 10), random.Random(seed), dpi=dpi, skew=skew
+    )
     return degrade.image_pdf(degrade.jpeg(img, quality=60))
 
 
-def photo_jpeg(sheet: Sheet, *, ink: bool, long_side: int = 2000, seed: int = 2,
-               quality: int = 70) -> bytes:  # fmt: skip
+def photo_jpeg(
+    sheet: Sheet, *, ink: bool, long_side: int = 2000, seed: int = 2, quality: int = 70
+) -> bytes:
     """A phone photo of the page on a desk, as a JPEG."""
-    img = degrade.phone_photo(page_image(sheet, ink=ink, seed=seed + 10), random.Random(seed),
-                              long_side=long_side)  # fmt: skip
+    img = degrade.phone_photo(
+        page_image(sheet, ink=ink, seed=seed + 10), random.Random(seed), long_side=long_side
+    )
     return degrade.jpeg(img, quality=quality)

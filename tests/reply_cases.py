@@ -74,17 +74,27 @@ def _dsn_inside_mixed() -> bytes:
         "Action: failed\r\nStatus: 5.1.1\r\n\r\n"
         f"--{boundary}--\r\n"
     )
-    return message(sender="IT Desk <it@acmerealtytx.com>", subject="Port delivery info",
-                   content_type=f'multipart/mixed; boundary="{boundary}"', body=body)  # fmt: skip
+    return message(
+        sender="IT Desk <it@acmerealtytx.com>",
+        subject="Port delivery info",
+        content_type=f'multipart/mixed; boundary="{boundary}"',
+        body=body,
+    )
 
 
 # (name, raw, expected reason)
 LOOP_CASES: list[tuple[str, bytes, str]] = [
-    ("gmail_vacation", message("Auto-Submitted: auto-replied\r\n",
-                               subject="Re: Porting request - Acme Realty"), "auto_submitted"),
+    (
+        "gmail_vacation",
+        message("Auto-Submitted: auto-replied\r\n", subject="Re: Porting request - Acme Realty"),
+        "auto_submitted",
+    ),
     ("auto_generated", message("Auto-Submitted: auto-generated\r\n"), "auto_submitted"),
-    ("auto_notified", message("Auto-Submitted: auto-notified; owner-email=x@y.z\r\n"),
-     "auto_submitted"),
+    (
+        "auto_notified",
+        message("Auto-Submitted: auto-notified; owner-email=x@y.z\r\n"),
+        "auto_submitted",
+    ),
     ("dsn_multipart_report", _dsn(), "bounce"),
     ("delivery_status_part", _dsn_inside_mixed(), "bounce"),
     ("x_failed_recipients", message("X-Failed-Recipients: dana@acmerealtytx.com\r\n"), "bounce"),
@@ -93,22 +103,30 @@ LOOP_CASES: list[tuple[str, bytes, str]] = [
     ("precedence_list", message("Precedence: list\r\n"), "precedence"),
     ("precedence_auto_reply", message("Precedence: auto_reply\r\n"), "precedence"),
     ("list_id", message("List-Id: Realtors <realtors.lists.example.org>\r\n"), "list"),
-    ("list_unsubscribe", message("List-Unsubscribe: <mailto:leave@lists.example.org>\r\n"),
-     "list"),
+    ("list_unsubscribe", message("List-Unsubscribe: <mailto:leave@lists.example.org>\r\n"), "list"),
     ("list_post", message("List-Post: <mailto:realtors@lists.example.org>\r\n"), "list"),
     ("exchange_suppress_all", message("X-Auto-Response-Suppress: All\r\n"), "suppress_header"),
-    ("exchange_suppress_oof", message("X-Auto-Response-Suppress: OOF, AutoReply\r\n"),
-     "suppress_header"),
+    (
+        "exchange_suppress_oof",
+        message("X-Auto-Response-Suppress: OOF, AutoReply\r\n"),
+        "suppress_header",
+    ),
     ("x_autoreply", message("X-Autoreply: yes\r\n"), "autoreply_header"),
     ("x_autorespond", message("X-Autorespond: Porting request\r\n"), "autoreply_header"),
     ("x_loop", message("X-Loop: helpdesk@acmerealtytx.com\r\n"), "autoreply_header"),
-    ("x_autoreply_from", message("X-AutoReply-From: dana@acmerealtytx.com\r\n"),
-     "autoreply_header"),
+    (
+        "x_autoreply_from",
+        message("X-AutoReply-From: dana@acmerealtytx.com\r\n"),
+        "autoreply_header",
+    ),
     ("x_mail_autoreply", message("X-Mail-Autoreply: dtc-autoreply v0.3\r\n"), "autoreply_header"),
     ("x_fc_machinegenerated", message("X-FC-MachineGenerated: true\r\n"), "autoreply_header"),
     ("x_auto_generated", message("X-Auto-Generated: true\r\n"), "autoreply_header"),
-    ("x_post_messageclass", message("X-POST-MessageClass: 9; Autoresponder\r\n"),
-     "autoreply_header"),
+    (
+        "x_post_messageclass",
+        message("X-POST-MessageClass: 9; Autoresponder\r\n"),
+        "autoreply_header",
+    ),
     ("null_return_path", message("Return-Path: <>\r\n"), "null_sender"),
     ("no_from", message(sender=None), "null_sender"),
     ("mailer_daemon", message(sender="MAILER-DAEMON@mx.acmerealtytx.com"), "noreply_sender"),
@@ -117,13 +135,19 @@ LOOP_CASES: list[tuple[str, bytes, str]] = [
     ("no_reply", message(sender="no-reply@acmerealtytx.com"), "noreply_sender"),
     ("do_not_reply", message(sender="do-not-reply@acmerealtytx.com"), "noreply_sender"),
     ("donotreply", message(sender="DoNotReply@acmerealtytx.com"), "noreply_sender"),
-    ("bounces_verp", message(sender="bounces+12345-dana=acme@mailer.example.com"),
-     "noreply_sender"),
+    (
+        "bounces_verp",
+        message(sender="bounces+12345-dana=acme@mailer.example.com"),
+        "noreply_sender",
+    ),
     ("own_address", message(sender=f"Lofty Support <{SUPPORT}>"), "own_message"),
     ("own_message_id", message(message_id=f"<portbot.0123abcd@{OUR_DOMAIN}>"), "own_message"),
     ("own_header", message("X-Portbot-Reply: incomplete\r\n"), "own_message"),
-    ("outlook_automatic_reply_subject",
-     message(subject="Automatic reply: Porting request - Acme Realty"), "auto_subject"),
+    (
+        "outlook_automatic_reply_subject",
+        message(subject="Automatic reply: Porting request - Acme Realty"),
+        "auto_subject",
+    ),
     ("out_of_office_subject", message(subject="Out of Office: Porting request"), "auto_subject"),
 ]
 
@@ -134,9 +158,14 @@ HUMAN_CASES: list[tuple[str, bytes]] = [
     ("feedback_id_only", message("Feedback-ID: 1:acme:gmail\r\n")),
     ("suppress_none", message("X-Auto-Response-Suppress: None\r\n")),
     ("colleague_at_our_company", message(sender="Kyle Brennan <kyle.brennan@lofty.com>")),
-    ("answer_to_our_reply", message(
-        "In-Reply-To: <portbot.0123abcd@lofty.com>\r\n"
-        "References: <case-0@acmerealtytx.com> <portbot.0123abcd@lofty.com>\r\n",
-        subject="Re: Porting request - Acme Realty", message_id="<case-2@acmerealtytx.com>")),
+    (
+        "answer_to_our_reply",
+        message(
+            "In-Reply-To: <portbot.0123abcd@lofty.com>\r\n"
+            "References: <case-0@acmerealtytx.com> <portbot.0123abcd@lofty.com>\r\n",
+            subject="Re: Porting request - Acme Realty",
+            message_id="<case-2@acmerealtytx.com>",
+        ),
+    ),
     ("report_in_words", message(subject="Re: the delivery report you asked for")),
 ]

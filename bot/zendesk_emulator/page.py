@@ -30,14 +30,18 @@ def _user(store: Store, uid: int | None) -> str:
 
 
 def _ticket(store: Store, base: str, ticket: Json) -> str:
-    out = [f'<div class="ticket" id="ticket-{ticket["id"]}">',
-           f'<h2>#{ticket["id"]} {escape(ticket["subject"] or "")}</h2>',
-           f'<p class="meta">Status <b>{escape(ticket["status"])}</b> · requester '
-           f'{_user(store, ticket["requester_id"])} · created {escape(ticket["created_at"])}'
-           f' · updated {escape(ticket["updated_at"])}']
+    out = [
+        f'<div class="ticket" id="ticket-{ticket["id"]}">',
+        f"<h2>#{ticket['id']} {escape(ticket['subject'] or '')}</h2>",
+        f'<p class="meta">Status <b>{escape(ticket["status"])}</b> · requester '
+        f"{_user(store, ticket['requester_id'])} · created {escape(ticket['created_at'])}"
+        f" · updated {escape(ticket['updated_at'])}",
+    ]
     if ticket.get("via_followup_source_id"):
-        out.append(f' · follow-up of <a href="#ticket-{ticket["via_followup_source_id"]}">'
-                   f'#{ticket["via_followup_source_id"]}</a>')
+        out.append(
+            f' · follow-up of <a href="#ticket-{ticket["via_followup_source_id"]}">'
+            f"#{ticket['via_followup_source_id']}</a>"
+        )
     if ticket["followup_ids"]:
         links = ", ".join(f'<a href="#ticket-{i}">#{i}</a>' for i in ticket["followup_ids"])
         out.append(f" · follow-ups {links}")
@@ -55,17 +59,24 @@ def _ticket(store: Store, base: str, ticket: Json) -> str:
     if rows:
         out.append('<table class="fields">' + "".join(rows) + "</table>")
     if ticket["tags"]:
-        out.append("<p>" + "".join(f'<span class="tag">{escape(t)}</span>'
-                                   for t in ticket["tags"]) + "</p>")
+        out.append(
+            "<p>"
+            + "".join(f'<span class="tag">{escape(t)}</span>' for t in ticket["tags"])
+            + "</p>"
+        )
     for comment in store.comments(base, ticket["id"]):
         private = not comment["public"]
         label = "Internal note" if private else "Public reply"
-        out.append(f'<div class="comment{" note" if private else ""}"><div class="meta">'
-                   f'{label} · {_user(store, comment["author_id"])} · '
-                   f'{escape(comment["created_at"])}</div><pre>{escape(comment["body"])}</pre>')
+        out.append(
+            f'<div class="comment{" note" if private else ""}"><div class="meta">'
+            f"{label} · {_user(store, comment['author_id'])} · "
+            f"{escape(comment['created_at'])}</div><pre>{escape(comment['body'])}</pre>"
+        )
         for att in comment["attachments"]:
-            out.append(f'<div>📎 <a href="{escape(att["content_url"])}">'
-                       f'{escape(att["file_name"])}</a> ({att["size"]} bytes)</div>')
+            out.append(
+                f'<div>📎 <a href="{escape(att["content_url"])}">'
+                f"{escape(att['file_name'])}</a> ({att['size']} bytes)</div>"
+            )
         out.append("</div>")
     out.append("</div>")
     return "".join(out)
@@ -74,8 +85,10 @@ def _ticket(store: Store, base: str, ticket: Json) -> str:
 def render(store: Store, base: str) -> str:
     tickets = sorted(store.live_tickets(), key=lambda t: t["id"], reverse=True)
     body = "".join(_ticket(store, base, t) for t in tickets) or "<p>No tickets yet.</p>"
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="refresh" content="15">'
-            f"<title>Zendesk emulator — {len(tickets)} tickets</title><style>{_STYLE}</style>"
-            f"</head><body><h1>Zendesk emulator</h1><p class=\"meta\">{len(tickets)} tickets"
-            f" · read-only view of what an agent sees</p>{body}</body></html>")
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="refresh" content="15">'
+        f"<title>Zendesk emulator — {len(tickets)} tickets</title><style>{_STYLE}</style>"
+        f'</head><body><h1>Zendesk emulator</h1><p class="meta">{len(tickets)} tickets'
+        f" · read-only view of what an agent sees</p>{body}</body></html>"
+    )

@@ -48,16 +48,21 @@ def _user_matches(store: Store, uid: Any, value: str) -> bool:
     if value in ("me", "none") or uid is None:
         return value == "none" and uid is None
     user = store.account.users.get(uid)
-    return str(uid) == value or (user is not None and (
-        (user["email"] or "").lower() == value or _like(value, user["name"])))  # fmt: skip
+    return str(uid) == value or (
+        user is not None and ((user["email"] or "").lower() == value or _like(value, user["name"]))
+    )
 
 
 def _ticket_term(store: Store, ticket: Json, term: Term) -> bool:
     key, value = term.key, term.value
     if key is None:
         texts = [ticket["subject"], ticket["description"]]
-        texts += [e["body"] for a in store.account.audits.get(ticket["id"], [])
-                  for e in a["events"] if e["type"] == "Comment"]  # fmt: skip
+        texts += [
+            e["body"]
+            for a in store.account.audits.get(ticket["id"], [])
+            for e in a["events"]
+            if e["type"] == "Comment"
+        ]
         return any(_like(value, t) for t in texts) or value in ticket["tags"]
     if key == "type":
         return value in ("ticket", str(ticket["type"]).lower())
@@ -66,9 +71,12 @@ def _ticket_term(store: Store, ticket: Json, term: Term) -> bool:
             return False
         have, want = STATUSES.index(ticket["status"]), STATUSES.index(value)
         compare: dict[str, Callable[[int, int], bool]] = {
-            ":": lambda a, b: a == b, "<": lambda a, b: a < b, ">": lambda a, b: a > b,
-            "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b,
-        }  # fmt: skip
+            ":": lambda a, b: a == b,
+            "<": lambda a, b: a < b,
+            ">": lambda a, b: a > b,
+            "<=": lambda a, b: a <= b,
+            ">=": lambda a, b: a >= b,
+        }
         return compare[term.op](have, want)
     if key in ("tags", "tag"):
         return value in ticket["tags"] or (value == "none" and not ticket["tags"])
@@ -83,7 +91,7 @@ def _ticket_term(store: Store, ticket: Json, term: Term) -> bool:
     if key == "fieldvalue":
         return any(str(v).lower() == value for v in ticket["_fields"].values() if v is not None)
     if key.startswith("custom_field_"):
-        return str(ticket["_fields"].get(key[len("custom_field_"):]) or "").lower() == value
+        return str(ticket["_fields"].get(key[len("custom_field_") :]) or "").lower() == value
     return False
 
 
@@ -107,8 +115,11 @@ def search(store: Store, query: str) -> list[tuple[str, Json]]:
     out: list[tuple[str, Json]] = []
     if want_tickets:
         for ticket in store.live_tickets():
-            if all(_ticket_term(store, ticket, t) != t.negate for t in terms
-                   if not (t.key == "type" and t.value == "ticket")):  # fmt: skip
+            if all(
+                _ticket_term(store, ticket, t) != t.negate
+                for t in terms
+                if not (t.key == "type" and t.value == "ticket")
+            ):
                 out.append(("ticket", ticket))
     if want_users:
         for user in store.account.users.values():

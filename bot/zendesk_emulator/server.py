@@ -51,8 +51,11 @@ class Fault:
     mode: str = "refuse"
 
     def matches(self, req: Request) -> bool:
-        return self.remaining > 0 and (self.path is None or req.path.startswith(self.path)) \
+        return (
+            self.remaining > 0
+            and (self.path is None or req.path.startswith(self.path))
             and (self.method is None or req.method == self.method)
+        )
 
 
 @dataclass
@@ -81,14 +84,16 @@ class Request:
         try:
             return json.loads(self.body)
         except ValueError as exc:
-            raise ApiError(400, {"error": "InvalidJSON",
-                                 "description": f"The request body is not JSON: {exc}"}) from exc
+            raise ApiError(
+                400, {"error": "InvalidJSON", "description": f"The request body is not JSON: {exc}"}
+            ) from exc
 
     def section(self, name: str) -> Json:
         data = self.json()
         if not isinstance(data, dict) or not isinstance(data.get(name), dict):
-            raise ApiError(400, {"error": "InvalidParameter",
-                                 "description": f"{name} parameter is required"})  # fmt: skip
+            raise ApiError(
+                400, {"error": "InvalidParameter", "description": f"{name} parameter is required"}
+            )
         return data[name]  # type: ignore[no-any-return]
 
     @property
@@ -109,8 +114,11 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
 
 
 def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
-    body = (pattern.replace("{id}", r"(\d+)").replace("{tok}", r"([A-Za-z0-9]+)")
-            .replace("{job}", r"([A-Za-z0-9-]+)"))
+    body = (
+        pattern.replace("{id}", r"(\d+)")
+        .replace("{tok}", r"([A-Za-z0-9]+)")
+        .replace("{job}", r"([A-Za-z0-9-]+)")
+    )
     rx = re.compile("^/api/v2" + body + r"(?:\.json)?$")
 
     def register(fn: Handler) -> Handler:
@@ -136,9 +144,18 @@ def _uncursor(text: str) -> Any:
     try:
         return json.loads(base64.b64decode(text))["v"]
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise ApiError(400, {"errors": [{"code": "InvalidPaginationParameter",
-                                         "title": "Invalid pagination parameter",
-                                         "detail": "page[after] is not valid"}]}) from exc
+        raise ApiError(
+            400,
+            {
+                "errors": [
+                    {
+                        "code": "InvalidPaginationParameter",
+                        "title": "Invalid pagination parameter",
+                        "detail": "page[after] is not valid",
+                    }
+                ]
+            },
+        ) from exc
 
 
 def _link(req: Request, **changes: str | None) -> str:
@@ -160,9 +177,18 @@ def paginate(req: Request, name: str, items: list[Json], key: Callable[[Json], A
         except ValueError:
             size = 0
         if not 1 <= size <= 100:
-            raise ApiError(400, {"errors": [{"code": "InvalidPaginationParameter",
-                                             "title": "Invalid pagination parameter",
-                                             "detail": "page[size] must be between 1 and 100"}]})
+            raise ApiError(
+                400,
+                {
+                    "errors": [
+                        {
+                            "code": "InvalidPaginationParameter",
+                            "title": "Invalid pagination parameter",
+                            "detail": "page[size] must be between 1 and 100",
+                        }
+                    ]
+                },
+            )
         ordered = sorted(items, key=key)
         if "page[after]" in req.query:
             after = _uncursor(req.query["page[after]"])
@@ -189,11 +215,16 @@ def paginate(req: Request, name: str, items: list[Json], key: Callable[[Json], A
         page_no = max(1, int(req.query.get("page", "1")))
         per_page = min(100, max(1, int(req.query.get("per_page", "100"))))
     except ValueError as exc:
-        raise ApiError(400, {"error": "InvalidPaginationParameter",
-                             "description": "page and per_page must be numbers"}) from exc
+        raise ApiError(
+            400,
+            {
+                "error": "InvalidPaginationParameter",
+                "description": "page and per_page must be numbers",
+            },
+        ) from exc
     ordered = sorted(items, key=key)
     start = (page_no - 1) * per_page
-    chunk = ordered[start:start + per_page]
+    chunk = ordered[start : start + per_page]
     more = start + per_page < len(ordered)
     return {
         name: chunk,
@@ -235,10 +266,13 @@ class Emulator(ThreadingHTTPServer):
         now = self.store.clock.time()
         fresh = now - now % 60 != s.window_start
         left = str(max(0, s.rate_limit_per_minute - (0 if fresh else s.window_count)))
-        return {"x-rate-limit": str(s.rate_limit_per_minute),
-                "ratelimit-limit": str(s.rate_limit_per_minute),
-                "x-rate-limit-remaining": left, "ratelimit-remaining": left,
-                "ratelimit-reset": str(int(60 - now % 60) or 1)}  # fmt: skip
+        return {
+            "x-rate-limit": str(s.rate_limit_per_minute),
+            "ratelimit-limit": str(s.rate_limit_per_minute),
+            "x-rate-limit-remaining": left,
+            "ratelimit-remaining": left,
+            "ratelimit-reset": str(int(60 - now % 60) or 1),
+        }
 
     # Admission: faults, auth, rate budget. Returns headers for every answer.
     def admit(self, req: Request) -> dict[str, str]:
@@ -257,11 +291,19 @@ class Emulator(ThreadingHTTPServer):
             s.window_start, s.window_count = window, 0
         reset = int(window + 60 - now) or 1
         limit = s.rate_limit_per_minute
-        headers = {"x-rate-limit": str(limit), "ratelimit-limit": str(limit),
-                   "ratelimit-reset": str(reset)}  # fmt: skip
+        headers = {
+            "x-rate-limit": str(limit),
+            "ratelimit-limit": str(limit),
+            "ratelimit-reset": str(reset),
+        }
         if s.window_count >= limit:
-            headers.update({"x-rate-limit-remaining": "0", "ratelimit-remaining": "0",
-                            "Retry-After": str(reset)})  # fmt: skip
+            headers.update(
+                {
+                    "x-rate-limit-remaining": "0",
+                    "ratelimit-remaining": "0",
+                    "Retry-After": str(reset),
+                }
+            )
             raise ApiError(429, f"Too many requests. Retry after {reset} seconds.", headers)
         s.window_count += 1
         left = str(limit - s.window_count)
@@ -278,8 +320,11 @@ class Emulator(ThreadingHTTPServer):
         return False
 
     def _authenticate(self, req: Request) -> Json:
-        unauthorized = ApiError(401, {"error": "Couldn't authenticate you"},
-                                {"WWW-Authenticate": 'Basic realm="Web Password"'})  # fmt: skip
+        unauthorized = ApiError(
+            401,
+            {"error": "Couldn't authenticate you"},
+            {"WWW-Authenticate": 'Basic realm="Web Password"'},
+        )
         auth = req.headers.get("authorization", "")
         token = self.settings.token
         if auth.startswith("Bearer "):
@@ -292,8 +337,11 @@ class Emulator(ThreadingHTTPServer):
             except (ValueError, binascii.Error) as exc:
                 raise unauthorized from exc
             email = user.removesuffix("/token")
-            if not email or not secret or (token is not None and (
-                    not user.endswith("/token") or secret != token)):  # fmt: skip
+            if (
+                not email
+                or not secret
+                or (token is not None and (not user.endswith("/token") or secret != token))
+            ):
                 raise unauthorized
             return self.store.agent_for(email)
         raise unauthorized
@@ -332,11 +380,13 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
         req = Request(
-            method=method, path=parts.path,
+            method=method,
+            path=parts.path,
             query={k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
-            body=body, headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            headers={k.lower(): v for k, v in self.headers.items()},
             base=f"http://{self.headers.get('Host') or self.server.netloc}",
-        )  # fmt: skip
+        )
         emulator = self.server
         with emulator.store.lock:
             response = self._dispatch(emulator, req)
@@ -396,8 +446,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def error_response(err: ApiError) -> Response:
-    ctype = ("application/json; charset=utf-8" if isinstance(err.body, dict)
-             else "text/plain; charset=utf-8")  # fmt: skip
+    ctype = (
+        "application/json; charset=utf-8"
+        if isinstance(err.body, dict)
+        else "text/plain; charset=utf-8"
+    )
     return Response(err.status, err.body, dict(err.headers), ctype)
 
 
@@ -412,8 +465,9 @@ def api(emulator: Emulator, req: Request) -> Response:
             req.params = m.groups()
             return handler(emulator, req)
     if allowed:
-        raise ApiError(405, {"error": "MethodNotAllowed",
-                             "description": f"{req.method} is not allowed here"})  # fmt: skip
+        raise ApiError(
+            405, {"error": "MethodNotAllowed", "description": f"{req.method} is not allowed here"}
+        )
     raise ApiError(404, {"error": "InvalidEndpoint", "description": "Not found"})
 
 
@@ -431,11 +485,16 @@ def create_ticket(em: Emulator, req: Request) -> Response:
     if key:
         stored = store.idempotent(key, req.body)
         if stored is not None:
-            return Response(stored["status"], stored["answer"],
-                            {**stored["headers"], "x-idempotency-lookup": "hit"})  # fmt: skip
+            return Response(
+                stored["status"],
+                stored["answer"],
+                {**stored["headers"], "x-idempotency-lookup": "hit"},
+            )
     ticket, audit = store.create_ticket(req.section("ticket"), req.agent, req.client)
-    body = {"ticket": store.render_ticket(req.base, ticket),
-            "audit": store.render_audit(req.base, audit)}  # fmt: skip
+    body = {
+        "ticket": store.render_ticket(req.base, ticket),
+        "audit": store.render_audit(req.base, audit),
+    }
     headers = {"Location": f"{req.base}/api/v2/tickets/{ticket['id']}.json"}
     if key:
         store.remember(key, req.body, 201, body, headers)
@@ -467,15 +526,31 @@ def _ids(req: Request) -> list[int]:
 @route("GET", "/tickets/show_many")
 def show_many_tickets(em: Emulator, req: Request) -> Response:
     found = [t for t in em.store.live_tickets() if t["id"] in _ids(req)]
-    return ok({"tickets": [em.store.render_ticket(req.base, t) for t in found],
-               "next_page": None, "previous_page": None, "count": len(found)})  # fmt: skip
+    return ok(
+        {
+            "tickets": [em.store.render_ticket(req.base, t) for t in found],
+            "next_page": None,
+            "previous_page": None,
+            "count": len(found),
+        }
+    )
 
 
 def _queued(req: Request, job: Json) -> Response:
-    return ok({"job_status": {"id": job["id"], "job_type": job["job_type"],
-               "url": f"{req.base}/api/v2/job_statuses/"
-               f"{job['id']}.json", "total": job["total"], "progress": None,
-               "status": "queued", "message": None, "results": None}})  # fmt: skip
+    return ok(
+        {
+            "job_status": {
+                "id": job["id"],
+                "job_type": job["job_type"],
+                "url": f"{req.base}/api/v2/job_statuses/{job['id']}.json",
+                "total": job["total"],
+                "progress": None,
+                "status": "queued",
+                "message": None,
+                "results": None,
+            }
+        }
+    )
 
 
 @route("POST", "/tickets/create_many")
@@ -506,11 +581,26 @@ def update_many_tickets(em: Emulator, req: Request) -> Response:
     for index, item in enumerate(items):
         try:
             em.store.update_ticket(int(item["id"]), item, req.agent, req.client)
-            results.append({"index": index, "id": item.get("id"), "action": "update",
-                            "success": True, "status": "Updated"})  # fmt: skip
+            results.append(
+                {
+                    "index": index,
+                    "id": item.get("id"),
+                    "action": "update",
+                    "success": True,
+                    "status": "Updated",
+                }
+            )
         except (ApiError, KeyError, TypeError, ValueError) as err:
-            results.append({"index": index, "id": item.get("id"), "action": "update",
-                            "success": False, "status": "Failed", "error": str(err)})  # fmt: skip
+            results.append(
+                {
+                    "index": index,
+                    "id": item.get("id"),
+                    "action": "update",
+                    "success": False,
+                    "status": "Failed",
+                    "error": str(err),
+                }
+            )
     return _queued(req, em.store.job("Bulk Update Ticket", results))
 
 
@@ -520,11 +610,25 @@ def destroy_many_tickets(em: Emulator, req: Request) -> Response:
     for index, tid in enumerate(_ids(req)):
         try:
             em.store.delete_ticket(tid)
-            results.append({"index": index, "id": tid, "action": "delete", "success": True,
-                            "status": "Deleted"})  # fmt: skip
+            results.append(
+                {
+                    "index": index,
+                    "id": tid,
+                    "action": "delete",
+                    "success": True,
+                    "status": "Deleted",
+                }
+            )
         except ApiError:
-            results.append({"index": index, "id": tid, "action": "delete", "success": False,
-                            "status": "Failed"})  # fmt: skip
+            results.append(
+                {
+                    "index": index,
+                    "id": tid,
+                    "action": "delete",
+                    "success": False,
+                    "status": "Failed",
+                }
+            )
     return _queued(req, em.store.job("Bulk Delete Tickets", results))
 
 
@@ -533,11 +637,20 @@ def show_job(em: Emulator, req: Request) -> Response:
     job = em.store.account.jobs.get(req.params[0])
     if job is None:
         raise not_found()
-    return ok({"job_status": {
-        "id": job["id"], "job_type": job["job_type"],
-        "url": f"{req.base}/api/v2/job_statuses/{job['id']}.json", "total": job["total"],
-        "progress": job["total"], "status": "completed", "message": job["message"],
-        "results": job["results"]}})  # fmt: skip
+    return ok(
+        {
+            "job_status": {
+                "id": job["id"],
+                "job_type": job["job_type"],
+                "url": f"{req.base}/api/v2/job_statuses/{job['id']}.json",
+                "total": job["total"],
+                "progress": job["total"],
+                "status": "completed",
+                "message": job["message"],
+                "results": job["results"],
+            }
+        }
+    )
 
 
 @route("GET", "/tickets/{id}")
@@ -551,8 +664,14 @@ def update_ticket(em: Emulator, req: Request) -> Response:
     em.store.ticket(tid)
     budget = em.store.check_ticket_budget(tid)
     ticket, audit = em.store.update_ticket(tid, req.section("ticket"), req.agent, req.client)
-    return Response(200, {"ticket": em.store.render_ticket(req.base, ticket),
-                          "audit": em.store.render_audit(req.base, audit)}, budget)  # fmt: skip
+    return Response(
+        200,
+        {
+            "ticket": em.store.render_ticket(req.base, ticket),
+            "audit": em.store.render_audit(req.base, audit),
+        },
+        budget,
+    )
 
 
 @route("DELETE", "/tickets/{id}")
@@ -605,8 +724,13 @@ def _tag_write(mode: str) -> Handler:
         tags = req.json().get("tags")
         if not isinstance(tags, list | str):
             raise invalid("tags", "Tags: must be a list")
-        ticket = em.store.set_tags(_int(req.params[0]), tags if isinstance(tags, list)
-                                   else [tags], mode, req.agent, req.client)  # fmt: skip
+        ticket = em.store.set_tags(
+            _int(req.params[0]),
+            tags if isinstance(tags, list) else [tags],
+            mode,
+            req.agent,
+            req.client,
+        )
         return ok({"tags": list(ticket["tags"])}, 201 if mode == "set" else 200)
 
     return handler
@@ -632,8 +756,10 @@ def list_tags(em: Emulator, req: Request) -> Response:
 
 @route("GET", "/ticket_fields")
 def list_fields(em: Emulator, req: Request) -> Response:
-    fields = [em.store.field(f) | {"url": f"{req.base}/api/v2/ticket_fields/{f}.json"}
-              for f in em.store.account.fields]  # fmt: skip
+    fields = [
+        em.store.field(f) | {"url": f"{req.base}/api/v2/ticket_fields/{f}.json"}
+        for f in em.store.account.fields
+    ]
     return ok(paginate(req, "ticket_fields", fields, lambda f: f["id"]))
 
 
@@ -644,8 +770,11 @@ def _field(req: Request, record: Json) -> Json:
 @route("POST", "/ticket_fields")
 def create_field(em: Emulator, req: Request) -> Response:
     record = em.store.create_field(req.section("ticket_field"))
-    return ok({"ticket_field": _field(req, record)}, 201,
-              Location=f"{req.base}/api/v2/ticket_fields/{record['id']}.json")  # fmt: skip
+    return ok(
+        {"ticket_field": _field(req, record)},
+        201,
+        Location=f"{req.base}/api/v2/ticket_fields/{record['id']}.json",
+    )
 
 
 @route("GET", "/ticket_fields/{id}")
@@ -674,8 +803,9 @@ def list_options(em: Emulator, req: Request) -> Response:
 
 @route("POST", "/ticket_fields/{id}/options")
 def upsert_option(em: Emulator, req: Request) -> Response:
-    option, created = em.store.upsert_option(_int(req.params[0]),
-                                             req.section("custom_field_option"))  # fmt: skip
+    option, created = em.store.upsert_option(
+        _int(req.params[0]), req.section("custom_field_option")
+    )
     return ok({"custom_field_option": option}, 201 if created else 200)
 
 
@@ -691,8 +821,9 @@ def _user(req: Request, user: Json) -> Json:
 @route("POST", "/users")
 def create_user(em: Emulator, req: Request) -> Response:
     user = em.store.create_user(req.section("user"))
-    return ok({"user": _user(req, user)}, 201,
-              Location=f"{req.base}/api/v2/users/{user['id']}.json")  # fmt: skip
+    return ok(
+        {"user": _user(req, user)}, 201, Location=f"{req.base}/api/v2/users/{user['id']}.json"
+    )
 
 
 @route("GET", "/users")
@@ -728,8 +859,14 @@ def create_many_users(em: Emulator, req: Request) -> Response:
 def show_many_users(em: Emulator, req: Request) -> Response:
     ids = _ids(req)
     found = [u for u in em.store.account.users.values() if u["id"] in ids and u["active"]]
-    return ok({"users": [_user(req, u) for u in found], "next_page": None,
-               "previous_page": None, "count": len(found)})  # fmt: skip
+    return ok(
+        {
+            "users": [_user(req, u) for u in found],
+            "next_page": None,
+            "previous_page": None,
+            "count": len(found),
+        }
+    )
 
 
 @route("GET", "/users/search")
@@ -752,8 +889,7 @@ def show_user(em: Emulator, req: Request) -> Response:
 
 @route("PUT", "/users/{id}")
 def update_user(em: Emulator, req: Request) -> Response:
-    return ok({"user": _user(req, em.store.update_user(_int(req.params[0]),
-                                                       req.section("user")))})  # fmt: skip
+    return ok({"user": _user(req, em.store.update_user(_int(req.params[0]), req.section("user")))})
 
 
 @route("DELETE", "/users/{id}")
@@ -763,8 +899,14 @@ def delete_user(em: Emulator, req: Request) -> Response:
 
 @route("GET", "/custom_roles")
 def list_roles(em: Emulator, req: Request) -> Response:
-    return ok({"custom_roles": list(em.store.account.roles.values()), "next_page": None,
-               "previous_page": None, "count": len(em.store.account.roles)})  # fmt: skip
+    return ok(
+        {
+            "custom_roles": list(em.store.account.roles.values()),
+            "next_page": None,
+            "previous_page": None,
+            "count": len(em.store.account.roles),
+        }
+    )
 
 
 @route("GET", "/custom_roles/{id}")
@@ -782,17 +924,25 @@ def show_role(em: Emulator, req: Request) -> Response:
 def search_all(em: Emulator, req: Request) -> Response:
     query = req.query.get("query", "")
     if not query.strip():
-        raise ApiError(400, {"error": "InvalidParameter",
-                             "description": "query parameter is required"})  # fmt: skip
+        raise ApiError(
+            400, {"error": "InvalidParameter", "description": "query parameter is required"}
+        )
     page_no = int(req.query.get("page", "1") or 1)
     per_page = min(100, int(req.query.get("per_page", "100") or 100))
     if page_no * per_page > 1000:
-        raise ApiError(422, {"error": "invalid", "description": "Search results are limited "
-                             "to 1000; use the export endpoint for more"})  # fmt: skip
+        raise ApiError(
+            422,
+            {
+                "error": "invalid",
+                "description": "Search results are limited "
+                "to 1000; use the export endpoint for more",
+            },
+        )
     found = search(em.store, query)
     sign = -1 if req.query.get("sort_order") == "desc" else 1
-    indexed: list[Json] = [{"_n": sign * n, "_type": t, "_rec": r}
-                           for n, (t, r) in enumerate(found)]
+    indexed: list[Json] = [
+        {"_n": sign * n, "_type": t, "_rec": r} for n, (t, r) in enumerate(found)
+    ]
     req.query.pop("page[size]", None)
     out = paginate(req, "results", indexed, lambda i: i["_n"])
     rendered = []
@@ -813,13 +963,17 @@ def search_all(em: Emulator, req: Request) -> Response:
 @route("POST", "/uploads")
 def upload(em: Emulator, req: Request) -> Response:
     filename = req.query.get("filename", "")
-    up = em.store.upload(filename, req.body, req.headers.get("content-type"),
-                         req.query.get("token"))  # fmt: skip
+    up = em.store.upload(
+        filename, req.body, req.headers.get("content-type"), req.query.get("token")
+    )
     att_id = up["attachment_ids"][-1]
     # Zendesk answers uploads as text/plain, JSON inside, as the recordings show.
-    return Response(201, {"upload": em.store.render_upload(req.base, up)},
-                    {"Location": f"{req.base}/api/v2/attachments/{att_id}.json"},
-                    "text/plain; charset=utf-8")  # fmt: skip
+    return Response(
+        201,
+        {"upload": em.store.render_upload(req.base, up)},
+        {"Location": f"{req.base}/api/v2/attachments/{att_id}.json"},
+        "text/plain; charset=utf-8",
+    )
 
 
 @route("DELETE", "/uploads/{tok}")
@@ -844,16 +998,19 @@ def site(em: Emulator, req: Request) -> Response:
             att, payload = em.store.content(m.group(1))
         except ApiError as err:
             return error_response(err)
-        return Response(200, payload, {"Content-Disposition":
-                        f'inline; filename="{att["file_name"]}"'}, att["content_type"])  # fmt: skip
+        return Response(
+            200,
+            payload,
+            {"Content-Disposition": f'inline; filename="{att["file_name"]}"'},
+            att["content_type"],
+        )
     if req.path in ("/", "/index.html") and req.method == "GET":
-        return Response(200, page.render(em.store, req.base), {},
-                        "text/html; charset=utf-8")  # fmt: skip
+        return Response(200, page.render(em.store, req.base), {}, "text/html; charset=utf-8")
     return Response(404, "Not found", {}, "text/plain; charset=utf-8")
 
 
 def admin(em: Emulator, req: Request) -> Response:
-    name = req.path[len("/__emulator__/"):].strip("/")
+    name = req.path[len("/__emulator__/") :].strip("/")
     s = em.settings
     try:
         data = req.json() if req.method == "POST" else {}
@@ -861,15 +1018,31 @@ def admin(em: Emulator, req: Request) -> Response:
             mode = str(data.get("mode", "refuse"))
             if mode not in ("refuse", "lost"):
                 raise ValueError(f"unknown fault mode {mode!r}")
-            fault = Fault(int(data.get("status", 503)), int(data.get("count", 1)),
-                          data.get("retry_after"), data.get("path"), data.get("method"),
-                          mode)  # fmt: skip
+            fault = Fault(
+                int(data.get("status", 503)),
+                int(data.get("count", 1)),
+                data.get("retry_after"),
+                data.get("path"),
+                data.get("method"),
+                mode,
+            )
             s.faults.append(fault)
             return ok({"faults": len(s.faults)})
         if name == "faults" and req.method == "GET":  # what is left of each
-            return ok({"faults": [{"status": f.status, "remaining": f.remaining,
-                                   "path": f.path, "method": f.method, "mode": f.mode}
-                                  for f in s.faults]})  # fmt: skip
+            return ok(
+                {
+                    "faults": [
+                        {
+                            "status": f.status,
+                            "remaining": f.remaining,
+                            "path": f.path,
+                            "method": f.method,
+                            "mode": f.mode,
+                        }
+                        for f in s.faults
+                    ]
+                }
+            )
         if name == "faults" and req.method == "DELETE":
             s.faults.clear()
             return ok({"faults": 0})
@@ -893,15 +1066,21 @@ def admin(em: Emulator, req: Request) -> Response:
     return Response(404, {"error": "unknown emulator hook"})
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, *, state_file: Path | None = None,
-          token: str | None = "emulator-token", rate_limit_per_minute: int = 700,
-          clock: Clock | None = None) -> Emulator:  # fmt: skip
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    state_file: Path | None = None,
+    token: str | None = "emulator-token",
+    rate_limit_per_minute: int = 700,
+    clock: Clock | None = None,
+) -> Emulator:
     """Start the emulator in a daemon thread; `port=0` picks a free port. Call `.stop()`."""
     store = Store(clock=clock, state_file=state_file)
-    emulator = Emulator((host, port), store,
-                        Settings(token=token, rate_limit_per_minute=rate_limit_per_minute))
-    thread = threading.Thread(target=emulator.serve_forever, name="zendesk-emulator",
-                              daemon=True)  # fmt: skip
+    emulator = Emulator(
+        (host, port), store, Settings(token=token, rate_limit_per_minute=rate_limit_per_minute)
+    )
+    thread = threading.Thread(target=emulator.serve_forever, name="zendesk-emulator", daemon=True)
     thread.start()
     emulator.thread = thread
     return emulator

@@ -31,33 +31,70 @@ Json = dict[str, Any]
 
 STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 FIELD_TYPES = (
-    "text", "textarea", "checkbox", "date", "integer", "decimal", "regexp",
-    "partialcreditcard", "multiselect", "tagger", "lookup",
-)  # fmt: skip
+    "text",
+    "textarea",
+    "checkbox",
+    "date",
+    "integer",
+    "decimal",
+    "regexp",
+    "partialcreditcard",
+    "multiselect",
+    "tagger",
+    "lookup",
+)
 IDEMPOTENCY_TTL = 2 * 3600  # seconds a key is remembered, as Zendesk documents
 UPLOAD_TTL = 3 * 24 * 3600  # upload tokens expire after three days
 MAX_BULK = 100
 # What Zendesk's built-in Admin role may do (the keys a role's configuration carries).
 ADMIN_CONFIGURATION: dict[str, bool | str] = {
-    "chat_access": True, "end_user_list_access": "full",
-    "forum_access_restricted_content": False, "light_agent": False,
-    "manage_business_rules": True, "manage_dynamic_content": True,
-    "manage_extensions_and_channels": True, "manage_facebook": True, "moderate_forums": False,
-    "side_conversation_create": True, "ticket_access": "all",
-    "ticket_comment_access": "public", "ticket_deletion": True, "ticket_tag_editing": True,
-    "twitter_search_access": False, "view_deleted_tickets": True, "voice_access": True,
-    "group_access": True, "organization_editing": True, "organization_notes_editing": True,
-    "assign_tickets_to_any_group": True, "end_user_profile_access": "full",
-    "explore_access": "full", "forum_access": "full", "macro_access": "full",
-    "report_access": "full", "ticket_editing": True, "ticket_merge": True,
-    "user_view_access": "full", "view_access": "full", "voice_dashboard_access": True,
-    "manage_automations": True, "manage_contextual_workspaces": True,
-    "manage_organization_fields": True, "manage_skills": True, "manage_slas": True,
-    "manage_ticket_fields": True, "manage_ticket_forms": True, "manage_user_fields": True,
-    "ticket_redaction": True, "manage_roles": "all", "manage_groups": True,
-    "manage_group_memberships": True, "manage_organizations": True,
-    "manage_suspended_tickets": True, "manage_triggers": True,
-}  # fmt: skip
+    "chat_access": True,
+    "end_user_list_access": "full",
+    "forum_access_restricted_content": False,
+    "light_agent": False,
+    "manage_business_rules": True,
+    "manage_dynamic_content": True,
+    "manage_extensions_and_channels": True,
+    "manage_facebook": True,
+    "moderate_forums": False,
+    "side_conversation_create": True,
+    "ticket_access": "all",
+    "ticket_comment_access": "public",
+    "ticket_deletion": True,
+    "ticket_tag_editing": True,
+    "twitter_search_access": False,
+    "view_deleted_tickets": True,
+    "voice_access": True,
+    "group_access": True,
+    "organization_editing": True,
+    "organization_notes_editing": True,
+    "assign_tickets_to_any_group": True,
+    "end_user_profile_access": "full",
+    "explore_access": "full",
+    "forum_access": "full",
+    "macro_access": "full",
+    "report_access": "full",
+    "ticket_editing": True,
+    "ticket_merge": True,
+    "user_view_access": "full",
+    "view_access": "full",
+    "voice_dashboard_access": True,
+    "manage_automations": True,
+    "manage_contextual_workspaces": True,
+    "manage_organization_fields": True,
+    "manage_skills": True,
+    "manage_slas": True,
+    "manage_ticket_fields": True,
+    "manage_ticket_forms": True,
+    "manage_user_fields": True,
+    "ticket_redaction": True,
+    "manage_roles": "all",
+    "manage_groups": True,
+    "manage_group_memberships": True,
+    "manage_organizations": True,
+    "manage_suspended_tickets": True,
+    "manage_triggers": True,
+}
 PER_TICKET_UPDATES = 30  # per ticket and 10 minutes, as the real service answers
 PER_TICKET_WINDOW = 600
 
@@ -79,18 +116,26 @@ def not_found() -> ApiError:
 
 
 def invalid(field_name: str, description: str, error: str = "InvalidValue") -> ApiError:
-    return ApiError(422, {
-        "error": "RecordInvalid",
-        "description": "Record validation errors",
-        "details": {field_name: [{"description": description, "error": error}]},
-    })  # fmt: skip
+    return ApiError(
+        422,
+        {
+            "error": "RecordInvalid",
+            "description": "Record validation errors",
+            "details": {field_name: [{"description": description, "error": error}]},
+        },
+    )
 
 
 def too_many_values() -> ApiError:
     # Recorded verbatim (the parameter name really is empty in Zendesk's answer).
-    return ApiError(400, {"error": "TooManyValues",
-                          "description": "Parameter  cannot specify more than 100 values",
-                          "max_count": MAX_BULK})  # fmt: skip
+    return ApiError(
+        400,
+        {
+            "error": "TooManyValues",
+            "description": "Parameter  cannot specify more than 100 values",
+            "max_count": MAX_BULK,
+        },
+    )
 
 
 def _token(n: int = 25) -> str:
@@ -135,12 +180,18 @@ class Account:
             return {str(k): v for k, v in d.items()}
 
         return {
-            "next_ticket_id": self.next_ticket_id, "next_id": self.next_id,
-            "tickets": keyed(self.tickets), "audits": keyed(self.audits),
-            "users": keyed(self.users), "fields": keyed(self.fields),
-            "uploads": self.uploads, "attachments": keyed(self.attachments),
-            "jobs": self.jobs, "idempotency": self.idempotency, "roles": keyed(self.roles),
-        }  # fmt: skip
+            "next_ticket_id": self.next_ticket_id,
+            "next_id": self.next_id,
+            "tickets": keyed(self.tickets),
+            "audits": keyed(self.audits),
+            "users": keyed(self.users),
+            "fields": keyed(self.fields),
+            "uploads": self.uploads,
+            "attachments": keyed(self.attachments),
+            "jobs": self.jobs,
+            "idempotency": self.idempotency,
+            "roles": keyed(self.roles),
+        }
 
     @classmethod
     def from_json(cls, data: Json) -> Account:
@@ -148,12 +199,18 @@ class Account:
             return {int(k): v for k, v in d.items()}
 
         return cls(
-            next_ticket_id=data["next_ticket_id"], next_id=data["next_id"],
-            tickets=ints(data["tickets"]), audits=ints(data["audits"]),
-            users=ints(data["users"]), fields=ints(data["fields"]),
-            uploads=data["uploads"], attachments=ints(data["attachments"]),
-            jobs=data["jobs"], idempotency=data["idempotency"], roles=ints(data["roles"]),
-        )  # fmt: skip
+            next_ticket_id=data["next_ticket_id"],
+            next_id=data["next_id"],
+            tickets=ints(data["tickets"]),
+            audits=ints(data["audits"]),
+            users=ints(data["users"]),
+            fields=ints(data["fields"]),
+            uploads=data["uploads"],
+            attachments=ints(data["attachments"]),
+            jobs=data["jobs"],
+            idempotency=data["idempotency"],
+            roles=ints(data["roles"]),
+        )
 
 
 def _html(text: str) -> str:
@@ -175,8 +232,14 @@ def html_to_text(html: str) -> str:
     text = re.sub(r"(?i)</t[dh]>\s*", " | ", text)
     text = re.sub(r"(?i)<li[^>]*>", "- ", text)
     text = re.sub(r"<[^>]+>", "", text)
-    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"),
-                         ("&nbsp;", " "), ("&amp;", "&")):  # fmt: skip
+    for entity, char in (
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", '"'),
+        ("&#39;", "'"),
+        ("&nbsp;", " "),
+        ("&amp;", "&"),
+    ):
         text = text.replace(entity, char)
     lines = [line.rstrip(" |").rstrip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
@@ -213,12 +276,15 @@ class Store:
         role_id = self._id()
         now = self.clock.iso()
         self.account.roles[role_id] = {
-            "id": role_id, "name": "Admin",
-            "description": "Can manage all settings, except billing", "role_type": 4,
-            "created_at": now, "updated_at": now,
+            "id": role_id,
+            "name": "Admin",
+            "description": "Can manage all settings, except billing",
+            "role_type": 4,
+            "created_at": now,
+            "updated_at": now,
             "configuration": dict(ADMIN_CONFIGURATION),
             "team_member_count": 1,
-        }  # fmt: skip
+        }
 
     def _id(self) -> int:
         self.account.next_id += 1 + secrets.randbelow(127)  # sparse, like Zendesk's ids
@@ -234,8 +300,9 @@ class Store:
             return found
         role_id = next(iter(self.account.roles))
         name = email.split("@")[0].replace(".", " ").title()
-        return self._new_user({"name": name, "email": email, "role": "admin"},
-                              custom_role_id=role_id)
+        return self._new_user(
+            {"name": name, "email": email, "role": "admin"}, custom_role_id=role_id
+        )
 
     def _user_by_email(self, email: str) -> Json | None:
         for user in self.account.users.values():
@@ -251,32 +318,52 @@ class Store:
         if email is not None and (not isinstance(email, str) or "@" not in email):
             raise invalid("email", f"Email: {email} is not properly formatted", "InvalidFormat")
         if email and self._user_by_email(email) is not None:
-            raise invalid("email", f"Email: {email} is already being used by another user",
-                          "DuplicateValue")  # fmt: skip
+            raise invalid(
+                "email", f"Email: {email} is already being used by another user", "DuplicateValue"
+            )
         role = data.get("role") or "end-user"
         if role not in ("end-user", "agent", "admin"):
             raise invalid("role", f"Role: {role} is not valid")
         now = self.clock.iso()
         uid = self._id()
         user: Json = {
-            "id": uid, "name": name or str(email).split("@")[0],
+            "id": uid,
+            "name": name or str(email).split("@")[0],
             "email": email.lower() if isinstance(email, str) else None,
-            "created_at": now, "updated_at": now, "time_zone": "America/New_York",
-            "iana_time_zone": "America/New_York", "phone": data.get("phone"),
-            "shared_phone_number": None, "photo": None, "locale_id": 1, "locale": "en-US",
-            "organization_id": data.get("organization_id"), "role": role,
+            "created_at": now,
+            "updated_at": now,
+            "time_zone": "America/New_York",
+            "iana_time_zone": "America/New_York",
+            "phone": data.get("phone"),
+            "shared_phone_number": None,
+            "photo": None,
+            "locale_id": 1,
+            "locale": "en-US",
+            "organization_id": data.get("organization_id"),
+            "role": role,
             "verified": bool(data.get("verified", False)),
-            "external_id": data.get("external_id"), "tags": list(data.get("tags") or []),
-            "alias": None, "active": True, "shared": False, "shared_agent": False,
-            "last_login_at": None, "two_factor_auth_enabled": False, "signature": None,
-            "details": data.get("details"), "notes": data.get("notes"),
-            "role_type": 4 if custom_role_id else None, "custom_role_id": custom_role_id,
-            "moderator": role != "end-user", "ticket_restriction": None if role != "end-user"
-            else "requested", "only_private_comments": False,
-            "restricted_agent": role == "end-user", "suspended": False,
-            "default_group_id": None, "report_csv": False,
+            "external_id": data.get("external_id"),
+            "tags": list(data.get("tags") or []),
+            "alias": None,
+            "active": True,
+            "shared": False,
+            "shared_agent": False,
+            "last_login_at": None,
+            "two_factor_auth_enabled": False,
+            "signature": None,
+            "details": data.get("details"),
+            "notes": data.get("notes"),
+            "role_type": 4 if custom_role_id else None,
+            "custom_role_id": custom_role_id,
+            "moderator": role != "end-user",
+            "ticket_restriction": None if role != "end-user" else "requested",
+            "only_private_comments": False,
+            "restricted_agent": role == "end-user",
+            "suspended": False,
+            "default_group_id": None,
+            "report_csv": False,
             "user_fields": dict(data.get("user_fields") or {}),
-        }  # fmt: skip
+        }
         self.account.users[uid] = user
         return user
 
@@ -297,8 +384,11 @@ class Store:
         if data.get("email"):
             other = self._user_by_email(data["email"])
             if other is not None and other["id"] != uid:
-                raise invalid("email", f"Email: {data['email']} is already being used by "
-                              "another user", "DuplicateValue")  # fmt: skip
+                raise invalid(
+                    "email",
+                    f"Email: {data['email']} is already being used by another user",
+                    "DuplicateValue",
+                )
             user["email"] = data["email"].lower()
         user["updated_at"] = self.clock.iso()
         return user
@@ -319,9 +409,17 @@ class Store:
         q = query.strip().lower()
         if q.startswith("email:"):
             q = q[6:]
-        return [u for u in self.account.users.values() if u["active"] and (
-            not q or (u["email"] or "").lower() == q or q in u["name"].lower()
-            or str(u["id"]) == q)]  # fmt: skip
+        return [
+            u
+            for u in self.account.users.values()
+            if u["active"]
+            and (
+                not q
+                or (u["email"] or "").lower() == q
+                or q in u["name"].lower()
+                or str(u["id"]) == q
+            )
+        ]
 
     # --- ticket fields -------------------------------------------------------
 
@@ -338,14 +436,22 @@ class Store:
         for option in raw:
             name, value = option.get("name"), option.get("value")
             if not name or not value:
-                raise invalid("custom_field_options",
-                              "Field options: each option needs a name and a value")  # fmt: skip
+                raise invalid(
+                    "custom_field_options", "Field options: each option needs a name and a value"
+                )
             if re.search(r"\s", str(value)):
-                raise invalid("custom_field_options", f"Field options: tag {value!r} may not "
-                              "contain spaces")  # fmt: skip
-            out.append({"id": option.get("id") or self._id(), "name": name,
-                        "raw_name": name, "value": str(value).lower(),
-                        "default": bool(option.get("default", False))})  # fmt: skip
+                raise invalid(
+                    "custom_field_options", f"Field options: tag {value!r} may not contain spaces"
+                )
+            out.append(
+                {
+                    "id": option.get("id") or self._id(),
+                    "name": name,
+                    "raw_name": name,
+                    "value": str(value).lower(),
+                    "default": bool(option.get("default", False)),
+                }
+            )
         values = [o["value"] for o in out]
         if len(set(values)) != len(values):
             raise invalid("custom_field_options", "Field options: tags must be unique")
@@ -361,21 +467,34 @@ class Store:
         fid = self._id()
         now = self.clock.iso()
         record: Json = {
-            "id": fid, "type": ftype, "title": title, "raw_title": title,
+            "id": fid,
+            "type": ftype,
+            "title": title,
+            "raw_title": title,
             "description": data.get("description") or title,
-            "raw_description": data.get("description") or title, "position": 9999,
-            "active": data.get("active", True), "required": bool(data.get("required", False)),
-            "collapsed_for_agents": False, "regexp_for_validation": data.get(
-                "regexp_for_validation"), "title_in_portal": title, "raw_title_in_portal": title,
-            "visible_in_portal": False, "editable_in_portal": False,
-            "required_in_portal": False, "tag": data.get("tag"), "created_at": now,
-            "updated_at": now, "removable": True, "key": data.get("key"),
+            "raw_description": data.get("description") or title,
+            "position": 9999,
+            "active": data.get("active", True),
+            "required": bool(data.get("required", False)),
+            "collapsed_for_agents": False,
+            "regexp_for_validation": data.get("regexp_for_validation"),
+            "title_in_portal": title,
+            "raw_title_in_portal": title,
+            "visible_in_portal": False,
+            "editable_in_portal": False,
+            "required_in_portal": False,
+            "tag": data.get("tag"),
+            "created_at": now,
+            "updated_at": now,
+            "removable": True,
+            "key": data.get("key"),
             "agent_description": data.get("agent_description"),
-        }  # fmt: skip
+        }
         if ftype in ("tagger", "multiselect"):
             if not data.get("custom_field_options"):
-                raise invalid("custom_field_options",
-                              "Field options: a drop-down needs at least one option")  # fmt: skip
+                raise invalid(
+                    "custom_field_options", "Field options: a drop-down needs at least one option"
+                )
             record["custom_field_options"] = self._options(data["custom_field_options"])
         self.account.fields[fid] = record
         return record
@@ -383,8 +502,16 @@ class Store:
     def update_field(self, fid: int, data: Json) -> Json:
         record = self.field(fid)
         # The type of a field cannot change once created; Zendesk ignores it.
-        for key in ("title", "description", "active", "required", "tag", "position",
-                    "agent_description", "regexp_for_validation"):  # fmt: skip
+        for key in (
+            "title",
+            "description",
+            "active",
+            "required",
+            "tag",
+            "position",
+            "agent_description",
+            "regexp_for_validation",
+        ):
             if key in data:
                 record[key] = data[key]
         if "title" in data:
@@ -414,27 +541,38 @@ class Store:
 
     # --- uploads and attachments ---------------------------------------------
 
-    def upload(self, filename: str, payload: bytes, content_type: str | None,
-               token: str | None) -> Json:  # fmt: skip
+    def upload(
+        self, filename: str, payload: bytes, content_type: str | None, token: str | None
+    ) -> Json:
         if not filename:
-            raise ApiError(400, {"error": "InvalidParameter",
-                                 "description": "filename parameter is required"})  # fmt: skip
+            raise ApiError(
+                400, {"error": "InvalidParameter", "description": "filename parameter is required"}
+            )
         if token is not None:
             upload = self._live_upload(token)
         else:
             token = _token()
-            upload = {"token": token, "expires": self.clock.time() + UPLOAD_TTL,
-                      "attachment_ids": [], "used": False}  # fmt: skip
+            upload = {
+                "token": token,
+                "expires": self.clock.time() + UPLOAD_TTL,
+                "attachment_ids": [],
+                "used": False,
+            }
             self.account.uploads[token] = upload
         aid = self._id()
         guessed = mimetypes.guess_type(filename)[0]
-        ctype = (content_type if content_type and content_type != "application/octet-stream"
-                 else guessed) or "application/octet-stream"  # fmt: skip
+        ctype = (
+            content_type if content_type and content_type != "application/octet-stream" else guessed
+        ) or "application/octet-stream"
         self.account.attachments[aid] = {
-            "id": aid, "file_name": filename, "content_type": ctype, "size": len(payload),
-            "content_token": _token(), "content_b64": base64.b64encode(payload).decode(),
+            "id": aid,
+            "file_name": filename,
+            "content_type": ctype,
+            "size": len(payload),
+            "content_token": _token(),
+            "content_b64": base64.b64encode(payload).decode(),
             "deleted": False,
-        }  # fmt: skip
+        }
         upload["attachment_ids"].append(aid)
         return upload
 
@@ -463,22 +601,37 @@ class Store:
         raise not_found()
 
     def render_upload(self, base: str, upload: Json) -> Json:
-        atts = [self.render_attachment(base, self.account.attachments[a])
-                for a in upload["attachment_ids"]]  # fmt: skip
-        return {"token": upload["token"], "expires_at": self.clock.iso(upload["expires"]),
-                "attachments": atts, "attachment": atts[-1]}  # fmt: skip
+        atts = [
+            self.render_attachment(base, self.account.attachments[a])
+            for a in upload["attachment_ids"]
+        ]
+        return {
+            "token": upload["token"],
+            "expires_at": self.clock.iso(upload["expires"]),
+            "attachments": atts,
+            "attachment": atts[-1],
+        }
 
     def render_attachment(self, base: str, att: Json) -> Json:
-        content_url = (f"{base}/attachments/token/{att['content_token']}/"
-                       f"?name={quote(att['file_name'])}")  # fmt: skip
+        content_url = (
+            f"{base}/attachments/token/{att['content_token']}/?name={quote(att['file_name'])}"
+        )
         return {
-            "url": f"{base}/api/v2/attachments/{att['id']}.json", "id": att["id"],
-            "file_name": att["file_name"], "content_url": content_url,
-            "mapped_content_url": content_url, "content_type": att["content_type"],
-            "size": att["size"], "width": None, "height": None, "inline": False,
-            "deleted": att["deleted"], "malware_access_override": False,
-            "malware_scan_result": "not_scanned", "thumbnails": [],
-        }  # fmt: skip
+            "url": f"{base}/api/v2/attachments/{att['id']}.json",
+            "id": att["id"],
+            "file_name": att["file_name"],
+            "content_url": content_url,
+            "mapped_content_url": content_url,
+            "content_type": att["content_type"],
+            "size": att["size"],
+            "width": None,
+            "height": None,
+            "inline": False,
+            "deleted": att["deleted"],
+            "malware_access_override": False,
+            "malware_scan_result": "not_scanned",
+            "thumbnails": [],
+        }
 
     def redact(self, tid: int, cid: int, aid: int) -> Json:
         self.ticket(tid)
@@ -508,8 +661,9 @@ class Store:
                 raise invalid("requester", "Requester: email is required", "BlankValue")
             found = self._user_by_email(email)
             if found is None:
-                found = self._new_user({"name": spec.get("name") or email.split("@")[0],
-                                        "email": email})  # fmt: skip
+                found = self._new_user(
+                    {"name": spec.get("name") or email.split("@")[0], "email": email}
+                )
             return int(found["id"])
         if data.get("requester_id") is not None:
             rid = data["requester_id"]
@@ -533,8 +687,9 @@ class Store:
                 continue  # Zendesk ignores values for fields it does not have
             options = [o["value"] for o in record.get("custom_field_options") or []]
             if record["type"] == "tagger" and value not in (None, "") and value not in options:
-                raise invalid(f"field_{fid}", f"{record['title']}: {value!r} is not one "
-                                  "of the options")  # fmt: skip
+                raise invalid(
+                    f"field_{fid}", f"{record['title']}: {value!r} is not one of the options"
+                )
             if record["type"] == "checkbox":
                 value = bool(value)
             number = re.fullmatch(r"-?\d+", str(value))
@@ -586,10 +741,17 @@ class Store:
             att_ids.extend(upload["attachment_ids"])
         for token in tokens:
             self.account.uploads[token]["used"] = True
-        return {"id": self._id(), "type": "Comment",
-                "author_id": spec.get("author_id") or author_id, "body": text,
-                "html_body": html, "plain_body": text, "public": spec.get("public", True),
-                "attachment_ids": att_ids, "audit_id": audit_id}  # fmt: skip
+        return {
+            "id": self._id(),
+            "type": "Comment",
+            "author_id": spec.get("author_id") or author_id,
+            "body": text,
+            "html_body": html,
+            "plain_body": text,
+            "public": spec.get("public", True),
+            "attachment_ids": att_ids,
+            "audit_id": audit_id,
+        }
 
     def create_ticket(self, data: Json, agent: Json, client: str) -> tuple[Json, Json]:
         if not isinstance(data, dict):
@@ -606,8 +768,7 @@ class Store:
         if data.get("via_followup_source_id") is not None:
             source = self.account.tickets.get(data["via_followup_source_id"])
             if source is None or source["status"] != "closed":
-                raise invalid("via_followup_source_id", "Follow-up source: must be a closed "
-                              "ticket")  # fmt: skip
+                raise invalid("via_followup_source_id", "Follow-up source: must be a closed ticket")
         requester_id = self._requester(data, agent)
         tid = self.account.next_ticket_id
         audit_id = self._id()
@@ -616,56 +777,113 @@ class Store:
         subject = data.get("subject") or event["body"].splitlines()[0][:80]
         via: Json = {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}}
         if source is not None:
-            via = {"channel": "api", "source": {
-                "from": {"ticket_id": source["id"], "subject": source["subject"],
-                         "channel": "api"}, "to": {}, "rel": "follow_up"}}  # fmt: skip
+            via = {
+                "channel": "api",
+                "source": {
+                    "from": {
+                        "ticket_id": source["id"],
+                        "subject": source["subject"],
+                        "channel": "api",
+                    },
+                    "to": {},
+                    "rel": "follow_up",
+                },
+            }
         ticket: Json = {
-            "id": tid, "external_id": data.get("external_id"), "via": via,
-            "created_at": now, "updated_at": now, "generated_timestamp": int(self.clock.time()),
-            "type": data.get("type"), "subject": subject, "raw_subject": subject,
-            "description": event["body"], "priority": data.get("priority"),
-            "status": status, "recipient": data.get("recipient"),
-            "requester_id": requester_id, "submitter_id": data.get("submitter_id")
-            or agent["id"], "assignee_id": data.get("assignee_id"),
-            "organization_id": None, "group_id": data.get("group_id"),
-            "collaborator_ids": [], "follower_ids": [], "email_cc_ids": [],
-            "forum_topic_id": None, "problem_id": None, "has_incidents": False,
-            "is_public": bool(event["public"]), "due_at": None,
-            "tags": _tags(data.get("tags") or []), "_fields": {}, "satisfaction_rating": None,
-            "sharing_agreement_ids": [], "followup_ids": [], "ticket_form_id": None,
-            "brand_id": None, "allow_channelback": False, "allow_attachments": True,
+            "id": tid,
+            "external_id": data.get("external_id"),
+            "via": via,
+            "created_at": now,
+            "updated_at": now,
+            "generated_timestamp": int(self.clock.time()),
+            "type": data.get("type"),
+            "subject": subject,
+            "raw_subject": subject,
+            "description": event["body"],
+            "priority": data.get("priority"),
+            "status": status,
+            "recipient": data.get("recipient"),
+            "requester_id": requester_id,
+            "submitter_id": data.get("submitter_id") or agent["id"],
+            "assignee_id": data.get("assignee_id"),
+            "organization_id": None,
+            "group_id": data.get("group_id"),
+            "collaborator_ids": [],
+            "follower_ids": [],
+            "email_cc_ids": [],
+            "forum_topic_id": None,
+            "problem_id": None,
+            "has_incidents": False,
+            "is_public": bool(event["public"]),
+            "due_at": None,
+            "tags": _tags(data.get("tags") or []),
+            "_fields": {},
+            "satisfaction_rating": None,
+            "sharing_agreement_ids": [],
+            "followup_ids": [],
+            "ticket_form_id": None,
+            "brand_id": None,
+            "allow_channelback": False,
+            "allow_attachments": True,
             "from_messaging_channel": False,
-        }  # fmt: skip
+        }
         if source is not None:
             ticket["via_followup_source_id"] = source["id"]
         self._field_tags(ticket, self._field_values(ticket, data))
         self.account.next_ticket_id += 1
         self.account.tickets[tid] = ticket
-        events = [event] + [
-            {"id": self._id(), "type": "Create", "value": v, "field_name": k}
-            for k, v in (("subject", subject), ("requester_id", str(requester_id)),
-                         ("status", status), ("tags", list(ticket["tags"])),
-                         ("priority", ticket["priority"]), ("type", ticket["type"]))
-        ] + [{"id": self._id(), "type": "Create", "value": v, "field_name": k}
-             for k, v in ticket["_fields"].items()]  # fmt: skip
+        events = (
+            [event]
+            + [
+                {"id": self._id(), "type": "Create", "value": v, "field_name": k}
+                for k, v in (
+                    ("subject", subject),
+                    ("requester_id", str(requester_id)),
+                    ("status", status),
+                    ("tags", list(ticket["tags"])),
+                    ("priority", ticket["priority"]),
+                    ("type", ticket["type"]),
+                )
+            ]
+            + [
+                {"id": self._id(), "type": "Create", "value": v, "field_name": k}
+                for k, v in ticket["_fields"].items()
+            ]
+        )
         audit = self._audit(ticket, audit_id, agent, client, events, data.get("metadata"))
         if source is not None:
             source["followup_ids"].append(tid)
         return ticket, audit
 
-    def _audit(self, ticket: Json, audit_id: int, agent: Json, client: str,
-               events: list[Json], custom: Any = None) -> Json:  # fmt: skip
+    def _audit(
+        self,
+        ticket: Json,
+        audit_id: int,
+        agent: Json,
+        client: str,
+        events: list[Json],
+        custom: Any = None,
+    ) -> Json:
         """`custom`: the request's write-only `metadata`, kept as the audit's
         `metadata.custom` (Zendesk's "Setting Metadata"); comments show it too."""
         audit = {
-            "id": audit_id, "ticket_id": ticket["id"], "created_at": self.clock.iso(),
+            "id": audit_id,
+            "ticket_id": ticket["id"],
+            "created_at": self.clock.iso(),
             "author_id": agent["id"],
-            "metadata": {"system": {"client": client, "ip_address": "127.0.0.1",
-                                    "location": "Emulator", "latitude": 0.0,
-                                    "longitude": 0.0},
-                         "custom": copy.deepcopy(custom) if isinstance(custom, dict) else {}},
-            "events": events, "via": copy.deepcopy(ticket["via"]),
-        }  # fmt: skip
+            "metadata": {
+                "system": {
+                    "client": client,
+                    "ip_address": "127.0.0.1",
+                    "location": "Emulator",
+                    "latitude": 0.0,
+                    "longitude": 0.0,
+                },
+                "custom": copy.deepcopy(custom) if isinstance(custom, dict) else {},
+            },
+            "events": events,
+            "via": copy.deepcopy(ticket["via"]),
+        }
         if any(e["type"] == "Comment" for e in events):
             # A comment's audit names the agent it came through, as Zendesk's do.
             audit["via"]["source"]["to"] = {"name": agent["name"], "address": agent["email"]}
@@ -679,15 +897,21 @@ class Store:
         stamps = [s for s in recent if s > now - PER_TICKET_WINDOW]
         reset = int(stamps[0] + PER_TICKET_WINDOW - now) + 1 if stamps else PER_TICKET_WINDOW
         if len(stamps) >= PER_TICKET_UPDATES:
-            raise ApiError(429, "Rate limit for ticket updates exceeded, please wait before "
-                           "updating this ticket again", {"Retry-After": str(reset),
-                           "zendesk-ratelimit-per-ticket-updates":
-                           f"total={PER_TICKET_UPDATES}; remaining=0; resets={reset}"})  # fmt: skip
+            raise ApiError(
+                429,
+                "Rate limit for ticket updates exceeded, please wait before "
+                "updating this ticket again",
+                {
+                    "Retry-After": str(reset),
+                    "zendesk-ratelimit-per-ticket-updates": f"total={PER_TICKET_UPDATES}; remaining=0; resets={reset}",
+                },
+            )
         stamps.append(now)
         self.account.ticket_updates[tid] = stamps
         left = PER_TICKET_UPDATES - len(stamps)
-        return {"zendesk-ratelimit-per-ticket-updates":
-                f"total={PER_TICKET_UPDATES}; remaining={left}; resets={reset}"}  # fmt: skip
+        return {
+            "zendesk-ratelimit-per-ticket-updates": f"total={PER_TICKET_UPDATES}; remaining={left}; resets={reset}"
+        }
 
     def update_ticket(self, tid: int, data: Json, agent: Json, client: str) -> tuple[Json, Json]:
         ticket = self.ticket(tid)
@@ -701,13 +925,20 @@ class Store:
             events.append(self._comment_event(data["comment"], int(agent["id"]), audit_id))
         if "status" in data and data["status"] not in STATUSES:
             raise invalid("status", f"Status: {data['status']} is not valid")
-        simple = ("subject", "status", "priority", "type", "assignee_id", "group_id",
-                  "external_id", "due_at")  # fmt: skip
+        simple = (
+            "subject",
+            "status",
+            "priority",
+            "type",
+            "assignee_id",
+            "group_id",
+            "external_id",
+            "due_at",
+        )
         if "requester" in data or "requester_id" in data:
             rid = self._requester(data, agent)
             if rid != ticket["requester_id"]:
-                events.append(self._change("requester_id", str(rid),
-                                           str(ticket["requester_id"])))  # fmt: skip
+                events.append(self._change("requester_id", str(rid), str(ticket["requester_id"])))
                 ticket["requester_id"] = rid
         for key in simple:
             if key in data and data[key] != ticket[key]:
@@ -730,12 +961,16 @@ class Store:
         if ticket["tags"] != old_tags:
             events.append(self._change("tags", list(ticket["tags"]), old_tags))
         ticket["updated_at"] = self.clock.iso()
-        return ticket, self._audit(ticket, audit_id, agent, client, events,
-                                   data.get("metadata"))  # fmt: skip
+        return ticket, self._audit(ticket, audit_id, agent, client, events, data.get("metadata"))
 
     def _change(self, name: str, value: Any, previous: Any) -> Json:
-        return {"id": self._id(), "type": "Change", "value": value, "field_name": name,
-                "previous_value": previous}  # fmt: skip
+        return {
+            "id": self._id(),
+            "type": "Change",
+            "value": value,
+            "field_name": name,
+            "previous_value": previous,
+        }
 
     def delete_ticket(self, tid: int) -> None:
         self.ticket(tid)["_deleted"] = True
@@ -753,15 +988,18 @@ class Store:
         else:
             ticket["tags"] = [t for t in old if t not in new]
         if ticket["tags"] != old:
-            self._audit(ticket, self._id(), agent, client,
-                        [self._change("tags", list(ticket["tags"]), old)])  # fmt: skip
+            self._audit(
+                ticket, self._id(), agent, client, [self._change("tags", list(ticket["tags"]), old)]
+            )
             ticket["updated_at"] = self.clock.iso()
         return ticket
 
     def render_ticket(self, base: str, ticket: Json) -> Json:
         out = {k: copy.deepcopy(v) for k, v in ticket.items() if not k.startswith("_")}
-        custom = [{"id": fid, "value": ticket["_fields"].get(str(fid))}
-                  for fid in sorted(self.account.fields)]  # fmt: skip
+        custom = [
+            {"id": fid, "value": ticket["_fields"].get(str(fid))}
+            for fid in sorted(self.account.fields)
+        ]
         out = {"url": f"{base}/api/v2/tickets/{ticket['id']}.json", **out}
         # Zendesk orders these after the sharing keys; custom_fields and fields match.
         out["custom_fields"] = custom
@@ -778,11 +1016,26 @@ class Store:
         if event["type"] != "Comment":
             return copy.deepcopy(event)
         out = {k: v for k, v in event.items() if k != "attachment_ids"}
-        out["attachments"] = [self.render_attachment(base, self.account.attachments[a])
-                              for a in event["attachment_ids"]]  # fmt: skip
-        return {**{k: out[k] for k in ("id", "type", "author_id", "body", "html_body",
-                                       "plain_body", "public", "attachments")},
-                "audit_id": event["audit_id"]}  # fmt: skip
+        out["attachments"] = [
+            self.render_attachment(base, self.account.attachments[a])
+            for a in event["attachment_ids"]
+        ]
+        return {
+            **{
+                k: out[k]
+                for k in (
+                    "id",
+                    "type",
+                    "author_id",
+                    "body",
+                    "html_body",
+                    "plain_body",
+                    "public",
+                    "attachments",
+                )
+            },
+            "audit_id": event["audit_id"],
+        }
 
     def comments(self, base: str, tid: int) -> list[Json]:
         self.ticket(tid)
@@ -806,8 +1059,10 @@ class Store:
 
     def all_audits(self) -> list[Json]:
         live = {t["id"] for t in self.live_tickets()}
-        return sorted((a for tid, audits in self.account.audits.items() if tid in live
-                       for a in audits), key=lambda a: a["id"])  # fmt: skip
+        return sorted(
+            (a for tid, audits in self.account.audits.items() if tid in live for a in audits),
+            key=lambda a: a["id"],
+        )
 
     def tag_counts(self) -> list[Json]:
         counts: dict[str, int] = {}
@@ -827,27 +1082,39 @@ class Store:
         if entry is None:
             return None
         if entry["digest"] != hashlib.sha256(_canonical(body)).hexdigest():
-            raise ApiError(400, {"error": "IdempotentRequestError",
-                                 "description": "Request parameters do not match the "
-                                 "original request with the same idempotency key"},
-                           {"x-idempotency-lookup": "hit"})  # fmt: skip
+            raise ApiError(
+                400,
+                {
+                    "error": "IdempotentRequestError",
+                    "description": "Request parameters do not match the "
+                    "original request with the same idempotency key",
+                },
+                {"x-idempotency-lookup": "hit"},
+            )
         return entry
 
-    def remember(self, key: str, body: bytes, status: int, answer: Json,
-                 headers: dict[str, str]) -> None:  # fmt: skip
+    def remember(
+        self, key: str, body: bytes, status: int, answer: Json, headers: dict[str, str]
+    ) -> None:
         self.account.idempotency[key] = {
             "digest": hashlib.sha256(_canonical(body)).hexdigest(),
-            "expires": self.clock.time() + IDEMPOTENCY_TTL, "status": status,
-            "answer": answer, "headers": headers,
-        }  # fmt: skip
+            "expires": self.clock.time() + IDEMPOTENCY_TTL,
+            "status": status,
+            "answer": answer,
+            "headers": headers,
+        }
 
     # --- jobs ----------------------------------------------------------------
 
     def job(self, job_type: str, results: list[Json]) -> Json:
         jid = "V3-" + secrets.token_hex(16)
-        self.account.jobs[jid] = {"id": jid, "job_type": job_type, "total": len(results),
-                                  "results": results, "message": "Completed at "
-                                  + self.clock.iso()}  # fmt: skip
+        self.account.jobs[jid] = {
+            "id": jid,
+            "job_type": job_type,
+            "total": len(results),
+            "results": results,
+            "message": "Completed at " + self.clock.iso(),
+        }
         return self.account.jobs[jid]
 
 

@@ -29,20 +29,28 @@ def new_folder() -> str:
     return "t-" + uuid.uuid4().hex[:10]
 
 
-def mail_config(server: LocalMail, folder: str, state: Path, *,
-                max_message_bytes: int | None = None) -> Config:  # fmt: skip
+def mail_config(
+    server: LocalMail, folder: str, state: Path, *, max_message_bytes: int | None = None
+) -> Config:
     return Config(
-        imap=ImapConfig(host=server.host, port=server.tls_port, ca_file=str(server.ca_file),
-                        username=server.user, password_file=str(server.password_file),
-                        folders=(folder,), start="all"),
+        imap=ImapConfig(
+            host=server.host,
+            port=server.tls_port,
+            ca_file=str(server.ca_file),
+            username=server.user,
+            password_file=str(server.password_file),
+            folders=(folder,),
+            start="all",
+        ),
         state=StateConfig(path=str(state)),
         quarantine=QuarantineConfig(folder=folder + "-quarantine"),
         limits=Limits(max_message_bytes=max_message_bytes) if max_message_bytes else Limits(),
-    )  # fmt: skip
+    )
 
 
-def toml_config(server: LocalMail, folder: str, state: Path, poll_seconds: float = 60.0,
-                idle: bool = False) -> str:  # fmt: skip
+def toml_config(
+    server: LocalMail, folder: str, state: Path, poll_seconds: float = 60.0, idle: bool = False
+) -> str:
     return f"""
 [imap]
 host = "{server.host}"
@@ -65,14 +73,21 @@ folder = "{folder}-quarantine"
 """
 
 
-def message(n: int, *, reply_to: int | None = None, body: str = "",
-            message_id: bool = True) -> bytes:  # fmt: skip
-    headers = [f"From: customer{n}@example.com", "To: support@example.test",
-               f"Subject: Port request {n}", "Date: Mon, 3 Jun 2024 10:00:00 +0000"]
+def message(
+    n: int, *, reply_to: int | None = None, body: str = "", message_id: bool = True
+) -> bytes:
+    headers = [
+        f"From: customer{n}@example.com",
+        "To: support@example.test",
+        f"Subject: Port request {n}",
+        "Date: Mon, 3 Jun 2024 10:00:00 +0000",
+    ]
     if message_id:
         headers.append(f"Message-ID: <m{n}@example.com>")
     if reply_to is not None:
-        headers += [f"In-Reply-To: <m{reply_to}@example.com>",
-                    f"References: <m{reply_to}@example.com>"]
+        headers += [
+            f"In-Reply-To: <m{reply_to}@example.com>",
+            f"References: <m{reply_to}@example.com>",
+        ]
     text = "\r\n".join(headers) + "\r\n\r\n" + (body or f"Please port 512-555-{n:04d}.") + "\r\n"
     return text.encode()

@@ -96,7 +96,10 @@ def test_the_console_script_prints_schema_valid_json(schema: dict[str, Any]) -> 
     thread = THREADS[0]
     proc = subprocess.run(
         [sys.executable, "-m", "bot.cli", "assess", *sorted(map(str, thread.glob("*.eml")))],
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     jsonschema.validate(json.loads(proc.stdout), schema)

@@ -76,9 +76,10 @@ def test_metrics_count_a_fixture_run_and_health_follows_an_imap_outage(
     mail_root: Path, tmp_path: Path
 ) -> None:
     threads = sorted(
-        p for p in FIXTURES.iterdir()
+        p
+        for p in FIXTURES.iterdir()
         if (p / "expected.json").is_file() and not p.name.startswith("ocr-")
-    )  # fmt: skip
+    )
     emls = [eml for thread in threads for eml in sorted(thread.glob("*.eml"))]
     folder = new_folder()
     clock = FakeClock()
@@ -100,9 +101,11 @@ def test_metrics_count_a_fixture_run_and_health_follows_an_imap_outage(
             def assess(raws: Sequence[bytes]) -> Assessment:
                 return assess_messages(raws, config, dt.date(2026, 11, 20))
 
-            intake = build_intake(config, connect=connect,
-                                  assess=watch_assessor(assess, redactor=redactor,
-                                                        metrics=metrics))  # fmt: skip
+            intake = build_intake(
+                config,
+                connect=connect,
+                assess=watch_assessor(assess, redactor=redactor, metrics=metrics),
+            )
 
             # a fixture run: the endpoint reports what the cycle did
             report = observed_poll(intake, metrics)
@@ -138,5 +141,7 @@ def test_metrics_count_a_fixture_run_and_health_follows_an_imap_outage(
 
 
 def _counts_after(metrics: Metrics) -> dict[str, float]:
-    return {o: metrics.value("portbot_messages_total", {"outcome": o}) or 0.0
-            for o in ("assessed", "quarantined", "duplicate")}  # fmt: skip
+    return {
+        o: metrics.value("portbot_messages_total", {"outcome": o}) or 0.0
+        for o in ("assessed", "quarantined", "duplicate")
+    }

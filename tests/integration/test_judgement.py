@@ -68,4 +68,3 @@ def test_the_problems_raised_are_real_and_complete(scored: list[dict[str, Any]])
         matched += sum((c["pe"] & c["pg"]).values())
     assert matched / max(1, sum(raised.values())) >= 0.85  # precision
     assert matched / max(1, sum(expected.values())) >= 0.9  # recall
-

@@ -63,8 +63,9 @@ def test_new_mail_is_read_and_follow_ups_join_their_request(
     server: LocalMail, tmp_path: Path
 ) -> None:
     folder = new_folder()
-    server.append(folder, [message(1), message(2), message(3, reply_to=1),
-                           message(4, message_id=False)])
+    server.append(
+        folder, [message(1), message(2), message(3, reply_to=1), message(4, message_id=False)]
+    )
     delivered: list[Delivery] = []
     config = mail_config(server, folder, tmp_path / "state.db")
     with build_intake(config, assess=fake_assess, sinks=[delivered.append]) as intake:
@@ -106,13 +107,23 @@ def test_nothing_is_read_twice_or_skipped_across_a_restart(
     assert sorted(uid for _, _, uid, *_ in rows) == [1, 2, 3, 4, 5]
 
 
-def _slow_poll(config: Path, progress: Path, seconds: float,
-               hold_at: int | None = None) -> subprocess.Popen[bytes]:  # fmt: skip
+def _slow_poll(
+    config: Path, progress: Path, seconds: float, hold_at: int | None = None
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.slow_poll", str(config), str(progress),
-         str(seconds), *([str(hold_at)] if hold_at else [])],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.slow_poll",
+            str(config),
+            str(progress),
+            str(seconds),
+            *([str(hold_at)] if hold_at else []),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_a_bot_killed_in_the_middle_of_a_message_loses_nothing_and_repeats_nothing(
@@ -126,8 +137,13 @@ def test_a_bot_killed_in_the_middle_of_a_message_loses_nothing_and_repeats_nothi
     progress = tmp_path / "progress"
     bot = _slow_poll(config, progress, 600, hold_at=3)  # message 3 is held until killed
     # the sign: message 3 has started (the progress file), whatever the machine's load
-    while sum(line.startswith("start") for line in
-              (progress.read_text().splitlines() if progress.exists() else [])) < 3:
+    while (
+        sum(
+            line.startswith("start")
+            for line in (progress.read_text().splitlines() if progress.exists() else [])
+        )
+        < 3
+    ):
         assert bot.poll() is None, "the bot ended before message 3"
         threading.Event().wait(0.02)
     bot.send_signal(signal.SIGKILL)  # in the hold of message 3: after 1 and 2 were recorded
@@ -140,11 +156,15 @@ def test_a_bot_killed_in_the_middle_of_a_message_loses_nothing_and_repeats_nothi
     rows = outcomes(state)
     assert sorted(uid for _, _, uid, *_ in rows) == [1, 2, 3, 4, 5, 6]
     assert {outcome for *_, outcome, _, _ in rows} == {"assessed"}
-    delivered = [line.split()[1] for line in progress.read_text().splitlines()
-                 if line.startswith("delivered")]  # fmt: skip
+    delivered = [
+        line.split()[1]
+        for line in progress.read_text().splitlines()
+        if line.startswith("delivered")
+    ]
     assert sorted(delivered) == sorted(f"<m{n}@example.com>" for n in range(1, 7))
-    started = [line.split()[1] for line in progress.read_text().splitlines()
-               if line.startswith("start")]  # fmt: skip
+    started = [
+        line.split()[1] for line in progress.read_text().splitlines() if line.startswith("start")
+    ]
     assert started.count("<m3@example.com>") == 2  # the one killed midway is read again
     assert all(started.count(f"<m{n}@example.com>") == 1 for n in (1, 2, 4, 5, 6))
 
@@ -181,7 +201,11 @@ def test_unhandleable_mail_is_quarantined_with_its_reason_and_replay_puts_it_bac
     with build_intake(config, assess=fake_assess) as intake:
         report = intake.poll()
         assert [h.outcome for h in report.handled] == [
-            "assessed", "quarantined", "quarantined", "assessed"]  # fmt: skip
+            "assessed",
+            "quarantined",
+            "quarantined",
+            "assessed",
+        ]
         entries = intake.state.quarantined()
         assert [e.message_id for e in entries] == ["<m2@example.com>", "<m3@example.com>"]
         assert "crash in the pipeline: KeyError" in entries[0].reason
@@ -195,7 +219,8 @@ def test_unhandleable_mail_is_quarantined_with_its_reason_and_replay_puts_it_bac
         put_back, report = intake.replay([entries[1].id])
         assert [e.id for e in put_back] == [entries[1].id]
         assert [(h.message_id, h.outcome) for h in report.handled] == [
-            ("<m3@example.com>", "assessed")]  # fmt: skip
+            ("<m3@example.com>", "assessed")
+        ]
         assert [e.id for e in intake.state.quarantined()] == [entries[0].id]
     assert len(folder_uids(server, folder)) == 3
     assert len(folder_uids(server, folder + "-quarantine")) == 1
@@ -287,7 +312,8 @@ class _Lines:
     def wait_for(self, text: str, seconds: float = 120) -> None:
         with self._changed:
             found = self._changed.wait_for(
-                lambda: self._done or any(text in line for line in self.lines), seconds)
+                lambda: self._done or any(text in line for line in self.lines), seconds
+            )
             if not found or not any(text in line for line in self.lines):
                 raise AssertionError(f"no line with {text!r}:\n{''.join(self.lines)}")
 
@@ -308,8 +334,12 @@ def _catches_sigterm(pid: int) -> bool:
 
 
 def _run_bot(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_run_stops_cleanly_on_sigterm(server: LocalMail, tmp_path: Path) -> None:
@@ -360,8 +390,10 @@ def test_a_sigterm_during_a_message_finishes_it_and_starts_no_other(
     progress = tmp_path / "progress"
     bot = subprocess.Popen(
         [sys.executable, "-m", "tests.integration.slow_run", str(config), str(progress), "1.0"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     assert bot.stderr is not None
     err = _Lines(bot.stderr)
     err.wait_for("slow_run: message started")  # in the middle of message 1 (it takes 1 s)
@@ -374,17 +406,23 @@ def test_a_sigterm_during_a_message_finishes_it_and_starts_no_other(
 
 
 def test_starttls_works_and_an_untrusted_certificate_is_refused(server: LocalMail) -> None:
-    starttls = ImapConfig(host=server.host, port=server.plain_port, security="starttls",
-                          ca_file=str(server.ca_file), username=server.user,
-                          password_file=str(server.password_file))  # fmt: skip
+    starttls = ImapConfig(
+        host=server.host,
+        port=server.plain_port,
+        security="starttls",
+        ca_file=str(server.ca_file),
+        username=server.user,
+        password_file=str(server.password_file),
+    )
     connect_from_config(starttls).close()
     untrusted = replace(starttls, ca_file="")
     with pytest.raises(MailboxAuthError, match="certificate"):
         connect_from_config(untrusted)
 
 
-def test_doctor_says_plainly_what_is_wrong(server: LocalMail, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_doctor_says_plainly_what_is_wrong(
+    server: LocalMail, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bot.cli import main
 
     folder = new_folder()
@@ -395,8 +433,11 @@ def test_doctor_says_plainly_what_is_wrong(server: LocalMail, tmp_path: Path,
     assert "all good" in capsys.readouterr().out
     wrong = tmp_path / "password"
     wrong.write_text("not-the-password\n")
-    config.write_text(toml_config(server, "Nope", tmp_path / "state.db").replace(
-        str(server.password_file), str(wrong)))  # fmt: skip
+    config.write_text(
+        toml_config(server, "Nope", tmp_path / "state.db").replace(
+            str(server.password_file), str(wrong)
+        )
+    )
     assert main(["doctor", "--config", str(config)]) == 1
     out = capsys.readouterr().out
     assert "PROBLEM cannot log in" in out and "login refused" in out
@@ -413,8 +454,10 @@ def test_real_threads_flow_and_a_malformed_message_is_quarantined_with_its_reaso
 ) -> None:
     from bot.cli import main
 
-    threads = [FIXTURES / "01-ready-att-acme-csv",
-               FIXTURES / "07-ready-telus-followups-supply-loa-and-pin"]  # fmt: skip
+    threads = [
+        FIXTURES / "01-ready-att-acme-csv",
+        FIXTURES / "07-ready-telus-followups-supply-loa-and-pin",
+    ]
     raws = [p.read_bytes() for t in threads for p in sorted(t.glob("*.eml"))]
     outlook = (REAL_MAIL / "mail_outlook_1.msg").read_bytes()
     malformed = (REAL_MAIL / "mail_malformed_3.eml").read_bytes()
@@ -438,15 +481,19 @@ def test_real_threads_flow_and_a_malformed_message_is_quarantined_with_its_reaso
     assert len(folder_uids(server, folder + "-quarantine")) >= 1
 
 
-def test_the_demo_reads_the_fixture_mailbox_once(capsys: pytest.CaptureFixture[str],
-                                                 tmp_path: Path) -> None:  # fmt: skip
+def test_the_demo_reads_the_fixture_mailbox_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     if dovecot_binary() is None:
         pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
     from bot.demo import run_demo
 
     small = tmp_path / "emails"
-    for name in ("01-ready-att-acme-csv", "07-ready-telus-followups-supply-loa-and-pin",
-                 "18-bill-too-old"):  # fmt: skip
+    for name in (
+        "01-ready-att-acme-csv",
+        "07-ready-telus-followups-supply-loa-and-pin",
+        "18-bill-too-old",
+    ):
         (small / name).mkdir(parents=True)
         for path in (FIXTURES / name).iterdir():
             (small / name / path.name).write_bytes(path.read_bytes())
@@ -484,14 +531,20 @@ def test_xoauth2_logs_in_with_a_token_from_a_command_or_a_file(tmp_path: Path) -
     url = f"http://127.0.0.1:{tokens.server_address[1]}/introspect?token="
     try:
         with local_dovecot(oauth2_introspection_url=url) as oauth_server:
-            config = ImapConfig(host=oauth_server.host, port=oauth_server.tls_port,
-                                ca_file=str(oauth_server.ca_file), username=USER, auth="xoauth2",
-                                oauth2_token_command=("echo", "ya29.good-token"))  # fmt: skip
+            config = ImapConfig(
+                host=oauth_server.host,
+                port=oauth_server.tls_port,
+                ca_file=str(oauth_server.ca_file),
+                username=USER,
+                auth="xoauth2",
+                oauth2_token_command=("echo", "ya29.good-token"),
+            )
             connect_from_config(config).close()
             token_file = tmp_path / "token"
             token_file.write_text("ya29.good-token\n")
-            connect_from_config(replace(config, oauth2_token_command=(),
-                                        oauth2_token_file=str(token_file))).close()  # fmt: skip
+            connect_from_config(
+                replace(config, oauth2_token_command=(), oauth2_token_file=str(token_file))
+            ).close()
             expired = replace(config, oauth2_token_command=("echo", "ya29.expired"))
             with pytest.raises(MailboxAuthError, match="login refused"):
                 connect_from_config(expired)
@@ -537,9 +590,12 @@ def test_logs_name_messages_and_outcomes_but_never_their_secrets(
     folder = new_folder()
     server.append(folder, [p.read_bytes() for p in sorted(thread.glob("*.eml"))])
     delivered: list[Delivery] = []
-    with caplog.at_level("DEBUG"), build_intake(
-        mail_config(server, folder, tmp_path / "state.db"), sinks=[delivered.append]
-    ) as intake:
+    with (
+        caplog.at_level("DEBUG"),
+        build_intake(
+            mail_config(server, folder, tmp_path / "state.db"), sinks=[delivered.append]
+        ) as intake,
+    ):
         intake.poll()
     secrets: list[str] = []
 

@@ -58,8 +58,12 @@ def _comparable(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def _entry(doc: Document) -> dict[str, Any]:
-    return {"filename": doc.filename, "kind": doc.kind, "ocr": doc.ocr,
-            "fields": document_fields(doc)}  # fmt: skip
+    return {
+        "filename": doc.filename,
+        "kind": doc.kind,
+        "ocr": doc.ocr,
+        "fields": document_fields(doc),
+    }
 
 
 def test_there_are_enough_scanned_fixture_threads() -> None:

@@ -107,9 +107,14 @@ copy_to = "{SUPPORT}"
 
 
 def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT,
-                          env={**os.environ, **ENV}, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -124,18 +129,30 @@ def _get(url: str) -> tuple[int, str]:
 
 def _samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     _, body = _get(f"{url}/metrics")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(body) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+    }
 
 
-def _total(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
-           **labels: str) -> float:  # fmt: skip
-    return sum(v for (n, ls), v in samples.items()
-               if n == name and all((k, v2) in ls for k, v2 in labels.items()))  # fmt: skip
+def _total(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    return sum(
+        v
+        for (n, ls), v in samples.items()
+        if n == name and all((k, v2) in ls for k, v2 in labels.items())
+    )
 
 
-def _wait(what: str, check: Callable[[], bool], seconds: float,
-          bot: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:  # fmt: skip
+def _wait(
+    what: str,
+    check: Callable[[], bool],
+    seconds: float,
+    bot: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():
@@ -208,9 +225,14 @@ def mail_root() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-RUN_THREADS = ["01-ready-att-acme-csv", "04-ready-spectrum-ssn-xlsx", TELUS,
-               "20-bill-unreadable-encrypted", "29-follow-up-boss",
-               "ocr-01-scanned-bill-and-loa-jpeg"]  # fmt: skip
+RUN_THREADS = [
+    "01-ready-att-acme-csv",
+    "04-ready-spectrum-ssn-xlsx",
+    TELUS,
+    "20-bill-unreadable-encrypted",
+    "29-follow-up-boss",
+    "ocr-01-scanned-bill-and-loa-jpeg",
+]
 
 
 def test_portbot_run_serves_the_fixture_runs_counts_and_health_follows_the_imap_server(
@@ -234,7 +256,9 @@ def test_portbot_run_serves_the_fixture_runs_counts_and_health_follows_the_imap_
             text = toml_with_zendesk(first, em, folder, state, zendesk_config(em))
             text = text.replace(f"port = {first.tls_port}", f"port = {forwarder.port}")
             text = text.replace("poll_seconds = 60.0", "poll_seconds = 1")
-            text += _smtp_toml(running) + f"""
+            text += (
+                _smtp_toml(running)
+                + f"""
 [metrics]
 port = {port}
 stall_after_seconds = 120
@@ -243,17 +267,32 @@ unreachable_after_seconds = 3
 [logging]
 format = "json"
 """
+            )
             config = tmp_path / "portbot.toml"
             config.write_text(text)
             with log.open("wb") as err:
-                bot = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--config",
-                                        str(config)], cwd=ROOT, env={**os.environ, **ENV},
-                                       stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+                bot = subprocess.Popen(
+                    [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+                    cwd=ROOT,
+                    env={**os.environ, **ENV},
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                )
             try:
-                _wait("the fixture run", lambda: _total(_samples(url), "portbot_messages_total")
-                      >= len(raws), 240, bot, log)  # fmt: skip
-                _wait("a quiet poll after it", lambda: _total(
-                    _samples(url), "portbot_polls_total", result="ok") >= 3, 30, bot, log)
+                _wait(
+                    "the fixture run",
+                    lambda: _total(_samples(url), "portbot_messages_total") >= len(raws),
+                    240,
+                    bot,
+                    log,
+                )
+                _wait(
+                    "a quiet poll after it",
+                    lambda: _total(_samples(url), "portbot_polls_total", result="ok") >= 3,
+                    30,
+                    bot,
+                    log,
+                )
                 samples = _samples(url)
                 copy = SqliteStateStore(state, in_memory_copy=True)
                 outcomes = [row[4] for row in copy.outcomes()]
@@ -263,24 +302,31 @@ format = "json"
                 assert outcomes.count("assessed") == len(raws) - 1
                 for outcome in ("assessed", "quarantined", "duplicate", "own"):
                     assert _total(samples, "portbot_messages_total", outcome=outcome) == (
-                        outcomes.count(outcome)), outcome
+                        outcomes.count(outcome)
+                    ), outcome
                 assert _total(samples, "portbot_messages_total", outcome="quarantined") == 1
                 assert _total(samples, "portbot_quarantine_size") == 1
                 # one ticket per request, each made by one create call answered 201
-                assert _total(samples, "portbot_zendesk_calls_total", kind="create") == len(
-                    tickets(em)) == len(RUN_THREADS)
+                assert (
+                    _total(samples, "portbot_zendesk_calls_total", kind="create")
+                    == len(tickets(em))
+                    == len(RUN_THREADS)
+                )
                 assert _total(samples, "portbot_zendesk_rate_limited_total") == 0
                 assert _total(samples, "portbot_requests") == len(ports) == len(RUN_THREADS)
                 ready = _total(samples, "portbot_requests", ready="true")
                 assert ready == sum(1 for p in ports if p.ready)
                 assert _total(samples, "portbot_replies_total", result="sent") == replies["sent"]
-                assert _total(samples, "portbot_replies_total", result="suppressed") == (
-                    replies["suppressed"])
+                assert (
+                    _total(samples, "portbot_replies_total", result="suppressed")
+                    == (replies["suppressed"])
+                )
                 assert _total(samples, "portbot_replies_total", reason="superseded") == 2
                 assert _total(samples, "portbot_ocr_pages_total") >= 2  # the scanned bill, LOA
                 assert _total(samples, "portbot_ocr_seconds_total") > 0
                 assert _total(samples, "portbot_last_successful_poll_timestamp_seconds") > (
-                    time.time() - 60)
+                    time.time() - 60
+                )
                 assert _get(f"{url}/healthz")[0] == 200
                 total = _total(samples, "portbot_messages_total")  # our reply copies too
                 assert total == len(outcomes)
@@ -318,16 +364,22 @@ def _mailbox(server: LocalMail) -> dict[str, Any]:
         for _flags, _sep, name in client.list_folders():
             info = client.select_folder(name, readonly=True)
             flags = client.fetch(client.search(["ALL"]), ["FLAGS"]) if info[b"EXISTS"] else {}
-            seen[str(name)] = (info[b"UIDVALIDITY"], info.get(b"UIDNEXT"),
-                               {uid: sorted(f[b"FLAGS"]) for uid, f in flags.items()})
+            seen[str(name)] = (
+                info[b"UIDVALIDITY"],
+                info.get(b"UIDNEXT"),
+                {uid: sorted(f[b"FLAGS"]) for uid, f in flags.items()},
+            )
         return seen
     finally:
         client.logout()
 
 
 def _files(folder: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())
-            if p.is_file()}  # fmt: skip
+    return {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    }
 
 
 def test_a_dry_run_prints_what_it_would_do_and_changes_nothing_anywhere(
@@ -339,21 +391,31 @@ def test_a_dry_run_prints_what_it_would_do_and_changes_nothing_anywhere(
     state_dir = tmp_path / "state"
     state_dir.mkdir()
     config = tmp_path / "portbot.toml"
-    config.write_text(toml_with_zendesk(server, em, folder, state_dir / "state.db",
-                                        zendesk_config(em)) + _smtp_toml(running))  # fmt: skip
+    config.write_text(
+        toml_with_zendesk(server, em, folder, state_dir / "state.db", zendesk_config(em))
+        + _smtp_toml(running)
+    )
     # a bot that has run before: a ticket, a reply, our copy back in the mailbox
     server.append(folder, _emls("01-ready-att-acme-csv"))
     assert _cli("poll", "--config", str(config)).returncode == 0
     telus = _emls(TELUS)
     server.append(folder, [*telus, *_emls("04-ready-spectrum-ssn-xlsx"), JUNK])
-    before = (_mailbox(server), _files(state_dir), requests.get(
-        f"{em.url}/__emulator__/state", timeout=5).json(), len(running.handler.delivered))
+    before = (
+        _mailbox(server),
+        _files(state_dir),
+        requests.get(f"{em.url}/__emulator__/state", timeout=5).json(),
+        len(running.handler.delivered),
+    )
     assert len(tickets(em)) == 1 and len(running.handler.delivered) == 1
 
     done = _cli("poll", "--dry-run", "--config", str(config))
     assert done.returncode == 0, done.stderr
-    after = (_mailbox(server), _files(state_dir), requests.get(
-        f"{em.url}/__emulator__/state", timeout=5).json(), len(running.handler.delivered))
+    after = (
+        _mailbox(server),
+        _files(state_dir),
+        requests.get(f"{em.url}/__emulator__/state", timeout=5).json(),
+        len(running.handler.delivered),
+    )
     assert after == before
 
     out = done.stdout
@@ -363,8 +425,16 @@ def test_a_dry_run_prints_what_it_would_do_and_changes_nothing_anywhere(
     telus_customer = parse_message(telus[0]).sender
     sends = out.split("would SEND this email:")[1:]
     assert telus_customer is not None
-    assert sum(1 for s in sends if any(line.startswith("  To:") and telus_customer in line
-                                       for line in s.splitlines()[:4])) == 1
+    assert (
+        sum(
+            1
+            for s in sends
+            if any(
+                line.startswith("  To:") and telus_customer in line for line in s.splitlines()[:4]
+            )
+        )
+        == 1
+    )
     assert out.count("no reply: superseded") == 2  # one reply for the three messages
     assert "quarantined" in out and "dry run: nothing was written" in out
     secrets = set()
@@ -389,12 +459,17 @@ def test_portbot_poll_writes_no_fixture_secret_in_any_log_line(
     running, where = smtp
     folder = new_folder()
     where["deliver"] = lambda raw: server.append(folder, [raw])
-    threads = sorted(p for p in FIXTURES.iterdir()
-                     if (p / "expected.json").is_file() and not p.name.startswith("ocr-"))
+    threads = sorted(
+        p
+        for p in FIXTURES.iterdir()
+        if (p / "expected.json").is_file() and not p.name.startswith("ocr-")
+    )
     config = tmp_path / "portbot.toml"
-    config.write_text(toml_with_zendesk(server, em, folder, tmp_path / "state.db",
-                                        zendesk_config(em)) + _smtp_toml(running)
-                      + '\n[logging]\nformat = "json"\nlevel = "DEBUG"\n')  # fmt: skip
+    config.write_text(
+        toml_with_zendesk(server, em, folder, tmp_path / "state.db", zendesk_config(em))
+        + _smtp_toml(running)
+        + '\n[logging]\nformat = "json"\nlevel = "DEBUG"\n'
+    )
     half = len(threads) // 2
     events: list[dict[str, Any]] = []
     for batch in (threads[:half], threads[half:]):  # the second process starts afresh
@@ -407,8 +482,12 @@ def test_portbot_poll_writes_no_fixture_secret_in_any_log_line(
     assert any(e["level"] == "DEBUG" for e in events)
     # libraries that print bodies (zenpy's whole tickets, urllib3, imapclient) are held
     # at WARNING whatever [logging] level says
-    assert not [e for e in events if e["logger"].split(".")[0] in
-                ("zenpy", "urllib3", "requests", "imapclient") and e["level"] == "DEBUG"]
+    assert not [
+        e
+        for e in events
+        if e["logger"].split(".")[0] in ("zenpy", "urllib3", "requests", "imapclient")
+        and e["level"] == "DEBUG"
+    ]
     secrets = set()
     for thread in threads:
         secrets |= _expected_secrets(json.loads((thread / "expected.json").read_text()))
@@ -420,11 +499,11 @@ def test_portbot_poll_writes_no_fixture_secret_in_any_log_line(
     for delivered in running.handler.delivered:
         reply = email.message_from_bytes(delivered.content, policy=email.policy.default)
         body = reply.get_body(("plain",))
-        texts.append(("reply", str(reply["Subject"]) + "\n" + (body.get_content() if body
-                                                                else "")))  # fmt: skip
+        texts.append(("reply", str(reply["Subject"]) + "\n" + (body.get_content() if body else "")))
     for ticket in tickets(em):
-        texts += [("public comment", c["body"]) for c in comments(em, ticket["id"])
-                  if c.get("public")]
+        texts += [
+            ("public comment", c["body"]) for c in comments(em, ticket["id"]) if c.get("public")
+        ]
     assert any(kind == "reply" for kind, _ in texts)
     leaks = []
     for kind, text in texts:
@@ -455,8 +534,12 @@ def test_a_backlog_of_one_request_gets_one_reply_under_its_newest_message(
         [reply] = running.handler.to(customer)
         newest = parse_message(telus[-1]).message_id
         assert str(reply.message["In-Reply-To"]).strip() == newest
-        assert intake.state.reply_counts() == {"sending": 0, "sent": 1, "suppressed": 2,
-                                               "failed": 0}  # fmt: skip
+        assert intake.state.reply_counts() == {
+            "sending": 0,
+            "sent": 1,
+            "suppressed": 2,
+            "failed": 0,
+        }
         [ticket] = tickets(em)
         notes = [c["body"] for c in comments(em, ticket["id"])]
         assert sum("auto-reply not sent: superseded" in n for n in notes) == 2
@@ -468,8 +551,9 @@ def test_a_first_run_from_now_skips_the_old_mail_until_asked_for_the_backlog(
     folder = new_folder()
     server.append(folder, [*_emls("01-ready-att-acme-csv"), *_emls("04-ready-spectrum-ssn-xlsx")])
     config = tmp_path / "portbot.toml"
-    config.write_text(toml_config(server, folder, tmp_path / "state.db").replace(
-        'start = "all"', 'start = "new"'))  # fmt: skip
+    config.write_text(
+        toml_config(server, folder, tmp_path / "state.db").replace('start = "all"', 'start = "new"')
+    )
     assert main(["poll", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert f"{folder}: 2 message(s) already there were left unread" in out

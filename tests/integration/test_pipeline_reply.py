@@ -54,8 +54,7 @@ def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
 def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
     """The SMTP server; `folder[0]` is where copies to support@ are delivered."""
     folder: list[str] = [""]
-    handler = Handler(local=SUPPORT,
-                      deliver_local=lambda raw: server.append(folder[0], [raw]))  # fmt: skip
+    handler = Handler(local=SUPPORT, deliver_local=lambda raw: server.append(folder[0], [raw]))
     with smtp_server(tmp_path, handler) as running:
         yield running, folder
 
@@ -63,13 +62,24 @@ def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[s
 def reply_config(base: Config, smtp: SmtpServer, **changes: Any) -> Config:
     return replace(
         base,
-        smtp=SmtpConfig(host="127.0.0.1", port=smtp.port, security="starttls",
-                        ca_file=str(smtp.cert_file), username=USER,
-                        password_file=str(smtp.password_file), timeout_seconds=10),
-        reply=ReplyConfig(support_address=SUPPORT, support_name="Lofty Porting Team",
-                          domain="lofty.com", internal_domains=("lofty.com",), copy_to=SUPPORT,
-                          **changes),
-    )  # fmt: skip
+        smtp=SmtpConfig(
+            host="127.0.0.1",
+            port=smtp.port,
+            security="starttls",
+            ca_file=str(smtp.cert_file),
+            username=USER,
+            password_file=str(smtp.password_file),
+            timeout_seconds=10,
+        ),
+        reply=ReplyConfig(
+            support_address=SUPPORT,
+            support_name="Lofty Porting Team",
+            domain="lofty.com",
+            internal_domains=("lofty.com",),
+            copy_to=SUPPORT,
+            **changes,
+        ),
+    )
 
 
 def thread(name: str) -> tuple[list[bytes], dict[str, Any]]:
@@ -91,8 +101,9 @@ def assert_no_secret(delivered: Delivered, secrets: list[str]) -> None:
     if isinstance(html, EmailMessage):
         text += " " + re.sub(r"<[^>]+>", " ", str(html.get_content()))
     # phone numbers, dates and Message-IDs are digits that are no secret
-    text = re.sub(r"\(\d{3}\) \d{3}-\d{4}|\+1 \d{3}-\d{3}-\d{4}|\d{4}-\d{2}-\d{2}|<[^>]+>", " ",
-                  text)  # fmt: skip
+    text = re.sub(
+        r"\(\d{3}\) \d{3}-\d{4}|\+1 \d{3}-\d{3}-\d{4}|\d{4}-\d{2}-\d{2}|<[^>]+>", " ", text
+    )
     for secret in secrets:
         assert not re.search(rf"(?<!\d){re.escape(secret)}(?!\d)", text), secret
 
@@ -103,7 +114,10 @@ def app(config: Config, day: str, clock: Clock | None = None, **kw: Any) -> Inta
 
 @pytest.mark.parametrize("name", list(THREADS))
 def test_each_thread_gets_one_threaded_reply_and_the_ticket_says_so(
-    server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path,
+    server: LocalMail,
+    em: Emulator,
+    smtp: tuple[SmtpServer, list[str]],
+    tmp_path: Path,
     name: str,
 ) -> None:
     running, copies = smtp
@@ -141,11 +155,13 @@ def test_each_thread_gets_one_threaded_reply_and_the_ticket_says_so(
 
 def _follow_up(original: bytes, body: str, n: int) -> bytes:
     parent = parse_message(original)
-    return (f"From: {parent.sender_name} <{parent.sender}>\r\nTo: {SUPPORT}\r\n"
-            f"Subject: Re: {parent.subject}\r\nDate: Sat, 21 Nov 2026 10:0{n}:00 -0600\r\n"
-            f"Message-ID: <follow-up-{n}@acmerealtytx.com>\r\n"
-            f"In-Reply-To: {parent.message_id}\r\nReferences: {parent.message_id}\r\n"
-            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").encode()
+    return (
+        f"From: {parent.sender_name} <{parent.sender}>\r\nTo: {SUPPORT}\r\n"
+        f"Subject: Re: {parent.subject}\r\nDate: Sat, 21 Nov 2026 10:0{n}:00 -0600\r\n"
+        f"Message-ID: <follow-up-{n}@acmerealtytx.com>\r\n"
+        f"In-Reply-To: {parent.message_id}\r\nReferences: {parent.message_id}\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    ).encode()
 
 
 def test_a_follow_up_that_changes_nothing_gets_no_second_reply(
@@ -168,13 +184,20 @@ def test_a_follow_up_that_changes_nothing_gets_no_second_reply(
         [ticket] = tickets(em)
         notes = [c["body"] for c in comments(em, ticket["id"])]
         assert any("auto-reply not sent: no_change" in n for n in notes)
-        assert intake.state.reply_counts() == {"sending": 0, "sent": 1, "suppressed": 1,
-                                               "failed": 0}  # fmt: skip
+        assert intake.state.reply_counts() == {
+            "sending": 0,
+            "sent": 1,
+            "suppressed": 1,
+            "failed": 0,
+        }
 
 
 @pytest.mark.parametrize("case", ["x_failed_recipients", "gmail_vacation", "list_id"])
 def test_automatic_mail_is_recorded_but_never_answered(
-    server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path,
+    server: LocalMail,
+    em: Emulator,
+    smtp: tuple[SmtpServer, list[str]],
+    tmp_path: Path,
     case: str,
 ) -> None:
     running, copies = smtp
@@ -218,8 +241,9 @@ class CrashAfterSend:
     def __init__(self, mailer: SmtpMailer) -> None:
         self.mailer = mailer
 
-    def send(self, message: EmailMessage | bytes, recipients: Any = None,
-             sender: str | None = None) -> None:  # fmt: skip
+    def send(
+        self, message: EmailMessage | bytes, recipients: Any = None, sender: str | None = None
+    ) -> None:
         self.mailer.send(message, recipients, sender)
         raise KeyboardInterrupt("killed after the send")
 
@@ -296,8 +320,11 @@ def test_a_reply_note_whose_answer_is_lost_is_posted_once(
     config = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
     server.append(folder, raws)
     # every update's answer is lost the first time: made, but the bot cannot know
-    requests.post(f"{em.url}/__emulator__/faults", json={"mode": "lost", "method": "PUT",
-                                                         "count": 3}, timeout=5).raise_for_status()
+    requests.post(
+        f"{em.url}/__emulator__/faults",
+        json={"mode": "lost", "method": "PUT", "count": 3},
+        timeout=5,
+    ).raise_for_status()
     with app(config, "2026-11-26") as intake:
         for _ in range(3):  # at most a cycle or two until it is recorded
             if intake.poll().deferred == 0:

@@ -45,17 +45,18 @@ def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
 @pytest.fixture()
 def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
     folder: list[str] = [""]
-    handler = Handler(local=SUPPORT,
-                      deliver_local=lambda raw: server.append(folder[0], [raw]))  # fmt: skip
+    handler = Handler(local=SUPPORT, deliver_local=lambda raw: server.append(folder[0], [raw]))
     with smtp_server(tmp_path, handler) as running:
         yield running, folder
 
 
-def stage_config(server: LocalMail, em: Emulator, smtp: SmtpServer, folder: str,
-                 tmp_path: Path, **reminders: Any) -> Config:  # fmt: skip
+def stage_config(
+    server: LocalMail, em: Emulator, smtp: SmtpServer, folder: str, tmp_path: Path, **reminders: Any
+) -> Config:
     base = reply_config(config_for(server, em, folder, tmp_path / "state.db"), smtp)
-    return replace(base, stages=StagesConfig(sync_seconds=0),
-                   reminders=RemindersConfig(**reminders))  # fmt: skip
+    return replace(
+        base, stages=StagesConfig(sync_seconds=0), reminders=RemindersConfig(**reminders)
+    )
 
 
 def first(thread: Path) -> bytes:
@@ -75,8 +76,9 @@ def set_field(em: Emulator, config: Config, ticket_id: int, **values: Any) -> No
     assert config.zendesk is not None
     ids = config.zendesk.names.field_ids
     body = {"ticket": {"custom_fields": [{"id": ids[k], "value": v} for k, v in values.items()]}}
-    requests.put(f"{em.url}/api/v2/tickets/{ticket_id}.json", auth=AUTH, json=body,
-                 timeout=10).raise_for_status()  # fmt: skip
+    requests.put(
+        f"{em.url}/api/v2/tickets/{ticket_id}.json", auth=AUTH, json=body, timeout=10
+    ).raise_for_status()
 
 
 def ticket_now(em: Emulator, config: Config, ticket_id: int) -> tuple[dict[str, Any], set[str]]:
@@ -126,8 +128,13 @@ def test_a_port_walks_from_the_first_email_to_completion(
         assert len(mails()) == 2  # read again: nothing new
 
         # the partner: "waiting for signature" (already submitted), then approved with a date
-        server.append(folder, [notice("twilio-02-waiting-for-signature.eml"),
-                               notice("twilio-03-in-progress-with-date.eml")])  # fmt: skip
+        server.append(
+            folder,
+            [
+                notice("twilio-02-waiting-for-signature.eml"),
+                notice("twilio-03-in-progress-with-date.eml"),
+            ],
+        )
         report = intake.poll()
         assert report.count("notice") == 2 and report.count("assessed") == 0
         assert mails()[-1] == "Your number transfer is scheduled for Thursday, December 10, 2026"
@@ -155,10 +162,13 @@ def test_a_port_walks_from_the_first_email_to_completion(
     assert sum("Port stage:" in n for n in notes(em, tid)) == 3
 
 
-def _cli_config(server: LocalMail, em: Emulator, config: Config, folder: str,
-                smtp: SmtpServer, path: Path) -> Path:  # fmt: skip
+def _cli_config(
+    server: LocalMail, em: Emulator, config: Config, folder: str, smtp: SmtpServer, path: Path
+) -> Path:
     assert config.zendesk is not None
-    text = toml_config(server, folder, Path(config.state.path)) + textwrap.dedent(f"""
+    text = (
+        toml_config(server, folder, Path(config.state.path))
+        + textwrap.dedent(f"""
         [smtp]
         host = "127.0.0.1"
         port = {smtp.port}
@@ -174,14 +184,20 @@ def _cli_config(server: LocalMail, em: Emulator, config: Config, folder: str,
         email = "agent@ourco.example"
         url = "{em.url}"
         [zendesk.fields]
-    """) + "".join(f"{k} = {v}\n" for k, v in config.zendesk.names.field_ids.items())
+    """)
+        + "".join(f"{k} = {v}\n" for k, v in config.zendesk.names.field_ids.items())
+    )
     path.write_text(text)
     return path
 
 
 def test_the_command_line_a_rejection_and_refused_moves(
-    server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    server: LocalMail,
+    em: Emulator,
+    smtp: tuple[SmtpServer, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from bot.cli import main
 
@@ -200,15 +216,21 @@ def test_the_command_line_a_rejection_and_refused_moves(
         assert main(["stage", str(tid), "submitted", "--config", str(cli)]) == 0
         assert "PR-000001: request_received -> submitted" in capsys.readouterr().out
         assert str(running.handler.to(customer)[-1].message["Subject"]) == (
-            "Your number transfer has been submitted")  # fmt: skip
+            "Your number transfer has been submitted"
+        )
         # the customer asks for news: the ticket stays submitted, no checklist comes back
         parent = parse_message(first(ACME))
-        server.append(folder, [(
-            f"From: {parent.sender}\r\nTo: {SUPPORT}\r\nSubject: Re: {parent.subject}\r\n"
-            "Message-ID: <any-news@acmerealtytx.com>\r\n"
-            f"In-Reply-To: {parent.message_id}\r\nReferences: {parent.message_id}\r\n"
-            "Date: Sat, 21 Nov 2026 10:00:00 -0600\r\n\r\nAny news on the transfer?\r\n"
-        ).encode()])  # fmt: skip
+        server.append(
+            folder,
+            [
+                (
+                    f"From: {parent.sender}\r\nTo: {SUPPORT}\r\nSubject: Re: {parent.subject}\r\n"
+                    "Message-ID: <any-news@acmerealtytx.com>\r\n"
+                    f"In-Reply-To: {parent.message_id}\r\nReferences: {parent.message_id}\r\n"
+                    "Date: Sat, 21 Nov 2026 10:00:00 -0600\r\n\r\nAny news on the transfer?\r\n"
+                ).encode()
+            ],
+        )
         assert intake.poll().count("assessed") == 1
         fields, tags = ticket_now(em, config, tid)
         assert fields["stage"] == "port_stage_submitted" and "port_stage_ready" not in tags
@@ -226,13 +248,17 @@ def test_the_command_line_a_rejection_and_refused_moves(
         intake.poll()
         rejected = running.handler.to(customer)[-1]
         assert str(rejected.message["Subject"]) == (
-            "Action needed: your number transfer was not accepted")  # fmt: skip
+            "Action needed: your number transfer was not accepted"
+        )
         assert "does not match the account holder's name" in rejected.text()
         assert "port-out PIN" in rejected.text()
         fields, tags = ticket_now(em, config, tid)
         assert fields["stage"] == "port_stage_request_received"
-        assert {"port_rejected_name_mismatch", "port_rejected_wrong_pin",
-                "port_stage_request_received"} <= tags  # fmt: skip
+        assert {
+            "port_rejected_name_mismatch",
+            "port_rejected_wrong_pin",
+            "port_stage_request_received",
+        } <= tags
         assert "port_stage_submitted" not in tags and fields["rejection_reason"]
         assert "→ rejected → request_received" in notes(em, tid)[-1]
 
@@ -246,12 +272,16 @@ def test_the_command_line_a_rejection_and_refused_moves(
         assert any("refused" in e for e in report.events)
         fields, tags = ticket_now(em, config, tid)
         assert fields["stage"] == "port_stage_request_received"
-        assert "Stage change refused: cannot move from request_received to completed" in (
-            notes(em, tid)[-1])  # fmt: skip
+        assert (
+            "Stage change refused: cannot move from request_received to completed"
+            in (notes(em, tid)[-1])
+        )
         # resubmitted from the command line, then scheduled with a date
         assert main(["stage", f"#{tid}", "submitted", "--config", str(cli)]) == 0
-        assert main(["stage", "PR-000001", "scheduled", "--date", "2026-12-14",
-                     "--config", str(cli)]) == 0  # fmt: skip
+        assert (
+            main(["stage", "PR-000001", "scheduled", "--date", "2026-12-14", "--config", str(cli)])
+            == 0
+        )
         assert ticket_now(em, config, tid)[0]["porting_date"] == "2026-12-14"
     subjects = [str(d.message["Subject"]) for d in running.handler.to(customer)]
     assert subjects[1:] == [
@@ -267,8 +297,16 @@ def test_reminders_then_stale_on_a_clock_the_test_moves(
 ) -> None:
     running, copies = smtp
     folder = copies[0] = new_folder()
-    config = stage_config(server, em, running, folder, tmp_path, remind_after_days=3,
-                          stale_after_days=4, max_reminders=1)  # fmt: skip
+    config = stage_config(
+        server,
+        em,
+        running,
+        folder,
+        tmp_path,
+        remind_after_days=3,
+        stale_after_days=4,
+        max_reminders=1,
+    )
     thread = FIXTURES / "27-loa-numbers-missing"
     customer = "sgraves@prairiewindins.com"
     clock = Clock()
@@ -300,12 +338,17 @@ def test_reminders_then_stale_on_a_clock_the_test_moves(
         # the customer writes again, an hour later: no longer stale
         clock.now += 3600
         parent = parse_message(first(thread))
-        server.append(folder, [(
-            f"From: {parent.sender}\r\nTo: {SUPPORT}\r\nSubject: Re: {parent.subject}\r\n"
-            "Message-ID: <back-again@prairiewindins.com>\r\n"
-            f"In-Reply-To: {parent.message_id}\r\nReferences: {parent.message_id}\r\n"
-            "Date: Mon, 30 Nov 2026 10:00:00 -0600\r\n\r\nSorry, I was away. Will send it.\r\n"
-        ).encode()])  # fmt: skip
+        server.append(
+            folder,
+            [
+                (
+                    f"From: {parent.sender}\r\nTo: {SUPPORT}\r\nSubject: Re: {parent.subject}\r\n"
+                    "Message-ID: <back-again@prairiewindins.com>\r\n"
+                    f"In-Reply-To: {parent.message_id}\r\nReferences: {parent.message_id}\r\n"
+                    "Date: Mon, 30 Nov 2026 10:00:00 -0600\r\n\r\nSorry, I was away. Will send it.\r\n"
+                ).encode()
+            ],
+        )
         intake.poll()
         intake.poll()
         assert "port_stale" not in ticket_now(em, config, tid)[1]
@@ -347,8 +390,9 @@ def test_a_crash_after_a_stage_email_went_out_does_not_send_it_again(
     with app(config, today(ACME)) as intake:
         server.append(folder, [first(ACME)])
         intake.poll()
-    state, keeper = build_keeper(config, environ=ENV,
-                                 mailer=CrashAfterSend(SmtpMailer(smtp_settings(config.smtp))))
+    state, keeper = build_keeper(
+        config, environ=ENV, mailer=CrashAfterSend(SmtpMailer(smtp_settings(config.smtp)))
+    )
     with pytest.raises(KeyboardInterrupt):
         keeper.move("PR-000001", Stage.SUBMITTED)
     state.close()
@@ -359,5 +403,6 @@ def test_a_crash_after_a_stage_email_went_out_does_not_send_it_again(
         assert intake.state.pending_stage_changes() == []
     assert len(running.handler.to(customer)) == 2  # our copy proved it went: not resent
     [ticket] = tickets(em)
-    assert sum("Port stage: request_received → submitted" in n
-               for n in notes(em, ticket["id"])) == 1  # fmt: skip
+    assert (
+        sum("Port stage: request_received → submitted" in n for n in notes(em, ticket["id"])) == 1
+    )

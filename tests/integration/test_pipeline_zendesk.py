@@ -76,14 +76,18 @@ def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
 
 
 def zendesk_config(em: Emulator, **changes: Any) -> ZendeskConfig:
-    base = ZendeskConfig(subdomain="acme", email="agent@ourco.example", url=em.url,
-                         retry_backoff_seconds=0.01, retry_max_backoff_seconds=0.02)  # fmt: skip
+    base = ZendeskConfig(
+        subdomain="acme",
+        email="agent@ourco.example",
+        url=em.url,
+        retry_backoff_seconds=0.01,
+        retry_max_backoff_seconds=0.02,
+    )
     ids = desk_from_config(base, ENV).setup_fields(base.names)
     return replace(base, names=replace(ZendeskNames(), field_ids=ids), **changes)
 
 
-def config_for(server: LocalMail, em: Emulator, folder: str, state: Path,
-               **changes: Any) -> Config:  # fmt: skip
+def config_for(server: LocalMail, em: Emulator, folder: str, state: Path, **changes: Any) -> Config:
     return replace(mail_config(server, folder, state), zendesk=zendesk_config(em, **changes))
 
 
@@ -141,7 +145,10 @@ def test_a_new_request_email_makes_exactly_one_ticket_with_fields_note_attachmen
     [note] = comments(em, ticket["id"])
     assert note["public"] is False and ACME_PIN in note["body"]
     assert sorted(a["file_name"] for a in note["attachments"]) == [
-        "ATT_Bill_Nov2026.pdf", "Acme numbers.csv", "Acme_LOA_signed.pdf"]  # fmt: skip
+        "ATT_Bill_Nov2026.pdf",
+        "Acme numbers.csv",
+        "Acme_LOA_signed.pdf",
+    ]
 
 
 def test_follow_ups_update_the_same_ticket_with_what_changed_and_their_attachment(
@@ -168,8 +175,14 @@ def test_follow_ups_update_the_same_ticket_with_what_changed_and_their_attachmen
     assert {"port_ready", "port_stage_ready"} <= set(ticket["tags"])
     assert "port_missing_loa" not in ticket["tags"]
     # PINs: in private notes only; never in a public comment, the subject, tags or fields
-    public = " ".join([ticket["subject"], ticket.get("description") or "", *ticket["tags"],
-                       *(str(f["value"]) for f in ticket["custom_fields"])])  # fmt: skip
+    public = " ".join(
+        [
+            ticket["subject"],
+            ticket.get("description") or "",
+            *ticket["tags"],
+            *(str(f["value"]) for f in ticket["custom_fields"]),
+        ]
+    )
     assert TELUS_PIN not in public
     assert all(not c["public"] for c in notes)
     assert TELUS_PIN in notes[2]["body"]
@@ -184,8 +197,12 @@ def test_a_follow_up_to_a_closed_ticket_opens_a_new_ticket_linked_to_it(
         server.append(folder, [eml(TELUS, 1)])
         intake.poll()
         [old] = tickets(em)
-        requests.put(f"{em.url}/api/v2/tickets/{old['id']}.json", auth=AUTH, timeout=5,
-                     json={"ticket": {"status": "closed"}}).raise_for_status()  # fmt: skip
+        requests.put(
+            f"{em.url}/api/v2/tickets/{old['id']}.json",
+            auth=AUTH,
+            timeout=5,
+            json={"ticket": {"status": "closed"}},
+        ).raise_for_status()
         server.append(folder, [eml(TELUS, 2)])
         report = intake.poll()
         assert report.delivered == 1 and report.count("quarantined") == 0
@@ -202,15 +219,20 @@ def test_a_follow_up_to_a_closed_ticket_opens_a_new_ticket_linked_to_it(
     assert len(comments(em, old["id"])) == 1
 
 
-def toml_with_zendesk(server: LocalMail, em: Emulator, folder: str, state: Path,
-                      zendesk: ZendeskConfig) -> str:  # fmt: skip
-    return toml_config(server, folder, state) + textwrap.dedent(f"""
+def toml_with_zendesk(
+    server: LocalMail, em: Emulator, folder: str, state: Path, zendesk: ZendeskConfig
+) -> str:
+    return (
+        toml_config(server, folder, state)
+        + textwrap.dedent(f"""
         [zendesk]
         subdomain = "acme"
         email = "agent@ourco.example"
         url = "{em.url}"
         [zendesk.fields]
-    """) + "".join(f"{k} = {v}\n" for k, v in zendesk.names.field_ids.items())
+    """)
+        + "".join(f"{k} = {v}\n" for k, v in zendesk.names.field_ids.items())
+    )
 
 
 def test_portbot_poll_files_the_ticket_and_says_which(
@@ -219,21 +241,25 @@ def test_portbot_poll_files_the_ticket_and_says_which(
     folder = new_folder()
     server.append(folder, [eml(ACME, 1)])
     path = tmp_path / "config.toml"
-    path.write_text(toml_with_zendesk(server, em, folder, tmp_path / "state.db",
-                                      zendesk_config(em)))  # fmt: skip
+    path.write_text(
+        toml_with_zendesk(server, em, folder, tmp_path / "state.db", zendesk_config(em))
+    )
     poll = [sys.executable, "-m", "bot.cli", "poll", "--config", str(path)]
-    done = subprocess.run(poll, cwd=ROOT, env={**os.environ, **ENV}, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        poll, cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     [ticket] = tickets(em)
     assert f"assessed PR-000001 ticket #{ticket['id']}" in done.stdout
     assert "1 assessed, 0 quarantined, 0 duplicates, 1 handed on" in done.stdout
     without_token = {k: v for k, v in os.environ.items() if k != "PORTBOT_ZENDESK_TOKEN"}
-    done = subprocess.run(poll, cwd=ROOT, env=without_token, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    done = subprocess.run(
+        poll, cwd=ROOT, env=without_token, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2
     assert "no Zendesk API token: set the environment variable PORTBOT_ZENDESK_TOKEN" in (
-        done.stderr)
+        done.stderr
+    )
 
 
 def test_a_bot_killed_right_after_the_create_call_still_files_one_ticket(
@@ -266,8 +292,13 @@ def test_a_bot_killed_right_after_the_create_call_still_files_one_ticket(
         with build_app(config, desk=KilledAfterCreate()) as intake:
             intake.poll()
     """)
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=120,
-                          env={**os.environ, **ENV}, capture_output=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, **ENV},
+        capture_output=True,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     [made] = tickets(em)
     store = SqliteStateStore(state)
@@ -290,10 +321,11 @@ def test_zendesk_down_or_rate_limiting_delays_tickets_and_quarantines_nothing(
     folder = new_folder()
     base = mail_config(server, folder, tmp_path / "state.db")
     # were the outage counted as failed attempts, two cycles would quarantine the mail
-    config = replace(base, quarantine=QuarantineConfig(folder=base.quarantine.folder,
-                                                       max_delivery_attempts=2),
-                     zendesk=zendesk_config(em, retry_attempts=2,
-                                            retry_max_wait_seconds=0.5))  # fmt: skip
+    config = replace(
+        base,
+        quarantine=QuarantineConfig(folder=base.quarantine.folder, max_delivery_attempts=2),
+        zendesk=zendesk_config(em, retry_attempts=2, retry_max_wait_seconds=0.5),
+    )
     server.append(folder, [eml(ACME, 1), eml(TELUS, 1)])
     clock = Clock()
     fault(em, status=503, count=10_000)
@@ -336,21 +368,22 @@ def test_a_ticket_zendesk_refuses_for_good_is_quarantined_with_the_reason(
     assert len(tickets(em)) == 1
 
 
-def test_without_a_zendesk_section_the_bot_only_assesses(
-    server: LocalMail, tmp_path: Path
-) -> None:
+def test_without_a_zendesk_section_the_bot_only_assesses(server: LocalMail, tmp_path: Path) -> None:
     folder = new_folder()
     server.append(folder, [eml(ACME, 1)])
-    with build_app(mail_config(server, folder, tmp_path / "state.db"),
-                   clock=Today("2026-11-20"), environ={}) as intake:  # fmt: skip
+    with build_app(
+        mail_config(server, folder, tmp_path / "state.db"), clock=Today("2026-11-20"), environ={}
+    ) as intake:
         report = intake.poll()
     assert (report.count("assessed"), report.delivered) == (1, 1)
 
 
 def test_zendesk_setup_prints_the_field_ids_to_paste_and_doctor_checks_them(
-    em: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    em: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     import tomllib
 
     from bot.cli import main
@@ -363,9 +396,18 @@ def test_zendesk_setup_prints_the_field_ids_to_paste_and_doctor_checks_them(
     assert main(["zendesk", "setup", "--config", str(path)]) == 0
     printed = capsys.readouterr().out
     ids = tomllib.loads(printed)["zendesk"]["fields"]
-    assert set(ids) == {"current_carrier", "account_name", "account_number", "service_address",
-                        "btn", "number_count", "stage", "ready", "porting_date",
-                        "rejection_reason"}  # fmt: skip
+    assert set(ids) == {
+        "current_carrier",
+        "account_name",
+        "account_number",
+        "service_address",
+        "btn",
+        "number_count",
+        "stage",
+        "ready",
+        "porting_date",
+        "rejection_reason",
+    }
     assert main(["zendesk", "setup", "--config", str(path)]) == 0
     assert tomllib.loads(capsys.readouterr().out)["zendesk"]["fields"] == ids  # found, not made
 
@@ -379,9 +421,21 @@ def test_zendesk_setup_prints_the_field_ids_to_paste_and_doctor_checks_them(
 
 
 def test_the_emulator_command_serves_the_api_and_the_ticket_page(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "zendesk-emulator", "--port", "0",
-                             "--state", str(tmp_path / "account.json")], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "zendesk-emulator",
+            "--port",
+            "0",
+            "--state",
+            str(tmp_path / "account.json"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -405,8 +459,9 @@ def test_an_outage_defers_the_message_the_cycle_moves_on_and_the_next_cycle_file
     server: LocalMail, em: Emulator, tmp_path: Path
 ) -> None:
     folder = new_folder()
-    server.append(folder, [eml(ACME, 1), eml(TELUS, 1), eml(FIXTURES / "05-ready-rogers-toronto",
-                                                              1)])  # fmt: skip
+    server.append(
+        folder, [eml(ACME, 1), eml(TELUS, 1), eml(FIXTURES / "05-ready-rogers-toronto", 1)]
+    )
     config = config_for(server, em, folder, tmp_path / "state.db")
     clock = Clock()
     fault(em, status=503, count=1000)
@@ -436,14 +491,16 @@ def test_poll_exits_75_naming_zendesk_when_it_is_down_and_0_once_it_is_back(
     path.write_text(toml_with_zendesk(server, em, folder, tmp_path / "state.db", zendesk))
     poll = [sys.executable, "-m", "bot.cli", "poll", "--config", str(path)]
     fault(em, status=503, count=1000)
-    done = subprocess.run(poll, cwd=ROOT, env={**os.environ, **ENV}, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        poll, cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 75, done.stderr
     assert "Zendesk is unavailable: 1 hand-on(s) wait for a later cycle" in done.stderr
     assert "1 waiting for a later cycle" in done.stdout
     requests.delete(f"{em.url}/__emulator__/faults", timeout=5).raise_for_status()
-    done = subprocess.run(poll, cwd=ROOT, env={**os.environ, **ENV}, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        poll, cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     [ticket] = tickets(em)
     assert len(comments(em, ticket["id"])) == 1

@@ -44,28 +44,61 @@ def reader() -> Iterator[SandboxReader]:
 # --- the bombs -------------------------------------------------------------------------------
 
 BOMBS = [
-    ("pdf-image-xobject", "bill.pdf", "application/pdf", bombs.pdf_image_xobject_bomb,
-     "draws an image of 40000 x 40000 pixels"),
-    ("png-decompression", "scan.png", "image/png", bombs.png_decompression_bomb,
-     "far more pixels than the limit of 40,000,000"),
-    ("jpeg-pixel", "photo.jpg", "image/jpeg", bombs.jpeg_pixel_bomb,
-     "far more pixels than the limit of 40,000,000"),
-    ("tiff-pixel", "fax.tiff", "image/tiff", bombs.tiff_pixel_bomb,
-     "far more pixels than the limit of 40,000,000"),
-    ("xlsx-zip", "numbers.xlsx",
-     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-     bombs.xlsx_zip_bomb, "the spreadsheet unpacks to 2048 MB"),
-    ("xlsx-zip-lying", "numbers.xlsx",
-     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-     lambda: bombs.xlsx_zip_bomb(lying=True), "the spreadsheet"),
-    ("xlsx-entity", "numbers.xlsx",
-     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-     bombs.xlsx_entity_bomb, "the spreadsheet"),
-]  # fmt: skip
+    (
+        "pdf-image-xobject",
+        "bill.pdf",
+        "application/pdf",
+        bombs.pdf_image_xobject_bomb,
+        "draws an image of 40000 x 40000 pixels",
+    ),
+    (
+        "png-decompression",
+        "scan.png",
+        "image/png",
+        bombs.png_decompression_bomb,
+        "far more pixels than the limit of 40,000,000",
+    ),
+    (
+        "jpeg-pixel",
+        "photo.jpg",
+        "image/jpeg",
+        bombs.jpeg_pixel_bomb,
+        "far more pixels than the limit of 40,000,000",
+    ),
+    (
+        "tiff-pixel",
+        "fax.tiff",
+        "image/tiff",
+        bombs.tiff_pixel_bomb,
+        "far more pixels than the limit of 40,000,000",
+    ),
+    (
+        "xlsx-zip",
+        "numbers.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        bombs.xlsx_zip_bomb,
+        "the spreadsheet unpacks to 2048 MB",
+    ),
+    (
+        "xlsx-zip-lying",
+        "numbers.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        lambda: bombs.xlsx_zip_bomb(lying=True),
+        "the spreadsheet",
+    ),
+    (
+        "xlsx-entity",
+        "numbers.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        bombs.xlsx_entity_bomb,
+        "the spreadsheet",
+    ),
+]
 
 
-@pytest.mark.parametrize(("filename", "ctype", "build", "reason"),
-                         [b[1:] for b in BOMBS], ids=[b[0] for b in BOMBS])  # fmt: skip
+@pytest.mark.parametrize(
+    ("filename", "ctype", "build", "reason"), [b[1:] for b in BOMBS], ids=[b[0] for b in BOMBS]
+)
 def test_a_bomb_becomes_an_unreadable_document_with_its_reason_within_a_gigabyte(
     reader: SandboxReader, filename: str, ctype: str, build: object, reason: str
 ) -> None:
@@ -89,8 +122,9 @@ def test_the_image_bomb_is_held_by_the_worker_even_without_the_pixel_budget(
 ) -> None:
     """pdfium rendering a 40000 x 40000 image without the dictionary check first."""
     with SandboxReader(LIMITS, read=render_every_page) as raw_reader:
-        doc = raw_reader(Attachment("bill.pdf", "application/pdf",
-                                    bombs.pdf_image_xobject_bomb()), LIMITS)  # fmt: skip
+        doc = raw_reader(
+            Attachment("bill.pdf", "application/pdf", bombs.pdf_image_xobject_bomb()), LIMITS
+        )
         assert raw_reader.last is not None
         assert raw_reader.last.peak_rss_bytes <= GB
     # a Document either way: pdfium's allocation refused, or the worker ended with a reason
@@ -171,8 +205,12 @@ def render_every_page(att: Attachment, limits: Limits) -> Document:
 
 
 def test_a_worker_killed_mid_read_gives_the_message_its_outcome_and_is_replaced() -> None:
-    raw = bombs.message_with([("bill.pdf", "application/pdf", b"%PDF-1.7\n" + b"x" * 100),
-                              ("numbers.csv", "text/csv", CSV)])  # fmt: skip
+    raw = bombs.message_with(
+        [
+            ("bill.pdf", "application/pdf", b"%PDF-1.7\n" + b"x" * 100),
+            ("numbers.csv", "text/csv", CSV),
+        ]
+    )
     with SandboxReader(LIMITS, read=kill_self_on_pdf) as reader:
         parsed = read_message(raw, LIMITS, reader)
         bill, numbers = parsed.documents
@@ -185,22 +223,42 @@ def test_a_worker_killed_mid_read_gives_the_message_its_outcome_and_is_replaced(
         assert reader.worker_pids() and reader.worker_pids() != first
 
 
-@pytest.mark.parametrize(("read", "limits", "reason"), [
-    (crash_on_pdf, LIMITS, "the reader crashed on this attachment (killed by SIGABRT)"),
-    (raise_a_bug, LIMITS, "the reader crashed on this attachment (KeyError)"),
-    (allocate, LIMITS, "the attachment is too large to read safely: reading it needed more "
-                       "than the 768 MB of memory allowed"),
-    (spin, replace(LIMITS, worker_cpu_seconds=1), "reading the attachment took too long "
-                                                  "(over 1 seconds of CPU) and was stopped"),
-    (hang, replace(LIMITS, attachment_seconds=1), "reading the attachment took too long "
-                                                  "(over 1 seconds) and was stopped"),
-    (answer_huge, replace(LIMITS, worker_output_bytes=1 << 20),
-     "the attachment is too large to read safely: what was read of it is more than 1 MB"),
-    (answer_with_code, LIMITS, "the reader crashed on this attachment (a bad answer: "
-                               "a worker's answer names posix.system)"),
-], ids=["abort", "exception", "memory", "cpu", "wall", "output", "code-in-answer"])  # fmt: skip
-def test_each_way_a_read_can_end_badly_is_named(read: object, limits: Limits,
-                                                 reason: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("read", "limits", "reason"),
+    [
+        (crash_on_pdf, LIMITS, "the reader crashed on this attachment (killed by SIGABRT)"),
+        (raise_a_bug, LIMITS, "the reader crashed on this attachment (KeyError)"),
+        (
+            allocate,
+            LIMITS,
+            "the attachment is too large to read safely: reading it needed more "
+            "than the 768 MB of memory allowed",
+        ),
+        (
+            spin,
+            replace(LIMITS, worker_cpu_seconds=1),
+            "reading the attachment took too long (over 1 seconds of CPU) and was stopped",
+        ),
+        (
+            hang,
+            replace(LIMITS, attachment_seconds=1),
+            "reading the attachment took too long (over 1 seconds) and was stopped",
+        ),
+        (
+            answer_huge,
+            replace(LIMITS, worker_output_bytes=1 << 20),
+            "the attachment is too large to read safely: what was read of it is more than 1 MB",
+        ),
+        (
+            answer_with_code,
+            LIMITS,
+            "the reader crashed on this attachment (a bad answer: "
+            "a worker's answer names posix.system)",
+        ),
+    ],
+    ids=["abort", "exception", "memory", "cpu", "wall", "output", "code-in-answer"],
+)
+def test_each_way_a_read_can_end_badly_is_named(read: object, limits: Limits, reason: str) -> None:
     assert callable(read)
     with SandboxReader(limits, read=read) as reader:  # type: ignore[arg-type]
         doc = reader(Attachment("bill.pdf", "application/pdf", b"%PDF-1.7\n"), limits)

@@ -50,21 +50,32 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "portbot test SMTP")])
     now = dt.datetime.now(dt.UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
-    )  # fmt: skip
+    )
     folder = tmp_path_factory.mktemp("tls")
     cert_file, key_file = folder / "cert.pem", folder / "key.pem"
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))  # fmt: skip
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_file, key_file
 
 
@@ -92,18 +103,26 @@ class Inbox:
         if self.defer_next:
             self.defer_next -= 1
             return "451 4.3.0 try again later"
-        self.delivered.append(Delivered(envelope.mail_from, list(envelope.rcpt_tos),
-                                        bytes(envelope.original_content or envelope.content)))
+        self.delivered.append(
+            Delivered(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                bytes(envelope.original_content or envelope.content),
+            )
+        )
         return "250 2.0.0 OK"
 
     def to(self, address: str) -> list[Delivered]:
         return [d for d in self.delivered if address in d.rcpt_tos]
 
 
-def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str,
-                  data: Any) -> AuthResult:  # fmt: skip
+def _authenticate(
+    server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+) -> AuthResult:
     ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-        USER.encode(), PASSWORD.encode())
+        USER.encode(),
+        PASSWORD.encode(),
+    )
     return AuthResult(success=ok, handled=False)
 
 
@@ -126,9 +145,16 @@ def starttls_server(cert: tuple[Path, Path]) -> Iterator[Server]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(*cert)
     inbox, port = Inbox(), _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context,
-                            require_starttls=True, auth_required=True, auth_require_tls=True,
-                            authenticator=_authenticate)  # fmt: skip
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        auth_required=True,
+        auth_require_tls=True,
+        authenticator=_authenticate,
+    )
     controller.start()
     try:
         yield Server(inbox, port, cert[0])
@@ -142,9 +168,15 @@ def tls_server(cert: tuple[Path, Path]) -> Iterator[Server]:
     context.load_cert_chain(*cert)
     inbox, port = Inbox(), _free_port()
     # The whole connection is TLS; aiosmtpd only tracks STARTTLS, so it is told not to wait.
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=context,
-                            auth_required=True, auth_require_tls=False,
-                            authenticator=_authenticate)  # fmt: skip
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        ssl_context=context,
+        auth_required=True,
+        auth_require_tls=False,
+        authenticator=_authenticate,
+    )
     controller.start()
     try:
         yield Server(inbox, port, cert[0])
@@ -153,20 +185,36 @@ def tls_server(cert: tuple[Path, Path]) -> Iterator[Server]:
 
 
 def _mailer(server: Server, **over: Any) -> SmtpMailer:
-    values: dict[str, Any] = {"host": "127.0.0.1", "port": server.port, "security": "starttls",
-                              "ca_file": str(server.cert_file), "username": USER,
-                              "password": PASSWORD, "timeout_seconds": 10, **over}  # fmt: skip
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "security": "starttls",
+        "ca_file": str(server.cert_file),
+        "username": USER,
+        "password": PASSWORD,
+        "timeout_seconds": 10,
+        **over,
+    }
     return SmtpMailer(SmtpSettings(**values))
 
 
-SETTINGS = ReplySettings(support_address=SUPPORT, support_name="Lofty Porting Team",
-                         domain=OUR_DOMAIN, internal_domains=frozenset({OUR_DOMAIN}),
-                         daily_cap=3)  # fmt: skip
+SETTINGS = ReplySettings(
+    support_address=SUPPORT,
+    support_name="Lofty Porting Team",
+    domain=OUR_DOMAIN,
+    internal_domains=frozenset({OUR_DOMAIN}),
+    daily_cap=3,
+)
 
 
 def _replier(server: Server, ledger: MemoryLedger | None = None, **kw: Any) -> Replier:
-    return Replier(ledger or MemoryLedger(), kw.pop("mailer", None) or _mailer(server),
-                   kw.pop("settings", SETTINGS), now=lambda: NOW, **kw)  # fmt: skip
+    return Replier(
+        ledger or MemoryLedger(),
+        kw.pop("mailer", None) or _mailer(server),
+        kw.pop("settings", SETTINGS),
+        now=lambda: NOW,
+        **kw,
+    )
 
 
 # --- fixture threads --------------------------------------------------------------------
@@ -201,8 +249,7 @@ def test_fixture_replies_are_delivered_threaded_and_free_of_secrets(
 ) -> None:
     raws, assessment, expected = _thread(name)
     customer = parse_message(raws[-1])
-    result = _replier(starttls_server).handle("req-1", customer.message_id or "k", raws,
-                                              assessment)  # fmt: skip
+    result = _replier(starttls_server).handle("req-1", customer.message_id or "k", raws, assessment)
     assert result.outcome == "sent"
     [got] = starttls_server.inbox.delivered
     msg = got.message
@@ -221,8 +268,9 @@ def test_fixture_replies_are_delivered_threaded_and_free_of_secrets(
     assert phrase in _text(msg)
     # The delivered bytes hold no PIN, no SSN digits, no whole account number.
     body = _text(msg) + " ".join(f"{k}: {v}" for k, v in msg.items())
-    body = re.sub(r"\(\d{3}\) \d{3}-\d{4}|\+1 \d{3}-\d{3}-\d{4}|\d{4}-\d{2}-\d{2}|<[^>]+>", " ",
-                  body)  # fmt: skip
+    body = re.sub(
+        r"\(\d{3}\) \d{3}-\d{4}|\+1 \d{3}-\d{3}-\d{4}|\d{4}-\d{2}-\d{2}|<[^>]+>", " ", body
+    )
     request = expected["assessment"]["request"]
     for secret in [n["pin"] for n in request["numbers"] if n["pin"]] + [request["ssn_last4"]]:
         if secret:
@@ -239,8 +287,9 @@ def test_a_follow_up_reply_says_what_it_settled(starttls_server: Server) -> None
     for n in range(1, 4):
         message = parse_message(raws[n - 1])
         assert message.message_id
-        replier.handle("req-7", message.message_id, raws[:n],
-                       assess_messages(raws[:n], Config(), today))  # fmt: skip
+        replier.handle(
+            "req-7", message.message_id, raws[:n], assess_messages(raws[:n], Config(), today)
+        )
     texts = [_text(d.message) for d in starttls_server.inbox.delivered]
     assert len(texts) == 3
     assert "STILL NEEDED" in texts[0]
@@ -264,8 +313,9 @@ def test_implicit_tls_delivers_too(tls_server: Server) -> None:
 
 
 @pytest.mark.parametrize(("name", "raw", "reason"), LOOP_CASES, ids=[c[0] for c in LOOP_CASES])
-def test_automatic_mail_gets_nothing_delivered(starttls_server: Server, name: str, raw: bytes,
-                                               reason: str) -> None:  # fmt: skip
+def test_automatic_mail_gets_nothing_delivered(
+    starttls_server: Server, name: str, raw: bytes, reason: str
+) -> None:
     assessment = assess_messages([raw], Config(), dt.date(2026, 11, 26))
     result = _replier(starttls_server).handle("req", f"key-{name}", [raw], assessment)
     assert (result.outcome, result.reason) == ("suppressed", reason)
@@ -273,8 +323,9 @@ def test_automatic_mail_gets_nothing_delivered(starttls_server: Server, name: st
 
 
 @pytest.mark.parametrize(("name", "raw"), HUMAN_CASES, ids=[c[0] for c in HUMAN_CASES])
-def test_a_person_s_message_gets_its_reply_delivered(starttls_server: Server, name: str,
-                                                     raw: bytes) -> None:  # fmt: skip
+def test_a_person_s_message_gets_its_reply_delivered(
+    starttls_server: Server, name: str, raw: bytes
+) -> None:
     assessment = assess_messages([raw], Config(), dt.date(2026, 11, 26))
     result = _replier(starttls_server).handle("req", f"key-{name}", [raw], assessment)
     assert result.outcome == "sent", result
@@ -311,8 +362,9 @@ def test_a_crash_between_sending_and_recording_does_not_send_twice(
 
     ledger = MemoryLedger()
     ledger.records = dict(crashing.records)
-    result = _replier(starttls_server, ledger, settings=settings,
-                      copy_found=copy_found).handle("r", key, raws, assessment)  # fmt: skip
+    result = _replier(starttls_server, ledger, settings=settings, copy_found=copy_found).handle(
+        "r", key, raws, assessment
+    )
     assert result.outcome == "recovered"
     assert ledger.records[key].status == "sent"
     assert len(inbox.to("sgraves@prairiewindins.com")) == 1
@@ -344,7 +396,8 @@ def test_a_deferred_reply_is_sent_on_retry_once(starttls_server: Server) -> None
     assert ledger.records[key].status == "sending" and starttls_server.inbox.delivered == []
     assert _replier(starttls_server, ledger).handle("r", key, raws, assessment).outcome == "resent"
     assert _replier(starttls_server, ledger).handle("r", key, raws, assessment).outcome == (
-        "already_done")  # fmt: skip
+        "already_done"
+    )
     assert len(starttls_server.inbox.delivered) == 1
 
 
@@ -400,12 +453,16 @@ def test_the_ticket_gets_one_note_per_reply_saying_what_was_sent(starttls_server
     ledger = MemoryLedger()
     for _ in range(2):  # the intake may hand the same message on twice
         _replier(starttls_server, ledger, note=lambda r, t, _key: notes.append((r, t))).handle(
-            "req-27", key, raws, assessment)
+            "req-27", key, raws, assessment
+        )
     assert len(notes) == 1 and notes[0][0] == "req-27"
     assert notes[0][1].startswith("auto-reply sent: incomplete to Shelby Graves")
     assert "Numbers missing from the LOA" in notes[0][1]
     auto = LOOP_CASES[0][1]
     _replier(starttls_server, ledger, note=lambda r, t, _key: notes.append((r, t))).handle(
-        "req-x", "auto-key", [auto], assess_messages([auto], Config(), dt.date(2026, 11, 26)))
-    assert notes[-1] == ("req-x", "auto-reply not sent: auto_submitted (Auto-Submitted: "
-                                  "auto-replied)")
+        "req-x", "auto-key", [auto], assess_messages([auto], Config(), dt.date(2026, 11, 26))
+    )
+    assert notes[-1] == (
+        "req-x",
+        "auto-reply not sent: auto_submitted (Auto-Submitted: auto-replied)",
+    )

@@ -42,8 +42,9 @@ class Sleeps(list[float]):
 
 
 def account(em: Emulator) -> ZendeskAccount:
-    return ZendeskAccount(subdomain="acme", email="agent@ourco.example", token="emulator-token",
-                          base_url=em.url)
+    return ZendeskAccount(
+        subdomain="acme", email="agent@ourco.example", token="emulator-token", base_url=em.url
+    )
 
 
 @pytest.fixture()
@@ -52,11 +53,20 @@ def names(em: Emulator) -> ZendeskNames:
     return replace(ZendeskNames(), field_ids=setup.setup_fields(ZendeskNames()))
 
 
-def desk(em: Emulator, names: ZendeskNames, counter: CallCounter | None = None,
-         sleeps: Sleeps | None = None, attempts: int = 5) -> ZenpyDesk:
-    return ZenpyDesk(account(em), names, counter or CallCounter(),
-                     RetryPolicy(attempts=attempts), sleep=sleeps if sleeps is not None
-                     else Sleeps())  # fmt: skip
+def desk(
+    em: Emulator,
+    names: ZendeskNames,
+    counter: CallCounter | None = None,
+    sleeps: Sleeps | None = None,
+    attempts: int = 5,
+) -> ZenpyDesk:
+    return ZenpyDesk(
+        account(em),
+        names,
+        counter or CallCounter(),
+        RetryPolicy(attempts=attempts),
+        sleep=sleeps if sleeps is not None else Sleeps(),
+    )
 
 
 def get(em: Emulator, path: str, **params: Any) -> Any:
@@ -99,12 +109,21 @@ def test_a_new_request_makes_one_ticket_with_fields_note_attachments_and_tags(
     # the stage changes' fields are not the intake's to fill
     assert values.pop("porting_date") is None and values.pop("rejection_reason") is None
     assert values == {
-        "current_carrier": "AT&T", "account_name": "Acme Realty LLC",
-        "account_number": "287654321", "service_address": "123 Main St Ste 200, Austin, TX 78701",
-        "btn": "+15125550100", "number_count": 2, "stage": "port_stage_request_received",
-        "ready": False}  # fmt: skip
-    assert set(ticket["tags"]) == {"porting", "port_stage_request_received", "port_missing_loa",
-                                   "port_problem_bill_name_mismatch"}  # fmt: skip
+        "current_carrier": "AT&T",
+        "account_name": "Acme Realty LLC",
+        "account_number": "287654321",
+        "service_address": "123 Main St Ste 200, Austin, TX 78701",
+        "btn": "+15125550100",
+        "number_count": 2,
+        "stage": "port_stage_request_received",
+        "ready": False,
+    }
+    assert set(ticket["tags"]) == {
+        "porting",
+        "port_stage_request_received",
+        "port_missing_loa",
+        "port_problem_bill_name_mismatch",
+    }
     [note] = comments(em, tid)
     assert note["public"] is False
     assert PIN in note["body"] and "ACME REALTY INC" in note["body"] and "OCR" in note["body"]
@@ -118,15 +137,16 @@ def test_a_follow_up_updates_the_same_ticket_in_one_call(em: Emulator, names: Ze
     first = draft_from_json(incomplete(), [message()], names)
     adapter = desk(em, names)
     tid = adapter.create_ticket(first, (), "req-1")
-    agent_tag = requests.put(f"{em.url}/api/v2/tickets/{tid}/tags.json",
-                             json={"tags": ["vip"]}, auth=AUTH, timeout=5)  # fmt: skip
+    agent_tag = requests.put(
+        f"{em.url}/api/v2/tickets/{tid}/tags.json", json={"tags": ["vip"]}, auth=AUTH, timeout=5
+    )
     assert agent_tag.ok
 
     counter = CallCounter()
-    second = draft_from_json(complete(), [message(), message("Here is the LOA", (LOA,))], names,
-                             follow_up=True)  # fmt: skip
-    desk(em, names, counter).update_ticket(tid, second, diff_note(incomplete(), complete()),
-                                           (LOA,))  # fmt: skip
+    second = draft_from_json(
+        complete(), [message(), message("Here is the LOA", (LOA,))], names, follow_up=True
+    )
+    desk(em, names, counter).update_ticket(tid, second, diff_note(incomplete(), complete()), (LOA,))
     assert counter.calls == {"upload": 1, "update": 1}
 
     [ticket] = tickets(em)
@@ -144,8 +164,12 @@ def test_a_closed_ticket_leads_to_a_linked_new_one(em: Emulator, names: ZendeskN
     adapter = desk(em, names)
     draft = draft_from_json(incomplete(), [message()], names)
     old = adapter.create_ticket(draft, (), "req-1")
-    requests.put(f"{em.url}/api/v2/tickets/{old}.json", json={"ticket": {"status": "closed"}},
-                 auth=AUTH, timeout=5).raise_for_status()  # fmt: skip
+    requests.put(
+        f"{em.url}/api/v2/tickets/{old}.json",
+        json={"ticket": {"status": "closed"}},
+        auth=AUTH,
+        timeout=5,
+    ).raise_for_status()
     assert adapter.ticket_status(old) == "closed"
 
     later = draft_from_json(complete(), [message()], names, follow_up=True)
@@ -215,8 +239,9 @@ def test_503_is_survived_with_backoff(em: Emulator, names: ZendeskNames) -> None
 
 
 def test_the_rate_budget_429_is_waited_out(em: Emulator, names: ZendeskNames) -> None:
-    requests.post(f"{em.url}/__emulator__/config", json={"rate_limit_per_minute": 1},
-                  timeout=5).raise_for_status()  # fmt: skip
+    requests.post(
+        f"{em.url}/__emulator__/config", json={"rate_limit_per_minute": 1}, timeout=5
+    ).raise_for_status()
     sleeps = Sleeps()
     adapter = desk(em, names, sleeps=sleeps, attempts=2)
     draft = draft_from_json(incomplete(), [message()], names)
@@ -244,11 +269,20 @@ def test_an_outage_is_reported_as_unavailable_not_lost(em: Emulator, names: Zend
 def test_pins_appear_only_in_private_notes(em: Emulator, names: ZendeskNames) -> None:
     adapter = desk(em, names)
     tid = adapter.create_ticket(draft_from_json(incomplete(), [message()], names), (BILL,), "r")
-    adapter.update_ticket(tid, draft_from_json(complete(), [message()], names, follow_up=True),
-                          diff_note(incomplete(), complete()), ())  # fmt: skip
+    adapter.update_ticket(
+        tid,
+        draft_from_json(complete(), [message()], names, follow_up=True),
+        diff_note(incomplete(), complete()),
+        (),
+    )
     ticket = get(em, f"tickets/{tid}.json")["ticket"]
-    public_text = " ".join([ticket["subject"], " ".join(ticket["tags"]),
-                            " ".join(str(f["value"]) for f in ticket["custom_fields"])])
+    public_text = " ".join(
+        [
+            ticket["subject"],
+            " ".join(ticket["tags"]),
+            " ".join(str(f["value"]) for f in ticket["custom_fields"]),
+        ]
+    )
     for pin in (PIN, PIN2):
         assert pin not in public_text
         for comment in comments(em, tid):
@@ -274,10 +308,17 @@ def test_setup_fields_finds_what_it_created(em: Emulator, names: ZendeskNames) -
     stage = get(em, f"ticket_fields/{names.field_ids['stage']}.json")["ticket_field"]
     assert stage["type"] == "tagger"
     assert {o["value"] for o in stage["custom_field_options"]} == {
-        "port_stage_request_received", "port_stage_awaiting_customer", "port_stage_ready",
-        "port_stage_follow_up_boss", "port_stage_submitted", "port_stage_approved",
-        "port_stage_rejected", "port_stage_scheduled", "port_stage_completed",
-        "port_stage_cancelled"}  # the intake's stages, then the port's lifecycle
+        "port_stage_request_received",
+        "port_stage_awaiting_customer",
+        "port_stage_ready",
+        "port_stage_follow_up_boss",
+        "port_stage_submitted",
+        "port_stage_approved",
+        "port_stage_rejected",
+        "port_stage_scheduled",
+        "port_stage_completed",
+        "port_stage_cancelled",
+    }  # the intake's stages, then the port's lifecycle
 
 
 def test_zenpy_reaches_the_emulator_through_its_force_variables(
@@ -307,8 +348,9 @@ def test_a_note_whose_answer_is_lost_is_found_not_posted_again(
     the_desk.amend(tid, note="auto-reply sent: <r1@ourco.example>")
     assert _note_count(em, tid, "auto-reply sent: <r1@ourco.example>") == 1
     assert counter.calls["update"] == 1 and counter.attempts == 3  # create, PUT, audits read
-    [audit] = [a for a in get(em, f"tickets/{tid}/audits.json")["audits"]
-               if a["metadata"]["custom"]]  # fmt: skip
+    [audit] = [
+        a for a in get(em, f"tickets/{tid}/audits.json")["audits"] if a["metadata"]["custom"]
+    ]
     assert audit["metadata"]["custom"]["portbot_note"].startswith("note-")
 
 
@@ -325,17 +367,16 @@ def test_a_note_in_doubt_when_the_tries_run_out_is_looked_for_next_time(
     assert _note_count(em, tid, "Stage: submitted") == 1
 
 
-def test_a_failed_update_that_made_nothing_is_sent_again(
-    em: Emulator, names: ZendeskNames
-) -> None:
+def test_a_failed_update_that_made_nothing_is_sent_again(em: Emulator, names: ZendeskNames) -> None:
     msg = message(attachments=(BILL,))
     the_desk = desk(em, names, attempts=2)
     tid = the_desk.create_ticket(draft_from_json(incomplete(), [msg], names), (), "req-503")
     fault(em, status=500, method="PUT", count=1)  # refused before any work: not there
     follow = message(attachments=(LOA,))
     draft = draft_from_json(complete(), [msg, follow], names, follow_up=True)
-    the_desk.update_ticket(tid, draft, diff_note(incomplete(), complete()), follow.attachments,
-                           note_key="update-1")  # fmt: skip
+    the_desk.update_ticket(
+        tid, draft, diff_note(incomplete(), complete()), follow.attachments, note_key="update-1"
+    )
     assert the_desk.has_note(tid, "update-1")
     assert len(comments(em, tid)) == 2
 
@@ -353,8 +394,9 @@ def test_a_ticket_update_under_repeated_lost_answers_posts_one_note(
     while True:  # each cycle tries once; the answer is lost until the marker is found
         cycles += 1
         try:
-            the_desk.update_ticket(tid, draft, "Now received: LOA", follow.attachments,
-                                   note_key="update-2")  # fmt: skip
+            the_desk.update_ticket(
+                tid, draft, "Now received: LOA", follow.attachments, note_key="update-2"
+            )
             break
         except DeskUnavailable:
             assert cycles < 5

@@ -33,9 +33,18 @@ def new_ticket(em: Emulator, **extra: Any) -> dict[str, Any]:
 
 
 def test_ticket_create_answers_201_with_ticket_audit_and_location(em: Emulator) -> None:
-    r = api(em, "POST", "tickets.json", json={"ticket": {
-        "subject": "Port", "comment": {"body": "hi"},
-        "requester": {"name": "Dana", "email": "dana@acme.example"}}})
+    r = api(
+        em,
+        "POST",
+        "tickets.json",
+        json={
+            "ticket": {
+                "subject": "Port",
+                "comment": {"body": "hi"},
+                "requester": {"name": "Dana", "email": "dana@acme.example"},
+            }
+        },
+    )
     assert r.status_code == 201
     body = r.json()
     assert set(body) == {"ticket", "audit"}
@@ -47,8 +56,13 @@ def test_ticket_create_answers_201_with_ticket_audit_and_location(em: Emulator) 
 
 def test_every_answer_carries_rate_limit_headers(em: Emulator) -> None:
     for r in (api(em, "GET", "tickets.json"), api(em, "GET", "tickets/999.json")):
-        for name in ("x-rate-limit", "x-rate-limit-remaining", "ratelimit-limit",
-                     "ratelimit-remaining", "ratelimit-reset"):
+        for name in (
+            "x-rate-limit",
+            "x-rate-limit-remaining",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+        ):
             assert name in r.headers
 
 
@@ -67,8 +81,12 @@ def test_bad_credentials_are_refused_with_401(em: Emulator) -> None:
 
 def test_a_closed_ticket_refuses_writes_with_422_on_status(em: Emulator) -> None:
     ticket = new_ticket(em)
-    assert api(em, "PUT", f"tickets/{ticket['id']}.json",
-               json={"ticket": {"status": "closed"}}).status_code == 200
+    assert (
+        api(
+            em, "PUT", f"tickets/{ticket['id']}.json", json={"ticket": {"status": "closed"}}
+        ).status_code
+        == 200
+    )
     r = api(em, "PUT", f"tickets/{ticket['id']}.json", json={"ticket": {"comment": {"body": "x"}}})
     assert r.status_code == 422
     assert r.json()["error"] == "RecordInvalid" and "status" in r.json()["details"]
@@ -82,10 +100,15 @@ def test_a_follow_up_links_the_closed_ticket(em: Emulator) -> None:
     assert new["via"]["source"]["rel"] == "follow_up"
     assert new["via"]["source"]["from"]["ticket_id"] == old["id"]
     assert api(em, "GET", f"tickets/{old['id']}.json").json()["ticket"]["followup_ids"] == [
-        new["id"]]
+        new["id"]
+    ]
     open_one = new_ticket(em)
-    r = api(em, "POST", "tickets.json", json={"ticket": {
-        "comment": {"body": "x"}, "via_followup_source_id": open_one["id"]}})
+    r = api(
+        em,
+        "POST",
+        "tickets.json",
+        json={"ticket": {"comment": {"body": "x"}, "via_followup_source_id": open_one["id"]}},
+    )
     assert r.status_code == 422
 
 
@@ -97,8 +120,9 @@ def test_idempotency_key_miss_then_hit_then_mismatch(em: Emulator) -> None:
     assert first.headers["x-idempotency-lookup"] == "miss"
     assert again.headers["x-idempotency-lookup"] == "hit"
     assert again.json()["ticket"]["id"] == first.json()["ticket"]["id"]
-    other = api(em, "POST", "tickets.json", json={"ticket": {"comment": {"body": "b"}}},
-                headers=key)
+    other = api(
+        em, "POST", "tickets.json", json={"ticket": {"comment": {"body": "b"}}}, headers=key
+    )
     assert other.status_code == 400 and other.json()["error"] == "IdempotentRequestError"
     assert len(api(em, "GET", "tickets.json").json()["tickets"]) == 1
 
@@ -113,44 +137,72 @@ def test_idempotency_keys_expire_after_two_hours(em: Emulator) -> None:
 
 
 def test_upload_tokens_attach_once_and_content_is_served(em: Emulator) -> None:
-    r = api(em, "POST", "uploads.json", params={"filename": "bill.pdf"}, data=b"%PDF-1.4 bill",
-            headers={"Content-Type": "application/binary"})
+    r = api(
+        em,
+        "POST",
+        "uploads.json",
+        params={"filename": "bill.pdf"},
+        data=b"%PDF-1.4 bill",
+        headers={"Content-Type": "application/binary"},
+    )
     assert r.status_code == 201
     upload = r.json()["upload"]
     assert set(upload) == {"token", "expires_at", "attachments", "attachment"}
-    ticket = new_ticket(em, comment={"body": "bill", "public": False,
-                                      "uploads": [upload["token"]]})
+    ticket = new_ticket(em, comment={"body": "bill", "public": False, "uploads": [upload["token"]]})
     comments = api(em, "GET", f"tickets/{ticket['id']}/comments.json").json()["comments"]
     att = comments[0]["attachments"][0]
     assert comments[0]["public"] is False and att["file_name"] == "bill.pdf"
     assert requests.get(att["content_url"], timeout=5).content == b"%PDF-1.4 bill"
-    r = api(em, "POST", "tickets.json", json={"ticket": {"comment": {
-        "body": "again", "uploads": [upload["token"]]}}})
+    r = api(
+        em,
+        "POST",
+        "tickets.json",
+        json={"ticket": {"comment": {"body": "again", "uploads": [upload["token"]]}}},
+    )
     assert r.status_code == 422
 
 
 def test_tags_set_add_remove(em: Emulator) -> None:
     tid = new_ticket(em, tags=["porting"])["id"]
     assert api(em, "PUT", f"tickets/{tid}/tags.json", json={"tags": ["a"]}).json()["tags"] == [
-        "porting", "a"]
-    assert api(em, "POST", f"tickets/{tid}/tags.json", json={"tags": ["b"]}).json()["tags"] == [
-        "b"]
-    assert api(em, "DELETE", f"tickets/{tid}/tags.json", json={"tags": ["b"]}).json()[
-        "tags"] == []
+        "porting",
+        "a",
+    ]
+    assert api(em, "POST", f"tickets/{tid}/tags.json", json={"tags": ["b"]}).json()["tags"] == ["b"]
+    assert api(em, "DELETE", f"tickets/{tid}/tags.json", json={"tags": ["b"]}).json()["tags"] == []
 
 
 def test_a_dropdown_value_is_validated_and_becomes_a_tag(em: Emulator) -> None:
-    field = api(em, "POST", "ticket_fields.json", json={"ticket_field": {
-        "type": "tagger", "title": "Stage", "custom_field_options": [
-            {"name": "Received", "value": "stage_received"},
-            {"name": "Ready", "value": "stage_ready"}]}}).json()["ticket_field"]
+    field = api(
+        em,
+        "POST",
+        "ticket_fields.json",
+        json={
+            "ticket_field": {
+                "type": "tagger",
+                "title": "Stage",
+                "custom_field_options": [
+                    {"name": "Received", "value": "stage_received"},
+                    {"name": "Ready", "value": "stage_ready"},
+                ],
+            }
+        },
+    ).json()["ticket_field"]
     ticket = new_ticket(em, custom_fields=[{"id": field["id"], "value": "stage_received"}])
     assert "stage_received" in ticket["tags"]
-    r = api(em, "PUT", f"tickets/{ticket['id']}.json", json={"ticket": {
-        "custom_fields": [{"id": field["id"], "value": "stage_ready"}]}})
+    r = api(
+        em,
+        "PUT",
+        f"tickets/{ticket['id']}.json",
+        json={"ticket": {"custom_fields": [{"id": field["id"], "value": "stage_ready"}]}},
+    )
     assert r.json()["ticket"]["tags"] == ["stage_ready"]
-    r = api(em, "PUT", f"tickets/{ticket['id']}.json", json={"ticket": {
-        "custom_fields": [{"id": field["id"], "value": "nonsense"}]}})
+    r = api(
+        em,
+        "PUT",
+        f"tickets/{ticket['id']}.json",
+        json={"ticket": {"custom_fields": [{"id": field["id"], "value": "nonsense"}]}},
+    )
     assert r.status_code == 422
 
 
@@ -180,8 +232,12 @@ def test_search_filters_and_pages_by_offset(em: Emulator) -> None:
     assert len(rest["results"]) == 1 and rest["next_page"] is None
     one = api(em, "GET", "search.json", params={"query": "requester:c1@x.example"}).json()
     assert one["count"] == 1
-    assert api(em, "GET", "search.json", params={"query": "status<solved -tags:porting"}).json()[
-        "count"] == 1
+    assert (
+        api(em, "GET", "search.json", params={"query": "status<solved -tags:porting"}).json()[
+            "count"
+        ]
+        == 1
+    )
 
 
 def test_rate_budget_answers_429_with_retry_after(em: Emulator) -> None:
@@ -193,18 +249,29 @@ def test_rate_budget_answers_429_with_retry_after(em: Emulator) -> None:
 
 
 def test_forced_faults_answer_the_next_requests(em: Emulator) -> None:
-    requests.post(f"{em.url}/__emulator__/faults",
-                  json={"status": 503, "count": 2, "retry_after": 1}, timeout=5)
+    requests.post(
+        f"{em.url}/__emulator__/faults",
+        json={"status": 503, "count": 2, "retry_after": 1},
+        timeout=5,
+    )
     codes = [api(em, "GET", "tickets.json").status_code for _ in range(3)]
     assert codes == [503, 503, 200]
 
 
 def test_users_create_or_update_and_search_by_email(em: Emulator) -> None:
-    r = api(em, "POST", "users/create_or_update.json", json={"user": {
-        "name": "Dana", "email": "Dana@Acme.example"}})
+    r = api(
+        em,
+        "POST",
+        "users/create_or_update.json",
+        json={"user": {"name": "Dana", "email": "Dana@Acme.example"}},
+    )
     assert r.status_code == 201
-    r = api(em, "POST", "users/create_or_update.json", json={"user": {
-        "name": "Dana Scully", "email": "dana@acme.example"}})
+    r = api(
+        em,
+        "POST",
+        "users/create_or_update.json",
+        json={"user": {"name": "Dana Scully", "email": "dana@acme.example"}},
+    )
     assert r.status_code == 200 and r.json()["user"]["name"] == "Dana Scully"
     found = api(em, "GET", "users/search.json", params={"query": "dana@acme.example"}).json()
     assert [u["name"] for u in found["users"]] == ["Dana Scully"]
@@ -213,14 +280,16 @@ def test_users_create_or_update_and_search_by_email(em: Emulator) -> None:
 
 
 def test_bulk_create_over_100_is_too_many_values(em: Emulator) -> None:
-    r = api(em, "POST", "tickets/create_many.json",
-            json={"tickets": [{"comment": {"body": "x"}}] * 101})
+    r = api(
+        em, "POST", "tickets/create_many.json", json={"tickets": [{"comment": {"body": "x"}}] * 101}
+    )
     assert r.status_code == 400 and r.json()["error"] == "TooManyValues"
 
 
 def test_the_web_page_lists_tickets_with_notes_marked_and_text_escaped(em: Emulator) -> None:
-    new_ticket(em, subject="<script>alert(1)</script>",
-               comment={"body": "PIN table <b>", "public": False})
+    new_ticket(
+        em, subject="<script>alert(1)</script>", comment={"body": "PIN table <b>", "public": False}
+    )
     html = requests.get(em.url + "/", timeout=5).text
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert "Internal note" in html

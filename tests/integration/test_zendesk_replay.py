@@ -32,9 +32,18 @@ CASSETTES = sorted((SHARED / "zendesk" / "recorded").glob("*.json"))
 AUTH = ("replay@example.com/token", "emulator-token")
 MAPPED_KEYS = ("token", "after_cursor", "before_cursor")
 # Headers the bot or zenpy read: where the recording has one, the emulator must too.
-HEADERS = frozenset({"location", "x-rate-limit", "x-rate-limit-remaining", "ratelimit-limit",
-                     "ratelimit-remaining", "ratelimit-reset", "retry-after",
-                     "zendesk-ratelimit-per-ticket-updates"})
+HEADERS = frozenset(
+    {
+        "location",
+        "x-rate-limit",
+        "x-rate-limit-remaining",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "retry-after",
+        "zendesk-ratelimit-per-ticket-updates",
+    }
+)
 NESTED = 3  # levels below the main object whose keys and types are compared too
 
 
@@ -71,9 +80,18 @@ def load(path: Path) -> list[Interaction]:
         except ValueError:
             answer = None
         ctype = (rq["headers"].get("Content-Type") or [None])[0]
-        out.append(Interaction(rq["method"], parts.path, parse_qsl(parts.query), _text(rq["body"]),
-                               ctype, rs["status"]["code"], answer,
-                               frozenset(h.lower() for h in rs["headers"])))  # fmt: skip
+        out.append(
+            Interaction(
+                rq["method"],
+                parts.path,
+                parse_qsl(parts.query),
+                _text(rq["body"]),
+                ctype,
+                rs["status"]["code"],
+                answer,
+                frozenset(h.lower() for h in rs["headers"]),
+            )
+        )
     return out
 
 
@@ -100,8 +118,14 @@ class Replay:
     ids: dict[str, str] = field(default_factory=dict)  # recorded -> emulator (as text)
     problems: list[str] = field(default_factory=list)
 
-    def call(self, method: str, path: str, query: list[tuple[str, str]] | None = None,
-             body: bytes = b"", ctype: str | None = None) -> requests.Response:  # fmt: skip
+    def call(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        ctype: str | None = None,
+    ) -> requests.Response:
         url = f"{self.em.url}{path}" + (f"?{urlencode(query)}" if query else "")
         headers = {"Content-Type": ctype} if ctype else {}
         return requests.request(method, url, data=body, headers=headers, auth=AUTH, timeout=20)
@@ -153,8 +177,9 @@ class Replay:
                 self._seed_one(kind_, rid, seen[kind_].get(rid, {}), tags)
                 tags = []
         if tags:
-            self.post("/api/v2/tickets.json", {"ticket": {"comment": {"body": "tags"},
-                                                          "tags": tags}})  # fmt: skip
+            self.post(
+                "/api/v2/tickets.json", {"ticket": {"comment": {"body": "tags"}, "tags": tags}}
+            )
         if roles:
             role = self.call("GET", "/api/v2/custom_roles.json").json()["custom_roles"][0]
             for rid in roles:
@@ -162,16 +187,22 @@ class Replay:
 
     def _seed_one(self, kind: str, rid: str, obj: dict[str, Any], tags: list[str]) -> None:
         if kind == "tickets":
-            spec = {"subject": obj.get("subject") or "seed",
-                    "comment": {"body": obj.get("description") or "seed"},
-                    "tags": (obj.get("tags") or []) + tags, "status": obj.get("status") or "open"}
+            spec = {
+                "subject": obj.get("subject") or "seed",
+                "comment": {"body": obj.get("description") or "seed"},
+                "tags": (obj.get("tags") or []) + tags,
+                "status": obj.get("status") or "open",
+            }
             made = self.post("/api/v2/tickets.json", {"ticket": spec})["ticket"]
         elif kind == "users":
             made = self.post("/api/v2/users.json", {"user": {"name": obj.get("name") or "seed"}})[
-                "user"]
+                "user"
+            ]
         else:
-            made = self.post("/api/v2/ticket_fields.json", {"ticket_field": {
-                "type": "text", "title": obj.get("title") or "seed"}})["ticket_field"]
+            made = self.post(
+                "/api/v2/ticket_fields.json",
+                {"ticket_field": {"type": "text", "title": obj.get("title") or "seed"}},
+            )["ticket_field"]
         self.ids[rid] = str(made["id"])
 
     # --- rewriting recorded values into the emulator's ---------------------------------
@@ -183,8 +214,11 @@ class Replay:
                     continue
                 other = emulated[key]
                 scalar = isinstance(value, int | str) and not isinstance(value, bool)
-                if scalar and other is not None and (key == "id" or key.endswith("_id")
-                                                     or key in MAPPED_KEYS):  # fmt: skip
+                if (
+                    scalar
+                    and other is not None
+                    and (key == "id" or key.endswith("_id") or key in MAPPED_KEYS)
+                ):
                     self.ids.setdefault(str(value), str(other))
                 else:
                     self.learn(value, other)
@@ -217,8 +251,11 @@ class Replay:
             return {k: self.body(v, k) for k, v in data.items()}
         if isinstance(data, list):
             return [self.body(v, key) for v in data]
-        if (key == "id" or key.endswith("_id") or key in ("uploads", "token")) and isinstance(
-                data, int | str) and not isinstance(data, bool):  # fmt: skip
+        if (
+            (key == "id" or key.endswith("_id") or key in ("uploads", "token"))
+            and isinstance(data, int | str)
+            and not isinstance(data, bool)
+        ):
             mapped = self._map(str(data))
             return int(mapped) if isinstance(data, int) and mapped.isdigit() else mapped
         if key == "uploads" and isinstance(data, str):
@@ -257,8 +294,9 @@ class Replay:
             self.problems.append(f"{where}: body is {_kind(emulated)}, recorded {_kind(recorded)}")
             return
         if set(recorded) != set(emulated):
-            self.problems.append(f"{where}: top-level keys {sorted(emulated)}, recorded "
-                                 f"{sorted(recorded)}")  # fmt: skip
+            self.problems.append(
+                f"{where}: top-level keys {sorted(emulated)}, recorded {sorted(recorded)}"
+            )
         for key, value in recorded.items():
             other = emulated.get(key)
             if isinstance(value, list) and value and isinstance(value[0], dict):
@@ -271,8 +309,9 @@ class Replay:
             elif value is not None and other is not None and _kind(value) != _kind(other):
                 self.problems.append(f"{where}: {key} is {_kind(other)}, recorded {_kind(value)}")
 
-    def _keys(self, where: str, recorded: dict[str, Any], emulated: dict[str, Any],
-              depth: int = 0) -> None:  # fmt: skip
+    def _keys(
+        self, where: str, recorded: dict[str, Any], emulated: dict[str, Any], depth: int = 0
+    ) -> None:
         missing = sorted(set(recorded) - set(emulated))
         if missing:
             self.problems.append(f"{where}: missing keys {missing}")
@@ -293,7 +332,8 @@ def _kind(value: Any) -> str:
     if isinstance(value, int | float):
         return "number"
     return {str: "string", list: "array", dict: "object", type(None): "null"}.get(
-        type(value), type(value).__name__)
+        type(value), type(value).__name__
+    )
 
 
 def replay(path: Path) -> list[str]:
@@ -324,8 +364,10 @@ def test_the_comparison_notices_a_wrong_shape() -> None:
     session = Replay(em=None)  # type: ignore[arg-type]
     recorded = {"ticket": {"id": 1, "tags": [], "subject": "s"}, "audit": {"id": 2}}
     session.compare("x", recorded, {"ticket": {"id": "1", "tags": []}, "audit": {"id": 3}})
-    assert session.problems == ["x ticket: missing keys ['subject']",
-                                "x ticket.id is string, recorded number"]
+    assert session.problems == [
+        "x ticket: missing keys ['subject']",
+        "x ticket.id is string, recorded number",
+    ]
     session.problems.clear()
     session.compare("x", recorded, {"ticket": recorded["ticket"]})
     assert session.problems and "top-level keys" in session.problems[0]
@@ -345,4 +387,3 @@ def main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

@@ -77,7 +77,11 @@ def test_service_address_block_wins_over_the_mailing_po_box() -> None:
     address = att_fields().service_address
     assert address is not None
     assert (address.street, address.city, address.state, address.zip) == (
-        "123 MAIN ST STE 200", "AUSTIN", "TX", "78701")
+        "123 MAIN ST STE 200",
+        "AUSTIN",
+        "TX",
+        "78701",
+    )
     assert not address.po_box
 
 
@@ -90,9 +94,11 @@ def test_customer_name_over_the_address_is_the_account_name() -> None:
 
 
 def test_billing_period_end_is_not_the_bill_date() -> None:
-    fields = read_bill(text_doc(
-        "Statement period 10/03/2026 - 11/02/2026\nPlease pay by 11/20/2026\nAccount #: 42-1234\n"
-    ))
+    fields = read_bill(
+        text_doc(
+            "Statement period 10/03/2026 - 11/02/2026\nPlease pay by 11/20/2026\nAccount #: 42-1234\n"
+        )
+    )
     assert fields.bill_date is None
     assert fields.account_number == "42-1234"
 
@@ -110,12 +116,14 @@ def test_header_row_over_values_row_reads_the_right_columns() -> None:
 
 
 def test_verizon_style_bill_without_service_label_uses_the_customer_block() -> None:
-    fields = read_bill(text_doc(
-        "verizon\nBill Date November 2, 2026\nAccount Number 0123456789-00001\n"
-        "Due Date Nov 27, 2026\nTotal Amount Due $312.40\nACME REALTY LLC\n"
-        "123 MAIN STREET STE 200\nAUSTIN TX 78701-1234\nQuestions? Call 1-800-922-0204\n"
-        "Pay by mail:\nVerizon Wireless\nPO Box 660108\nDallas TX 75266-0108\n"
-    ))
+    fields = read_bill(
+        text_doc(
+            "verizon\nBill Date November 2, 2026\nAccount Number 0123456789-00001\n"
+            "Due Date Nov 27, 2026\nTotal Amount Due $312.40\nACME REALTY LLC\n"
+            "123 MAIN STREET STE 200\nAUSTIN TX 78701-1234\nQuestions? Call 1-800-922-0204\n"
+            "Pay by mail:\nVerizon Wireless\nPO Box 660108\nDallas TX 75266-0108\n"
+        )
+    )
     assert fields.bill_date == dt.date(2026, 11, 2)
     assert fields.account_number == "0123456789-00001"
     assert fields.account_name == "ACME REALTY LLC"
@@ -125,18 +133,20 @@ def test_verizon_style_bill_without_service_label_uses_the_customer_block() -> N
 
 
 def test_comcast_style_table_header_and_service_location() -> None:
-    fields = read_bill(text_doc(
-        "                Comcast Business\n"
-        "                Account Number        Billing Date     Total Amount Due   Payment Due By\n"
-        "                8155 20 012 3456789   Nov 02, 2026     $189.95            Nov 20, 2026\n"
-        "                Service Period Oct 03, 2026 - Nov 02, 2026\n"
-        "                Service Location\n"
-        "                ACME REALTY LLC\n"
-        "                123 MAIN ST STE 200\n"
-        "                AUSTIN TX 78701\n"
-        "                Make checks payable to Comcast\n"
-        "                PO BOX 60533 CITY OF INDUSTRY CA 91716-0533\n"
-    ))
+    fields = read_bill(
+        text_doc(
+            "                Comcast Business\n"
+            "                Account Number        Billing Date     Total Amount Due   Payment Due By\n"
+            "                8155 20 012 3456789   Nov 02, 2026     $189.95            Nov 20, 2026\n"
+            "                Service Period Oct 03, 2026 - Nov 02, 2026\n"
+            "                Service Location\n"
+            "                ACME REALTY LLC\n"
+            "                123 MAIN ST STE 200\n"
+            "                AUSTIN TX 78701\n"
+            "                Make checks payable to Comcast\n"
+            "                PO BOX 60533 CITY OF INDUSTRY CA 91716-0533\n"
+        )
+    )
     assert fields.account_number == "8155 20 012 3456789"
     assert fields.bill_date == dt.date(2026, 11, 2)
     assert fields.account_name == "ACME REALTY LLC"
@@ -161,20 +171,22 @@ def test_csr_reads_report_date_btn_listed_name_and_service_address() -> None:
 
 
 def test_only_a_billing_address_is_taken_as_the_service_address_even_a_po_box() -> None:
-    fields = read_bill(text_doc(
-        "Statement Date: 11/02/2026\nBilling Address:\nPO Box 1200\nAustin, TX 78767\n"
-    ))
+    fields = read_bill(
+        text_doc("Statement Date: 11/02/2026\nBilling Address:\nPO Box 1200\nAustin, TX 78767\n")
+    )
     assert fields.service_address is not None
     assert fields.service_address.po_box
 
 
 def test_canadian_bill_with_main_number() -> None:
-    fields = read_bill(text_doc(
-        "Bell\nBill date: Nov 2, 2026        Account number: 5 1234 5678\n"
-        "Amount due: $120.50     Payment due date: Nov 24, 2026\nBill to:\n"
-        "Boulangerie Côté Inc.\n1234 rue Sainte-Catherine O\nMontréal QC H3G 1P1\n"
-        "Main number: 514-555-0100\n"
-    ))
+    fields = read_bill(
+        text_doc(
+            "Bell\nBill date: Nov 2, 2026        Account number: 5 1234 5678\n"
+            "Amount due: $120.50     Payment due date: Nov 24, 2026\nBill to:\n"
+            "Boulangerie Côté Inc.\n1234 rue Sainte-Catherine O\nMontréal QC H3G 1P1\n"
+            "Main number: 514-555-0100\n"
+        )
+    )
     assert fields.bill_date == dt.date(2026, 11, 2)
     assert fields.account_number == "5 1234 5678"
     assert fields.account_name == "Boulangerie Côté Inc."
@@ -184,11 +196,13 @@ def test_canadian_bill_with_main_number() -> None:
 
 
 def test_ringcentral_invoice_main_company_number_not_the_support_line() -> None:
-    fields = read_bill(text_doc(
-        "RingCentral\nInvoice\nInvoice Date: Nov 2, 2026     Customer Number: 123456789\n"
-        "Company: Acme Realty LLC\nToll-free support 1-888-555-0123\n"
-        "Main Company Number: (650) 555-0100\nService period: Oct 3, 2026 to Nov 2, 2026\n"
-    ))
+    fields = read_bill(
+        text_doc(
+            "RingCentral\nInvoice\nInvoice Date: Nov 2, 2026     Customer Number: 123456789\n"
+            "Company: Acme Realty LLC\nToll-free support 1-888-555-0123\n"
+            "Main Company Number: (650) 555-0100\nService period: Oct 3, 2026 to Nov 2, 2026\n"
+        )
+    )
     assert fields.bill_date == dt.date(2026, 11, 2)
     assert fields.account_number == "123456789"
     assert fields.account_name == "Acme Realty LLC"
@@ -212,8 +226,17 @@ def test_nothing_found_gives_none_not_empty_strings() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["November 2, 2026", "Nov 02, 2026", "11/02/2026", "11/02/26", "2026-11-02", "02-NOV-2026",
-     "Nov 2 2026", "Nov. 2nd, 2026", "2 November 2026"],
+    [
+        "November 2, 2026",
+        "Nov 02, 2026",
+        "11/02/2026",
+        "11/02/26",
+        "2026-11-02",
+        "02-NOV-2026",
+        "Nov 2 2026",
+        "Nov. 2nd, 2026",
+        "2 November 2026",
+    ],
 )
 def test_dates_as_bills_print_them(text: str) -> None:
     assert parse_date(text) == dt.date(2026, 11, 2)
@@ -232,18 +255,20 @@ def test_find_dates_in_running_text() -> None:
 
 
 def test_service_heading_beside_the_remit_to_block_reads_down_not_across() -> None:
-    fields = read_bill(text_doc(
-        "        T-Mobile for Business                                   Page 1 of 1\n"
-        "                                                    Bill issue date:   Oct 24, 2026\n"
-        "             GREENLEAF LANDSCAPING INC\n"
-        "             2817 E LAKE ST                         Payment due:       Nov 14, 2026\n"
-        "             MINNEAPOLIS, MN 55406                  Account ID:        967104452\n"
-        "                                                    Primary number:    (612) 372-4460\n"
-        "        Service address                            Please remit payment to\n"
-        "        GREENLEAF LANDSCAPING INC                  T-Mobile\n"
-        "        2817 E LAKE ST                             PO Box 742596\n"
-        "        MINNEAPOLIS, MN 55406                      Cincinnati, OH 45274-2596\n"
-    ))
+    fields = read_bill(
+        text_doc(
+            "        T-Mobile for Business                                   Page 1 of 1\n"
+            "                                                    Bill issue date:   Oct 24, 2026\n"
+            "             GREENLEAF LANDSCAPING INC\n"
+            "             2817 E LAKE ST                         Payment due:       Nov 14, 2026\n"
+            "             MINNEAPOLIS, MN 55406                  Account ID:        967104452\n"
+            "                                                    Primary number:    (612) 372-4460\n"
+            "        Service address                            Please remit payment to\n"
+            "        GREENLEAF LANDSCAPING INC                  T-Mobile\n"
+            "        2817 E LAKE ST                             PO Box 742596\n"
+            "        MINNEAPOLIS, MN 55406                      Cincinnati, OH 45274-2596\n"
+        )
+    )
     assert fields.account_name == "GREENLEAF LANDSCAPING INC"
     assert fields.account_number == "967104452"
     assert fields.bill_date == dt.date(2026, 10, 24)
@@ -253,14 +278,16 @@ def test_service_heading_beside_the_remit_to_block_reads_down_not_across() -> No
 
 
 def test_account_page_without_colons_reads_values_to_the_right() -> None:
-    fields = read_bill(text_doc(
-        "      Account holder                    FLATIRONS YOGA COLLECTIVE\n"
-        "      Account number                    8497 3010 6620 4471\n"
-        "      Main number                       (303) 449-2280\n"
-        "      Service address                   2525 ARAPAHOE AVE UNIT E4\n"
-        "                                        BOULDER, CO 80302\n"
-        "      Balance: $0.00 Autopay: On\n"
-    ))
+    fields = read_bill(
+        text_doc(
+            "      Account holder                    FLATIRONS YOGA COLLECTIVE\n"
+            "      Account number                    8497 3010 6620 4471\n"
+            "      Main number                       (303) 449-2280\n"
+            "      Service address                   2525 ARAPAHOE AVE UNIT E4\n"
+            "                                        BOULDER, CO 80302\n"
+            "      Balance: $0.00 Autopay: On\n"
+        )
+    )
     assert fields.bill_date is None
     assert fields.account_name == "FLATIRONS YOGA COLLECTIVE"
     assert fields.account_number == "8497 3010 6620 4471"
@@ -270,13 +297,15 @@ def test_account_page_without_colons_reads_values_to_the_right() -> None:
 
 
 def test_csr_abbreviated_labels() -> None:
-    fields = read_bill(text_doc(
-        "BELL - CUSTOMER SERVICE RECORD (CSR)\nCSR DATE 11/10/2026\nBTN 514 842-7700\n"
-        "ACCT NBR 514 842-7700 123\nCUST NAME CLINIQUE VETERINAIRE DU PLATEAU INC\n"
-        " SVC ADDR 4521 RUE SAINT-DENIS BUREAU 200\n                  MONTREAL QC H2J 2L4\n"
-        "TN USOC QTY DESCRIPTION\n 514 842-7701 1FB 1 BUSINESS LINE FLAT RATE\n"
-        "REPAIR / CUSTOMER SERVICE: 1-866-310-2355\n"
-    ))
+    fields = read_bill(
+        text_doc(
+            "BELL - CUSTOMER SERVICE RECORD (CSR)\nCSR DATE 11/10/2026\nBTN 514 842-7700\n"
+            "ACCT NBR 514 842-7700 123\nCUST NAME CLINIQUE VETERINAIRE DU PLATEAU INC\n"
+            " SVC ADDR 4521 RUE SAINT-DENIS BUREAU 200\n                  MONTREAL QC H2J 2L4\n"
+            "TN USOC QTY DESCRIPTION\n 514 842-7701 1FB 1 BUSINESS LINE FLAT RATE\n"
+            "REPAIR / CUSTOMER SERVICE: 1-866-310-2355\n"
+        )
+    )
     assert fields.bill_date == dt.date(2026, 11, 10)
     assert fields.billing_telephone_number == "+15148427700"
     assert fields.account_number == "514 842-7700 123"

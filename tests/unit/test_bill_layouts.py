@@ -56,17 +56,48 @@ class Customer:
     def cased(self, upper: bool) -> Customer:
         if not upper:
             return self
-        return Customer(self.name.upper(), self.street.upper(), self.unit.upper(),
-                        self.city.upper(), self.state, self.zip, self.account,
-                        self.date)  # fmt: skip
+        return Customer(
+            self.name.upper(),
+            self.street.upper(),
+            self.unit.upper(),
+            self.city.upper(),
+            self.state,
+            self.zip,
+            self.account,
+            self.date,
+        )
 
 
-HARBOR = Customer("Harborview Dental Group LLC", "1450 Harbor Blvd", "Ste 310", "Portland", "OR",
-                  "97209-3318", "842019377-00001", dt.date(2026, 11, 12))  # fmt: skip
-LAKEVIEW = Customer("Lakeview Homes Inc.", "88 Elm Street", "Suite 4", "Boise", "ID", "83702",
-                    "8347 10 044 0012345", dt.date(2026, 11, 21))  # fmt: skip
-OTTAWA = Customer("Rideau Physio Clinic", "150 Elgin Street", "Unit 1200", "Ottawa", "ON",
-                  "K1P 5J2", "514 555 0123 456", dt.date(2026, 11, 3))  # fmt: skip
+HARBOR = Customer(
+    "Harborview Dental Group LLC",
+    "1450 Harbor Blvd",
+    "Ste 310",
+    "Portland",
+    "OR",
+    "97209-3318",
+    "842019377-00001",
+    dt.date(2026, 11, 12),
+)
+LAKEVIEW = Customer(
+    "Lakeview Homes Inc.",
+    "88 Elm Street",
+    "Suite 4",
+    "Boise",
+    "ID",
+    "83702",
+    "8347 10 044 0012345",
+    dt.date(2026, 11, 21),
+)
+OTTAWA = Customer(
+    "Rideau Physio Clinic",
+    "150 Elgin Street",
+    "Unit 1200",
+    "Ottawa",
+    "ON",
+    "K1P 5J2",
+    "514 555 0123 456",
+    dt.date(2026, 11, 3),
+)
 
 
 def _block(c: Customer, x: float, y: float, unit_line: bool) -> list[Item]:
@@ -84,41 +115,58 @@ def unlabelled_with_stub(c: Customer, unit_line: bool) -> list[list[Item]]:
     and a tax table with other addresses on page 2."""
     page1 = [
         _t(40, 30, "verizon", 20, "Helvetica-Bold"),
-        _t(360, 30, "Bill Date"), _t(460, 30, c.date.strftime("%B %d, %Y")),
-        _t(360, 42, "Account Number"), _t(460, 42, c.account),
-        _t(360, 54, "Invoice Number"), _t(460, 54, "9912345678"),
+        _t(360, 30, "Bill Date"),
+        _t(460, 30, c.date.strftime("%B %d, %Y")),
+        _t(360, 42, "Account Number"),
+        _t(460, 42, c.account),
+        _t(360, 54, "Invoice Number"),
+        _t(460, 54, "9912345678"),
         *_block(c, 40, 70, unit_line),
-        _t(40, 150, "Your bill at a glance", 12), _t(40, 166, "Total due December 5, 2026"),
+        _t(40, 150, "Your bill at a glance", 12),
+        _t(40, 166, "Total due December 5, 2026"),
         _t(300, 166, "$412.88"),
-        _t(40, 200, "PLANS", 12, "Helvetica-Bold"), _t(40, 214, "Business Unlimited Plus"),
+        _t(40, 200, "PLANS", 12, "Helvetica-Bold"),
+        _t(40, 214, "Business Unlimited Plus"),
         _t(40, 240, "SURCHARGES & FEES", 12, "Helvetica-Bold"),
         _t(40, 620, "Please return this portion with your payment", 7),
-        _t(40, 650, f"Account number {c.account}"), _t(300, 650, "Amount due $412.88"),
+        _t(40, 650, f"Account number {c.account}"),
+        _t(300, 650, "Amount due $412.88"),
         *_block(c, 40, 668, unit_line),
-        _t(330, 668, "VERIZON WIRELESS"), _t(330, 680, "PO BOX 660108"),
+        _t(330, 668, "VERIZON WIRELESS"),
+        _t(330, 680, "PO BOX 660108"),
         _t(330, 692, "DALLAS TX 75266-0108"),
-    ]  # fmt: skip
+    ]
     page2 = [
         _t(40, 30, "Taxes, Governmental Surcharges and Fees", 12),
-        _t(40, 50, "County 911 Tax"), _t(300, 50, "$1.25"),
-        _t(40, 74, "MULTNOMAH COUNTY"), _t(40, 86, "501 SE HAWTHORNE BLVD"),
+        _t(40, 50, "County 911 Tax"),
+        _t(300, 50, "$1.25"),
+        _t(40, 74, "MULTNOMAH COUNTY"),
+        _t(40, 86, "501 SE HAWTHORNE BLVD"),
         _t(40, 98, "PORTLAND OR 97214"),
-    ]  # fmt: skip
+    ]
     return [page1, page2]
 
 
 def two_column_header(c: Customer, unit_line: bool) -> list[list[Item]]:
     """Cable style: customer block left, an account summary box right on the same lines."""
     block = _block(c, 40, 60, unit_line)
-    return [[
-        _t(40, 30, "COMCAST BUSINESS", 16, "Helvetica-Bold"), *block,
-        _t(330, 60, "Account Summary", 11, "Helvetica-Bold"),
-        _t(330, 72, "Account Number"), _t(450, 72, c.account),
-        _t(330, 84, "Statement Date"), _t(450, 84, c.date.strftime("%m/%d/%y")),
-        _t(330, 96, "Payment Due"), _t(450, 96, "12/11/26"),
-        _t(330, 108, "Service Period"), _t(450, 108, "11/20/26 - 12/19/26"),
-        _t(40, 160, "New charges"), _t(300, 160, "$188.20"),
-    ]]  # fmt: skip
+    return [
+        [
+            _t(40, 30, "COMCAST BUSINESS", 16, "Helvetica-Bold"),
+            *block,
+            _t(330, 60, "Account Summary", 11, "Helvetica-Bold"),
+            _t(330, 72, "Account Number"),
+            _t(450, 72, c.account),
+            _t(330, 84, "Statement Date"),
+            _t(450, 84, c.date.strftime("%m/%d/%y")),
+            _t(330, 96, "Payment Due"),
+            _t(450, 96, "12/11/26"),
+            _t(330, 108, "Service Period"),
+            _t(450, 108, "11/20/26 - 12/19/26"),
+            _t(40, 160, "New charges"),
+            _t(300, 160, "$188.20"),
+        ]
+    ]
 
 
 def labelled_header(c: Customer, unit_line: bool) -> list[list[Item]]:
@@ -126,14 +174,17 @@ def labelled_header(c: Customer, unit_line: bool) -> list[list[Item]]:
     street = f"{c.street} {c.unit}".strip()
     rows = [
         _t(40, 30, "CITY UTILITIES TELECOM", 14),
-        _t(40, 70, f"Customer: {c.name}"), _t(330, 70, f"Post Office: {c.city}"),
-        _t(40, 84, f"Service Address: {street}"), _t(330, 84, f"Account No: {c.account}"),
+        _t(40, 70, f"Customer: {c.name}"),
+        _t(330, 70, f"Post Office: {c.city}"),
+        _t(40, 84, f"Service Address: {street}"),
+        _t(330, 84, f"Account No: {c.account}"),
         _t(40, 98, f"{c.city}, {c.state} {c.zip}"),
         _t(40, 112, f"Bill Date: {c.date.strftime('%m/%d/%Y')}"),
         _t(330, 112, "Due Date: 12/10/2026"),
         _t(40, 126, "Mailing Address: PO BOX 300, SPRINGFIELD, IL 62701"),
-        _t(40, 160, "Amount Due"), _t(300, 160, "$88.10"),
-    ]  # fmt: skip
+        _t(40, 160, "Amount Due"),
+        _t(300, 160, "$88.10"),
+    ]
     return [rows]
 
 
@@ -141,11 +192,18 @@ def csr(c: Customer, unit_line: bool) -> list[list[Item]]:
     mono = "Courier"
     street = f"{c.street} {c.unit}".strip().upper()
     lines = [
-        "CUSTOMER SERVICE RECORD", f"DATE {c.date.strftime('%m/%d/%Y')}  ACCT {c.account}",
-        "--LIST", f"BN1 {c.name.upper()}", f"BA1 {street}",
-        f"PO {c.city.upper()} {c.state} {c.zip}", "--BILL", "ATN 503 555-0100", "--S&E",
-        f"SA {street} {c.city.upper()} {c.state} {c.zip}", "TN 503 555-0101  1FB",
-    ]  # fmt: skip
+        "CUSTOMER SERVICE RECORD",
+        f"DATE {c.date.strftime('%m/%d/%Y')}  ACCT {c.account}",
+        "--LIST",
+        f"BN1 {c.name.upper()}",
+        f"BA1 {street}",
+        f"PO {c.city.upper()} {c.state} {c.zip}",
+        "--BILL",
+        "ATN 503 555-0100",
+        "--S&E",
+        f"SA {street} {c.city.upper()} {c.state} {c.zip}",
+        "TN 503 555-0101  1FB",
+    ]
     return [[_t(40, 40 + 12 * i, line, 9, mono) for i, line in enumerate(lines)]]
 
 
@@ -178,10 +236,14 @@ def _same_address(bill: BillFields, c: Customer) -> bool:
 CASES = list(itertools.product(LAYOUTS, (HARBOR, LAKEVIEW, OTTAWA), (False, True), (False, True)))
 
 
-@pytest.mark.parametrize(("layout", "customer", "upper", "unit_line"), CASES,
-                         ids=[f"{lay}-{c.city}-{'caps' if up else 'title'}-"
-                              f"{'unitline' if ul else 'inline'}"
-                              for lay, c, up, ul in CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("layout", "customer", "upper", "unit_line"),
+    CASES,
+    ids=[
+        f"{lay}-{c.city}-{'caps' if up else 'title'}-{'unitline' if ul else 'inline'}"
+        for lay, c, up, ul in CASES
+    ],
+)
 def test_a_bill_reads_the_same_whatever_its_layout_case_and_unit_placement(
     layout: str, customer: Customer, upper: bool, unit_line: bool
 ) -> None:
@@ -190,7 +252,8 @@ def test_a_bill_reads_the_same_whatever_its_layout_case_and_unit_placement(
     assert _fold(bill.account_name) == _fold(c.name)
     assert bill.account_number is not None
     assert bill.account_number.replace(" ", "").replace("-", "") == c.account.replace(
-        " ", "").replace("-", "")  # fmt: skip
+        " ", ""
+    ).replace("-", "")
     assert bill.bill_date == c.date
     assert _same_address(bill, c), bill.service_address
 
@@ -216,9 +279,16 @@ def test_what_a_document_is_comes_from_its_content_not_its_name(filename: str) -
     assert bill.account_name == HARBOR.name
 
 
-@pytest.mark.parametrize("line", ["A" * 5000, "12 MAIN ST AUSTIN TX 78701",
-                                  "Account: Service Address: " * 40,
-                                  "BN1 X  BA1 1 MAIN ST  PO AUSTIN TX 78701", "1 " * 2000])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "A" * 5000,
+        "12 MAIN ST AUSTIN TX 78701",
+        "Account: Service Address: " * 40,
+        "BN1 X  BA1 1 MAIN ST  PO AUSTIN TX 78701",
+        "1 " * 2000,
+    ],
+)
 def test_hostile_layout_text_costs_work_in_proportion_to_its_size(line: str) -> None:
     # Work, not time: twice the lines may cost at most a little over twice the work.
     import parsers.bill

@@ -23,9 +23,11 @@ assert BILL_ADDRESS is not None
 def _with_address(**parts: str | None) -> Address:
     assert BILL_ADDRESS is not None
     return Address(
-        street=parts.get("street", BILL_ADDRESS.street), city=parts.get("city", BILL_ADDRESS.city),
-        state=parts.get("state", BILL_ADDRESS.state), zip=parts.get("zip", BILL_ADDRESS.zip),
-    )  # fmt: skip
+        street=parts.get("street", BILL_ADDRESS.street),
+        city=parts.get("city", BILL_ADDRESS.city),
+        state=parts.get("state", BILL_ADDRESS.state),
+        zip=parts.get("zip", BILL_ADDRESS.zip),
+    )
 
 
 UNREAD_FIELDS: dict[str, dict[str, Any]] = {
@@ -55,8 +57,11 @@ def test_a_field_the_bill_did_not_show_is_unread_not_a_mismatch(field: str) -> N
 def test_an_unread_field_never_lets_a_wrong_request_through(field: str) -> None:
     # The email's value differs from the bill's true one, but the bill's was not read:
     # the request must still not be called ready.
-    wrong = _statements(account_name="Acme Realty Holdings LLC", account_number="999999999",
-                        service_address=parse_address("9 Elm St Ste 305, Dallas, TX 75201"))
+    wrong = _statements(
+        account_name="Acme Realty Holdings LLC",
+        account_number="999999999",
+        service_address=parse_address("9 Elm St Ste 305, Dallas, TX 75201"),
+    )
     out = _assess(wrong, docs=(_bill(**UNREAD_FIELDS[field]), _loa()))
     assert out["ready"] is False
     assert out["checklist"]["bill"] == "problem"
@@ -72,10 +77,12 @@ def test_a_partly_read_address_is_compared_only_where_both_sides_have_it() -> No
 
 
 def test_a_different_unit_is_a_mismatch() -> None:
-    stated = _statements(service_address=parse_address("123 Main Street, Suite 305, Austin, TX "
-                                                       "78701"))  # fmt: skip
-    out = _assess(stated, docs=(_bill(service_address=_with_address(street="123 MAIN ST STE 350")),
-                                _loa()))  # fmt: skip
+    stated = _statements(
+        service_address=parse_address("123 Main Street, Suite 305, Austin, TX 78701")
+    )
+    out = _assess(
+        stated, docs=(_bill(service_address=_with_address(street="123 MAIN ST STE 350")), _loa())
+    )
     assert _codes(out) == [("bill_address_mismatch", None)]
     assert "suite or unit" in out["problems"][0]["detail"]
 

@@ -85,9 +85,16 @@ def test_a_sentence_with_carrier_account_name_and_address() -> None:
 # --- label wording, punctuation, casing, bullets ---------------------------------------------
 
 ACCOUNT_LABELS = [
-    "Account #", "Acct No.", "BAN", "Billing account number", "Account Number",
-    "ACCOUNT NO", "acct", "A/C", "Acct. #",
-]  # fmt: skip
+    "Account #",
+    "Acct No.",
+    "BAN",
+    "Billing account number",
+    "Account Number",
+    "ACCOUNT NO",
+    "acct",
+    "A/C",
+    "Acct. #",
+]
 SEPARATORS = [": ", " - ", " ", " = ", ":"]
 BULLETS = ["", "- ", "* ", "• ", "1. "]
 
@@ -103,10 +110,16 @@ def test_account_number_labels_and_separators(label: str, sep: str) -> None:
 @pytest.mark.parametrize(
     "label",
     [
-        "Company name on the bill", "Account name", "Name on account", "Business name",
-        "NAME ON THE BILL", "Nom du compte", "Nom sur la facture", "Account holder",
+        "Company name on the bill",
+        "Account name",
+        "Name on account",
+        "Business name",
+        "NAME ON THE BILL",
+        "Nom du compte",
+        "Nom sur la facture",
+        "Account holder",
     ],
-)  # fmt: skip
+)
 @pytest.mark.parametrize("bullet", BULLETS)
 def test_account_name_labels_with_bullets(label: str, bullet: str) -> None:
     s = read_statements(f"Hello,\n{bullet}{label}: Acme Realty LLC\n")
@@ -116,10 +129,14 @@ def test_account_name_labels_with_bullets(label: str, bullet: str) -> None:
 @pytest.mark.parametrize(
     "label",
     [
-        "Service address (as on bill)", "Service Address", "SERVICE ADDRESS", "Address",
-        "Adresse de service", "Service location",
+        "Service address (as on bill)",
+        "Service Address",
+        "SERVICE ADDRESS",
+        "Address",
+        "Adresse de service",
+        "Service location",
     ],
-)  # fmt: skip
+)
 @pytest.mark.parametrize("sep", [": ", " - ", ":\n"])
 def test_service_address_labels(label: str, sep: str) -> None:
     s = read_statements(f"Hi\n{label}{sep}123 Main Street, Suite 305, Austin, TX 78701\n")
@@ -379,10 +396,16 @@ def _thread(*texts: str) -> tuple[NumberEntry, ...]:
 
     def parsed(n: int, text: str) -> ParsedMessage:
         message = Message(
-            message_id=f"<{n}@x>", in_reply_to=None, references=(), subject="Port",
-            sender="a@x.example", sender_name=None, date=dt.datetime(2026, 11, 1 + n),
-            body=text, attachments=(),
-        )  # fmt: skip
+            message_id=f"<{n}@x>",
+            in_reply_to=None,
+            references=(),
+            subject="Port",
+            sender="a@x.example",
+            sender_name=None,
+            date=dt.datetime(2026, 11, 1 + n),
+            body=text,
+            attachments=(),
+        )
         return ParsedMessage(message, read_statements(text))
 
     return build_request([parsed(i, t) for i, t in enumerate(texts)]).numbers
@@ -446,9 +469,11 @@ def test_a_table_lined_up_with_spaces_reads_each_column_even_with_an_empty_cell(
         "+1 503 256 2594   Raj Novak      raj.novak@tidewaterlaw.com      8654\n"
     )
     rows = [(e.pin, e.assignee_name, e.assignee_email) for e in read_statements(text).numbers]
-    assert rows == [("2335", "Priya Brooks", "priya.brooks@tidewaterlaw.com"),
-                    ("7460", "Nina Hall", None),
-                    ("8654", "Raj Novak", "raj.novak@tidewaterlaw.com")]  # fmt: skip
+    assert rows == [
+        ("2335", "Priya Brooks", "priya.brooks@tidewaterlaw.com"),
+        ("7460", "Nina Hall", None),
+        ("8654", "Raj Novak", "raj.novak@tidewaterlaw.com"),
+    ]
 
 
 def test_a_column_of_notes_lined_up_with_spaces_is_not_a_column_of_users() -> None:
@@ -462,9 +487,11 @@ def test_a_mistyped_assignee_email_is_kept_for_the_rules_to_judge() -> None:
 
 
 def test_french_sentences_name_numbers_by_their_last_four_digits() -> None:
-    text = ("Nous voulons transférer 819-839-7275 et 819-242-6873. Le 7275 va à Sophie Gagnon "
-            "(sophie@lesentreprises.ca). NIP du 7275 : 9597. Le 6873 va à Chantal Roy. "
-            "NIP du 6873 : 3400.")  # fmt: skip
+    text = (
+        "Nous voulons transférer 819-839-7275 et 819-242-6873. Le 7275 va à Sophie Gagnon "
+        "(sophie@lesentreprises.ca). NIP du 7275 : 9597. Le 6873 va à Chantal Roy. "
+        "NIP du 6873 : 3400."
+    )
     rows = [(e.pin, e.assignee_name) for e in read_statements(text).numbers]
     assert rows == [("9597", "Sophie Gagnon"), ("3400", "Chantal Roy")]
 
@@ -473,16 +500,26 @@ def test_the_last_four_of_a_french_sin_is_read() -> None:
     assert read_statements("4 derniers chiffres NAS : 7469").ssn_last4 == "7469"
 
 
-@pytest.mark.parametrize("label", ["account name", "account holder", "business name",
-                                   "company name on bill", "name on the account"])
+@pytest.mark.parametrize(
+    "label",
+    [
+        "account name",
+        "account holder",
+        "business name",
+        "company name on bill",
+        "name on the account",
+    ],
+)
 def test_a_label_of_several_words_needs_no_colon(label: str) -> None:
     text = f"Carrier: Frontier, {label} Granite Builders Group Inc., account # 62301955"
     assert read_statements(text).account_name == "Granite Builders Group Inc."
 
 
 def test_a_number_named_as_the_nnnn_line_gets_its_user() -> None:
-    text = ("We want to move 876.925.2318 and 503.348.1735. The 2318 line goes to Laura Lee "
-            "(laura@falconbuilders.us). The 1735 line goes to Sam Ortiz.")  # fmt: skip
+    text = (
+        "We want to move 876.925.2318 and 503.348.1735. The 2318 line goes to Laura Lee "
+        "(laura@falconbuilders.us). The 1735 line goes to Sam Ortiz."
+    )
     assert [e.assignee_name for e in read_statements(text).numbers] == ["Laura Lee", "Sam Ortiz"]
 
 
@@ -500,11 +537,16 @@ def test_a_listed_number_with_an_impossible_area_code_is_kept() -> None:
 def test_a_number_twice_in_the_sentence_that_lists_them_is_a_duplicate() -> None:
     text = "We want to move +1 505 964 5633, +1 505 681 7878 and +1 505 964 5633."
     assert [e.raw for e in read_statements(text).numbers] == [
-        "+1 505 964 5633", "+1 505 681 7878", "+1 505 964 5633"]
+        "+1 505 964 5633",
+        "+1 505 681 7878",
+        "+1 505 964 5633",
+    ]
 
 
 def test_a_location_label_ends_the_name_before_it() -> None:
-    s = read_statements("Provider: Verizon, account name Cedar Point Engineering Co, "
-                        "location 2831 Maple St, Austin, TX 78701")  # fmt: skip
+    s = read_statements(
+        "Provider: Verizon, account name Cedar Point Engineering Co, "
+        "location 2831 Maple St, Austin, TX 78701"
+    )
     assert s.account_name == "Cedar Point Engineering Co"
     assert s.service_address is not None and s.service_address.street == "2831 Maple St"

@@ -41,9 +41,18 @@ def _as_json(notice: CarrierNotice) -> dict[str, Any]:
 
 
 def _message(sender: str, subject: str, body: str, **kw: Any) -> Message:
-    return Message(message_id="<m@x>", in_reply_to=None, references=(), subject=subject,
-                   sender=sender, sender_name=None, date=None, body=body, attachments=(),
-                   **kw)  # fmt: skip
+    return Message(
+        message_id="<m@x>",
+        in_reply_to=None,
+        references=(),
+        subject=subject,
+        sender=sender,
+        sender_name=None,
+        date=None,
+        body=body,
+        attachments=(),
+        **kw,
+    )
 
 
 def test_every_fixture_has_an_expectation_and_every_expectation_a_fixture() -> None:
@@ -64,12 +73,26 @@ def test_fixture_notice_reads_as_expected(name: str) -> None:
 def test_the_three_partners_and_every_kind_are_covered_by_fixtures() -> None:
     notices = [n for n in (e["notice"] for e in EXPECTED.values()) if n]
     assert {n["partner"] for n in notices} == {"Twilio", "Telnyx", "Bandwidth"}
-    assert {n["kind"] for n in notices} == {"submitted", "approved", "rejected", "foc",
-                                            "completed", "cancelled"}  # fmt: skip
+    assert {n["kind"] for n in notices} == {
+        "submitted",
+        "approved",
+        "rejected",
+        "foc",
+        "completed",
+        "cancelled",
+    }
     codes = {c for n in notices for c in n["reason_codes"]}
-    assert codes == {"wrong_pin", "name_mismatch", "address_mismatch", "btn_mismatch",
-                     "account_number_mismatch", "unauthorised_requester", "pending_order",
-                     "number_not_portable", "other"}  # fmt: skip
+    assert codes == {
+        "wrong_pin",
+        "name_mismatch",
+        "address_mismatch",
+        "btn_mismatch",
+        "account_number_mismatch",
+        "unauthorised_requester",
+        "pending_order",
+        "number_not_portable",
+        "other",
+    }
 
 
 def test_twilio_marketing_mail_about_porting_is_not_a_notice() -> None:
@@ -97,16 +120,20 @@ def test_forwarded_notice_is_read_without_the_colleagues_signature_number() -> N
 
 
 def test_partner_toll_free_support_line_is_not_a_ported_number() -> None:
-    body = ("Porting order 6f1d2c3b-8a4e-4b7d-9c2f-1e3a5b7d9f02\nStatus changed to: Ported\n"
-            "Phone numbers: +14165992200\nCall us at +1 (888) 908-9457.")  # fmt: skip
+    body = (
+        "Porting order 6f1d2c3b-8a4e-4b7d-9c2f-1e3a5b7d9f02\nStatus changed to: Ported\n"
+        "Phone numbers: +14165992200\nCall us at +1 (888) 908-9457."
+    )
     notice = read_notice(_message("porting@telnyx.com", "Porting order update", body))
     assert notice is not None
     assert notice.numbers == ("+14165992200",)
 
 
 def test_customer_mail_that_mentions_a_partner_is_not_a_notice() -> None:
-    body = ("Hi, our Twilio port-in request KW3f9c2a7e1b4d4c8f9a6e2b1d0c5f7a31 has been "
-            "completed, thanks!")  # fmt: skip
+    body = (
+        "Hi, our Twilio port-in request KW3f9c2a7e1b4d4c8f9a6e2b1d0c5f7a31 has been "
+        "completed, thanks!"
+    )
     assert read_notice(_message("dana@acmerealtytx.com", "Re: port", body)) is None
 
 
@@ -185,7 +212,7 @@ def test_patterns_can_be_replaced_by_a_deployments_own_file() -> None:
     ("broken", "says"),
     [
         ('[[partner]]\nname = "X"\nsenders = []\n', "senders"),
-        (_MINIMAL.replace("kind = \"foc\"", "kind = \"done\""), "kind must be one of"),
+        (_MINIMAL.replace('kind = "foc"', 'kind = "done"'), "kind must be one of"),
         (_MINIMAL.replace("['firm order commitment']", "['(unclosed']"), "bad pattern"),
         (_MINIMAL.replace("(AT-\\d+)", "AT"), "needs a group"),
         (_MINIMAL + '[partner.reject_codes]\n"1" = "bad_pin"\n', "unknown reason code"),
@@ -211,25 +238,30 @@ def _auth(*values: str) -> tuple[tuple[str, str], ...]:
 
 
 def test_only_our_servers_topmost_authentication_verdict_counts() -> None:
-    ours = ("mx.lofty.com; dkim=none; spf=fail smtp.mailfrom=twilio.com; "
-            "dmarc=fail header.from=twilio.com")
+    ours = (
+        "mx.lofty.com; dkim=none; spf=fail smtp.mailfrom=twilio.com; "
+        "dmarc=fail header.from=twilio.com"
+    )
     forged = "mx.twilio.com; dkim=pass header.d=twilio.com; dmarc=pass header.from=twilio.com"
-    spoof = _message("no-reply@twilio.com", "Port-in update", _ORDER_BODY,
-                     headers=_auth(ours, forged))
+    spoof = _message(
+        "no-reply@twilio.com", "Port-in update", _ORDER_BODY, headers=_auth(ours, forged)
+    )
     notice = read_notice(spoof)
     assert notice is not None and notice.authenticated is False
 
 
 def test_dkim_pass_for_another_domain_does_not_vouch_for_the_partner() -> None:
     other = "mx.lofty.com; dkim=pass header.d=mailer.example; dmarc=none"
-    notice = read_notice(_message("no-reply@twilio.com", "Port-in update", _ORDER_BODY,
-                                  headers=_auth(other)))  # fmt: skip
+    notice = read_notice(
+        _message("no-reply@twilio.com", "Port-in update", _ORDER_BODY, headers=_auth(other))
+    )
     assert notice is not None and notice.authenticated is None
 
 
 def test_notice_forwarded_as_an_attachment_is_read_from_the_attachment() -> None:
-    inner = email.message_from_bytes((NOTICES / "telnyx-03-exception-address.eml").read_bytes(),
-                                     policy=email.policy.default)  # fmt: skip
+    inner = email.message_from_bytes(
+        (NOTICES / "telnyx-03-exception-address.eml").read_bytes(), policy=email.policy.default
+    )
     outer = EmailMessage(policy=email.policy.default)
     outer["From"] = "Kyle Brennan <kyle.brennan@lofty.com>"
     outer["To"] = "support@lofty.com"
@@ -239,5 +271,8 @@ def test_notice_forwarded_as_an_attachment_is_read_from_the_attachment() -> None
     notice = read_notice(parse_message(outer.as_bytes()))
     assert notice is not None
     assert (notice.partner, notice.kind, notice.reason_codes) == (
-        "Telnyx", "rejected", ("address_mismatch",))  # fmt: skip
+        "Telnyx",
+        "rejected",
+        ("address_mismatch",),
+    )
     assert "+16789203318" not in notice.numbers

@@ -97,14 +97,18 @@ def test_the_platform_the_customer_moves_to_is_not_the_current_carrier() -> None
     assert find_carrier("We want to bring our numbers over to Lofty.") is None
 
 
-@pytest.mark.parametrize(("text", "carrier"), [
-    ("We are currently with epb. The account is ours.", "epb"),
-    ("Please see below the info for our number transfer from EPB.", "EPB"),
-    ("Details for moving our lines over from NextLight are below.", "NextLight"),
-    ("We'd like to port our phone numbers from our current provider to Lofty.", None),
-])
-def test_a_carrier_the_data_does_not_know_is_taken_from_the_sentence(text: str,
-                                                                   carrier: str | None) -> None:
+@pytest.mark.parametrize(
+    ("text", "carrier"),
+    [
+        ("We are currently with epb. The account is ours.", "epb"),
+        ("Please see below the info for our number transfer from EPB.", "EPB"),
+        ("Details for moving our lines over from NextLight are below.", "NextLight"),
+        ("We'd like to port our phone numbers from our current provider to Lofty.", None),
+    ],
+)
+def test_a_carrier_the_data_does_not_know_is_taken_from_the_sentence(
+    text: str, carrier: str | None
+) -> None:
     from parsers.body import read_statements
 
     assert read_statements(text).current_carrier == carrier

@@ -39,14 +39,25 @@ def read(name: str, data: bytes, ctype: str = "application/octet-stream") -> Doc
 
 
 ENGLISH_BILL = [
-    "AT&T", "Questions? Call 1-800-288-2020", "Payment Due: Nov 27, 2026",
-    "Issue Date: Nov 02, 2026", "Account Number: 287654321", "Amount Due: $245.18",
-    "ACME REALTY LLC", "123 MAIN ST STE 200", "AUSTIN TX 78701",
+    "AT&T",
+    "Questions? Call 1-800-288-2020",
+    "Payment Due: Nov 27, 2026",
+    "Issue Date: Nov 02, 2026",
+    "Account Number: 287654321",
+    "Amount Due: $245.18",
+    "ACME REALTY LLC",
+    "123 MAIN ST STE 200",
+    "AUSTIN TX 78701",
 ]
 FRENCH_BILL = [
-    "Vidéotron Affaires", "Facture", "Numéro de compte : 4410 2287 93",
-    "Date de facturation : 2 novembre 2026", "Montant dû : 142,37 $",
-    "Boulangerie Tremblay Inc.", "1200 rue Saint-Denis", "Montréal QC H2X 3J6",
+    "Vidéotron Affaires",
+    "Facture",
+    "Numéro de compte : 4410 2287 93",
+    "Date de facturation : 2 novembre 2026",
+    "Montant dû : 142,37 $",
+    "Boulangerie Tremblay Inc.",
+    "1200 rue Saint-Denis",
+    "Montréal QC H2X 3J6",
     "TPS 5 %   TVQ 9,975 %",
 ]
 CSR = [
@@ -61,20 +72,40 @@ CSR = [
 ]
 CSR_CODES_ONLY = CSR[1:]  # no "Customer Service Record" heading at all
 WIRELESS_PAGE_ONE = [
-    "verizon", "Your bill", "Account number 482019375-00001", "Bill date November 2, 2026",
-    "Plans", "Unlimited Welcome", "Talk & Text", "Devices", "Device payment 18 of 36",
-    "Equipment charges", "Surcharges & fees", "Total amount due $312.48",
+    "verizon",
+    "Your bill",
+    "Account number 482019375-00001",
+    "Bill date November 2, 2026",
+    "Plans",
+    "Unlimited Welcome",
+    "Talk & Text",
+    "Devices",
+    "Device payment 18 of 36",
+    "Equipment charges",
+    "Surcharges & fees",
+    "Total amount due $312.48",
 ]
 TMOBILE_PAGE_ONE = [
-    "T-Mobile", "Hi Dana, here's your bill for November.", "Account 958112044",
-    "PLANS   $140.00", "EQUIPMENT   $35.00", "SERVICES   $5.00", "ONE-TIME CHARGES   $0.00",
-    "TOTAL   $180.00", "Due Dec 1, 2026",
+    "T-Mobile",
+    "Hi Dana, here's your bill for November.",
+    "Account 958112044",
+    "PLANS   $140.00",
+    "EQUIPMENT   $35.00",
+    "SERVICES   $5.00",
+    "ONE-TIME CHARGES   $0.00",
+    "TOTAL   $180.00",
+    "Due Dec 1, 2026",
 ]
 UTILITY = [
-    "City of Springfield Utilities Department", "Utility Statement",
-    "Account Number: 0044-551-02", "Statement Date: 11/02/2026",
-    "Service Address: 742 Evergreen Terrace", "Water 4,200 gallons   $38.10",
-    "Sewer   $22.40", "Stormwater   $6.00", "Amount Due: $66.50",
+    "City of Springfield Utilities Department",
+    "Utility Statement",
+    "Account Number: 0044-551-02",
+    "Statement Date: 11/02/2026",
+    "Service Address: 742 Evergreen Terrace",
+    "Water 4,200 gallons   $38.10",
+    "Sewer   $22.40",
+    "Stormwater   $6.00",
+    "Amount Due: $66.50",
 ]
 
 
@@ -117,8 +148,11 @@ def test_letter_and_french_loas_are_loas(layout: str) -> None:
 
 @pytest.mark.parametrize("name", ["bill.pdf", "statement.pdf", "loa.pdf", "document.pdf"])
 def test_a_page_of_neither_is_other_whatever_its_name(name: str) -> None:
-    lines = ["Minutes of the board meeting", "Coffee was served at nine.",
-             "The new office chairs arrive on Tuesday."]  # fmt: skip
+    lines = [
+        "Minutes of the board meeting",
+        "Coffee was served at nine.",
+        "The new office chairs arrive on Tuesday.",
+    ]
     doc = read(name, pdf(lines), "application/pdf")
     assert doc.kind == "other"
     assert doc.error is None
@@ -153,8 +187,7 @@ def test_a_scanned_bill_named_like_a_camera_file_is_a_bill() -> None:
 
 def test_a_scanned_french_bill_in_an_image_pdf_is_a_bill() -> None:
     img = degrade.scan(render_page(pdf(FRENCH_BILL, size=12), dpi=300), random.Random(5))
-    doc = read("scan0001.pdf", degrade.image_pdf(degrade.jpeg(img, quality=65)),
-               "application/pdf")  # fmt: skip
+    doc = read("scan0001.pdf", degrade.image_pdf(degrade.jpeg(img, quality=65)), "application/pdf")
     assert doc.kind == "bill" and doc.ocr
 
 
@@ -162,9 +195,11 @@ def test_a_printed_account_page_without_bill_words_is_a_bill() -> None:
     from parsers.documents import classify
     from parsers.text import DocText, PageText
 
-    page = ("verizon business       My Account  Billing  Support  Sign out\n"
-            "Account Overview\n"
-            " Business name          Harbor Home Loans PLLC\n"
-            "Account number          471178222\n"
-            " Main number            (802) 410-4921\n")  # fmt: skip
+    page = (
+        "verizon business       My Account  Billing  Support  Sign out\n"
+        "Account Overview\n"
+        " Business name          Harbor Home Loans PLLC\n"
+        "Account number          471178222\n"
+        " Main number            (802) 410-4921\n"
+    )
     assert classify(DocText((PageText(page),))) == "bill"

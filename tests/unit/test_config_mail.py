@@ -19,25 +19,31 @@ def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
 
 
 def test_the_intake_sections_load_with_their_keys(tmp_path: Path) -> None:
-    config = _load(tmp_path, '[imap]\nhost = "imap.example.com"\nfolders = ["INBOX", "Ports"]\n'
-                             '[schedule]\npoll_seconds = 30\nidle = true\n'
-                             '[state]\npath = "/var/lib/portbot/state.db"\n')  # fmt: skip
+    config = _load(
+        tmp_path,
+        '[imap]\nhost = "imap.example.com"\nfolders = ["INBOX", "Ports"]\n'
+        "[schedule]\npoll_seconds = 30\nidle = true\n"
+        '[state]\npath = "/var/lib/portbot/state.db"\n',
+    )
     assert config.imap.host == "imap.example.com"
     assert config.imap.folders == ("INBOX", "Ports")
     assert config.schedule.poll_seconds == 30 and config.schedule.idle
     assert config.state.path == "/var/lib/portbot/state.db"
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("[imap]\npassword = \"hunter2\"\n", "unknown key(s): password"),
-    ("[imap]\nsecurity = \"none\"\n", 'security must be "tls" or "starttls"'),
-    ("[imap]\nport = \"993\"\n", "[imap] port must be a number"),
-    ("[imap]\nfolders = []\n", "at least one folder"),
-    ("[imap]\nauth = \"xoauth2\"\n", "exactly one of oauth2_token_command"),
-    ("[schedule]\npoll_seconds = 0\n", "must be positive"),
-    ("[schedule]\nidle = 1\n", "true or false"),
-    ("[quarantine]\nfolder = \"\"\n", "must not be empty"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[imap]\npassword = "hunter2"\n', "unknown key(s): password"),
+        ('[imap]\nsecurity = "none"\n', 'security must be "tls" or "starttls"'),
+        ('[imap]\nport = "993"\n', "[imap] port must be a number"),
+        ("[imap]\nfolders = []\n", "at least one folder"),
+        ('[imap]\nauth = "xoauth2"\n', "exactly one of oauth2_token_command"),
+        ("[schedule]\npoll_seconds = 0\n", "must be positive"),
+        ("[schedule]\nidle = 1\n", "true or false"),
+        ('[quarantine]\nfolder = ""\n', "must not be empty"),
+    ],
+)
 def test_a_wrong_intake_setting_says_what_is_wrong(tmp_path: Path, text: str, words: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(words)):
         _load(tmp_path, text)
@@ -54,8 +60,9 @@ def test_the_password_comes_from_the_environment_or_a_file(tmp_path: Path) -> No
 
 
 def test_an_oauth2_token_comes_from_a_command_or_a_file(tmp_path: Path) -> None:
-    config = _load(tmp_path, '[imap]\nauth = "xoauth2"\n'
-                             'oauth2_token_command = ["echo", "ya29.token"]\n')  # fmt: skip
+    config = _load(
+        tmp_path, '[imap]\nauth = "xoauth2"\noauth2_token_command = ["echo", "ya29.token"]\n'
+    )
     assert read_secret(config.imap, {}) == "ya29.token"
     failing = _load(tmp_path, '[imap]\nauth = "xoauth2"\noauth2_token_command = ["false"]\n')
     with pytest.raises(MailboxAuthError, match="exited with 1 and no token"):

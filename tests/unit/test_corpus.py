@@ -49,14 +49,29 @@ def test_expected_assessments_follow_the_schema(
         jsonschema.validate(t.expected, schema)
         a = t.expected
         assert list(a["checklist"]) == CHECKLIST_KEYS
-        assert a["ready"] == (not a["problems"] and all(
-            v == "ok" for k, v in a["checklist"].items() if k != "ssn_last4"))
+        assert a["ready"] == (
+            not a["problems"]
+            and all(v == "ok" for k, v in a["checklist"].items() if k != "ssn_last4")
+        )
 
 
 def test_coverage(sample: list[CorpusThread]) -> None:
     fams = Counter(f for t in sample for f in t.families)
-    layouts = {"labelled", "unlabelled", "wireless", "municipal", "csr", "ca_en", "ca_fr",
-               "summary_box", "cable", "voip", "account_page", "ca_grouped", "no_name"}
+    layouts = {
+        "labelled",
+        "unlabelled",
+        "wireless",
+        "municipal",
+        "csr",
+        "ca_en",
+        "ca_fr",
+        "summary_box",
+        "cable",
+        "voip",
+        "account_page",
+        "ca_grouped",
+        "no_name",
+    }
     assert layouts <= set(fams), layouts - set(fams)
     for f in ("fr", "ca", "us", "csr", "followup", "csv", "xlsx", "ready", "flawed"):
         assert fams[f] > 0, f

@@ -105,8 +105,13 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     text = re.sub(r"(?m)^ExecStart=\S+", "ExecStart=/bin/true", UNIT.read_text())
     copy = tmp_path / "portbot.service"
     copy.write_text(text)
-    done = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True,
-                          text=True, timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "portbot.service" not in done.stderr, done.stderr  # no warning about our unit
 

@@ -22,20 +22,34 @@ from parsers.model import Attachment, Document
 from parsers.text import DocText, PageText
 
 BILL_LINES = [
-    "AT&T", "Questions? Call 1-800-288-2020", "Payment Due: Nov 27, 2026",
-    "Issue Date: Nov 02, 2026", "Account Number: 287654321", "Amount Due: $245.18",
-    "Billing period: Oct 3 - Nov 2, 2026", "ACME REALTY LLC", "123 MAIN ST STE 200",
-    "AUSTIN TX 78701", "Billing Telephone Number: 512-555-0100", "Taxes and fees $12.00",
+    "AT&T",
+    "Questions? Call 1-800-288-2020",
+    "Payment Due: Nov 27, 2026",
+    "Issue Date: Nov 02, 2026",
+    "Account Number: 287654321",
+    "Amount Due: $245.18",
+    "Billing period: Oct 3 - Nov 2, 2026",
+    "ACME REALTY LLC",
+    "123 MAIN ST STE 200",
+    "AUSTIN TX 78701",
+    "Billing Telephone Number: 512-555-0100",
+    "Taxes and fees $12.00",
 ]
 LOA_LINES = [
-    "LETTER OF AUTHORIZATION", "Business Name: Acme Realty LLC",
+    "LETTER OF AUTHORIZATION",
+    "Business Name: Acme Realty LLC",
     "Numbers to be ported: (512) 555-0101, (512) 555-0102",
     "I authorize Nimbus Voice to port the numbers listed above from my current carrier.",
 ]
 
 
-def pdf(lines: Sequence[str], *, signature: str = "____________________",
-        image: bool = False, pages: Sequence[Sequence[str]] = ()) -> bytes:  # fmt: skip
+def pdf(
+    lines: Sequence[str],
+    *,
+    signature: str = "____________________",
+    image: bool = False,
+    pages: Sequence[Sequence[str]] = (),
+) -> bytes:
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=letter)
     for i, line in enumerate(lines):
@@ -72,8 +86,9 @@ def scanned_pdf() -> bytes:
     return buf.getvalue()
 
 
-def read(name: str, data: bytes, ctype: str = "application/octet-stream",
-         limits: Limits | None = None) -> Document:  # fmt: skip
+def read(
+    name: str, data: bytes, ctype: str = "application/octet-stream", limits: Limits | None = None
+) -> Document:
     return read_attachment(Attachment(name, ctype, data), limits or Limits())
 
 
@@ -111,8 +126,12 @@ def test_loa_signed_with_an_image_on_the_line() -> None:
 
 
 def test_loa_with_a_docusign_certificate_page_is_signed() -> None:
-    cert = ["Certificate Of Completion", "Envelope Id: 0A1B2C3D4E",
-            "Signer Events    Signature    Timestamp", "Jane Doe    Signed: 11/20/2026 10:31 AM"]
+    cert = [
+        "Certificate Of Completion",
+        "Envelope Id: 0A1B2C3D4E",
+        "Signer Events    Signature    Timestamp",
+        "Jane Doe    Signed: 11/20/2026 10:31 AM",
+    ]
     doc = read("Acme LOA.pdf", pdf(LOA_LINES, pages=[cert]))
     assert doc.kind == "loa"
     assert doc.loa is not None
@@ -237,8 +256,14 @@ def test_oversized_attachment_names_its_size() -> None:
 
 @pytest.mark.parametrize("name", ["bill.pdf", "x.png", "n.xlsx", "n.csv", "n.txt", "a.jpg", "b"])
 @pytest.mark.parametrize(
-    "data", [b"", b"%PDF-1.7\n" + b"\x00\xff" * 500, b"\x89PNG\r\n\x1a\n" + b"\x00" * 20000,
-             b"PK\x03\x04garbage", bytes(range(256)) * 50],
+    "data",
+    [
+        b"",
+        b"%PDF-1.7\n" + b"\x00\xff" * 500,
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 20000,
+        b"PK\x03\x04garbage",
+        bytes(range(256)) * 50,
+    ],
 )
 def test_garbage_never_raises(name: str, data: bytes) -> None:
     doc = read(name, data)

@@ -25,20 +25,32 @@ import pytest
 from tests.conftest import FIXTURES
 
 THREADS = sorted(
-    p for p in FIXTURES.iterdir()
+    p
+    for p in FIXTURES.iterdir()
     if (p / "expected.json").is_file() and not p.name.startswith("ocr-")
-)  # fmt: skip
+)
 IDS = [p.name for p in THREADS]
 
 CODE_ITEM = {
-    "number_invalid": "numbers", "number_not_us_ca": "numbers", "number_not_local": "numbers",
-    "number_duplicate": "numbers", "number_no_assignee": "numbers",
-    "assignee_email_invalid": "numbers", "address_not_physical": "service_address",
-    "bill_too_old": "bill", "bill_date_unknown": "bill", "bill_unreadable": "bill",
-    "bill_name_mismatch": "bill", "bill_account_mismatch": "bill",
-    "bill_address_mismatch": "bill", "bill_btn_mismatch": "bill", "loa_unsigned": "loa",
-    "loa_numbers_missing": "loa", "loa_name_mismatch": "loa", "follow_up_boss": "current_carrier",
-}  # fmt: skip
+    "number_invalid": "numbers",
+    "number_not_us_ca": "numbers",
+    "number_not_local": "numbers",
+    "number_duplicate": "numbers",
+    "number_no_assignee": "numbers",
+    "assignee_email_invalid": "numbers",
+    "address_not_physical": "service_address",
+    "bill_too_old": "bill",
+    "bill_date_unknown": "bill",
+    "bill_unreadable": "bill",
+    "bill_name_mismatch": "bill",
+    "bill_account_mismatch": "bill",
+    "bill_address_mismatch": "bill",
+    "bill_btn_mismatch": "bill",
+    "loa_unsigned": "loa",
+    "loa_numbers_missing": "loa",
+    "loa_name_mismatch": "loa",
+    "follow_up_boss": "current_carrier",
+}
 NUMBER_CODES = {
     "number_invalid",
     "number_not_us_ca",

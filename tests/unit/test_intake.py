@@ -8,15 +8,31 @@ from bot.intake import Gathered, decide, message_key, thread_keys
 from bot.mailbox import Envelope
 from parsers.errors import NotAnEmail, ParseError
 
-HEADER = (b"From: a@example.com\r\nMessage-ID: <new@x>\r\nIn-Reply-To: <b@x>\r\n"
-          b"References: <a@x>\r\n <b@x>\r\nSubject: Re: port\r\n\r\n")  # fmt: skip
+HEADER = (
+    b"From: a@example.com\r\nMessage-ID: <new@x>\r\nIn-Reply-To: <b@x>\r\n"
+    b"References: <a@x>\r\n <b@x>\r\nSubject: Re: port\r\n\r\n"
+)
 
 
-def gathered(raw: bytes | None = b"raw", *, size: int = 100, handled: bool = False,
-             earlier: tuple[bytes, ...] = ()) -> Gathered:  # fmt: skip
+def gathered(
+    raw: bytes | None = b"raw",
+    *,
+    size: int = 100,
+    handled: bool = False,
+    earlier: tuple[bytes, ...] = (),
+) -> Gathered:
     keys = thread_keys(HEADER)
-    return Gathered("INBOX", 1, Envelope(1, size, HEADER), raw, keys, message_key(keys, HEADER),
-                    handled, None, earlier)  # fmt: skip
+    return Gathered(
+        "INBOX",
+        1,
+        Envelope(1, size, HEADER),
+        raw,
+        keys,
+        message_key(keys, HEADER),
+        handled,
+        None,
+        earlier,
+    )
 
 
 def test_a_reply_names_the_message_it_answers_first_then_its_older_references() -> None:
@@ -34,7 +50,7 @@ def test_a_message_without_message_id_is_keyed_by_its_header() -> None:
 
 
 def test_garbage_headers_give_no_ids_rather_than_an_error() -> None:
-    assert thread_keys(b"\x00\xff\xfe not a header at all") .message_id is None
+    assert thread_keys(b"\x00\xff\xfe not a header at all").message_id is None
 
 
 def test_the_assessment_runs_on_the_whole_thread_oldest_first() -> None:

@@ -29,8 +29,9 @@ Questions? Call us at 1-888-555-0199
 UNSIGNED = FORM.format(signature="______________________", date="___________")
 
 
-def loa(*pages: str, field: bool = False, ink: bool = False,
-        ocr_ink: bool | None = None) -> LoaFields:  # fmt: skip
+def loa(
+    *pages: str, field: bool = False, ink: bool = False, ocr_ink: bool | None = None
+) -> LoaFields:
     doc = DocText(tuple(PageText(p, signature_ink=ocr_ink) for p in pages))
     return read_loa(doc, signature_field_filled=field, signature_ink=ink)
 

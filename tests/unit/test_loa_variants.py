@@ -88,19 +88,33 @@ def _with_page(sheet: Sheet, lines: list[str]) -> bytes:
 
 
 CERTIFICATES = {
-    "docusign": ["Certificate Of Completion", "Envelope Id: 5A1C3F0E2B7D4E19", "Status: Completed",
-                 "Signer Events          Signature          Timestamp",
-                 "Maria Chen             Signed: 11/20/2026 10:31:07 AM"],
-    "adobe": ["Adobe Acrobat Sign", "Final Audit Report 2026-11-20",
-              "Document e-signed by Dana Ortiz (dana@ortiz.example)",
-              "Signature Date: 2026-11-20 - 4:02:11 PM GMT", "Agreement completed."],
-    "dropbox": ["Dropbox Sign", "Audit trail", "Title: LOA",
-                "Signed by Luc Tremblay (luc@tremblay.example)", "11 / 20 / 2026 15:12:40 UTC"],
+    "docusign": [
+        "Certificate Of Completion",
+        "Envelope Id: 5A1C3F0E2B7D4E19",
+        "Status: Completed",
+        "Signer Events          Signature          Timestamp",
+        "Maria Chen             Signed: 11/20/2026 10:31:07 AM",
+    ],
+    "adobe": [
+        "Adobe Acrobat Sign",
+        "Final Audit Report 2026-11-20",
+        "Document e-signed by Dana Ortiz (dana@ortiz.example)",
+        "Signature Date: 2026-11-20 - 4:02:11 PM GMT",
+        "Agreement completed.",
+    ],
+    "dropbox": [
+        "Dropbox Sign",
+        "Audit trail",
+        "Title: LOA",
+        "Signed by Luc Tremblay (luc@tremblay.example)",
+        "11 / 20 / 2026 15:12:40 UTC",
+    ],
 }
 
 
-@pytest.mark.parametrize(("layout", "vendor"),
-                         [("form", "docusign"), ("letter", "adobe"), ("french", "dropbox")])
+@pytest.mark.parametrize(
+    ("layout", "vendor"), [("form", "docusign"), ("letter", "adobe"), ("french", "dropbox")]
+)
 def test_e_signature_certificate_counts(layout: str, vendor: str) -> None:
     sheet = LAYOUTS[layout]("none")
     doc = read("document.pdf", _with_page(sheet, CERTIFICATES[vendor]))
@@ -109,8 +123,10 @@ def test_e_signature_certificate_counts(layout: str, vendor: str) -> None:
 
 def test_an_esign_vendor_name_alone_is_no_signature() -> None:
     sheet = LAYOUTS["form"]("none")
-    lines = ["DocuSign Envelope ID: 5A1C3F0E-2B7D-4E19",
-             "Please sign with DocuSign. Authorized Signer: the account holder."]
+    lines = [
+        "DocuSign Envelope ID: 5A1C3F0E-2B7D-4E19",
+        "Please sign with DocuSign. Authorized Signer: the account holder.",
+    ]
     doc = read("document.pdf", _with_page(sheet, lines))
     assert doc.loa is not None and not doc.loa.signed
 
@@ -141,9 +157,11 @@ OCR_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("layout", "medium", "ink", "options"), OCR_CASES,
-                         ids=[f"{c[0]}-{c[1]}-{'ink' if c[2] else 'blank'}-{i}"
-                              for i, c in enumerate(OCR_CASES)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("layout", "medium", "ink", "options"),
+    OCR_CASES,
+    ids=[f"{c[0]}-{c[1]}-{'ink' if c[2] else 'blank'}-{i}" for i, c in enumerate(OCR_CASES)],
+)
 def test_scanned_or_photographed_loa(
     layout: str, medium: str, ink: bool, options: dict[str, Any]
 ) -> None:

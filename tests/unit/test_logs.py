@@ -117,9 +117,16 @@ def _careless_call_sites(log: logging.Logger, thread: Path, assessment: Assessme
         raise ValueError(f"carrier refused PINs {pins} on account {r.account_number}")
     except ValueError:
         log.exception("delivery failed for %s", r.account_number)
-    log_outcome(log, request_id="r-1", message_id="<m@x>", outcome="assessed", ticket_id=7,
-                reply="suppressed", reason=f"pin {r.numbers[0].pin if r.numbers else None}",
-                timings={"assess": 0.01})  # fmt: skip
+    log_outcome(
+        log,
+        request_id="r-1",
+        message_id="<m@x>",
+        outcome="assessed",
+        ticket_id=7,
+        reply="suppressed",
+        reason=f"pin {r.numbers[0].pin if r.numbers else None}",
+        timings={"assess": 0.01},
+    )
 
 
 @pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])
@@ -187,8 +194,12 @@ def test_labelled_values_are_masked_without_being_registered() -> None:
 
 def test_ordinary_text_near_a_label_is_kept() -> None:
     r = Redactor()
-    for text in ("account ready: 2 problems", "no_pin_stated: false, numbers: 5125550101",
-                 "spinning 1234 opinions", "PIN for 512-555-0101 missing, ask again"):  # fmt: skip
+    for text in (
+        "account ready: 2 problems",
+        "no_pin_stated: false, numbers: 5125550101",
+        "spinning 1234 opinions",
+        "PIN for 512-555-0101 missing, ask again",
+    ):
         assert r.redact(text).startswith(text[:12])
     assert "5125550101" in r.redact("no_pin_stated: false, numbers: 5125550101")
 
@@ -209,8 +220,9 @@ def test_fixed_secrets_are_never_forgotten() -> None:
 
 def test_passwords_from_the_environment_are_registered(root_logging: None) -> None:
     out = io.StringIO()
-    setup_logging(json=True, stream=out, environ={"PORTBOT_IMAP_PASSWORD": "s3cret-pw",
-                                                   "HOME": "/root"})  # fmt: skip
+    setup_logging(
+        json=True, stream=out, environ={"PORTBOT_IMAP_PASSWORD": "s3cret-pw", "HOME": "/root"}
+    )
     logging.getLogger("portbot.t").warning("login failed with s3cret-pw at /root")
     line = json.loads(out.getvalue())
     assert line["msg"] == "login failed with •••• at /root"
@@ -219,15 +231,25 @@ def test_passwords_from_the_environment_are_registered(root_logging: None) -> No
 def test_an_outcome_is_one_json_event_with_its_fields(root_logging: None) -> None:
     out = io.StringIO()
     setup_logging(json=True, stream=out)
-    log_outcome(logging.getLogger("portbot.intake"), request_id="req-3", message_id="<a@b>",
-                outcome="assessed", ticket_id=42, reply="sent", reason="ready",
-                timings={"assess": 0.123456, "ticket": 0.5})  # fmt: skip
+    log_outcome(
+        logging.getLogger("portbot.intake"),
+        request_id="req-3",
+        message_id="<a@b>",
+        outcome="assessed",
+        ticket_id=42,
+        reply="sent",
+        reason="ready",
+        timings={"assess": 0.123456, "ticket": 0.5},
+    )
     [line] = out.getvalue().splitlines()
     event = json.loads(line)
     assert event["event"] == "message"
     assert event["level"] == "INFO" and event["logger"] == "portbot.intake"
-    assert (event["request_id"], event["message_id"], event["outcome"]) == ("req-3", "<a@b>",
-                                                                             "assessed")
+    assert (event["request_id"], event["message_id"], event["outcome"]) == (
+        "req-3",
+        "<a@b>",
+        "assessed",
+    )
     assert (event["ticket_id"], event["reply"], event["reason"]) == (42, "sent", "ready")
     assert event["timings"] == {"assess": 0.1235, "ticket": 0.5}
     assert event["ts"].endswith("Z")
@@ -236,8 +258,14 @@ def test_an_outcome_is_one_json_event_with_its_fields(root_logging: None) -> Non
 def test_text_lines_show_the_outcome_fields(root_logging: None) -> None:
     out = io.StringIO()
     setup_logging(json=False, stream=out)
-    log_outcome(logging.getLogger("portbot.intake"), request_id="req-3", message_id="<a@b>",
-                outcome="quarantined", reason="unreadable", timings={"total": 1.5})  # fmt: skip
+    log_outcome(
+        logging.getLogger("portbot.intake"),
+        request_id="req-3",
+        message_id="<a@b>",
+        outcome="quarantined",
+        reason="unreadable",
+        timings={"total": 1.5},
+    )
     text = out.getvalue()
     assert "quarantined" in text and "reason=unreadable" in text and "total:1.5" in text
     assert not text.startswith("{")

@@ -86,12 +86,16 @@ def test_the_endpoint_reports_the_counts_of_a_run(metrics: Metrics, server: Metr
     assert got[("portbot_ocr_seconds_total", ())] == 3.25
     assert got[("portbot_zendesk_calls_total", (("kind", "create"), ("status", "201")))] == 1
     # ticket ids do not become labels: one series per kind of call
-    assert got[("portbot_zendesk_calls_total", (("kind", "get tickets/:id.json"),
-                                                ("status", "200")))] == 1  # fmt: skip
+    assert (
+        got[("portbot_zendesk_calls_total", (("kind", "get tickets/:id.json"), ("status", "200")))]
+        == 1
+    )
     assert got[("portbot_zendesk_rate_limited_total", ())] == 1
     assert got[("portbot_replies_total", (("reason", "incomplete"), ("result", "sent")))] == 1
-    assert got[("portbot_replies_total", (("reason", "auto-submitted"),
-                                          ("result", "suppressed")))] == 2  # fmt: skip
+    assert (
+        got[("portbot_replies_total", (("reason", "auto-submitted"), ("result", "suppressed")))]
+        == 2
+    )
     assert got[("portbot_quarantine_size", ())] == 2
     assert got[("portbot_last_successful_poll_timestamp_seconds", ())] == 1_790_000_000.0
     assert got[("portbot_healthy", ())] == 1
@@ -113,8 +117,9 @@ def test_a_stage_no_longer_reported_drops_to_zero() -> None:
     assert m.value("portbot_requests", {"stage": "approved", "ready": "false"}) == 1
 
 
-def test_healthz_is_ok_while_polls_go_through(metrics: Metrics, server: MetricsServer,
-                                              clock: FakeClock) -> None:  # fmt: skip
+def test_healthz_is_ok_while_polls_go_through(
+    metrics: Metrics, server: MetricsServer, clock: FakeClock
+) -> None:
     metrics.poll_succeeded()
     clock.advance(300)
     status, ctype, body = _get(f"{server.url}/healthz")
@@ -177,8 +182,10 @@ def test_zendesk_down_is_reported_beside_a_stall(clock: FakeClock) -> None:
     clock.advance(700)
     ok, reasons = health.status()
     assert not ok
-    assert reasons == ["polling stalled: last successful poll for 700 s (limit 600 s)",
-                       "zendesk unreachable for 700 s (limit 120 s)"]  # fmt: skip
+    assert reasons == [
+        "polling stalled: last successful poll for 700 s (limit 600 s)",
+        "zendesk unreachable for 700 s (limit 120 s)",
+    ]
     health.desk_ok()
     health.poll_succeeded()
     assert health.report()["status"] == "ok"

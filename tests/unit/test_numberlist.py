@@ -13,10 +13,12 @@ from parsers.numberlist import read_csv, read_text_table, read_xlsx, rows_from_t
 
 
 def test_seed_header_maps_number_pin_name_and_email() -> None:
-    table = rows_from_table([
-        ["Phone Number", "PIN", "Agent Name", "Agent Email (in Lofty)"],
-        ["(512) 555-0101", "0427", "Mickey Mouse", "mmouse@acme.example"],
-    ])
+    table = rows_from_table(
+        [
+            ["Phone Number", "PIN", "Agent Name", "Agent Email (in Lofty)"],
+            ["(512) 555-0101", "0427", "Mickey Mouse", "mmouse@acme.example"],
+        ]
+    )
     assert table is not None
     assert table.rows == (
         NumberEntry("(512) 555-0101", "0427", "Mickey Mouse", "mmouse@acme.example"),
@@ -24,47 +26,69 @@ def test_seed_header_maps_number_pin_name_and_email() -> None:
 
 
 def test_other_header_words_are_understood() -> None:
-    table = rows_from_table([
-        ["DID", "First Name", "Last Name", "User Email", "Port-out PIN"],
-        ["5125550101", "Jane", "Doe", "jane@acme.example", "123456"],
-    ])
+    table = rows_from_table(
+        [
+            ["DID", "First Name", "Last Name", "User Email", "Port-out PIN"],
+            ["5125550101", "Jane", "Doe", "jane@acme.example", "123456"],
+        ]
+    )
     assert table is not None
     assert table.rows == (NumberEntry("5125550101", "123456", "Jane Doe", "jane@acme.example"),)
 
 
 @pytest.mark.parametrize(
     ("header", "role"),
-    [("TN", "number"), ("Telephone", "number"), ("Line", "number"), ("Number", "number"),
-     ("Passcode", "pin"), ("Assign to", "name"), ("User", "name"), ("Name", "name"),
-     ("Email", "email")],
+    [
+        ("TN", "number"),
+        ("Telephone", "number"),
+        ("Line", "number"),
+        ("Number", "number"),
+        ("Passcode", "pin"),
+        ("Assign to", "name"),
+        ("User", "name"),
+        ("Name", "name"),
+        ("Email", "email"),
+    ],
 )
 def test_single_header_words(header: str, role: str) -> None:
     other = "Number" if role != "number" else "Name"
     value = {"number": "5125550101", "pin": "0427", "name": "Jane Doe", "email": "j@acme.example"}
-    table = rows_from_table([[other, header], ["5125550101" if role != "number" else "Jane Doe",
-                                                value[role]]])
+    table = rows_from_table(
+        [[other, header], ["5125550101" if role != "number" else "Jane Doe", value[role]]]
+    )
     assert table is not None
     entry = table.rows[0]
-    got = {"number": entry.raw, "pin": entry.pin, "name": entry.assignee_name,
-           "email": entry.assignee_email}[role]
+    got = {
+        "number": entry.raw,
+        "pin": entry.pin,
+        "name": entry.assignee_name,
+        "email": entry.assignee_email,
+    }[role]
     assert got == value[role]
 
 
 def test_table_without_header_is_read_from_its_content() -> None:
-    table = rows_from_table([
-        ["512-555-0101", "0427", "Mickey Mouse", "mm@acme.example"],
-        ["512-555-0102", "", "Minnie Mouse", ""],
-    ])
+    table = rows_from_table(
+        [
+            ["512-555-0101", "0427", "Mickey Mouse", "mm@acme.example"],
+            ["512-555-0102", "", "Minnie Mouse", ""],
+        ]
+    )
     assert table is not None
     assert table.rows[0] == NumberEntry("512-555-0101", "0427", "Mickey Mouse", "mm@acme.example")
     assert table.rows[1] == NumberEntry("512-555-0102", None, "Minnie Mouse", None)
 
 
 def test_blank_total_and_notes_rows_are_skipped() -> None:
-    table = rows_from_table([
-        ["Number", "PIN"], ["5125550101", "1111"], ["", ""], ["Total", "1"],
-        ["Notes: please port on Friday", ""],
-    ])
+    table = rows_from_table(
+        [
+            ["Number", "PIN"],
+            ["5125550101", "1111"],
+            ["", ""],
+            ["Total", "1"],
+            ["Notes: please port on Friday", ""],
+        ]
+    )
     assert table is not None
     assert [e.raw for e in table.rows] == ["5125550101"]
 
@@ -102,8 +126,9 @@ def test_text_table_aligned_with_spaces() -> None:
     assert table.rows == (NumberEntry("512 555 0101", None, "Jane Doe", None),)
 
 
-def xlsx(rows: list[list[object]], formats: dict[str, str] | None = None,
-         title_row: bool = False) -> bytes:  # fmt: skip
+def xlsx(
+    rows: list[list[object]], formats: dict[str, str] | None = None, title_row: bool = False
+) -> bytes:
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
@@ -119,8 +144,9 @@ def xlsx(rows: list[list[object]], formats: dict[str, str] | None = None,
 
 
 def test_xlsx_pin_stored_as_number_keeps_its_leading_zero() -> None:
-    data = xlsx([["Phone Number", "PIN", "Agent Name"], [5125550101, 427, "Mickey Mouse"]],
-                {"B2": "0000"})
+    data = xlsx(
+        [["Phone Number", "PIN", "Agent Name"], [5125550101, 427, "Mickey Mouse"]], {"B2": "0000"}
+    )
     assert read_xlsx(data).rows == (NumberEntry("5125550101", "0427", "Mickey Mouse", None),)
 
 
@@ -160,17 +186,26 @@ def test_a_spreadsheet_that_unpacks_to_gigabytes_is_refused_quickly() -> None:
 def test_a_french_header_names_its_columns() -> None:
     from parsers.numberlist import rows_from_table
 
-    found = rows_from_table([["Numéro", "Utilisateur", "Courriel", "NIP"],
-                             ["(514) 683-4608", "Isabelle Gauthier", "isabelle@ex.ca", "8275"]])
+    found = rows_from_table(
+        [
+            ["Numéro", "Utilisateur", "Courriel", "NIP"],
+            ["(514) 683-4608", "Isabelle Gauthier", "isabelle@ex.ca", "8275"],
+        ]
+    )
     assert found is not None
     assert [(e.assignee_name, e.assignee_email, e.pin) for e in found.rows] == [
-        ("Isabelle Gauthier", "isabelle@ex.ca", "8275")]
+        ("Isabelle Gauthier", "isabelle@ex.ca", "8275")
+    ]
 
 
 def test_a_first_last_heading_is_the_user_column_and_a_labelled_pin_cell_is_a_pin() -> None:
     from parsers.numberlist import rows_from_table
 
-    found = rows_from_table([["TN", "First Last", "Email Address", "PIN"],
-                             ["+1 916 528 6753", "Olivia Ahmed", "", "PIN: 8353"]])
+    found = rows_from_table(
+        [
+            ["TN", "First Last", "Email Address", "PIN"],
+            ["+1 916 528 6753", "Olivia Ahmed", "", "PIN: 8353"],
+        ]
+    )
     assert found is not None
     assert [(e.assignee_name, e.pin) for e in found.rows] == [("Olivia Ahmed", "8353")]

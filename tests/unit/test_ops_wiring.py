@@ -25,8 +25,9 @@ from rules.assessment import Assessment
 from tests.conftest import FIXTURES
 
 TELUS = FIXTURES / "07-ready-telus-followups-supply-loa-and-pin"  # bill; then LOA; then PIN
-SETTINGS = ReplySettings(support_address="support@lofty.com", support_name="Lofty Porting",
-                         domain="lofty.com")  # fmt: skip
+SETTINGS = ReplySettings(
+    support_address="support@lofty.com", support_name="Lofty Porting", domain="lofty.com"
+)
 
 
 def _load(tmp_path: Path, text: str) -> Config:
@@ -46,9 +47,12 @@ def test_a_real_deployment_reads_only_new_mail_unless_told_otherwise(tmp_path: P
 
 
 def test_metrics_and_logging_tables_load_and_are_checked(tmp_path: Path) -> None:
-    config = _load(tmp_path, '[metrics]\nport = 9100\nhost = "0.0.0.0"\n'
-                             'unreachable_after_seconds = 60\n'
-                             '[logging]\nformat = "text"\nlevel = "debug"\n')  # fmt: skip
+    config = _load(
+        tmp_path,
+        '[metrics]\nport = 9100\nhost = "0.0.0.0"\n'
+        "unreachable_after_seconds = 60\n"
+        '[logging]\nformat = "text"\nlevel = "debug"\n',
+    )
     assert (config.metrics.port, config.metrics.host) == (9100, "0.0.0.0")
     assert config.metrics.unreachable_after_seconds == 60
     assert config.logging.json is False and config.logging.level == "debug"
@@ -106,8 +110,12 @@ class Outbox:
     def __init__(self) -> None:
         self.sent: list[bytes] = []
 
-    def send(self, message: EmailMessage | bytes, recipients: Sequence[str] | None = None,
-             sender: str | None = None) -> None:  # fmt: skip
+    def send(
+        self,
+        message: EmailMessage | bytes,
+        recipients: Sequence[str] | None = None,
+        sender: str | None = None,
+    ) -> None:
         assert isinstance(message, bytes)
         self.sent.append(message)
 
@@ -129,8 +137,7 @@ def test_a_message_superseded_in_its_cycle_gets_no_reply_of_its_own() -> None:
     assert outbox.sent == []
     result = replier.handle("PR-1", keys[-1], raws, assessment)
     assert result.outcome == "sent" and len(outbox.sent) == 1
-    assert seen == [("suppressed", "superseded"), ("suppressed", "superseded"),
-                    ("sent", "ready")]  # fmt: skip
+    assert seen == [("suppressed", "superseded"), ("suppressed", "superseded"), ("sent", "ready")]
 
 
 # -- the dry run's printers ----------------------------------------------------------
@@ -144,10 +151,17 @@ def test_the_dry_run_prints_the_ticket_and_reply_with_secrets_masked() -> None:
     say = Printer(out, redactor)
     pin = assessment.request.numbers[0].pin
     assert pin
-    draft = TicketDraft("ana@example.com", "Ana", "Port request: 3 numbers",
-                        {"account_number": assessment.request.account_number},
-                        ("porting", "port_ready"), "ready", True, f"PIN for all lines: {pin}",
-                        "<p>…</p>")  # fmt: skip
+    draft = TicketDraft(
+        "ana@example.com",
+        "Ana",
+        "Port request: 3 numbers",
+        {"account_number": assessment.request.account_number},
+        ("porting", "port_ready"),
+        "ready",
+        True,
+        f"PIN for all lines: {pin}",
+        "<p>…</p>",
+    )
     desk = PrintingDesk(say)
     ticket = desk.create_ticket(draft, [], "key")
     desk.amend(ticket, note="auto-reply sent")

@@ -59,14 +59,21 @@ LOA_PAGE: Placed = [
 ]
 
 
-def add_field(data: bytes, *, ftype: str, name: str, value: object | None,
-              rect: tuple[float, float, float, float] = (190, 295, 330, 320)) -> bytes:
+def add_field(
+    data: bytes,
+    *,
+    ftype: str,
+    name: str,
+    value: object | None,
+    rect: tuple[float, float, float, float] = (190, 295, 330, 320),
+) -> bytes:
     return add_fields(data, [(ftype, name, value, rect)])
 
 
-def add_fields(data: bytes,
-               fields: list[tuple[str, str, object | None, tuple[float, float, float, float]]],
-               ) -> bytes:  # fmt: skip
+def add_fields(
+    data: bytes,
+    fields: list[tuple[str, str, object | None, tuple[float, float, float, float]]],
+) -> bytes:
     writer = PdfWriter()
     writer.append(PdfReader(io.BytesIO(data)))
     refs = []
@@ -81,8 +88,9 @@ def add_fields(data: bytes,
     return out.getvalue()
 
 
-def _widget(ftype: str, name: str, value: object | None,
-            rect: tuple[float, float, float, float]) -> DictionaryObject:  # fmt: skip
+def _widget(
+    ftype: str, name: str, value: object | None, rect: tuple[float, float, float, float]
+) -> DictionaryObject:
     widget = DictionaryObject(
         {
             NameObject("/Type"): NameObject("/Annot"),
@@ -129,8 +137,15 @@ def encrypt(data: bytes, password: str) -> bytes:
 
 
 def test_text_of_each_page_is_read() -> None:
-    doc = read_pdf(make_pdf([[(72, 700, "First page of the bill text")],
-                             [(72, 700, "Second page of the bill text")]]), Limits())
+    doc = read_pdf(
+        make_pdf(
+            [
+                [(72, 700, "First page of the bill text")],
+                [(72, 700, "Second page of the bill text")],
+            ]
+        ),
+        Limits(),
+    )
     assert len(doc.text.pages) == 2
     assert "First page" in doc.text.pages[0].text
     assert "Second page" in doc.text.pages[1].text
@@ -138,11 +153,18 @@ def test_text_of_each_page_is_read() -> None:
 
 
 def test_side_by_side_blocks_stay_apart() -> None:
-    data = make_pdf([[
-        (40, 640, "Service Address"), (350, 640, "Remit to:"),
-        (40, 625, "123 MAIN ST STE 200"), (350, 625, "PO BOX 6463"),
-        (40, 610, "AUSTIN TX 78701"), (350, 610, "CAROL STREAM IL 60197-6463"),
-    ]])
+    data = make_pdf(
+        [
+            [
+                (40, 640, "Service Address"),
+                (350, 640, "Remit to:"),
+                (40, 625, "123 MAIN ST STE 200"),
+                (350, 625, "PO BOX 6463"),
+                (40, 610, "AUSTIN TX 78701"),
+                (350, 610, "CAROL STREAM IL 60197-6463"),
+            ]
+        ]
+    )
     lines = read_pdf(data, Limits()).text.text.splitlines()
     line = next(ln for ln in lines if "123 MAIN" in ln)
     assert "123 MAIN ST STE 200   " in line  # a column gap, not one merged street line
@@ -167,8 +189,9 @@ def test_an_unsigned_loa_has_no_signature_evidence() -> None:
 
 
 def test_filled_signature_field_is_evidence() -> None:
-    value = DictionaryObject({NameObject("/Type"): NameObject("/Sig"),
-                              NameObject("/Name"): TextStringObject("Jane Doe")})
+    value = DictionaryObject(
+        {NameObject("/Type"): NameObject("/Sig"), NameObject("/Name"): TextStringObject("Jane Doe")}
+    )
     data = add_field(make_pdf([LOA_PAGE]), ftype="/Sig", name="Signature1", value=value)
     assert read_pdf(data, Limits()).signature_field_filled
 
@@ -179,14 +202,22 @@ def test_empty_signature_field_is_not_evidence() -> None:
 
 
 def test_text_field_named_signature_with_a_name_is_evidence() -> None:
-    data = add_field(make_pdf([LOA_PAGE]), ftype="/Tx", name="customer_signature",
-                     value=TextStringObject("Jane Doe"))
+    data = add_field(
+        make_pdf([LOA_PAGE]),
+        ftype="/Tx",
+        name="customer_signature",
+        value=TextStringObject("Jane Doe"),
+    )
     assert read_pdf(data, Limits()).signature_field_filled
 
 
 def test_other_filled_text_fields_are_not_evidence() -> None:
-    data = add_field(make_pdf([LOA_PAGE]), ftype="/Tx", name="business_name",
-                     value=TextStringObject("Acme Realty LLC"))
+    data = add_field(
+        make_pdf([LOA_PAGE]),
+        ftype="/Tx",
+        name="business_name",
+        value=TextStringObject("Acme Realty LLC"),
+    )
     assert not read_pdf(data, Limits()).signature_field_filled
 
 
@@ -243,8 +274,9 @@ def test_two_page_text_bill_is_read_in_a_few_milliseconds(monkeypatch: pytest.Mo
     # taken once, nothing is rendered and nothing OCR'd.
     import pypdfium2 as pdfium
 
-    page: Placed = [(40, 760 - 12 * i, f"Line {i}  (512) 555-01{i:02d}  Business Unlimited")
-                    for i in range(50)]
+    page: Placed = [
+        (40, 760 - 12 * i, f"Line {i}  (512) 555-01{i:02d}  Business Unlimited") for i in range(50)
+    ]
     page += [(400, 760 - 12 * i, f"${i}.00") for i in range(50)]
     data = make_pdf([page, page])
     textpages = count_calls(monkeypatch, pdfium.PdfPage, "get_textpage")
@@ -256,12 +288,24 @@ def test_two_page_text_bill_is_read_in_a_few_milliseconds(monkeypatch: pytest.Mo
 
 
 def test_filled_form_values_appear_in_the_text_beside_their_labels() -> None:
-    page: Placed = [(72, 740, "Letter of Authorization"), (72, 720, "Business Name:"),
-                    (72, 700, "Numbers to port:"), (72, 300, "Signature: ____________")]
-    data = add_fields(make_pdf([page]), [
-        ("/Tx", "business_name", TextStringObject("Acme Realty LLC"), (160, 715, 400, 732)),
-        ("/Tx", "numbers", TextStringObject("512-555-0101\n512-555-0102"), (160, 660, 400, 712)),
-    ])
+    page: Placed = [
+        (72, 740, "Letter of Authorization"),
+        (72, 720, "Business Name:"),
+        (72, 700, "Numbers to port:"),
+        (72, 300, "Signature: ____________"),
+    ]
+    data = add_fields(
+        make_pdf([page]),
+        [
+            ("/Tx", "business_name", TextStringObject("Acme Realty LLC"), (160, 715, 400, 732)),
+            (
+                "/Tx",
+                "numbers",
+                TextStringObject("512-555-0101\n512-555-0102"),
+                (160, 660, 400, 712),
+            ),
+        ],
+    )
     lines = read_pdf(data, Limits()).text.text.splitlines()
     assert any("Business Name:" in ln and "Acme Realty LLC" in ln for ln in lines)
     assert any("Numbers to port:" in ln and "512-555-0101" in ln for ln in lines)

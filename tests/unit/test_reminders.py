@@ -43,11 +43,11 @@ def test_one_reminder_after_n_days() -> None:
 
 def test_after_the_reminder_the_ticket_goes_stale_m_days_later() -> None:
     sent_at = ACTIVITY + 3 * DAY + dt.timedelta(hours=1)
-    before = reminder_action(ACTIVITY, 1, sent_at + 3 * DAY, last_reminder_at=sent_at,
-                             policy=POLICY)  # fmt: skip
+    before = reminder_action(
+        ACTIVITY, 1, sent_at + 3 * DAY, last_reminder_at=sent_at, policy=POLICY
+    )
     assert before == Wait(sent_at + 4 * DAY)
-    after = reminder_action(ACTIVITY, 1, sent_at + 4 * DAY, last_reminder_at=sent_at,
-                            policy=POLICY)  # fmt: skip
+    after = reminder_action(ACTIVITY, 1, sent_at + 4 * DAY, last_reminder_at=sent_at, policy=POLICY)
     assert after == MarkStale(1)
 
 
@@ -58,9 +58,14 @@ def test_the_whole_course_walked_with_a_clock_sends_one_reminder_then_marks_stal
     log: list[str] = []
     for _ in range(24 * 10):  # ten days, checked hourly as the scheduler would
         now = clock.advance(dt.timedelta(hours=1))
-        action = reminder_action(ACTIVITY, len(sent), now,
-                                 last_reminder_at=sent[-1] if sent else None,
-                                 stale_since=stale_since, policy=POLICY)  # fmt: skip
+        action = reminder_action(
+            ACTIVITY,
+            len(sent),
+            now,
+            last_reminder_at=sent[-1] if sent else None,
+            stale_since=stale_since,
+            policy=POLICY,
+        )
         if isinstance(action, Remind):
             sent.append(now)
             log.append(f"remind {action.ordinal} at day {(now - ACTIVITY) / DAY:.0f}")
@@ -78,9 +83,14 @@ def test_at_most_k_reminders_n_days_apart_then_stale() -> None:
     stale_since = None
     while clock.now < ACTIVITY + 20 * DAY:
         now = clock.advance(dt.timedelta(hours=6))
-        action = reminder_action(ACTIVITY, len(sent), now, stale_since=stale_since,
-                                 last_reminder_at=sent[-1] if sent else None,
-                                 policy=policy)  # fmt: skip
+        action = reminder_action(
+            ACTIVITY,
+            len(sent),
+            now,
+            stale_since=stale_since,
+            last_reminder_at=sent[-1] if sent else None,
+            policy=policy,
+        )
         if isinstance(action, Remind):
             sent.append(now)
             days.append(("remind", (now - ACTIVITY) / DAY))
@@ -95,20 +105,24 @@ def test_a_customer_reply_after_a_reminder_starts_the_count_again() -> None:
     replied = reminded + DAY
     action = reminder_action(replied, 1, replied + DAY, last_reminder_at=reminded, policy=POLICY)
     assert action == Wait(replied + 3 * DAY)
-    assert reminder_action(replied, 1, replied + 3 * DAY, last_reminder_at=reminded,
-                           policy=POLICY) == Remind(1, 1)  # fmt: skip
+    assert reminder_action(
+        replied, 1, replied + 3 * DAY, last_reminder_at=reminded, policy=POLICY
+    ) == Remind(1, 1)
 
 
 def test_stale_ticket_waits_for_the_customer() -> None:
     stale = ACTIVITY + 7 * DAY
-    assert reminder_action(ACTIVITY, 1, stale + 30 * DAY, stale_since=stale,
-                           policy=POLICY) == Wait(None)  # fmt: skip
+    assert reminder_action(ACTIVITY, 1, stale + 30 * DAY, stale_since=stale, policy=POLICY) == Wait(
+        None
+    )
 
 
 def test_customer_writing_after_stale_clears_the_tag() -> None:
     stale = ACTIVITY + 7 * DAY
-    assert reminder_action(stale + DAY, 1, stale + DAY, stale_since=stale,
-                           policy=POLICY) == ClearStale()  # fmt: skip
+    assert (
+        reminder_action(stale + DAY, 1, stale + DAY, stale_since=stale, policy=POLICY)
+        == ClearStale()
+    )
 
 
 def test_a_late_run_sends_one_reminder_at_a_time_never_a_burst() -> None:
@@ -149,9 +163,12 @@ def test_times_without_a_zone_are_refused() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "says"),
-    [({"remind_after_days": 0}, "remind_after"), ({"stale_after_days": -1}, "stale_after"),
-     ({"max_reminders": -1}, "max_reminders")],
-)  # fmt: skip
+    [
+        ({"remind_after_days": 0}, "remind_after"),
+        ({"stale_after_days": -1}, "stale_after"),
+        ({"max_reminders": -1}, "max_reminders"),
+    ],
+)
 def test_contradictory_policy_is_refused(kwargs: dict[str, float], says: str) -> None:
     with pytest.raises(ValueError, match=says):
         ReminderPolicy.from_days(**kwargs)  # type: ignore[arg-type]

@@ -47,15 +47,26 @@ def _assess(name: str, upto: int | None = None) -> tuple[Assessment, Message, di
     return assessment, parse_message(paths[-1].read_bytes()), expected
 
 
-def _render(name: str, upto: int | None = None, previous: dict[str, Any] | None = None,
-            assessment: Assessment | None = None) -> tuple[ReplyPlan, EmailMessage]:  # fmt: skip
+def _render(
+    name: str,
+    upto: int | None = None,
+    previous: dict[str, Any] | None = None,
+    assessment: Assessment | None = None,
+) -> tuple[ReplyPlan, EmailMessage]:
     found, message, _ = _assess(name, upto)
     assessment = assessment or found
     plan = plan_reply(assessment, previous)
     assert isinstance(plan, ReplyPlan), plan
-    reply = render_reply(plan, assessment, message, support_address=SUPPORT,
-                         support_name="Lofty Porting Team", domain=OUR_DOMAIN,
-                         internal_domains=[OUR_DOMAIN], now=NOW)  # fmt: skip
+    reply = render_reply(
+        plan,
+        assessment,
+        message,
+        support_address=SUPPORT,
+        support_name="Lofty Porting Team",
+        domain=OUR_DOMAIN,
+        internal_domains=[OUR_DOMAIN],
+        now=NOW,
+    )
     return plan, reply
 
 
@@ -82,14 +93,17 @@ def test_the_reply_lands_in_the_customer_s_thread() -> None:
     assert reply["Subject"] == "Re: Port TELUS numbers"  # the customer's "Re:" not doubled
 
 
-@pytest.mark.parametrize(("subject", "expected"), [
-    ("Porting request", "Re: Porting request"),
-    ("RE: Re: Porting request", "Re: Porting request"),
-    ("AW: Portierung", "Re: Portierung"),
-    ("Re[2]: numbers", "Re: numbers"),
-    ("Fwd: Porting our numbers", "Re: Fwd: Porting our numbers"),
-    ("", "Re: Your porting request"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Porting request", "Re: Porting request"),
+        ("RE: Re: Porting request", "Re: Porting request"),
+        ("AW: Portierung", "Re: Portierung"),
+        ("Re[2]: numbers", "Re: numbers"),
+        ("Fwd: Porting our numbers", "Re: Fwd: Porting our numbers"),
+        ("", "Re: Your porting request"),
+    ],
+)
 def test_the_subject_gets_one_re(subject: str, expected: str) -> None:
     assert reply_subject(subject) == expected
 
@@ -114,8 +128,9 @@ def test_our_reply_coming_back_is_never_answered() -> None:
     assert re.fullmatch(r"<portbot\.[0-9a-f]{32}@lofty\.com>", str(reply["Message-ID"]))
     raw = reply.as_bytes(policy=email.policy.SMTP)
     back = parse_message(raw)
-    found = should_reply(back, own_domains=[OUR_DOMAIN], own_addresses=[SUPPORT],
-                         part_types=part_types(raw))  # fmt: skip
+    found = should_reply(
+        back, own_domains=[OUR_DOMAIN], own_addresses=[SUPPORT], part_types=part_types(raw)
+    )
     assert found is not None and found.reason == "own_message"
     # Even when it comes back from another address (a misroute, a copy), the marker tells.
     stranger = replace(back, sender="someone@else.example")
@@ -143,9 +158,11 @@ def test_missing_items_are_asked_for_in_the_seed_s_words() -> None:
     assert "The name on the account, exactly as it appears on your bill." in text
     assert "letter for letter" in text  # why the name must match
     assert "physical street address where the service is, not a PO Box" in text
-    assert ("A bill or Customer Service Record (CSR) from the last 30 days that shows the "
-            "account name, account number, physical service address and billing telephone "
-            "number.") in text  # fmt: skip
+    assert (
+        "A bill or Customer Service Record (CSR) from the last 30 days that shows the "
+        "account name, account number, physical service address and billing telephone "
+        "number."
+    ) in text
     assert "A signed Letter of Authorization (LOA) that lists every number" in text
     assert "keep your current phone service active" in text
     assert "STILL NEEDED" in text and "WHAT WE HAVE" in text
@@ -161,8 +178,11 @@ def test_numbers_that_cannot_be_ported_are_named_with_the_rule() -> None:
     _, reply = _render("14-")
     text = _flat(reply_text(reply))
     assert "Only US and Canadian local numbers can be ported" in text
-    for shown in ("+1 876-927-4410 (Jamaica)", "+1 242-322-8150 (Bahamas)",
-                  "+1 787-721-3300 (Puerto Rico)"):  # fmt: skip
+    for shown in (
+        "+1 876-927-4410 (Jamaica)",
+        "+1 242-322-8150 (Bahamas)",
+        "+1 787-721-3300 (Puerto Rico)",
+    ):
         assert shown in text
     _, reply = _render("15-")
     assert "(toll-free)" in reply_text(reply)
@@ -226,8 +246,9 @@ def test_a_follow_up_reply_says_what_the_follow_up_settled() -> None:
 
 def test_values_from_the_customer_are_escaped_in_html() -> None:
     assessment, _, _ = _assess("10-")
-    hostile = replace(assessment, request=replace(assessment.request,
-                                                  current_carrier="<b>Evil</b> & Co"))  # fmt: skip
+    hostile = replace(
+        assessment, request=replace(assessment.request, current_carrier="<b>Evil</b> & Co")
+    )
     _, reply = _render("10-", assessment=hostile)
     html = _html(reply)
     assert "<b>Evil</b>" not in html and "&lt;b&gt;Evil&lt;/b&gt; &amp; Co" in html
@@ -280,8 +301,10 @@ def _readable(reply: EmailMessage) -> str:
     return "\n".join(out) + "\n" + raw.decode("ascii", "replace")
 
 
-_PUBLIC = re.compile(r"\(\d{3}\) \d{3}-\d{4}|\+1 \d{3}-\d{3}-\d{4}|\+1\d{10}|\d{4}-\d{2}-\d{2}"
-                     r"|<portbot\.[0-9a-f]+@[^>]+>")  # fmt: skip
+_PUBLIC = re.compile(
+    r"\(\d{3}\) \d{3}-\d{4}|\+1 \d{3}-\d{3}-\d{4}|\+1\d{10}|\d{4}-\d{2}-\d{2}"
+    r"|<portbot\.[0-9a-f]+@[^>]+>"
+)
 
 
 @pytest.mark.parametrize("folder", THREADS, ids=[p.name for p in THREADS])
@@ -294,9 +317,16 @@ def test_no_reply_to_any_fixture_holds_a_pin_ssn_digits_or_an_account_number(
     message = parse_message(paths[-1].read_bytes())
     plan = plan_reply(assessment, None)
     assert isinstance(plan, ReplyPlan)
-    reply = render_reply(plan, assessment, message, support_address=SUPPORT,
-                         support_name="Lofty Porting Team", domain=OUR_DOMAIN,
-                         incoming_key=message.message_id or "no-id", now=NOW)  # fmt: skip
+    reply = render_reply(
+        plan,
+        assessment,
+        message,
+        support_address=SUPPORT,
+        support_name="Lofty Porting Team",
+        domain=OUR_DOMAIN,
+        incoming_key=message.message_id or "no-id",
+        now=NOW,
+    )
     text = _readable(reply)
     assert "••••" not in text  # a mask shown to a customer would only puzzle them
     # Phone numbers, dates and our Message-ID are public; a PIN inside them is no leak.
@@ -304,7 +334,8 @@ def test_no_reply_to_any_fixture_holds_a_pin_ssn_digits_or_an_account_number(
     short, accounts = _secrets(expected)
     for secret in short:
         assert not re.search(rf"(?<![0-9]){re.escape(secret)}(?![0-9])", scrubbed), (
-            f"{folder.name}: a PIN/SSN shows in the reply")
+            f"{folder.name}: a PIN/SSN shows in the reply"
+        )
     folded = re.sub(r"[\s-]", "", scrubbed)
     for account in accounts:
         assert account not in folded, f"{folder.name}: the account number shows in the reply"
@@ -317,10 +348,21 @@ def test_an_unread_bill_field_is_never_told_to_the_customer_as_wrong() -> None:
     found, _, expected = _assess("01-")
     bill = found.request.bill
     assert bill is not None and bill.bill is not None
-    unread = replace(bill, bill=replace(bill.bill, account_name=None, service_address=replace(
-        bill.bill.service_address, street=None) if bill.bill.service_address else None))
-    request = replace(found.request, bill=unread,
-                      documents=tuple(unread if d is bill else d for d in found.request.documents))
+    unread = replace(
+        bill,
+        bill=replace(
+            bill.bill,
+            account_name=None,
+            service_address=replace(bill.bill.service_address, street=None)
+            if bill.bill.service_address
+            else None,
+        ),
+    )
+    request = replace(
+        found.request,
+        bill=unread,
+        documents=tuple(unread if d is bill else d for d in found.request.documents),
+    )
     assessment = assess(request, Policy(), dt.date.fromisoformat(expected["today"]))
     assert [p.code for p in assessment.problems] == ["bill_field_unread"]
     _, reply = _render("01-", assessment=assessment)

@@ -67,8 +67,12 @@ def test_a_person_s_message_is_answered(name: str, raw: bytes) -> None:
 
 def test_every_loop_rule_is_exercised_by_a_case() -> None:
     ours = Ours.of([OUR_DOMAIN], [SUPPORT])
-    fired = {rule.__name__ for _, raw, _ in LOOP_CASES for rule in LOOP_RULES
-             if rule(Incoming(parse_message(raw), part_types(raw)), ours)}  # fmt: skip
+    fired = {
+        rule.__name__
+        for _, raw, _ in LOOP_CASES
+        for rule in LOOP_RULES
+        if rule(Incoming(parse_message(raw), part_types(raw)), ours)
+    }
     assert fired == {rule.__name__ for rule in LOOP_RULES}
 
 
@@ -116,15 +120,19 @@ def test_a_resend_after_a_crash_carries_the_same_message_id() -> None:
 def test_a_colleague_s_forward_is_answered_to_the_customer_with_the_colleague_in_copy() -> None:
     paths, _ = _thread("31-")
     message = parse_message(paths[0].read_bytes())
-    assert reply_recipients(message, [OUR_DOMAIN]) == ("dana@sunriserealtyatl.com",
-                                                       ("kyle.brennan@lofty.com",))  # fmt: skip
+    assert reply_recipients(message, [OUR_DOMAIN]) == (
+        "dana@sunriserealtyatl.com",
+        ("kyle.brennan@lofty.com",),
+    )
 
 
 def test_a_forward_within_the_customer_s_company_is_answered_to_the_customer() -> None:
     paths, _ = _thread("32-")
     message = parse_message(paths[0].read_bytes())
-    assert reply_recipients(message) == ("rpatel@coastalorthoclinic.com",
-                                         ("tmorales@coastalorthoclinic.com",))  # fmt: skip
+    assert reply_recipients(message) == (
+        "rpatel@coastalorthoclinic.com",
+        ("tmorales@coastalorthoclinic.com",),
+    )
 
 
 def test_a_forward_from_a_stranger_is_answered_to_who_sent_it() -> None:
@@ -166,7 +174,8 @@ def test_follow_up_boss_numbers_get_their_own_reply() -> None:
 def test_a_follow_up_that_changes_nothing_gets_no_reply() -> None:
     data = _assessed("27-")
     assert plan_reply(data, data) == Suppression(
-        "no_change", "the follow-up changed nothing the customer can see")
+        "no_change", "the follow-up changed nothing the customer can see"
+    )
 
 
 def test_a_day_passing_does_not_count_as_a_change_of_the_bill() -> None:
@@ -193,16 +202,18 @@ def test_a_follow_up_names_the_problem_it_resolved() -> None:
 def test_a_new_number_on_a_ready_request_is_a_change_worth_a_reply() -> None:
     data = _assessed("01-")
     more = json.loads(json.dumps(data))
-    more["request"]["numbers"].append({"number": "+15124762299", "pin": "••••",
-                                       "assignee_name": "X", "assignee_email": None})  # fmt: skip
+    more["request"]["numbers"].append(
+        {"number": "+15124762299", "pin": "••••", "assignee_name": "X", "assignee_email": None}
+    )
     assert isinstance(plan_reply(more, data), ReplyPlan)
 
 
 # --- the whole decision -----------------------------------------------------------------
 
 
-def _decide(message: Message, data: dict[str, Any], previous: dict[str, Any] | None = None,
-            **kw: Any) -> ReplyPlan | Suppression:  # fmt: skip
+def _decide(
+    message: Message, data: dict[str, Any], previous: dict[str, Any] | None = None, **kw: Any
+) -> ReplyPlan | Suppression:
     args: dict[str, Any] = {"replies_to_sender_today": 0, "daily_cap": 5, **OURS, **kw}
     return decide_reply(message, data, previous, **args)
 
@@ -229,8 +240,10 @@ def test_an_autoreply_is_suppressed_before_anything_else_is_weighed() -> None:
 
 
 def test_stray_mail_to_support_gets_no_checklist() -> None:
-    raw = (b"From: Ann <ann@shop.example>\r\nTo: support@lofty.com\r\nSubject: Invoice\r\n"
-           b"Message-ID: <s1@shop.example>\r\n\r\nPlease find our catalogue attached.\r\n")
+    raw = (
+        b"From: Ann <ann@shop.example>\r\nTo: support@lofty.com\r\nSubject: Invoice\r\n"
+        b"Message-ID: <s1@shop.example>\r\n\r\nPlease find our catalogue attached.\r\n"
+    )
     message = parse_message(raw)
     _, today = _thread("27-")
     data = to_json(assess_messages([raw], Config(), today))

@@ -40,9 +40,16 @@ NUMBERS = (
 
 def _message(n: int = 1) -> Message:
     return Message(
-        message_id=f"<m{n}@example.com>", in_reply_to=None, references=(), subject="Port",
-        sender="owner@acme.example", sender_name=None, date=None, body="", attachments=(),
-    )  # fmt: skip
+        message_id=f"<m{n}@example.com>",
+        in_reply_to=None,
+        references=(),
+        subject="Port",
+        sender="owner@acme.example",
+        sender_name=None,
+        date=None,
+        body="",
+        attachments=(),
+    )
 
 
 def _bill(**changes: Any) -> Document:
@@ -85,8 +92,12 @@ def _thread(*messages: tuple[Statements, tuple[Document, ...]]) -> tuple[ParsedM
     )
 
 
-def _assess(statements: Statements | None = None, docs: tuple[Document, ...] | None = None,
-            policy: Policy | None = None, today: dt.date = TODAY) -> dict[str, Any]:  # fmt: skip
+def _assess(
+    statements: Statements | None = None,
+    docs: tuple[Document, ...] | None = None,
+    policy: Policy | None = None,
+    today: dt.date = TODAY,
+) -> dict[str, Any]:
     thread = _thread((statements or _statements(), (_bill(), _loa()) if docs is None else docs))
     out = to_json(assess(build_request(thread), policy or Policy(), today), show_secrets=True)
     jsonschema.validate(out, SCHEMA)
@@ -113,10 +124,13 @@ def test_pins_are_masked_unless_secrets_are_shown() -> None:
     assert "4821" not in json.dumps(out) and "6789" not in json.dumps(out)
 
 
-@pytest.mark.parametrize(("bill_date", "too_old"), [
-    (dt.date(2026, 10, 28), False),  # exactly 30 days ago: still fine
-    (dt.date(2026, 10, 27), True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("bill_date", "too_old"),
+    [
+        (dt.date(2026, 10, 28), False),  # exactly 30 days ago: still fine
+        (dt.date(2026, 10, 27), True),
+    ],
+)
 def test_a_bill_more_than_30_days_old_is_too_old(bill_date: dt.date, too_old: bool) -> None:
     out = _assess(docs=(_bill(bill_date=bill_date), _loa()))
     assert (("bill_too_old", None) in _codes(out)) is too_old
@@ -124,8 +138,9 @@ def test_a_bill_more_than_30_days_old_is_too_old(bill_date: dt.date, too_old: bo
 
 
 def test_the_bill_age_comes_from_the_policy() -> None:
-    out = _assess(docs=(_bill(bill_date=dt.date(2026, 10, 1)), _loa()),
-                  policy=Policy(bill_max_age_days=60))  # fmt: skip
+    out = _assess(
+        docs=(_bill(bill_date=dt.date(2026, 10, 1)), _loa()), policy=Policy(bill_max_age_days=60)
+    )
     assert out["ready"] is True
 
 
@@ -135,16 +150,21 @@ def test_a_bill_without_date_is_flagged() -> None:
     assert out["checklist"]["bill"] == "problem"
 
 
-@pytest.mark.parametrize(("stated", "on_bill", "mismatch"), [
-    ("Acme Realty LLC", "ACME REALTY, LLC", False),
-    ("Acme Realty", "ACME REALTY LLC", True),
-    ("Núñez Dental", "NUNEZ DENTAL", False),
-    ("Smith & Sons Plumbing", "SMITH AND SONS PLUMBING", False),
-    ("Acme Realty LLC", "ACME REALTY INC", True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("stated", "on_bill", "mismatch"),
+    [
+        ("Acme Realty LLC", "ACME REALTY, LLC", False),
+        ("Acme Realty", "ACME REALTY LLC", True),
+        ("Núñez Dental", "NUNEZ DENTAL", False),
+        ("Smith & Sons Plumbing", "SMITH AND SONS PLUMBING", False),
+        ("Acme Realty LLC", "ACME REALTY INC", True),
+    ],
+)
 def test_names_must_match_the_bill_exactly(stated: str, on_bill: str, mismatch: bool) -> None:
-    out = _assess(_statements(account_name=stated),
-                  docs=(_bill(account_name=on_bill), _loa(account_name=on_bill)))  # fmt: skip
+    out = _assess(
+        _statements(account_name=stated),
+        docs=(_bill(account_name=on_bill), _loa(account_name=on_bill)),
+    )
     assert (("bill_name_mismatch", None) in _codes(out)) is mismatch
 
 
@@ -179,15 +199,18 @@ def test_btn_mismatch_and_no_btn_on_the_bill() -> None:
     assert _assess(docs=(_bill(billing_telephone_number=None), _loa()))["ready"] is True
 
 
-@pytest.mark.parametrize(("raw", "code", "key"), [
-    ("123-456-7890", "number_invalid", "+11234567890"),
-    ("555-1234", "number_invalid", "5551234"),
-    ("876-555-1234", "number_not_us_ca", "+18765551234"),
-    ("(242) 322-1234", "number_not_us_ca", "+12423221234"),
-    ("787-555-1234", "number_not_us_ca", "+17875551234"),
-    ("1-800-555-0199", "number_not_local", "+18005550199"),
-    ("900-555-1212", "number_not_local", "+19005551212"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("raw", "code", "key"),
+    [
+        ("123-456-7890", "number_invalid", "+11234567890"),
+        ("555-1234", "number_invalid", "5551234"),
+        ("876-555-1234", "number_not_us_ca", "+18765551234"),
+        ("(242) 322-1234", "number_not_us_ca", "+12423221234"),
+        ("787-555-1234", "number_not_us_ca", "+17875551234"),
+        ("1-800-555-0199", "number_not_local", "+18005550199"),
+        ("900-555-1212", "number_not_local", "+19005551212"),
+    ],
+)
 def test_numbers_that_cannot_be_ported(raw: str, code: str, key: str) -> None:
     numbers = (*NUMBERS, NumberEntry(raw, "1111", "Goofy", None))
     out = _assess(_statements(numbers=numbers))
@@ -267,8 +290,14 @@ def test_loa_must_be_signed_list_every_portable_number_and_carry_the_name() -> N
 
 
 def test_values_missing_from_the_email_are_taken_from_the_bill() -> None:
-    out = _assess(_statements(account_number=None, account_name=None, service_address=None,
-                              billing_telephone_number=None))  # fmt: skip
+    out = _assess(
+        _statements(
+            account_number=None,
+            account_name=None,
+            service_address=None,
+            billing_telephone_number=None,
+        )
+    )
     assert out["request"]["account_number"] == "2876-5432-1"
     assert out["request"]["account_name"] == "ACME REALTY, LLC"
     assert out["request"]["billing_telephone_number"] == "+15125550100"

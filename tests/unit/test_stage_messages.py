@@ -72,8 +72,7 @@ def test_new_porting_date_is_announced_as_a_change() -> None:
 
 @pytest.mark.parametrize("code", get_args(ReasonCode))
 def test_each_rejection_reason_is_said_in_plain_words_with_how_to_fix_it(code: str) -> None:
-    change = _change(S.SUBMITTED, S.REJECTED, reason="carrier words",
-                     reason_codes=(code,))  # fmt: skip
+    change = _change(S.SUBMITTED, S.REJECTED, reason="carrier words", reason_codes=(code,))
     msg = _message(change)
     help_ = REJECTION_HELP[code]  # type: ignore[index]
     assert msg.subject == "Action needed: your number transfer was not accepted"
@@ -85,9 +84,12 @@ def test_each_rejection_reason_is_said_in_plain_words_with_how_to_fix_it(code: s
 
 
 def test_rejection_with_two_reasons_explains_both() -> None:
-    change = _change(S.SUBMITTED, S.REJECTED,
-                     reason="7516 - Subscriber name mismatch; 7517 - PIN invalid",
-                     reason_codes=("name_mismatch", "wrong_pin"))  # fmt: skip
+    change = _change(
+        S.SUBMITTED,
+        S.REJECTED,
+        reason="7516 - Subscriber name mismatch; 7517 - PIN invalid",
+        reason_codes=("name_mismatch", "wrong_pin"),
+    )
     text = _message(change).text
     assert text.index("account holder's name") < text.index("port-out PIN")
 
@@ -98,8 +100,9 @@ def test_wrong_pin_rejection_asks_for_the_port_out_pin_not_the_voicemail_pin() -
 
 
 def test_unknown_reason_quotes_the_carrier_without_its_code_or_long_numbers() -> None:
-    change = _change(S.SUBMITTED, S.REJECTED,
-                     reason="7605 - CSR for account 99887766 could not be retrieved")  # fmt: skip
+    change = _change(
+        S.SUBMITTED, S.REJECTED, reason="7605 - CSR for account 99887766 could not be retrieved"
+    )
     text = _message(change).text
     assert 'The carrier\'s reason: "CSR for account […] could not be retrieved"' in text
     assert "7605" not in text and "99887766" not in text
@@ -107,8 +110,12 @@ def test_unknown_reason_quotes_the_carrier_without_its_code_or_long_numbers() ->
 
 def test_secrets_in_the_carriers_words_never_reach_the_customer() -> None:
     for code in get_args(ReasonCode):
-        change = _change(S.SUBMITTED, S.REJECTED, reason="PIN 4821 for acct 287654321 invalid",
-                         reason_codes=(code,))  # fmt: skip
+        change = _change(
+            S.SUBMITTED,
+            S.REJECTED,
+            reason="PIN 4821 for acct 287654321 invalid",
+            reason_codes=(code,),
+        )
         text = _message(change).text
         assert "4821" not in text and "287654321" not in text
 
@@ -151,8 +158,11 @@ def test_a_single_number_is_named_in_the_sentence() -> None:
 
 def test_long_number_lists_are_cut_short() -> None:
     many = tuple(f"+1512476{2200 + i}" for i in range(25))
-    msg = message_for(_change(S.REQUEST_RECEIVED, S.SUBMITTED), numbers=many,
-                      settings=MessageSettings(numbers_shown=5))  # fmt: skip
+    msg = message_for(
+        _change(S.REQUEST_RECEIVED, S.SUBMITTED),
+        numbers=many,
+        settings=MessageSettings(numbers_shown=5),
+    )
     assert msg is not None
     assert "and 20 more" in msg.text
     assert len(re.findall(r"\(512\) 476-\d{4}", msg.text)) == 5
@@ -160,8 +170,9 @@ def test_long_number_lists_are_cut_short() -> None:
 
 def test_sign_off_and_our_name_come_from_settings() -> None:
     settings = MessageSettings(sign_off="Lofty Porting Team", us="Lofty")
-    msg = message_for(_change(S.APPROVED, S.SCHEDULED, date=FOC), numbers=NUMBERS,
-                      settings=settings)  # fmt: skip
+    msg = message_for(
+        _change(S.APPROVED, S.SCHEDULED, date=FOC), numbers=NUMBERS, settings=settings
+    )
     assert msg is not None
     assert msg.text.endswith("Thank you,\nLofty Porting Team")
     assert "will move to Lofty on" in msg.text
@@ -170,8 +181,10 @@ def test_sign_off_and_our_name_come_from_settings() -> None:
 def test_rejection_asks_again_for_the_items_the_carrier_refused() -> None:
     assert items_to_ask(("wrong_pin",)) == ("pins",)
     assert items_to_ask(("name_mismatch", "address_mismatch")) == (
-        "account_name", "bill", "service_address",
-    )  # fmt: skip
+        "account_name",
+        "bill",
+        "service_address",
+    )
     assert items_to_ask(("pending_order", "other")) == ()
 
 

@@ -35,8 +35,10 @@ ALLOWED_PAIRS = sorted((a, b) for a, targets in ALLOWED.items() for b in targets
 
 
 def _needs(target: Stage) -> dict[str, object]:
-    return {"reason": "PIN/passcode invalid" if target == S.REJECTED else None,
-            "date": FOC if target == S.SCHEDULED else None}  # fmt: skip
+    return {
+        "reason": "PIN/passcode invalid" if target == S.REJECTED else None,
+        "date": FOC if target == S.SCHEDULED else None,
+    }
 
 
 def _move(current: Stage, target: Stage, source: Source = "cli", **kw: object) -> object:
@@ -76,9 +78,8 @@ def test_cancelled_is_reachable_from_every_stage_that_is_not_final() -> None:
 # --- refused moves ----------------------------------------------------------------------
 
 REFUSED = sorted(
-    (a, b) for a, b in itertools.product(Stage, Stage)
-    if b not in ALLOWED[a] and a != b
-)  # fmt: skip
+    (a, b) for a, b in itertools.product(Stage, Stage) if b not in ALLOWED[a] and a != b
+)
 
 
 @pytest.mark.parametrize(("current", "target"), REFUSED, ids=lambda s: str(s))
@@ -109,8 +110,10 @@ def test_cancelled_request_says_a_new_request_is_needed() -> None:
 def test_refusal_names_where_the_port_can_go_instead() -> None:
     result = _move(S.REQUEST_RECEIVED, S.COMPLETED, "cli")
     assert isinstance(result, IllegalMove)
-    assert result.message == ("cannot move from request_received to completed: from "
-                              "request_received the port can only go to submitted or cancelled")
+    assert result.message == (
+        "cannot move from request_received to completed: from "
+        "request_received the port can only go to submitted or cancelled"
+    )
 
 
 def test_rejection_without_a_reason_is_refused() -> None:
@@ -124,16 +127,16 @@ def test_rejection_without_a_reason_is_refused() -> None:
 def test_scheduling_without_a_date_is_refused() -> None:
     result = transition(S.APPROVED, S.SCHEDULED, source="agent")
     assert isinstance(result, IllegalMove)
-    assert result.message == ("cannot move from approved to scheduled: scheduling needs the "
-                              "porting (FOC) date")  # fmt: skip
+    assert result.message == (
+        "cannot move from approved to scheduled: scheduling needs the porting (FOC) date"
+    )
 
 
 # --- rejection goes back to collecting information ---------------------------------------
 
 
 def test_rejection_goes_back_to_collecting_information_then_is_resubmitted() -> None:
-    rejected = transition(S.SUBMITTED, S.REJECTED, reason="PIN/passcode invalid",
-                          source="carrier")  # fmt: skip
+    rejected = transition(S.SUBMITTED, S.REJECTED, reason="PIN/passcode invalid", source="carrier")
     assert isinstance(rejected, StageChange)
     assert rejected.follow_on == S.REQUEST_RECEIVED
     back = transition(rejected.stage, rejected.follow_on, source="bot")
@@ -143,16 +146,22 @@ def test_rejection_goes_back_to_collecting_information_then_is_resubmitted() -> 
 
 
 def test_rejection_reason_words_get_their_codes() -> None:
-    change = transition(S.SUBMITTED, S.REJECTED, reason="7516 - Subscriber name mismatch",
-                        source="cli")  # fmt: skip
+    change = transition(
+        S.SUBMITTED, S.REJECTED, reason="7516 - Subscriber name mismatch", source="cli"
+    )
     assert isinstance(change, StageChange)
     assert change.reason_codes == ("name_mismatch",)
     assert change.reason_code == "name_mismatch"
 
 
 def test_rejection_with_codes_from_a_notice_keeps_them() -> None:
-    change = transition(S.APPROVED, S.REJECTED, reason="7516 - x; 7517 - y", source="carrier",
-                        reason_codes=("name_mismatch", "wrong_pin"))  # fmt: skip
+    change = transition(
+        S.APPROVED,
+        S.REJECTED,
+        reason="7516 - x; 7517 - y",
+        source="carrier",
+        reason_codes=("name_mismatch", "wrong_pin"),
+    )
     assert isinstance(change, StageChange)
     assert change.reason_codes == ("name_mismatch", "wrong_pin")
 
@@ -163,8 +172,9 @@ def test_cli_reason_may_be_a_code_name() -> None:
 
 
 def test_only_rejections_carry_reason_codes() -> None:
-    change = transition(S.SUBMITTED, S.CANCELLED, reason="customer changed their mind",
-                        source="agent")  # fmt: skip
+    change = transition(
+        S.SUBMITTED, S.CANCELLED, reason="customer changed their mind", source="agent"
+    )
     assert isinstance(change, StageChange)
     assert change.reason == "customer changed their mind"
     assert change.reason_codes == ()
@@ -189,8 +199,9 @@ def test_approval_without_a_date_stays_approved() -> None:
 
 
 def test_new_porting_date_reschedules() -> None:
-    change = transition(S.SCHEDULED, S.SCHEDULED, date=FOC, current_date=dt.date(2026, 12, 3),
-                        source="carrier")  # fmt: skip
+    change = transition(
+        S.SCHEDULED, S.SCHEDULED, date=FOC, current_date=dt.date(2026, 12, 3), source="carrier"
+    )
     assert isinstance(change, StageChange)
     assert change.rescheduled and change.date == FOC
 
@@ -236,20 +247,32 @@ def test_carrier_notice_after_completion_is_refused() -> None:
 
 
 def _notice(kind: str, date: dt.date | None = None) -> CarrierNotice:
-    return CarrierNotice(partner="Telnyx", kind=kind, status=kind, order_id="x",  # type: ignore[arg-type]
-                         customer_ref=None, numbers=(), date=date, reason=None,
-                         reason_codes=(), message_id=None)  # fmt: skip
+    return CarrierNotice(
+        partner="Telnyx",
+        kind=kind,
+        status=kind,
+        order_id="x",  # type: ignore[arg-type]
+        customer_ref=None,
+        numbers=(),
+        date=date,
+        reason=None,
+        reason_codes=(),
+        message_id=None,
+    )
 
 
 @pytest.mark.parametrize(
     ("kind", "date", "stage"),
     [
-        ("submitted", None, S.SUBMITTED), ("approved", None, S.APPROVED),
-        ("approved", FOC, S.SCHEDULED), ("rejected", None, S.REJECTED),
-        ("foc", FOC, S.SCHEDULED), ("completed", FOC, S.COMPLETED),
+        ("submitted", None, S.SUBMITTED),
+        ("approved", None, S.APPROVED),
+        ("approved", FOC, S.SCHEDULED),
+        ("rejected", None, S.REJECTED),
+        ("foc", FOC, S.SCHEDULED),
+        ("completed", FOC, S.COMPLETED),
         ("cancelled", None, S.CANCELLED),
     ],
-)  # fmt: skip
+)
 def test_each_notice_kind_asks_for_its_stage(kind: str, date: dt.date | None, stage: Stage) -> None:
     assert notice_target(_notice(kind, date)) == stage
 
@@ -261,10 +284,16 @@ def test_foc_notice_without_a_date_is_refused_as_scheduling_needs_one() -> None:
 
 @pytest.mark.parametrize(
     ("typed", "stage"),
-    [("submitted", S.SUBMITTED), ("Request Received", S.REQUEST_RECEIVED),
-     ("request-received", S.REQUEST_RECEIVED), ("FOC", S.SCHEDULED), ("canceled", S.CANCELLED),
-     ("ported", S.COMPLETED), ("nonsense", None)],
-)  # fmt: skip
+    [
+        ("submitted", S.SUBMITTED),
+        ("Request Received", S.REQUEST_RECEIVED),
+        ("request-received", S.REQUEST_RECEIVED),
+        ("FOC", S.SCHEDULED),
+        ("canceled", S.CANCELLED),
+        ("ported", S.COMPLETED),
+        ("nonsense", None),
+    ],
+)
 def test_stage_names_as_typed_on_the_command_line(typed: str, stage: Stage | None) -> None:
     assert parse_stage(typed) == stage
 
@@ -279,8 +308,10 @@ def test_default_tags_and_dropdown_values_share_the_intake_prefix() -> None:
     assert names.tag(S.REQUEST_RECEIVED) == "port_stage_request_received"
     assert names.label(S.SCHEDULED) == "Porting date scheduled"
     assert len(set(names.all_tags())) == len(Stage)
-    assert names.dropdown_options()[0] == ("Request received (collecting information)",
-                                           "port_stage_request_received")  # fmt: skip
+    assert names.dropdown_options()[0] == (
+        "Request received (collecting information)",
+        "port_stage_request_received",
+    )
 
 
 def test_names_can_be_overridden_per_stage() -> None:
@@ -346,8 +377,10 @@ KING = frozenset({"+14165992200", "+14165992201", "+14165992202", "+16473528840"
 
 
 def test_notice_is_matched_by_port_order_id_first() -> None:
-    refs = [PortRef("r1", S.SUBMITTED, order_id="KW8d21e0b6c94f4a7bb3e5d0f1a2c4e6b8"),
-            PortRef("r2", S.SUBMITTED, numbers=PEAK)]  # fmt: skip
+    refs = [
+        PortRef("r1", S.SUBMITTED, order_id="KW8d21e0b6c94f4a7bb3e5d0f1a2c4e6b8"),
+        PortRef("r2", S.SUBMITTED, numbers=PEAK),
+    ]
     match = match_notice(_fixture("twilio-03-in-progress-with-date.eml"), refs)
     assert (match.request_id, match.by, match.learn_order_id) == ("r1", "order_id", None)
 
@@ -360,16 +393,21 @@ def test_notice_is_matched_by_our_reference_and_the_order_id_is_learnt() -> None
 
 
 def test_notice_is_matched_by_its_numbers_when_nothing_else_is_known() -> None:
-    refs = [PortRef("done", S.COMPLETED, numbers=PEAK), PortRef("open", S.SUBMITTED, numbers=PEAK),
-            PortRef("other", S.SUBMITTED, numbers=KING)]  # fmt: skip
+    refs = [
+        PortRef("done", S.COMPLETED, numbers=PEAK),
+        PortRef("open", S.SUBMITTED, numbers=PEAK),
+        PortRef("other", S.SUBMITTED, numbers=KING),
+    ]
     match = match_notice(_fixture("twilio-02-waiting-for-signature.eml"), refs)
     assert (match.request_id, match.by) == ("open", "numbers")
     assert match.learn_order_id == "KW8d21e0b6c94f4a7bb3e5d0f1a2c4e6b8"
 
 
 def test_the_request_sharing_most_numbers_wins() -> None:
-    refs = [PortRef("one", S.SUBMITTED, numbers=frozenset({"+13038614400"})),
-            PortRef("all", S.SUBMITTED, numbers=PEAK)]  # fmt: skip
+    refs = [
+        PortRef("one", S.SUBMITTED, numbers=frozenset({"+13038614400"})),
+        PortRef("all", S.SUBMITTED, numbers=PEAK),
+    ]
     assert match_notice(_fixture("twilio-06-completed.eml"), refs).request_id == "all"
 
 
@@ -403,16 +441,23 @@ def test_notice_without_an_authentication_verdict_can_be_required_to_have_one() 
 def test_a_port_walks_from_submitted_to_completed_through_partner_emails() -> None:
     stage, date = S.SUBMITTED, None
     seen = []
-    for name in ("telnyx-01-submitted.eml", "telnyx-02-foc-date-confirmed.eml",
-                 "telnyx-02-foc-date-confirmed.eml", "telnyx-04-ported.eml"):  # fmt: skip
-        ref = PortRef("king", stage, customer_ref="LOFTY-ZD-1187", numbers=KING,
-                      porting_date=date)  # fmt: skip
+    for name in (
+        "telnyx-01-submitted.eml",
+        "telnyx-02-foc-date-confirmed.eml",
+        "telnyx-02-foc-date-confirmed.eml",
+        "telnyx-04-ported.eml",
+    ):
+        ref = PortRef("king", stage, customer_ref="LOFTY-ZD-1187", numbers=KING, porting_date=date)
         result = decide_notice(_fixture(name), ref)
         if isinstance(result, StageChange):
             stage, date = result.stage, result.date or date
         seen.append(type(result).__name__ + ":" + str(stage))
-    assert seen == ["Unchanged:submitted", "StageChange:scheduled", "Unchanged:scheduled",
-                    "StageChange:completed"]  # fmt: skip
+    assert seen == [
+        "Unchanged:submitted",
+        "StageChange:scheduled",
+        "Unchanged:scheduled",
+        "StageChange:completed",
+    ]
     assert date == dt.date(2026, 12, 9)
 
 

@@ -21,13 +21,15 @@ from tests.reply_cases import LOOP_CASES, message
 
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 OURS = Ours.of(["lofty.com"], ["support@lofty.com"])
-SETTINGS = ReplySettings(support_address="support@lofty.com", support_name="Lofty Porting",
-                         domain="lofty.com")  # fmt: skip
+SETTINGS = ReplySettings(
+    support_address="support@lofty.com", support_name="Lofty Porting", domain="lofty.com"
+)
 
 
 def test_a_stored_change_reads_back_the_same() -> None:
-    change = transition(Stage.SUBMITTED, Stage.APPROVED, date=dt.date(2026, 12, 10),
-                        source="carrier")  # fmt: skip
+    change = transition(
+        Stage.SUBMITTED, Stage.APPROVED, date=dt.date(2026, 12, 10), source="carrier"
+    )
     assert isinstance(change, StageChange) and change.stage == Stage.SCHEDULED
     assert change_from_json(change_to_json(change)) == change
     rejected = transition(Stage.SUBMITTED, Stage.REJECTED, reason="PIN invalid", source="cli")
@@ -39,8 +41,15 @@ def test_a_stored_change_reads_back_the_same() -> None:
 
 def test_the_customer_email_of_a_change_is_threaded_and_marked_automatic() -> None:
     original = parse_message(message())
-    msg = bot_email(original, "Your number transfer has been submitted", "Hello", key="stage:1:1",
-                    kind="stage-submitted", settings=SETTINGS, now=NOW)  # fmt: skip
+    msg = bot_email(
+        original,
+        "Your number transfer has been submitted",
+        "Hello",
+        key="stage:1:1",
+        kind="stage-submitted",
+        settings=SETTINGS,
+        now=NOW,
+    )
     assert msg["In-Reply-To"] == original.message_id
     assert msg["Auto-Submitted"] == "auto-generated" and msg["To"].addresses[0].username == "dana"
     assert OURS.minted(str(msg["Message-ID"]))
@@ -68,15 +77,45 @@ def test_a_bounce_quoting_our_message_id_is_a_notice_and_other_bounces_are_not()
 
 def test_the_reply_ledger_upserts_and_counts_per_recipient(tmp_path: Path) -> None:
     store = SqliteStateStore(tmp_path / "state.db")
-    record = ReplyRecord("<m1@x>", "PR-000001", "sending", NOW, "incomplete",
-                         "<portbot.1@lofty.com>", "Dana@Acme.example", b"raw",
-                         ("dana@acme.example", "support@lofty.com"), "{}")  # fmt: skip
+    record = ReplyRecord(
+        "<m1@x>",
+        "PR-000001",
+        "sending",
+        NOW,
+        "incomplete",
+        "<portbot.1@lofty.com>",
+        "Dana@Acme.example",
+        b"raw",
+        ("dana@acme.example", "support@lofty.com"),
+        "{}",
+    )
     store.put(record)
     assert store.reply_for("<m1@x>") == ReplyRecord(
-        "<m1@x>", "PR-000001", "sending", NOW, "incomplete", "<portbot.1@lofty.com>",
-        "dana@acme.example", b"raw", ("dana@acme.example", "support@lofty.com"), "{}")
-    store.put(ReplyRecord("<m1@x>", "PR-000001", "sent", NOW, "incomplete",
-                          "<portbot.1@lofty.com>", "dana@acme.example", b"raw", (), "{}"))
+        "<m1@x>",
+        "PR-000001",
+        "sending",
+        NOW,
+        "incomplete",
+        "<portbot.1@lofty.com>",
+        "dana@acme.example",
+        b"raw",
+        ("dana@acme.example", "support@lofty.com"),
+        "{}",
+    )
+    store.put(
+        ReplyRecord(
+            "<m1@x>",
+            "PR-000001",
+            "sent",
+            NOW,
+            "incomplete",
+            "<portbot.1@lofty.com>",
+            "dana@acme.example",
+            b"raw",
+            (),
+            "{}",
+        )
+    )
     assert store.reply_for("<m1@x>").status == "sent"  # type: ignore[union-attr]
     assert store.replies_since("DANA@acme.example", NOW - dt.timedelta(hours=1)) == 1
     assert store.last_sent("PR-000001") is not None
@@ -111,14 +150,20 @@ def test_a_state_file_from_before_replies_takes_the_new_outcomes(tmp_path: Path)
     assert store.counts()["own"] == 1 and store.thread_raws("PR-000001") == [b"x"]
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ('[smtp]\nhost = "smtp.x"\n', "[smtp] needs a [reply] section too"),
-    ('[reply]\nsupport_address = "s@x.example"\n', "[reply] needs a [smtp] section too"),
-    ('[smtp]\nport = 25\n[reply]\nsupport_address = "s@x"\n', "[smtp] host is required"),
-    ('[smtp]\nhost = "h"\n[reply]\nsupport_address = "nobody"\n', "support_address is required"),
-    ('[reminders]\nremind_after_days = 0\n', "must be positive"),
-    ('[stages]\nsync = 3\n', "unknown key(s): sync"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[smtp]\nhost = "smtp.x"\n', "[smtp] needs a [reply] section too"),
+        ('[reply]\nsupport_address = "s@x.example"\n', "[reply] needs a [smtp] section too"),
+        ('[smtp]\nport = 25\n[reply]\nsupport_address = "s@x"\n', "[smtp] host is required"),
+        (
+            '[smtp]\nhost = "h"\n[reply]\nsupport_address = "nobody"\n',
+            "support_address is required",
+        ),
+        ("[reminders]\nremind_after_days = 0\n", "must be positive"),
+        ("[stages]\nsync = 3\n", "unknown key(s): sync"),
+    ],
+)
 def test_reply_and_stage_sections_are_checked(text: str, words: str) -> None:
     import tomllib
 

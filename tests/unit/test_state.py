@@ -10,14 +10,28 @@ import pytest
 from bot.state import MessageRecord, SqliteStateStore, StateError
 
 
-def record(uid: int, outcome: str = "assessed", *, key: str | None = None,
-           request_id: str | None = None, refs: tuple[str, ...] = ()) -> MessageRecord:  # fmt: skip
+def record(
+    uid: int,
+    outcome: str = "assessed",
+    *,
+    key: str | None = None,
+    request_id: str | None = None,
+    refs: tuple[str, ...] = (),
+) -> MessageRecord:
     message_id = key or f"<m{uid}@x>"
-    return MessageRecord(folder="INBOX", uidvalidity=7, uid=uid, key=message_id,
-                         message_id=message_id, size=100, outcome=outcome,
-                         reason="why" if outcome == "quarantined" else "",
-                         request_id=request_id, raw=f"raw {uid}".encode(),
-                         thread_ids=(message_id, *refs))  # fmt: skip
+    return MessageRecord(
+        folder="INBOX",
+        uidvalidity=7,
+        uid=uid,
+        key=message_id,
+        message_id=message_id,
+        size=100,
+        outcome=outcome,
+        reason="why" if outcome == "quarantined" else "",
+        request_id=request_id,
+        raw=f"raw {uid}".encode(),
+        thread_ids=(message_id, *refs),
+    )
 
 
 @pytest.fixture

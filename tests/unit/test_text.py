@@ -6,8 +6,9 @@ from parsers.text import DocText, PageText, uncertain_fields
 
 
 def test_fields_holding_a_low_confidence_word_are_uncertain() -> None:
-    doc = DocText((PageText("ACME REALTV LLC 2876-5432-1", ocr=True,
-                            low_confidence=frozenset({"REALTV,"})),))  # fmt: skip
+    doc = DocText(
+        (PageText("ACME REALTV LLC 2876-5432-1", ocr=True, low_confidence=frozenset({"REALTV,"})),)
+    )
     values = {"account_name": "ACME REALTV LLC", "account_number": "2876-5432-1"}
     assert uncertain_fields(doc, values) == {"account_name"}
 

@@ -33,8 +33,12 @@ def test_attachments_past_the_limit_are_listed_but_not_read() -> None:
     msg["From"], msg["To"], msg["Subject"] = "a@b.example", "support@x.example", "Port"
     msg.set_content("Numbers attached.")
     for i in range(3):
-        msg.add_attachment(b"Phone Number,PIN\n5125550101,1234\n", maintype="text",
-                           subtype="csv", filename=f"numbers{i}.csv")  # fmt: skip
+        msg.add_attachment(
+            b"Phone Number,PIN\n5125550101,1234\n",
+            maintype="text",
+            subtype="csv",
+            filename=f"numbers{i}.csv",
+        )
     parsed = read_message(msg.as_bytes(), Limits(max_attachments=2))
     assert [d.kind for d in parsed.documents] == ["number_list", "number_list", "other"]
     assert "more than 2 attachments" in (parsed.documents[2].error or "")
@@ -59,8 +63,12 @@ def test_scans_past_the_messages_ocr_budget_are_listed_unread_with_the_reason() 
     msg["From"], msg["To"], msg["Subject"] = "a@b.example", "support@x.example", "Port"
     msg.set_content("Scans attached.")
     for i in range(2):
-        msg.add_attachment(scan(f"Account Number 28765432{i}"), maintype="image",
-                           subtype="png", filename=f"scan{i}.png")  # fmt: skip
+        msg.add_attachment(
+            scan(f"Account Number 28765432{i}"),
+            maintype="image",
+            subtype="png",
+            filename=f"scan{i}.png",
+        )
     parsed = read_message(msg.as_bytes(), Limits(ocr_pages_per_message=1))
     first, second = parsed.documents
     assert first.ocr_pages == 1

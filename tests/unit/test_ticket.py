@@ -32,7 +32,8 @@ def test_a_request_without_account_name_uses_the_customer_in_the_subject() -> No
     data["request"]["current_carrier"] = None
     data["request"]["numbers"] = data["request"]["numbers"][:1]
     assert draft_from_json(data, [message()]).subject == (
-        "Port request: Dana — 1 number from unknown carrier")
+        "Port request: Dana — 1 number from unknown carrier"
+    )
 
 
 def test_a_forwarded_request_names_the_original_customer_not_the_colleague() -> None:
@@ -42,8 +43,12 @@ def test_a_forwarded_request_names_the_original_customer_not_the_colleague() -> 
 
 def test_tags_carry_stage_missing_items_and_problems() -> None:
     draft = draft_from_json(incomplete(), [message()])
-    assert draft.tags == ("porting", "port_stage_request_received", "port_missing_loa",
-                          "port_problem_bill_name_mismatch")  # fmt: skip
+    assert draft.tags == (
+        "porting",
+        "port_stage_request_received",
+        "port_missing_loa",
+        "port_problem_bill_name_mismatch",
+    )
     ready = draft_from_json(complete(), [message()], follow_up=True)
     assert ready.tags == ("porting", "port_stage_ready", "port_ready")
 
@@ -51,8 +56,14 @@ def test_tags_carry_stage_missing_items_and_problems() -> None:
 def test_follow_up_boss_gets_its_own_stage_and_tag() -> None:
     data = incomplete()
     data["request"]["via_follow_up_boss"] = True
-    data["problems"].append({"code": "follow_up_boss", "item": "current_carrier",
-                             "number": None, "detail": "Different process."})  # fmt: skip
+    data["problems"].append(
+        {
+            "code": "follow_up_boss",
+            "item": "current_carrier",
+            "number": None,
+            "detail": "Different process.",
+        }
+    )
     draft = draft_from_json(data, [message()])
     assert draft.stage == "follow_up_boss"
     assert "port_follow_up_boss" in draft.tags and "port_problem_follow_up_boss" in draft.tags
@@ -65,10 +76,15 @@ def test_a_not_ready_follow_up_is_awaiting_the_customer() -> None:
 def test_fields_hold_the_request_values_and_never_a_pin() -> None:
     draft = draft_from_json(incomplete(), [message()])
     assert draft.fields == {
-        "current_carrier": "AT&T", "account_name": "Acme Realty LLC",
-        "account_number": "287654321", "service_address": "123 Main St Ste 200, Austin, TX 78701",
-        "btn": "+15125550100", "number_count": 2, "stage": "port_stage_request_received",
-        "ready": False}  # fmt: skip
+        "current_carrier": "AT&T",
+        "account_name": "Acme Realty LLC",
+        "account_number": "287654321",
+        "service_address": "123 Main St Ste 200, Austin, TX 78701",
+        "btn": "+15125550100",
+        "number_count": 2,
+        "stage": "port_stage_request_received",
+        "ready": False,
+    }
 
 
 def test_pins_are_only_in_the_private_note() -> None:
@@ -90,7 +106,11 @@ def test_a_mismatch_shows_what_the_email_said_against_the_bill_and_ocr() -> None
     ev = evidence_for(data, data["problems"][0])
     assert ev is not None
     assert (ev.stated, ev.shown, ev.document, ev.ocr) == (
-        "Acme Realty LLC", "ACME REALTY INC", "bill.pdf", True)
+        "Acme Realty LLC",
+        "ACME REALTY INC",
+        "bill.pdf",
+        True,
+    )
     text = draft_from_json(data, [message()]).note_text
     assert "email said 'Acme Realty LLC'; bill.pdf shows 'ACME REALTY INC' (read by OCR)" in text
 
@@ -98,11 +118,18 @@ def test_a_mismatch_shows_what_the_email_said_against_the_bill_and_ocr() -> None
 def test_a_missing_loa_number_shows_the_numbers_the_loa_lists() -> None:
     data = complete()
     data["documents"][1]["fields"]["numbers"] = ["+15125550101"]
-    problem = {"code": "loa_numbers_missing", "item": "loa", "number": "+15125550102",
-               "detail": "+15125550102 is not listed on the LOA."}  # fmt: skip
+    problem = {
+        "code": "loa_numbers_missing",
+        "item": "loa",
+        "number": "+15125550102",
+        "detail": "+15125550102 is not listed on the LOA.",
+    }
     ev = evidence_for(data, problem)
     assert ev is not None and (ev.stated, ev.shown, ev.ocr) == (
-        "+15125550102", "+15125550101", False)
+        "+15125550102",
+        "+15125550101",
+        False,
+    )
 
 
 def test_the_note_escapes_what_the_customer_wrote() -> None:
@@ -120,8 +147,14 @@ def test_the_diff_says_what_arrived_and_what_was_resolved() -> None:
 
 def test_the_diff_names_new_problems() -> None:
     worse = copy.deepcopy(complete())
-    worse["problems"] = [{"code": "loa_unsigned", "item": "loa", "number": None,
-                          "detail": "The LOA loa.pdf is not signed."}]  # fmt: skip
+    worse["problems"] = [
+        {
+            "code": "loa_unsigned",
+            "item": "loa",
+            "number": None,
+            "detail": "The LOA loa.pdf is not signed.",
+        }
+    ]
     worse["ready"] = False
     text = diff_note(complete(), worse)
     assert "New problem: loa_unsigned: The LOA loa.pdf is not signed." in text
@@ -149,11 +182,20 @@ def test_managed_tags_cover_every_tag_a_draft_can_carry() -> None:
 
 def test_a_real_assessment_drafts_with_its_pins_in_the_note_only() -> None:
     request = Request(
-        current_carrier="Verizon", account_number="123", account_name="Acme", service_address=None,
-        billing_telephone_number=None, billing_telephone_number_raw=None, ssn_last4=None,
-        no_pin_stated=False, numbers=(NumberEntry("512-555-0101", pin="7731",
-                                                  assignee_name="Mickey"),),
-        bill=None, loa=None, number_list=None, documents=())  # fmt: skip
+        current_carrier="Verizon",
+        account_number="123",
+        account_name="Acme",
+        service_address=None,
+        billing_telephone_number=None,
+        billing_telephone_number_raw=None,
+        ssn_last4=None,
+        no_pin_stated=False,
+        numbers=(NumberEntry("512-555-0101", pin="7731", assignee_name="Mickey"),),
+        bill=None,
+        loa=None,
+        number_list=None,
+        documents=(),
+    )
     draft = draft_for(assess(request, Policy(), dt.date(2026, 11, 27)), [message()])
     assert "7731" in draft.note_text and "7731" not in draft.subject
     assert "port_missing_bill" in draft.tags and "port_missing_loa" in draft.tags
@@ -179,9 +221,15 @@ def test_the_diff_reports_a_corrected_pin_in_the_private_note() -> None:
 
 def test_an_unread_bill_field_asks_the_agent_to_compare_by_eye() -> None:
     data = copy.deepcopy(complete())
-    data["problems"] = [{"code": "bill_field_unread", "item": "bill", "number": None,
-                         "detail": "The account name could not be found on bill.pdf, so an "
-                                   "agent compares it with the request by eye."}]  # fmt: skip
+    data["problems"] = [
+        {
+            "code": "bill_field_unread",
+            "item": "bill",
+            "number": None,
+            "detail": "The account name could not be found on bill.pdf, so an "
+            "agent compares it with the request by eye.",
+        }
+    ]
     data["ready"] = False
     data["checklist"]["bill"] = "problem"
     draft = draft_from_json(data, [message()])

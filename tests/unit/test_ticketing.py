@@ -62,27 +62,39 @@ class RecordingDesk:
         if self.fail is not None:
             raise self.fail
 
-    def _create(self, draft: TicketDraft, attachments: Sequence[Attachment], key: str,
-                followup_of: int | None) -> int:  # fmt: skip
+    def _create(
+        self,
+        draft: TicketDraft,
+        attachments: Sequence[Attachment],
+        key: str,
+        followup_of: int | None,
+    ) -> int:
         if key in self.keys and not self.forget_keys:  # Idempotency-Key: the first answer
             return self.keys[key]
         tid = max(self.keys.values(), default=0) + 1
-        self.tickets[tid] = Filed(draft, [draft.note_text], [a.filename for a in attachments],
-                                  followup_of)  # fmt: skip
+        self.tickets[tid] = Filed(
+            draft, [draft.note_text], [a.filename for a in attachments], followup_of
+        )
         self.keys[key] = tid
         self.external_ids[key] = tid
         if self.crash_after_create:
             raise SystemExit("killed right after the create call")
         return tid
 
-    def create_ticket(self, draft: TicketDraft, attachments: Sequence[Attachment],
-                      idempotency_key: str) -> int:  # fmt: skip
+    def create_ticket(
+        self, draft: TicketDraft, attachments: Sequence[Attachment], idempotency_key: str
+    ) -> int:
         self._call("create")
         return self._create(draft, attachments, idempotency_key, None)
 
-    def update_ticket(self, ticket_id: int, draft: TicketDraft, note: str | None,
-                      attachments: Sequence[Attachment],
-                      note_key: str | None = None) -> None:  # fmt: skip
+    def update_ticket(
+        self,
+        ticket_id: int,
+        draft: TicketDraft,
+        note: str | None,
+        attachments: Sequence[Attachment],
+        note_key: str | None = None,
+    ) -> None:
         self._call("update")
         if ticket_id in self.closed:
             raise TicketClosed("closed", 422, "RecordInvalid")
@@ -108,8 +120,13 @@ class RecordingDesk:
         self._call("find")
         return self.external_ids.get(external_id)
 
-    def create_followup(self, closed_id: int, draft: TicketDraft,
-                        attachments: Sequence[Attachment], idempotency_key: str) -> int:
+    def create_followup(
+        self,
+        closed_id: int,
+        draft: TicketDraft,
+        attachments: Sequence[Attachment],
+        idempotency_key: str,
+    ) -> int:
         self._call("followup")
         return self._create(draft, attachments, idempotency_key, closed_id)
 
@@ -132,8 +149,12 @@ RAWS = tuple(p.read_bytes() for p in sorted(THREAD.glob("*.eml")))
 def deliveries() -> list[Delivery]:
     """The thread's three messages as the intake hands them on, one at a time."""
     config = Config()
-    return [Delivery("PR-000001", key_of(RAWS[n - 1]), RAWS[:n],
-                     assess_messages(RAWS[:n], config, TODAY)) for n in (1, 2, 3)]  # fmt: skip
+    return [
+        Delivery(
+            "PR-000001", key_of(RAWS[n - 1]), RAWS[:n], assess_messages(RAWS[:n], config, TODAY)
+        )
+        for n in (1, 2, 3)
+    ]
 
 
 @pytest.fixture()
@@ -143,8 +164,12 @@ def state(tmp_path: Path) -> Iterator[SqliteStateStore]:
     store.close()
 
 
-def sink(desk: RecordingDesk, state: SqliteStateStore, clock: Clock | None = None,
-         budget: UpdateBudget | None = None) -> TicketSink:  # fmt: skip
+def sink(
+    desk: RecordingDesk,
+    state: SqliteStateStore,
+    clock: Clock | None = None,
+    budget: UpdateBudget | None = None,
+) -> TicketSink:
     return TicketSink(desk, state, ZendeskNames(), budget=budget, now=clock or Clock())
 
 
@@ -267,12 +292,18 @@ def test_only_the_documents_an_agent_needs_are_uploaded() -> None:
     def att(name: str) -> Attachment:
         return Attachment(name, "application/octet-stream", b"x")
 
-    documents = [{"filename": "bill.pdf", "kind": "bill"}, {"filename": "loa.pdf", "kind": "loa"},
-                 {"filename": "numbers.csv", "kind": "number_list"},
-                 {"filename": "logo.png", "kind": "other"}]  # fmt: skip
+    documents = [
+        {"filename": "bill.pdf", "kind": "bill"},
+        {"filename": "loa.pdf", "kind": "loa"},
+        {"filename": "numbers.csv", "kind": "number_list"},
+        {"filename": "logo.png", "kind": "other"},
+    ]
     sent = [att(n) for n in ("bill.pdf", "image001.png", "loa.pdf", "logo.png", "numbers.csv")]
-    assert [a.filename for a in for_agent(sent, documents)] == ["bill.pdf", "loa.pdf",
-                                                                "numbers.csv"]  # fmt: skip
+    assert [a.filename for a in for_agent(sent, documents)] == [
+        "bill.pdf",
+        "loa.pdf",
+        "numbers.csv",
+    ]
 
 
 def test_each_revision_of_a_ticket_has_its_own_update_marker() -> None:
@@ -399,7 +430,7 @@ def test_the_budget_counts_the_updates_inside_the_window() -> None:
 
 def _example_zendesk_block() -> str:
     text = (ROOT / "config.example.toml").read_text()
-    block = text[text.index("# [zendesk]\n"):]
+    block = text[text.index("# [zendesk]\n") :]
     lines = []
     for line in block.splitlines():
         if re.match(r"# (\[|[a-z_]+ = )", line):
@@ -422,25 +453,32 @@ def test_without_a_zendesk_section_there_is_no_ticket_desk() -> None:
 
 def test_field_ids_and_tag_names_are_read_from_their_tables(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text('[zendesk]\nsubdomain = "acme"\nemail = "bot@acme.example"\n'
-                    '[zendesk.fields]\nstage = 4411\n[zendesk.names]\nporting_tag = "lnp"\n')
+    path.write_text(
+        '[zendesk]\nsubdomain = "acme"\nemail = "bot@acme.example"\n'
+        '[zendesk.fields]\nstage = 4411\n[zendesk.names]\nporting_tag = "lnp"\n'
+    )
     zendesk = load_config(path).zendesk
     assert zendesk is not None
     assert zendesk.names.field_ids == {"stage": 4411}
     assert zendesk.names.porting_tag == "lnp"
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ('email = "b@x.example"\n', "subdomain is required"),
-    ('subdomain = "acme"\n', "email is required"),
-    ('subdomain = "a"\nemail = "b@x"\ntoken = "secret"\n', "unknown key(s): token"),
-    ('subdomain = "a"\nemail = "b@x"\n[zendesk.fields]\nstatus = 1\n', "unknown key(s): status"),
-    ('subdomain = "a"\nemail = "b@x"\n[zendesk.fields]\nstage = "x"\n', "a field id"),
-    ('subdomain = "a"\nemail = "b@x"\nurl = "127.0.0.1:8765"\n', "http://"),
-    ('subdomain = "a"\nemail = "b@x"\nupdates_per_ticket = 0\n', "updates_per_ticket"),
-])  # fmt: skip
-def test_a_wrong_zendesk_section_says_what_is_wrong(tmp_path: Path, text: str,
-                                                     words: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('email = "b@x.example"\n', "subdomain is required"),
+        ('subdomain = "acme"\n', "email is required"),
+        ('subdomain = "a"\nemail = "b@x"\ntoken = "secret"\n', "unknown key(s): token"),
+        (
+            'subdomain = "a"\nemail = "b@x"\n[zendesk.fields]\nstatus = 1\n',
+            "unknown key(s): status",
+        ),
+        ('subdomain = "a"\nemail = "b@x"\n[zendesk.fields]\nstage = "x"\n', "a field id"),
+        ('subdomain = "a"\nemail = "b@x"\nurl = "127.0.0.1:8765"\n', "http://"),
+        ('subdomain = "a"\nemail = "b@x"\nupdates_per_ticket = 0\n', "updates_per_ticket"),
+    ],
+)
+def test_a_wrong_zendesk_section_says_what_is_wrong(tmp_path: Path, text: str, words: str) -> None:
     path = tmp_path / "config.toml"
     path.write_text("[zendesk]\n" + text)
     with pytest.raises(ConfigError, match=re.escape(words)):
@@ -456,7 +494,8 @@ def test_the_token_comes_from_a_file_or_the_environment(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="PORTBOT_ZENDESK_TOKEN or \\[zendesk\\] token_file"):
         read_token(zendesk, {})
     (tmp_path / "token").write_text("from-file\n")
-    path.write_text(f'[zendesk]\nsubdomain = "a"\nemail = "b@x"\n'
-                    f'token_file = "{tmp_path / "token"}"\n')  # fmt: skip
+    path.write_text(
+        f'[zendesk]\nsubdomain = "a"\nemail = "b@x"\ntoken_file = "{tmp_path / "token"}"\n'
+    )
     zendesk = load_config(path).zendesk
     assert zendesk is not None and read_token(zendesk, {}) == "from-file"
