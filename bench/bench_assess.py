@@ -18,7 +18,7 @@ two-page text PDF; for each input, twice its size too, with the ratio (about 2
 when the cost is linear).
 
 --sandbox compares reading each fixture thread's messages in this process with
-reading them through bot.sandbox's workers (kept across messages), in wall time
+reading them through bot.adapters.sandbox's workers (kept across messages), in wall time
 (the workers' CPU is not this process's), and what a cold `assess_files` costs.
 
 --hostile reads each bomb of tests/bombs.py in a child process without the
@@ -191,7 +191,7 @@ def _pathological(repeat: int) -> None:
 
 def _sandbox(repeat: int) -> None:
     """Wall ms per request: attachments read here, or by the sandbox's reused workers."""
-    from bot.sandbox import SandboxReader
+    from bot.adapters.sandbox import SandboxReader
     from parsers.thread import read_message
 
     config = Config()
@@ -291,7 +291,7 @@ def _hostile() -> None:
     """Peak memory and wall time per bomb: in a bare process, and in the sandbox."""
     import subprocess
 
-    from bot.sandbox import SandboxReader
+    from bot.adapters.sandbox import SandboxReader
     from parsers.model import Attachment
     from tests import bombs
 

@@ -22,9 +22,9 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from bot.app import build_intake
 from bot.config import Config, ImapConfig, QuarantineConfig, StateConfig
-from bot.intake import build_intake
-from bot.localmail import LocalMail, local_dovecot
+from bot.standins.localmail import LocalMail, local_dovecot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emails"
 _ID_HEADER = re.compile(

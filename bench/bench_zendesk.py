@@ -25,13 +25,14 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from bot.app import assess_messages
+from bot.adapters.sqlite_state import SqliteStateStore
+from bot.adapters.zendesk import CallCounter
+from bot.app import desk_from_config
 from bot.config import Config, ZendeskConfig
-from bot.intake import Delivery, key_of
-from bot.state import SqliteStateStore
-from bot.ticketing import TicketSink, desk_from_config
-from bot.zendesk import CallCounter
-from bot.zendesk_emulator import serve
+from bot.pipeline.intake import Delivery, key_of
+from bot.pipeline.reading import assess_messages
+from bot.pipeline.ticket_sink import TicketSink
+from bot.standins.zendesk_emulator import serve
 from parsers.email import parse_message
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emails"

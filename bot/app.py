@@ -7,122 +7,63 @@ whatever further sinks are given). Nothing here runs at import time.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
+import os
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-from bot.config import Config
-from bot.errors import ConfigError
+from bot.adapters.imap import connect_from_config
+from bot.adapters.sandbox import open_reader, reader_for
+from bot.adapters.smtp import SmtpMailer, SmtpSettings
+from bot.adapters.sqlite_state import SqliteStateStore
+from bot.adapters.zendesk import CallCounter, CallObserver, RetryPolicy, ZendeskAccount, ZenpyDesk
+from bot.config import Config, ReplyConfig, SmtpConfig, ZendeskConfig
+from bot.errors import (
+    ConfigError,
+    MailboxError,
+    MailUnavailable,
+)
+from bot.ops.logs import Redactor, secrets_in_raw
+from bot.ops.metrics import Metrics
+from bot.pipeline.dryrun import DeliveryHeading, Printer, PrintingDesk, PrintingMailer, ReplySummary
+from bot.pipeline.intake import (
+    Assessor,
+    Classifier,
+    Intake,
+    NoticeHandler,
+    ProgressFactory,
+    Settings,
+    Sink,
+    Tick,
+    no_progress,
+)
+from bot.pipeline.observe import watch_assessor, watch_sink
+from bot.pipeline.reading import assess_messages, read_files, thread_assessor
+from bot.pipeline.reply_sink import Replier, ReplySettings
+from bot.pipeline.stage_keeper import KeeperSettings, MailClassifier, PortKeeper
+from bot.pipeline.ticket_sink import TicketSink, UpdateBudget
+from bot.ports import (
+    Clock,
+    Mailbox,
+    Mailer,
+    SystemClock,
+    TicketDesk,
+)
+from parsers.carrier_notice import load_patterns
 from parsers.errors import ParseError
-from parsers.limits import Limits
-from parsers.model import ParsedMessage
-from parsers.thread import AttachmentReader, read_message
+from parsers.thread import read_message
 from rules.assessment import Assessment, assess
+from rules.reminders import ReminderPolicy
+from rules.reply import Ours
 from rules.request import build_request
-
-if TYPE_CHECKING:
-    from bot.intake import Assessor, Clock, Intake, ProgressFactory, Sink
-    from bot.logs import Redactor
-    from bot.mailbox import Mailbox
-    from bot.mailer import Mailer
-    from bot.metrics import Metrics
-    from bot.replier import Replier
-    from bot.stagesync import MailClassifier, PortKeeper
-    from bot.state import SqliteStateStore
-    from bot.zendesk import TicketDesk
-
-
-def read_files(paths: Sequence[Path], max_bytes: int) -> list[bytes]:
-    """The raw messages, or a ParseError/OSError whose text names the file."""
-    raws = []
-    for path in paths:
-        if path.is_dir():
-            raise OSError(f"{path}: a folder, not an email file")
-        if not path.is_file():
-            raise OSError(f"{path}: no such file")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ParseError(f"{path}: {size} bytes, over the limit of {max_bytes} bytes")
-        raws.append(path.read_bytes())
-    return raws
-
-
-class MessageCache:
-    """Each message read once per process, within a bound on the bytes kept.
-
-    A follow-up is assessed with its whole thread; without this every earlier
-    message (its OCR above all) would be read again at each follow-up.
-    """
-
-    def __init__(
-        self,
-        limits: Limits,
-        max_bytes: int = 128 * 1024 * 1024,
-        read: AttachmentReader | None = None,
-    ) -> None:
-        self.limits = limits
-        self.read_attachment = read
-        self.max_bytes = max_bytes
-        self._kept: OrderedDict[bytes, tuple[int, ParsedMessage]] = OrderedDict()
-        self._bytes = 0
-
-    def read(self, raw: bytes) -> ParsedMessage:
-        key = hashlib.sha256(raw).digest()
-        hit = self._kept.get(key)
-        if hit is not None:
-            self._kept.move_to_end(key)
-            return hit[1]
-        parsed = _read_message(raw, self.limits, self.read_attachment)
-        self._kept[key] = (len(raw), parsed)
-        self._bytes += len(raw)
-        while self._bytes > self.max_bytes and len(self._kept) > 1:
-            _, (size, _) = self._kept.popitem(last=False)
-            self._bytes -= size
-        return parsed
-
-
-def _read_message(raw: bytes, limits: Limits, read: AttachmentReader | None) -> ParsedMessage:
-    return read_message(raw, limits) if read is None else read_message(raw, limits, read)
-
-
-def assess_messages(
-    raws: Sequence[bytes],
-    config: Config,
-    today: dt.date,
-    cache: MessageCache | None = None,
-    read: AttachmentReader | None = None,
-) -> Assessment:
-    """The assessment of a thread; attachments read by `read` (default: in this process)."""
-    read_one = (
-        cache.read
-        if cache is not None
-        else functools.partial(_read_message, limits=config.limits, read=read)
-    )
-    messages = tuple(read_one(raw) for raw in raws)
-    return assess(build_request(messages), config.policy, today)
-
-
-def thread_assessor(
-    config: Config, today: Callable[[], dt.date], read: AttachmentReader | None = None
-) -> Callable[[Sequence[bytes]], Assessment]:
-    """The intake's assessor: a thread of raw messages, read through one cache."""
-    cache = MessageCache(config.limits, read=read)
-
-    def assess_thread(raws: Sequence[bytes]) -> Assessment:
-        return assess_messages(raws, config, today(), cache)
-
-    return assess_thread
+from rules.stage_messages import MessageSettings
+from rules.stages import FINAL, Stage
 
 
 def assess_files(paths: Sequence[Path], config: Config, today: dt.date) -> Assessment:
     """`portbot assess`: attachments read in worker processes ([limits] sandbox)."""
-    from bot.sandbox import open_reader
-
     raws = read_files(paths, config.limits.max_message_bytes)
     messages = []
     with open_reader(config.limits) as read:
@@ -160,14 +101,8 @@ def build_app(
 
     `redactor` learns each request's secrets as it is read (the logs mask them);
     `metrics` counts what happens (OCR, Zendesk calls, replies). `dry_run`: the same
-    pipeline writing nothing anywhere (see bot.dryrun), printing to this stream.
+    pipeline writing nothing anywhere (see bot.pipeline.dryrun), printing to this stream.
     """
-    from bot.intake import SystemClock, Tick, build_intake, no_progress
-    from bot.mailbox import connect_from_config
-    from bot.observe import watch_assessor
-    from bot.sandbox import reader_for
-    from bot.state import SqliteStateStore
-
     state = SqliteStateStore(Path(config.state.path), in_memory_copy=dry_run is not None)
     try:
         the_clock = clock or SystemClock()
@@ -185,8 +120,6 @@ def build_app(
             return dt.datetime.fromtimestamp(now(), dt.UTC)
 
         if dry_run is not None and redactor is None:
-            from bot.logs import Redactor
-
             redactor = Redactor()  # what a dry run prints is masked like the logs
         if redactor is not None:
             seed_redactor(redactor, state)
@@ -197,14 +130,6 @@ def build_app(
         first: list[Sink] = []
         last: list[Sink] = []
         if dry_run is not None:
-            from bot.dryrun import (
-                DeliveryHeading,
-                Printer,
-                PrintingDesk,
-                PrintingMailer,
-                ReplySummary,
-            )
-
             assert redactor is not None
             say = Printer(dry_run, redactor)
             if desk is None and config.zendesk is not None:
@@ -255,9 +180,6 @@ def seed_redactor(redactor: Redactor, state: SqliteStateStore) -> int:
     customer stated and whatever stands beside a PIN or account label, so a restarted
     bot masks the values of mail it read before the restart. Returns how many values.
     """
-    from bot.logs import secrets_in_raw
-    from rules.stages import FINAL, Stage
-
     closed = {p.request_id for p in state.ports() if Stage(p.stage) in FINAL}
     open_requests = sorted({*state.tickets(), *(p.request_id for p in state.ports())} - closed)
     before = len(redactor)
@@ -277,11 +199,6 @@ def build_keeper(
     clock: Clock | None = None,
 ) -> tuple[SqliteStateStore, PortKeeper]:
     """The state store and the stage keeper alone (`portbot stage`); needs [zendesk]."""
-    from bot.intake import SystemClock
-    from bot.mailbox import connect_from_config
-    from bot.sandbox import reader_for
-    from bot.state import SqliteStateStore
-
     if config.zendesk is None:
         raise ConfigError("stages need a [zendesk] section (see config.example.toml)")
     the_clock = clock or SystemClock()
@@ -329,13 +246,6 @@ def _parts(
     metrics: Metrics | None = None,
 ) -> Parts:
     """The configured sinks and the stage keeper, over one state store."""
-    from bot.replier import Replier
-    from bot.replying import copy_finder, ours_of, reply_settings, smtp_settings
-    from bot.stagesync import KeeperSettings, MailClassifier, PortKeeper
-    from parsers.carrier_notice import load_patterns
-    from rules.reminders import ReminderPolicy
-    from rules.stage_messages import MessageSettings
-
     patterns = None
     if config.stages.notice_patterns:
         try:
@@ -347,14 +257,10 @@ def _parts(
     replier = None
     the_desk = desk
     if config.zendesk is not None and the_desk is None:
-        from bot.ticketing import desk_from_config
-
         the_desk = desk_from_config(
             config.zendesk, environ, observer=metrics.zendesk_call if metrics else None
         )
     if config.smtp is not None and config.reply is not None:
-        from bot.mailer import SmtpMailer
-
         settings = reply_settings(config.reply)
         desk_for_notes = the_desk
 
@@ -377,8 +283,6 @@ def _parts(
     sinks: list[Sink] = []
     keeper = None
     if config.zendesk is not None and the_desk is not None:
-        from bot.ticketing import TicketSink, budget_from_config
-
         r = config.reminders
         keeper = PortKeeper(
             state,
@@ -412,11 +316,213 @@ def _parts(
             lifecycle=keeper.lifecycle,
         )
         if metrics is not None:
-            from bot.observe import watch_sink
-
             ticket_sink = watch_sink(ticket_sink, metrics)
         sinks.append(ticket_sink)
         sinks.append(keeper.track)
     if replier is not None:
         sinks.append(replier)
     return Parts(sinks, classifier, keeper, replier, the_desk)
+
+
+# -- the auto-reply's parts from [smtp] and [reply]: secrets read at the edge --------
+
+
+def smtp_password(config: SmtpConfig, environ: Mapping[str, str] | None = None) -> str:
+    """The first line of password_file, else the variable password_env ('' without a login)."""
+    if not config.username:
+        return ""
+    if config.password_file:
+        try:
+            lines = Path(config.password_file).read_text(encoding="utf-8").strip().splitlines()
+        except OSError as exc:
+            raise ConfigError(
+                f"[smtp] password_file {config.password_file}: {exc.strerror}"
+            ) from exc
+        if not lines or not lines[0].strip():
+            raise ConfigError(f"[smtp] password_file {config.password_file} is empty")
+        return lines[0].strip()
+    password = (os.environ if environ is None else environ).get(config.password_env, "")
+    if not password:
+        raise ConfigError(
+            f"no SMTP password: set the environment variable "
+            f"{config.password_env} or [smtp] password_file"
+        )
+    return password
+
+
+def smtp_settings(config: SmtpConfig, environ: Mapping[str, str] | None = None) -> SmtpSettings:
+    try:
+        return SmtpSettings(
+            host=config.host,
+            port=config.port,
+            security="tls" if config.security == "tls" else "starttls",
+            ca_file=config.ca_file,
+            username=config.username,
+            password=smtp_password(config, environ),
+            timeout_seconds=config.timeout_seconds,
+            envelope_from=config.envelope_from,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"[smtp] {exc}") from exc
+
+
+def reply_settings(config: ReplyConfig) -> ReplySettings:
+    try:
+        return ReplySettings(
+            support_address=config.support_address,
+            support_name=config.support_name,
+            domain=config.message_domain,
+            own_addresses=frozenset(a.lower() for a in config.own_addresses),
+            internal_domains=frozenset(d.lower() for d in config.internal_domains),
+            daily_cap=config.daily_cap,
+            copy_to=config.copy_to,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"[reply] {exc}") from exc
+
+
+def ours_of(settings: ReplySettings) -> Ours:
+    """What `rules.reply` recognises as our own mail."""
+    return Ours.of([settings.domain], settings.ours)
+
+
+def copy_finder(connect: Callable[[], Mailbox], folder: str) -> Callable[[str], bool]:
+    """Is our copy of the reply with this Message-ID in `folder`? (evidence it went out)
+
+    When the mailbox cannot be asked, the answer is not "no" (that would resend):
+    the delivery waits (MailUnavailable) for the next cycle.
+    """
+
+    def found(message_id: str) -> bool:
+        try:
+            mailbox = connect()
+            try:
+                return bool(mailbox.find(folder, message_id, 0))
+            finally:
+                mailbox.close()
+        except MailboxError as exc:
+            raise MailUnavailable(
+                f"cannot look for our copy of {message_id} in {folder}: {exc}"
+            ) from exc
+
+    return found
+
+
+def read_token(config: ZendeskConfig, environ: Mapping[str, str] | None = None) -> str:
+    """The API token: the first line of token_file, else the variable token_env."""
+    if config.token_file:
+        try:
+            token = Path(config.token_file).read_text(encoding="utf-8").strip().splitlines()
+        except OSError as exc:
+            raise ConfigError(f"[zendesk] token_file {config.token_file}: {exc.strerror}") from exc
+        if not token or not token[0].strip():
+            raise ConfigError(f"[zendesk] token_file {config.token_file} is empty")
+        return token[0].strip()
+    token_s = (os.environ if environ is None else environ).get(config.token_env, "").strip()
+    if not token_s:
+        raise ConfigError(
+            f"no Zendesk API token: set the environment variable "
+            f"{config.token_env} or [zendesk] token_file"
+        )
+    return token_s
+
+
+@dataclass(frozen=True)
+class DeskPatience:
+    """How long one message may hold the intake on Zendesk, whatever [zendesk] says:
+    a slow or failing desk defers the message to a later cycle instead.
+
+    The tighter of these and [zendesk] timeout_seconds / retry_attempts /
+    retry_max_wait_seconds applies (candidates for [zendesk] keys of their own).
+    """
+
+    connect_timeout: float = 5.0  # seconds to connect
+    read_timeout: float = 15.0  # seconds to wait for an answer
+    tries: int = 2  # HTTP attempts per call in one cycle, the first included
+    max_wait: float = 10.0  # a longer Retry-After is waited out between cycles instead
+
+
+def desk_from_config(
+    config: ZendeskConfig,
+    environ: Mapping[str, str] | None = None,
+    counter: CallCounter | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    observer: CallObserver | None = None,
+    patience: DeskPatience | None = None,
+) -> ZenpyDesk:
+    """The zenpy adapter for [zendesk]; no network call is made here."""
+    p = patience or DeskPatience()
+    account = ZendeskAccount(
+        subdomain=config.subdomain or "emulator",
+        email=config.email,
+        token=read_token(config, environ),
+        timeout=min(config.timeout_seconds, p.read_timeout),
+        connect_timeout=min(config.timeout_seconds, p.connect_timeout),
+        base_url=config.url or None,
+    )
+    retry = RetryPolicy(
+        attempts=max(1, min(config.retry_attempts, p.tries)),
+        backoff=config.retry_backoff_seconds,
+        max_backoff=config.retry_max_backoff_seconds,
+        max_retry_after=min(config.retry_max_wait_seconds, p.max_wait),
+    )
+    try:
+        return ZenpyDesk(
+            account, config.names, counter or CallCounter(), retry, sleep=sleep, observer=observer
+        )
+    except ValueError as exc:
+        raise ConfigError(f"[zendesk] {exc}") from exc
+
+
+def budget_from_config(config: ZendeskConfig) -> UpdateBudget:
+    return UpdateBudget(config.updates_per_ticket, config.update_window_seconds)
+
+
+def build_intake(
+    config: Config,
+    *,
+    sinks: Sequence[Sink] = (),
+    clock: Clock | None = None,
+    assess: Assessor | None = None,
+    connect: Callable[[], Mailbox] | None = None,
+    environ: Mapping[str, str] | None = None,
+    state: SqliteStateStore | None = None,
+    classify: Classifier | None = None,
+    notices: NoticeHandler | None = None,
+    ticks: Sequence[Tick] = (),
+    progress: ProgressFactory = no_progress,
+) -> Intake:
+    """The intake from a Config; tests and the demo replace the parts they need to.
+
+    `bot.app.build_app` adds the sinks the configuration asks for (the ticket desk).
+    """
+    if config.quarantine.folder in config.imap.folders:
+        raise ConfigError(
+            f"[quarantine] folder {config.quarantine.folder!r} is also in [imap] folders"
+        )
+    the_clock = clock or SystemClock()
+
+    from bot.pipeline.reading import thread_assessor
+
+    assess_thread = thread_assessor(config, the_clock.today)
+
+    def connect_imap() -> Mailbox:
+        return connect_from_config(config.imap, environ)
+
+    return Intake(
+        state=state or SqliteStateStore(Path(config.state.path)),
+        connect=connect or connect_imap,
+        assess=assess or assess_thread,
+        sinks=sinks,
+        settings=Settings(
+            folders=config.imap.folders,
+            quarantine_folder=config.quarantine.folder,
+            max_message_bytes=config.limits.max_message_bytes,
+            max_delivery_attempts=config.quarantine.max_delivery_attempts,
+            start=config.imap.start,
+        ),
+        classify=classify,
+        notices=notices,
+        ticks=ticks,
+        progress=progress,
+    )

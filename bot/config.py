@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.mailer import check_endpoint
-from bot.metrics import MetricsSettings
-from bot.ticket import FIELD_SPECS, ZendeskNames
+from bot.ops.metrics import MetricsSettings
+from bot.render.ticket import FIELD_SPECS, ZendeskNames
 from parsers.limits import Limits
 from rules.policy import Policy
 
@@ -496,3 +495,15 @@ def load_config(path: Path | None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     return parse_config(data)
+
+
+def check_endpoint(host: str, security: str, port: int, timeout_seconds: float) -> None:
+    """The SMTP server settings both the [smtp] config and `SmtpSettings` must obey."""
+    if not host:
+        raise ValueError("host is required")
+    if security not in ("tls", "starttls"):
+        raise ValueError('security must be "tls" or "starttls"')
+    if not 0 < port < 65536:
+        raise ValueError("port must be between 1 and 65535")
+    if timeout_seconds <= 0:
+        raise ValueError("timeout_seconds must be positive")

@@ -5,9 +5,9 @@ once, at the adapter that raises; the intake acts on the class alone.
 
     PortbotError
     ├── ConfigError          the configuration is wrong: say what and where
-    ├── StateError           the state file (bot/state.py)
-    ├── LocalMailError       the demo's local dovecot (bot/localmail.py)
-    ├── MailboxError         IMAP (bot/mailbox.py): transient
+    ├── StateError           the state file (bot/adapters/sqlite_state.py)
+    ├── LocalMailError       the demo's local dovecot (bot/standins/localmail.py)
+    ├── MailboxError         IMAP (bot/adapters/imap.py): transient
     │   ├── MailboxAuthError     login refused
     │   └── MailboxGone          a folder is missing
     ├── DeskUnavailable      the ticket desk cannot be reached now: retry later (transient)
@@ -15,9 +15,9 @@ once, at the adapter that raises; the intake acts on the class alone.
     │   └── TicketClosed     the ticket is closed: open a follow-up instead
     ├── MailUnavailable      the SMTP server cannot take the mail now: retry later (transient)
     ├── MailRejected         the SMTP server refused the mail: a person must look (permanent)
-    │   └── PartiallyRefused     some recipients got it: never resend (bot/mailer.py)
-    ├── DeliveryDeferred     a hand-on waits for a later cycle (bot/intake.py)
-    └── DeliveryRefused      a hand-on refused for good: quarantine (bot/intake.py)
+    │   └── PartiallyRefused     some recipients got it: never resend (bot/adapters/smtp.py)
+    ├── DeliveryDeferred     a hand-on waits for a later cycle (bot/pipeline/intake.py)
+    └── DeliveryRefused      a hand-on refused for good: quarantine (bot/pipeline/intake.py)
 
     parsers.errors.ParseError    input that cannot be read (the pure side's own tree)
     ├── NotAnEmail, MessageTooLarge
@@ -87,3 +87,50 @@ class MailRejected(PortbotError):
     def __init__(self, message: str, code: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class SandboxUnavailable(PortbotError):
+    """A worker process could not be started: nothing was read (retry the message later)."""
+
+
+class DeliveryDeferred(PortbotError):
+    """A sink cannot do its part now (an outage, a rate budget): try again next cycle.
+
+    `everything`: nothing else can be handed on this cycle either (the desk is down),
+    so the other pending hand-ons wait without being assessed again. `service`: the
+    service that is out ("Zendesk", "the mail server"), when an outage is the reason
+    (a rate budget is not one).
+    """
+
+    def __init__(self, message: str, *, everything: bool = False, service: str = "") -> None:
+        super().__init__(message)
+        self.everything = everything
+        self.service = service
+
+
+class DeliveryRefused(PortbotError):
+    """A sink can never do its part for this message: quarantine it, saying why."""
+
+
+class MailboxError(PortbotError):
+    """The mailbox cannot be used now (network, server); retried next cycle."""
+
+
+class MailboxAuthError(MailboxError):
+    """Login refused or credentials missing: retrying will not help."""
+
+
+class MailboxGone(MailboxError):
+    """A folder or message that does not exist."""
+
+
+class StateError(PortbotError):
+    """The state file cannot be opened or is not portbot's."""
+
+
+class PartiallyRefused(MailRejected):
+    """The message went to some recipients; `refused` names the others. Do not resend."""
+
+    def __init__(self, message: str, refused: dict[str, tuple[int, bytes]]) -> None:
+        super().__init__(message)
+        self.refused = refused

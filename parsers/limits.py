@@ -19,7 +19,7 @@ class Limits:
     ocr_pages_per_message: int = 60  # OCR pages for all attachments of one message
     ocr: bool = True  # OCR pages without a text layer and images
     ocr_off_reason: str = "OCR is turned off"  # said of a scan left unread when ocr is off
-    # Attachments are read in worker processes (bot/sandbox.py) within these limits;
+    # Attachments are read in worker processes (bot/adapters/sandbox.py) within these limits;
     # the parsers themselves do not look at them.
     sandbox: bool = True  # false: read in the bot's own process (no limits below)
     worker_memory_mb: int = 768  # address space of each worker (RLIMIT_AS)

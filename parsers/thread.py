@@ -13,7 +13,7 @@ from parsers.limits import Limits
 from parsers.model import Attachment, Document, ParsedMessage
 
 # Reads one attachment; never raises for bad input (a Document with `error` set).
-# The bot passes one that reads in a worker process (bot/sandbox.py).
+# The bot passes one that reads in a worker process (bot/adapters/sandbox.py).
 AttachmentReader = Callable[[Attachment, Limits], Document]
 
 

@@ -136,7 +136,7 @@ def _addresses(value: str) -> list[str]:
 class Incoming:
     """The message with what a rule may need beyond the record: the MIME types of all
     its parts (a delivery report can sit below the top level; `Message` keeps only
-    the top-level headers). `bot.reply.part_types(raw)` reads them."""
+    the top-level headers). `bot.render.reply_email.part_types(raw)` reads them."""
 
     message: Message
     part_types: frozenset[str] = frozenset()
@@ -463,7 +463,7 @@ def check_already_replied(reply_status: str | None) -> Suppression | None:
     """`reply_status` as the state store holds it for this incoming message."""
     if reply_status == "sent":
         return Suppression("already_replied", "a reply to this message was sent")
-    return None  # "sending": the pipeline's recovery decides (see bot.replier)
+    return None  # "sending": the pipeline's recovery decides (see bot.pipeline.reply_sink)
 
 
 def decide_reply(

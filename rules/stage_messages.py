@@ -56,7 +56,7 @@ class MessageSettings:
 class RejectionHelp:
     """A rejection reason for the customer: what went wrong, what to send.
 
-    `items` are the checklist items (bot/ticket.py CHECKLIST_LABELS keys) the
+    `items` are the checklist items (bot/render/ticket.py CHECKLIST_LABELS keys) the
     customer is asked for again.
     """
 

@@ -96,7 +96,7 @@ FOLLOW_ON: Mapping[Stage, Stage] = {S.REJECTED: S.REQUEST_RECEIVED}
 # after "approved") from a real move backwards.
 HAPPY_PATH = (S.REQUEST_RECEIVED, S.SUBMITTED, S.APPROVED, S.SCHEDULED, S.COMPLETED)
 
-# The intake's stages (bot/ticket.py STAGES) are all "collecting information".
+# The intake's stages (bot/render/ticket.py STAGES) are all "collecting information".
 INTAKE_STAGES: Mapping[str, Stage] = {
     "request_received": S.REQUEST_RECEIVED,
     "awaiting_customer": S.REQUEST_RECEIVED,
@@ -285,7 +285,7 @@ class StageNames:
 
     In Zendesk a dropdown option's value is itself a tag the ticket carries, so
     by default value and tag are the same (`port_stage_<stage>`, the prefix
-    bot/ticket.py already uses). Overrides go in `tags` / `values` / `labels`.
+    bot/render/ticket.py already uses). Overrides go in `tags` / `values` / `labels`.
     """
 
     tag_prefix: str = "port_stage_"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Config, ImapConfig, QuarantineConfig, StateConfig
-from bot.localmail import LocalMail
+from bot.standins.localmail import LocalMail
 from parsers.limits import Limits
 
 

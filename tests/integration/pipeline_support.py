@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.localmail import LocalMail, dovecot_binary, local_dovecot
-from bot.zendesk_emulator import Emulator, serve
+from bot.standins.localmail import LocalMail, dovecot_binary, local_dovecot
+from bot.standins.zendesk_emulator import Emulator, serve
 from tests.integration.test_pipeline_zendesk import TOKEN
 
 

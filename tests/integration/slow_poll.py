@@ -15,8 +15,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.app import build_intake
 from bot.config import load_config
-from bot.intake import Delivery, build_intake, message_key, thread_keys
+from bot.pipeline.intake import Delivery, message_key, thread_keys
 from tests.integration.mailbox_support import FakeAssessment
 
 

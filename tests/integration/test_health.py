@@ -22,13 +22,15 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import assess_messages
-from bot.intake import build_intake
-from bot.localmail import LocalMail, dovecot_binary, local_dovecot
-from bot.logs import Redactor
-from bot.mailbox import Mailbox, MailboxError, connect_from_config
-from bot.metrics import Health, Metrics, serve
-from bot.observe import observed_poll, watch_assessor
+from bot.adapters.imap import connect_from_config
+from bot.app import build_intake
+from bot.errors import MailboxError
+from bot.ops.logs import Redactor
+from bot.ops.metrics import Health, Metrics, serve
+from bot.pipeline.observe import observed_poll, watch_assessor
+from bot.pipeline.reading import assess_messages
+from bot.ports import Mailbox
+from bot.standins.localmail import LocalMail, dovecot_binary, local_dovecot
 from rules.assessment import Assessment
 from tests.conftest import FIXTURES
 from tests.integration.mailbox_support import mail_config, new_folder

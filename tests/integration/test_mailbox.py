@@ -17,12 +17,15 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from bot.adapters.imap import connect_from_config
+from bot.adapters.sqlite_state import SqliteStateStore
+from bot.app import build_intake
 from bot.config import ImapConfig, ScheduleConfig
-from bot.intake import Delivery, build_intake
-from bot.localmail import USER, LocalMail, dovecot_binary, local_dovecot
-from bot.mailbox import Mailbox, MailboxAuthError, connect_from_config
-from bot.scheduler import Runner
-from bot.state import SqliteStateStore
+from bot.errors import MailboxAuthError
+from bot.pipeline.intake import Delivery
+from bot.pipeline.scheduler import Runner
+from bot.ports import Mailbox
+from bot.standins.localmail import USER, LocalMail, dovecot_binary, local_dovecot
 from tests.conftest import FIXTURES, ROOT
 from tests.integration.mailbox_support import (
     fake_assess,
@@ -486,7 +489,7 @@ def test_the_demo_reads_the_fixture_mailbox_once(
 ) -> None:
     if dovecot_binary() is None:
         pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd)")
-    from bot.demo import run_demo
+    from bot.standins.demo import run_demo
 
     small = tmp_path / "emails"
     for name in (

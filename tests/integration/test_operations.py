@@ -34,12 +34,12 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.adapters.sqlite_state import SqliteStateStore
 from bot.app import build_app
 from bot.cli import main
 from bot.config import Config
-from bot.localmail import LocalMail, dovecot_binary, local_dovecot
-from bot.state import SqliteStateStore
-from bot.zendesk_emulator import Emulator
+from bot.standins.localmail import LocalMail, dovecot_binary, local_dovecot
+from bot.standins.zendesk_emulator import Emulator
 from parsers.email import parse_message
 from tests.conftest import FIXTURES, ROOT
 from tests.integration.mailbox_support import new_folder, toml_config

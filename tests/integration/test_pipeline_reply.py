@@ -15,15 +15,13 @@ from typing import Any
 import pytest
 import requests
 
-from bot.app import build_app
+from bot.adapters.smtp import SmtpMailer
+from bot.adapters.zendesk import ZenpyDesk
+from bot.app import build_app, desk_from_config, smtp_settings
 from bot.config import Config, ReplyConfig, SmtpConfig
-from bot.intake import Intake
-from bot.localmail import LocalMail
-from bot.mailer import SmtpMailer
-from bot.replying import smtp_settings
-from bot.ticketing import desk_from_config
-from bot.zendesk import ZenpyDesk
-from bot.zendesk_emulator import Emulator
+from bot.pipeline.intake import Intake
+from bot.standins.localmail import LocalMail
+from bot.standins.zendesk_emulator import Emulator
 from parsers.email import parse_message
 from tests.conftest import FIXTURES
 from tests.integration.mailbox_support import new_folder

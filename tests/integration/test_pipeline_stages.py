@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from bot.config import Config, RemindersConfig, StagesConfig
-from bot.localmail import LocalMail
-from bot.zendesk_emulator import Emulator
+from bot.standins.localmail import LocalMail
+from bot.standins.zendesk_emulator import Emulator
 from parsers.email import parse_message
 from tests.conftest import FIXTURES, ROOT
 from tests.integration.mailbox_support import new_folder, toml_config
@@ -375,9 +375,8 @@ def test_a_notice_matching_no_request_gets_a_ticket_and_is_listed(
 def test_a_crash_after_a_stage_email_went_out_does_not_send_it_again(
     server: LocalMail, em: Emulator, smtp: tuple[SmtpServer, list[str]], tmp_path: Path
 ) -> None:
-    from bot.app import build_keeper
-    from bot.mailer import SmtpMailer
-    from bot.replying import smtp_settings
+    from bot.adapters.smtp import SmtpMailer
+    from bot.app import build_keeper, smtp_settings
     from rules.stages import Stage
     from tests.integration.test_pipeline_reply import CrashAfterSend
     from tests.integration.test_pipeline_zendesk import ENV

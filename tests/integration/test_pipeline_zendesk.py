@@ -17,14 +17,13 @@ from typing import Any
 import pytest
 import requests
 
-from bot.app import build_app
+from bot.adapters.sqlite_state import SqliteStateStore
+from bot.app import build_app, desk_from_config
 from bot.config import Config, QuarantineConfig, ZendeskConfig
-from bot.intake import Intake
-from bot.localmail import LocalMail, dovecot_binary, local_dovecot
-from bot.state import SqliteStateStore
-from bot.ticket import ZendeskNames
-from bot.ticketing import desk_from_config
-from bot.zendesk_emulator import Emulator, serve
+from bot.pipeline.intake import Intake
+from bot.render.ticket import ZendeskNames
+from bot.standins.localmail import LocalMail, dovecot_binary, local_dovecot
+from bot.standins.zendesk_emulator import Emulator, serve
 from tests.conftest import FIXTURES, ROOT
 from tests.integration.mailbox_support import mail_config, new_folder, toml_config
 
@@ -276,7 +275,7 @@ def test_a_bot_killed_right_after_the_create_call_still_files_one_ticket(
         from pathlib import Path
         from bot.app import build_app
         from bot.config import load_config
-        from bot.ticketing import desk_from_config
+        from bot.app import desk_from_config
 
         config = load_config(Path({str(path)!r}))
         real = desk_from_config(config.zendesk)

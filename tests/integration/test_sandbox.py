@@ -1,6 +1,6 @@
 """Attachments are read in worker processes: a bomb or a crash ends a worker, never the bot.
 
-Every bomb is built here (tests/bombs.py) and read through bot.sandbox, as the
+Every bomb is built here (tests/bombs.py) and read through bot.adapters.sandbox, as the
 bot reads; each must end in a Document with the reason, the bot's process
 alive and unharmed, within 1 GB (the worker's own peak, measured from its
 rusage, never the clock). Time is bounded by the limits, not asserted: the
@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.sandbox import SandboxReader
+from bot.adapters.sandbox import SandboxReader
 from parsers.documents import read_attachment
 from parsers.errors import ParseError
 from parsers.limits import Limits

@@ -26,11 +26,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.app import assess_files, assess_messages
+from bot.adapters.smtp import SmtpMailer, SmtpSettings
+from bot.app import assess_files
 from bot.config import Config
 from bot.errors import MailRejected, MailUnavailable
-from bot.mailer import SmtpMailer, SmtpSettings
-from bot.replier import MemoryLedger, Replier, ReplyRecord, ReplySettings
+from bot.pipeline.reading import assess_messages
+from bot.pipeline.reply_sink import MemoryLedger, Replier, ReplySettings
+from bot.ports import ReplyRecord
 from parsers.email import parse_message
 from rules.assessment import Assessment
 from tests.reply_cases import HUMAN_CASES, LOOP_CASES, OUR_DOMAIN, SUPPORT

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import requests
 
+from bot.adapters.zendesk import CallCounter, RetryPolicy, ZendeskAccount, ZenpyDesk
 from bot.errors import DeskUnavailable, TicketClosed
-from bot.ticket import ZendeskNames, diff_note, draft_from_json
-from bot.zendesk import CallCounter, RetryPolicy, ZendeskAccount, ZenpyDesk
-from bot.zendesk_emulator import Emulator, serve
+from bot.render.ticket import ZendeskNames, diff_note, draft_from_json
+from bot.standins.zendesk_emulator import Emulator, serve
 from tests.zendesk_samples import BILL, LOA, NUMBERS, PIN, PIN2, complete, incomplete, message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,8 +199,8 @@ def test_a_crash_right_after_create_does_not_duplicate(em: Emulator, names: Zend
     script = textwrap.dedent(f"""
         import os, signal
         from dataclasses import replace
-        from bot.ticket import ZendeskNames, draft_from_json
-        from bot.zendesk import CallCounter, ZendeskAccount, ZenpyDesk
+        from bot.render.ticket import ZendeskNames, draft_from_json
+        from bot.adapters.zendesk import CallCounter, ZendeskAccount, ZenpyDesk
         from tests.zendesk_samples import BILL, incomplete, message
         names = replace(ZendeskNames(), field_ids={dict(names.field_ids)!r})
         acct = ZendeskAccount("acme", "agent@ourco.example", "emulator-token",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from bot.zendesk_emulator import Emulator, serve
+from bot.standins.zendesk_emulator import Emulator, serve
 
 AUTH = ("agent@example.com/token", "emulator-token")
 

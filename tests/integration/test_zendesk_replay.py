@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 import requests
 
-from bot.zendesk_emulator import Emulator, serve
+from bot.standins.zendesk_emulator import Emulator, serve
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CASSETTES = sorted((SHARED / "zendesk" / "recorded").glob("*.json"))

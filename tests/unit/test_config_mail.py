@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.imap import read_secret
 from bot.config import load_config
-from bot.errors import ConfigError
-from bot.mailbox import MailboxAuthError, read_secret
+from bot.errors import ConfigError, MailboxAuthError
 
 
 def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.metrics import MetricsSettings
+from bot.ops.metrics import MetricsSettings
 from tests.conftest import ROOT
 
 UNIT = ROOT / "deploy" / "portbot.service"

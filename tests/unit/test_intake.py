@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.intake import Gathered, decide, message_key, thread_keys
-from bot.mailbox import Envelope
+from bot.pipeline.intake import Gathered, decide, message_key, thread_keys
+from bot.ports import Envelope
 from parsers.errors import NotAnEmail, ParseError
 
 HEADER = (

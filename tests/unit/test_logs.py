@@ -23,7 +23,7 @@ import pytest
 
 from bot.app import assess_files
 from bot.config import Config
-from bot.logs import (
+from bot.ops.logs import (
     MASK,
     JsonFormatter,
     RedactingFilter,

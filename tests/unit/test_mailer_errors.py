@@ -1,4 +1,4 @@
-"""SMTP errors mapped once, at the adapter: transient or permanent (bot/mailer.py)."""
+"""SMTP errors mapped once, at the adapter: transient or permanent (bot/adapters/smtp.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import ssl
 
 import pytest
 
+from bot.adapters.smtp import SmtpSettings, map_smtp_errors
 from bot.errors import MailRejected, MailUnavailable
-from bot.mailer import SmtpSettings, map_smtp_errors
 
 
 def _raised(exc: BaseException) -> BaseException:

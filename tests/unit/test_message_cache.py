@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.app import MessageCache
+from bot.pipeline.reading import MessageCache
 from parsers.limits import Limits
 from tests.conftest import FIXTURES
 

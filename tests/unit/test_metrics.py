@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import Health, Metrics, MetricsServer, MetricsSettings, build_metrics, serve
+from bot.ops.metrics import Health, Metrics, MetricsServer, MetricsSettings, build_metrics, serve
 
 
 class FakeClock:

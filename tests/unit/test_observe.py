@@ -7,13 +7,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.app import assess_messages
 from bot.config import Config
 from bot.errors import DeskUnavailable
-from bot.intake import Delivery
-from bot.logs import Redactor
-from bot.metrics import Health, Metrics
-from bot.observe import watch_assessor, watch_sink
+from bot.ops.logs import Redactor
+from bot.ops.metrics import Health, Metrics
+from bot.pipeline.intake import Delivery
+from bot.pipeline.observe import watch_assessor, watch_sink
+from bot.pipeline.reading import assess_messages
 from rules.assessment import Assessment
 from tests.conftest import FIXTURES
 

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import assess_messages
+from bot.adapters.sqlite_state import SqliteStateStore
 from bot.config import Config, load_config
-from bot.dryrun import Printer, PrintingDesk, PrintingMailer
 from bot.errors import ConfigError
-from bot.logs import Redactor, secrets_of
-from bot.replier import MemoryLedger, Replier, ReplySettings
-from bot.state import SqliteStateStore
-from bot.ticket import TicketDraft
+from bot.ops.logs import Redactor, secrets_of
+from bot.pipeline.dryrun import Printer, PrintingDesk, PrintingMailer
+from bot.pipeline.reading import assess_messages
+from bot.pipeline.reply_sink import MemoryLedger, Replier, ReplySettings
+from bot.render.ticket import TicketDraft
 from rules.assessment import Assessment
 from tests.conftest import FIXTURES
 

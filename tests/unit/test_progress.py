@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from bot.progress import Bar, NoProgress, progress, wanted
+from bot.ops.progress import Bar, NoProgress, progress, wanted
 
 
 class Tty(io.StringIO):

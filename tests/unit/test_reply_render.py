@@ -1,4 +1,4 @@
-"""The auto-reply as the customer receives it (bot/reply.py and its templates)."""
+"""The auto-reply as the customer receives it (bot/render/reply_email.py and its templates)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 
 from bot.app import assess_files
 from bot.config import Config
-from bot.reply import (
+from bot.render.reply_email import (
     _account_tail,
     part_types,
     render_reply,

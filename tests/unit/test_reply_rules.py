@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import assess_files, assess_messages
+from bot.app import assess_files
 from bot.config import Config
-from bot.reply import part_types
+from bot.pipeline.reading import assess_messages
+from bot.render.reply_email import part_types
 from parsers.email import parse_message
 from parsers.model import Message
 from rules.contract import to_json

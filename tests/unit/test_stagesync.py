@@ -8,11 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.sqlite_state import SqliteStateStore
 from bot.config import parse_config
 from bot.errors import ConfigError
-from bot.replier import ReplyRecord, ReplySettings
-from bot.stagesync import MailClassifier, bot_email, change_from_json, change_note, change_to_json
-from bot.state import MessageRecord, SqliteStateStore
+from bot.pipeline.reply_sink import ReplySettings
+from bot.pipeline.stage_keeper import (
+    MailClassifier,
+    bot_email,
+    change_from_json,
+    change_note,
+    change_to_json,
+)
+from bot.ports import MessageRecord, ReplyRecord
 from parsers.email import parse_message
 from rules.reply import Ours
 from rules.stages import Stage, StageChange, transition

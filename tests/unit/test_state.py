@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.state import MessageRecord, SqliteStateStore, StateError
+from bot.adapters.sqlite_state import SqliteStateStore
+from bot.errors import StateError
+from bot.ports import MessageRecord
 
 
 def record(

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from bot.ticket import (
+from bot.render.ticket import (
     ZendeskNames,
     diff_note,
     draft_for,

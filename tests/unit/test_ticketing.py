@@ -10,22 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import assess_messages
+from bot.adapters.sqlite_state import SqliteStateStore
+from bot.app import read_token
 from bot.config import Config, load_config
-from bot.errors import ConfigError, DeskRejected, DeskUnavailable, TicketClosed
-from bot.intake import Delivery, DeliveryDeferred, key_of
-from bot.state import SqliteStateStore
-from bot.ticket import FIELD_SPECS, TicketDraft, ZendeskNames
-from bot.ticketing import (
+from bot.errors import ConfigError, DeliveryDeferred, DeskRejected, DeskUnavailable, TicketClosed
+from bot.pipeline.intake import Delivery, key_of
+from bot.pipeline.reading import assess_messages
+from bot.pipeline.ticket_sink import (
     TicketSink,
     UpdateBudget,
     for_agent,
     idempotency_key,
     over_budget,
     plan,
-    read_token,
     update_key,
 )
+from bot.render.ticket import FIELD_SPECS, TicketDraft, ZendeskNames
 from parsers.model import Attachment
 from tests.conftest import FIXTURES, ROOT
 

@@ -1,6 +1,6 @@
 """The auto-reply as an email: rendered from a `ReplyPlan` and the assessment.
 
-The templates and every customer-facing phrase live in `bot/reply_templates/`
+The templates and every customer-facing phrase live in `bot/render/templates/`
 (plain text and HTML alternative per kind, `wording.toml` for item and problem
 texts), rendered with Jinja2: HTML autoescaped, undefined names an error.
 
@@ -42,15 +42,15 @@ import jinja2
 import phonenumbers
 from phonenumbers import geocoder
 
-from bot.logs import mask_file_names, secrets_of
+from bot.ops.logs import mask_file_names, secrets_of
 from parsers.model import Message
 from parsers.phone import parse_phone
 from rules.assessment import CHECKLIST_KEYS, Assessment
 from rules.contract import to_json
 from rules.reply import ReplyPlan, Suppression, references_for, reply_message_id, reply_recipients
 
-TEMPLATE_PACKAGE = "bot"
-TEMPLATE_DIR = "reply_templates"
+TEMPLATE_PACKAGE = "bot.render"
+TEMPLATE_DIR = "templates"
 WRAP = 76
 
 

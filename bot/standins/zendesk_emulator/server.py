@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from bot.zendesk_emulator import page
-from bot.zendesk_emulator.search import search
-from bot.zendesk_emulator.store import (
+from bot.standins.zendesk_emulator import page
+from bot.standins.zendesk_emulator.search import search
+from bot.standins.zendesk_emulator.store import (
     MAX_BULK,
     ApiError,
     Clock,

@@ -1,4 +1,4 @@
-"""`python -m bot.zendesk_emulator`: run the emulator in the foreground."""
+"""`python -m bot.standins.zendesk_emulator`: run the emulator in the foreground."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.zendesk_emulator.server import serve, wait_forever
+from bot.standins.zendesk_emulator.server import serve, wait_forever
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:

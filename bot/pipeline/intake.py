@@ -1,6 +1,6 @@
 """Mailbox intake: each new message read once, decided, recorded, handed on.
 
-Gather (bot.mailbox, bot.state: the message's header and bytes, its thread so far),
+Gather (the Mailbox and StateStore ports: the message's header and bytes, its thread so far),
 decide (`decide`: pure, the assessment or why the message cannot be handled), apply
 (record the outcome durably, then hand it to the sinks, then move quarantined mail).
 
@@ -23,7 +23,6 @@ between its call and the record of it, or when a sink after it failed;
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import re
@@ -34,22 +33,22 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from pathlib import Path
 from typing import Literal, Protocol
 
-from bot.config import Config
 from bot.errors import (
     ConfigError,
+    DeliveryDeferred,
+    DeliveryRefused,
     DeskRejected,
     DeskUnavailable,
+    MailboxError,
+    MailboxGone,
     MailRejected,
     MailUnavailable,
-    PortbotError,
 )
-from bot.logs import log_outcome
-from bot.mailbox import Envelope, Mailbox, MailboxError, MailboxGone, connect_from_config
-from bot.progress import NoProgress, Progress
-from bot.state import MessageRecord, QuarantineEntry, SqliteStateStore
+from bot.ops.logs import log_outcome
+from bot.ops.progress import NoProgress, Progress
+from bot.ports import Envelope, Mailbox, MessageRecord, QuarantineEntry, StateStore
 from parsers.errors import NotAnEmail, ParseError
 from rules.assessment import Assessment
 
@@ -71,21 +70,12 @@ class Classified:
 Classifier = Callable[[bytes], "Classified | None"]
 NoticeHandler = Callable[[str, bytes], None]  # (the message's key, its bytes)
 Tick = Callable[["CycleReport"], None]  # work each cycle before the mail (stages, reminders)
-# A progress display for `total` messages (bot.progress.progress, with its stream bound)
+# A progress display for `total` messages (bot.ops.progress.progress, with its stream bound)
 ProgressFactory = Callable[[int], AbstractContextManager[Progress]]
 
 
 def no_progress(total: int) -> AbstractContextManager[Progress]:
     return nullcontext(NoProgress(total))
-
-
-class Clock(Protocol):
-    def today(self) -> dt.date: ...
-
-
-class SystemClock:
-    def today(self) -> dt.date:
-        return dt.date.today()
 
 
 @dataclass(frozen=True)
@@ -103,25 +93,6 @@ class Delivery:
 
 class Sink(Protocol):
     def __call__(self, delivery: Delivery) -> None: ...
-
-
-class DeliveryDeferred(PortbotError):
-    """A sink cannot do its part now (an outage, a rate budget): try again next cycle.
-
-    `everything`: nothing else can be handed on this cycle either (the desk is down),
-    so the other pending hand-ons wait without being assessed again. `service`: the
-    service that is out ("Zendesk", "the mail server"), when an outage is the reason
-    (a rate budget is not one).
-    """
-
-    def __init__(self, message: str, *, everything: bool = False, service: str = "") -> None:
-        super().__init__(message)
-        self.everything = everything
-        self.service = service
-
-
-class DeliveryRefused(PortbotError):
-    """A sink can never do its part for this message: quarantine it, saying why."""
 
 
 def outage_of(exc: BaseException) -> str:
@@ -306,7 +277,7 @@ class Intake:
 
     def __init__(
         self,
-        state: SqliteStateStore,
+        state: StateStore,
         connect: Callable[[], Mailbox],
         assess: Assessor,
         sinks: Sequence[Sink],
@@ -817,71 +788,17 @@ class Intake:
 # -- composition root ----------------------------------------------------------------
 
 
-def build_intake(
-    config: Config,
-    *,
-    sinks: Sequence[Sink] = (),
-    clock: Clock | None = None,
-    assess: Assessor | None = None,
-    connect: Callable[[], Mailbox] | None = None,
-    environ: Mapping[str, str] | None = None,
-    state: SqliteStateStore | None = None,
-    classify: Classifier | None = None,
-    notices: NoticeHandler | None = None,
-    ticks: Sequence[Tick] = (),
-    progress: ProgressFactory = no_progress,
-) -> Intake:
-    """The intake from a Config; tests and the demo replace the parts they need to.
-
-    `bot.app.build_app` adds the sinks the configuration asks for (the ticket desk).
-    """
-    if config.quarantine.folder in config.imap.folders:
-        raise ConfigError(
-            f"[quarantine] folder {config.quarantine.folder!r} is also in [imap] folders"
-        )
-    the_clock = clock or SystemClock()
-
-    from bot.app import thread_assessor  # the composition root's; imported late (a cycle)
-
-    assess_thread = thread_assessor(config, the_clock.today)
-
-    def connect_imap() -> Mailbox:
-        return connect_from_config(config.imap, environ)
-
-    return Intake(
-        state=state or SqliteStateStore(Path(config.state.path)),
-        connect=connect or connect_imap,
-        assess=assess or assess_thread,
-        sinks=sinks,
-        settings=Settings(
-            folders=config.imap.folders,
-            quarantine_folder=config.quarantine.folder,
-            max_message_bytes=config.limits.max_message_bytes,
-            max_delivery_attempts=config.quarantine.max_delivery_attempts,
-            start=config.imap.start,
-        ),
-        classify=classify,
-        notices=notices,
-        ticks=ticks,
-        progress=progress,
-    )
-
-
 __all__ = [
     "Classified",
     "Classifier",
-    "Clock",
     "CycleReport",
     "Delivery",
-    "DeliveryDeferred",
-    "DeliveryRefused",
     "Intake",
     "MailboxError",
     "NoticeHandler",
     "ProgressFactory",
     "Sink",
     "Tick",
-    "build_intake",
     "decide",
     "key_of",
     "no_progress",

@@ -20,11 +20,11 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.config import ScheduleConfig
-from bot.intake import Intake
-from bot.mailbox import Mailbox, MailboxAuthError, MailboxError
-from bot.metrics import Metrics
-from bot.observe import observed_poll
-from bot.state import StateError
+from bot.errors import MailboxAuthError, MailboxError, StateError
+from bot.ops.metrics import Metrics
+from bot.pipeline.intake import Intake
+from bot.pipeline.observe import observed_poll
+from bot.ports import Mailbox
 
 log = logging.getLogger("portbot.scheduler")
 

@@ -40,13 +40,12 @@ from html import escape
 from typing import Any
 
 from bot.errors import DeskRejected, MailRejected, MailUnavailable
-from bot.intake import Assessor, Classified, CycleReport, Delivery
-from bot.replier import Replier, ReplySettings
-from bot.reply import first_name, part_types, render_reply, sent_note, threaded_message
-from bot.state import ChangeRow, PortRecord, SqliteStateStore, UnmatchedNotice
-from bot.ticket import STAGES, FieldValue, TicketDraft, ZendeskNames, requester
-from bot.ticketing import idempotency_key
-from bot.zendesk import TicketDesk
+from bot.pipeline.intake import Assessor, Classified, CycleReport, Delivery
+from bot.pipeline.reply_sink import Replier, ReplySettings
+from bot.pipeline.ticket_sink import idempotency_key
+from bot.ports import ChangeRow, PortRecord, StateStore, TicketDesk, UnmatchedNotice
+from bot.render.reply_email import first_name, part_types, render_reply, sent_note, threaded_message
+from bot.render.ticket import STAGES, FieldValue, TicketDraft, ZendeskNames, requester
 from parsers.carrier_notice import CarrierNotice, NoticePatterns, read_notice
 from parsers.email import parse_message
 from parsers.model import Message
@@ -265,7 +264,7 @@ class PortKeeper:
 
     def __init__(
         self,
-        state: SqliteStateStore,
+        state: StateStore,
         desk: TicketDesk | None,
         settings: KeeperSettings,
         *,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.zendesk_emulator.store import STATUSES, Json, Store
+from bot.standins.zendesk_emulator.store import STATUSES, Json, Store
 
 _TERM = re.compile(r'(-?)(?:([a-z_0-9]+)(<=|>=|:|<|>))?("[^"]*"|\S+)')
 

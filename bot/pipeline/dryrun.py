@@ -23,14 +23,13 @@ from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, TextIO
 
-from bot.logs import Redactor
-from bot.ticket import FieldValue, TicketDraft, ZendeskNames
-from bot.zendesk import TicketState
+from bot.ops.logs import Redactor
+from bot.ports import StateStore, TicketState
+from bot.render.ticket import FieldValue, TicketDraft, ZendeskNames
 from parsers.model import Attachment
 
 if TYPE_CHECKING:
-    from bot.intake import Delivery
-    from bot.state import SqliteStateStore
+    from bot.pipeline.intake import Delivery
 
 RULE = "-" * 72
 
@@ -210,7 +209,7 @@ class DeliveryHeading:
 class ReplySummary:
     """The last sink of a dry run: what became of the reply to each message."""
 
-    def __init__(self, say: Printer, state: SqliteStateStore, replies: bool) -> None:
+    def __init__(self, say: Printer, state: StateStore, replies: bool) -> None:
         self.say = say
         self.state = state
         self.replies = replies

@@ -25,37 +25,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Literal, Protocol
+from typing import Literal
 
-from bot.errors import MailRejected, MailUnavailable
-
-
-class Mailer(Protocol):
-    def send(
-        self,
-        message: EmailMessage | bytes,
-        recipients: Sequence[str] | None = None,
-        sender: str | None = None,
-    ) -> None:
-        """Hand `message` to the mail system for `recipients` (default: its To/Cc/Bcc;
-        required for bytes), from `sender` (default: the settings' or the From address).
-
-        Bytes are sent exactly as given (CRLF line ends): a resend is byte-identical.
-        Raises MailUnavailable (try again later) or MailRejected (will not work).
-        """
-        ...
-
-
-def check_endpoint(host: str, security: str, port: int, timeout_seconds: float) -> None:
-    """The SMTP server settings both the [smtp] config and `SmtpSettings` must obey."""
-    if not host:
-        raise ValueError("host is required")
-    if security not in ("tls", "starttls"):
-        raise ValueError('security must be "tls" or "starttls"')
-    if not 0 < port < 65536:
-        raise ValueError("port must be between 1 and 65535")
-    if timeout_seconds <= 0:
-        raise ValueError("timeout_seconds must be positive")
+from bot.config import check_endpoint
+from bot.errors import MailRejected, MailUnavailable, PartiallyRefused
 
 
 @dataclass(frozen=True)
@@ -195,12 +168,4 @@ class SmtpMailer:
                 raise PartiallyRefused(_refused_error(refused).args[0], dict(refused))
 
 
-class PartiallyRefused(MailRejected):
-    """The message went to some recipients; `refused` names the others. Do not resend."""
-
-    def __init__(self, message: str, refused: dict[str, tuple[int, bytes]]) -> None:
-        super().__init__(message)
-        self.refused = refused
-
-
-__all__ = ["Mailer", "PartiallyRefused", "SmtpMailer", "SmtpSettings", "map_smtp_errors"]
+__all__ = ["SmtpMailer", "SmtpSettings", "map_smtp_errors"]

@@ -13,11 +13,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from bot.errors import DeskRejected, DeskUnavailable
-from bot.intake import Assessor, CycleReport, Delivery, DeliveryDeferred, Intake, Sink
-from bot.logs import Redactor, secrets_of
-from bot.mailbox import MailboxError
-from bot.metrics import Metrics
+from bot.errors import DeliveryDeferred, DeskRejected, DeskUnavailable, MailboxError
+from bot.ops.logs import Redactor, secrets_of
+from bot.ops.metrics import Metrics
+from bot.pipeline.intake import Assessor, CycleReport, Delivery, Intake, Sink
 from rules.assessment import Assessment
 
 

@@ -29,141 +29,23 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
 
-from bot.errors import PortbotError
-from bot.replier import ReplyRecord
-
-# "own": one of our own replies (or its copy) came back; "notice": a carrier-partner
-# notice or a bounce of our reply, handed to the stage keeper instead of the sinks.
-Outcome = Literal["assessed", "quarantined", "duplicate", "own", "notice"]
-
-
-class StateError(PortbotError):
-    """The state file cannot be opened or is not portbot's."""
-
-
-@dataclass(frozen=True)
-class FolderState:
-    uidvalidity: int
-    last_uid: int  # every UID up to this one has a recorded outcome (but those skipped)
-    # [imap] start = "new": the UIDs below this one were in the folder on the first run
-    # and were skipped, unread (0: none); `poll --backlog` reads them
-    skipped_below: int = 0
-
-
-@dataclass(frozen=True)
-class MessageRecord:
-    folder: str
-    uidvalidity: int
-    uid: int
-    key: str  # Message-ID, or "sha256:" of the header block
-    message_id: str | None
-    size: int
-    outcome: Outcome
-    reason: str = ""
-    request_id: str | None = None  # None with "assessed": a new request is opened
-    raw: bytes | None = None
-    thread_ids: tuple[str, ...] = ()  # Message-ID, In-Reply-To, References
-
-
-@dataclass(frozen=True)
-class Recorded:
-    row: int
-    request_id: str | None
-
-
-@dataclass(frozen=True)
-class QuarantineEntry:
-    id: int
-    row: int
-    folder: str  # where the message came from
-    uidvalidity: int
-    uid: int
-    key: str
-    message_id: str | None
-    size: int
-    reason: str
-    moved: bool  # moved to the quarantine folder on the server
-    released: bool  # put back by `portbot replay`
-    recorded_at: str
-
-
-@dataclass(frozen=True)
-class PendingCreate:
-    """A ticket create sent (or about to be) whose answer was not recorded yet."""
-
-    idempotency_key: str
-    keys: tuple[str, ...]  # the messages the ticket will show
-    attach_keys: tuple[str, ...]  # the messages whose attachments go with it
-    assessment_json: str  # the assessment it is made from (contract JSON, secrets shown)
-    followup_of: int | None  # the closed ticket a follow-up links
-
-
-@dataclass(frozen=True)
-class TicketRecord:
-    request_id: str
-    ticket_id: int | None  # None until the first create is recorded
-    applied: frozenset[str]  # message keys the ticket already shows
-    last_json: str | None  # the assessment the ticket shows now
-    pending: PendingCreate | None
-    previous_ticket_ids: tuple[int, ...] = ()  # closed tickets this request had before
-
-
-@dataclass(frozen=True)
-class PendingDelivery:
-    row: int
-    request_id: str  # "" for a notice (it belongs to no request of its own)
-    key: str
-    attempts: int
-    outcome: str = "assessed"
-
-
-@dataclass(frozen=True)
-class PortRecord:
-    """A request's port: its stage and what matching notices and reminders need."""
-
-    request_id: str
-    stage: str  # rules.stages.Stage value
-    order_id: str | None
-    customer_ref: str | None
-    numbers: tuple[str, ...]
-    carrier: str | None
-    customer_name: str | None
-    porting_date: dt.date | None
-    ready: bool
-    missing: tuple[str, ...]  # checklist items missing at the last assessment
-    last_key: str | None  # the customer's newest message
-    last_activity: dt.datetime  # when it came in
-    reminders_sent: int
-    last_reminder_at: dt.datetime | None
-    stale_since: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class ChangeRow:
-    """A stage change recorded before its effects: the ticket, then the customer's email."""
-
-    id: int
-    request_id: str
-    event_key: str
-    change_json: str
-    note: str
-    at: dt.datetime
-    ticket_done: bool
-    mail_done: bool
-
-
-@dataclass(frozen=True)
-class UnmatchedNotice:
-    key: str
-    at: str
-    partner: str
-    kind: str
-    order_id: str | None
-    reason: str
+from bot.errors import StateError
+from bot.ports import (
+    ChangeRow,
+    FolderState,
+    MessageRecord,
+    PendingCreate,
+    PendingDelivery,
+    PortRecord,
+    QuarantineEntry,
+    Recorded,
+    ReplyRecord,
+    TicketRecord,
+    UnmatchedNotice,
+)
 
 
 def _time(text: str | None) -> dt.datetime | None:
@@ -172,36 +54,6 @@ def _time(text: str | None) -> dt.datetime | None:
 
 def _iso(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).isoformat(timespec="seconds")
-
-
-class StateStore(Protocol):
-    def folder(self, name: str) -> FolderState | None: ...
-
-    def start_folder(self, name: str, uidvalidity: int) -> None: ...
-
-    def handled(self, key: str) -> bool: ...
-
-    def request_for(self, ids: Sequence[str]) -> str | None: ...
-
-    def thread_raws(self, request_id: str) -> list[bytes]: ...
-
-    def record(self, record: MessageRecord) -> Recorded: ...
-
-    def pending_deliveries(self) -> list[PendingDelivery]: ...
-
-    def mark_delivered(self, row: int) -> None: ...
-
-    def delivery_failed(self, row: int, reason: str, max_attempts: int) -> int: ...
-
-    def quarantined(self, *, open_only: bool = True) -> list[QuarantineEntry]: ...
-
-    def mark_moved(self, quarantine_id: int) -> None: ...
-
-    def mark_released(self, quarantine_id: int) -> None: ...
-
-    def counts(self) -> dict[str, int]: ...
-
-    def close(self) -> None: ...
 
 
 _SCHEMA = """
@@ -745,7 +597,7 @@ class SqliteStateStore:
         )
         return [str(k) for (k,) in rows]
 
-    # -- the reply ledger (bot.replier.ReplyLedger) --------------------------------------
+    # -- the reply ledger (bot.pipeline.reply_sink.ReplyLedger) --------------------------------------
 
     def _reply(self, row: Any) -> ReplyRecord | None:
         if row is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from bot.zendesk_emulator.store import Json, Store
+from bot.standins.zendesk_emulator.store import Json, Store
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}

@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.errors import PortbotError
+from bot.errors import SandboxUnavailable
 from parsers.limits import Limits
 from parsers.model import Attachment, DocKind, Document
 
@@ -70,10 +70,6 @@ _WORKER_ENV = {
     "MKL_NUM_THREADS": "1",
     "MALLOC_ARENA_MAX": "2",
 }
-
-
-class SandboxUnavailable(PortbotError):
-    """A worker process could not be started: nothing was read (retry the message later)."""
 
 
 @dataclass(frozen=True)
@@ -227,7 +223,7 @@ class _Worker:
                 [
                     sys.executable,
                     "-c",
-                    "from bot.sandbox import worker_main; worker_main()",
+                    "from bot.adapters.sandbox import worker_main; worker_main()",
                     str(memory_bytes),
                 ],
                 stdin=subprocess.PIPE,

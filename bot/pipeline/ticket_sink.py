@@ -28,27 +28,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from html import escape
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from bot.config import ZendeskConfig
-from bot.errors import ConfigError, DeskRejected, DeskUnavailable, TicketClosed
-from bot.intake import Delivery, DeliveryDeferred, key_of
-from bot.state import PendingCreate, TicketRecord
-from bot.ticket import TicketDraft, ZendeskNames, diff_note, draft_from_json
-from bot.zendesk import (
-    CallCounter,
-    CallObserver,
-    RetryPolicy,
-    TicketDesk,
-    ZendeskAccount,
-    ZenpyDesk,
-)
+from bot.errors import DeliveryDeferred, DeskRejected, DeskUnavailable, TicketClosed
+from bot.pipeline.intake import Delivery, key_of
+from bot.ports import PendingCreate, TicketDesk, TicketRecord
+from bot.render.ticket import TicketDraft, ZendeskNames, diff_note, draft_from_json
 from parsers.email import parse_message
 from parsers.limits import Limits
 from parsers.model import Attachment, Message
@@ -59,7 +48,7 @@ log = logging.getLogger("portbot.ticketing")
 
 
 class TicketLedger(Protocol):
-    """The part of the state store the sink uses (bot.state.SqliteStateStore)."""
+    """The part of the state store the sink uses (bot.adapters.sqlite_state.SqliteStateStore)."""
 
     def ticket(self, request_id: str) -> TicketRecord | None: ...
 
@@ -417,88 +406,14 @@ class TicketSink:
 # -- construction from the configuration ------------------------------------------------
 
 
-def read_token(config: ZendeskConfig, environ: Mapping[str, str] | None = None) -> str:
-    """The API token: the first line of token_file, else the variable token_env."""
-    if config.token_file:
-        try:
-            token = Path(config.token_file).read_text(encoding="utf-8").strip().splitlines()
-        except OSError as exc:
-            raise ConfigError(f"[zendesk] token_file {config.token_file}: {exc.strerror}") from exc
-        if not token or not token[0].strip():
-            raise ConfigError(f"[zendesk] token_file {config.token_file} is empty")
-        return token[0].strip()
-    token_s = (os.environ if environ is None else environ).get(config.token_env, "").strip()
-    if not token_s:
-        raise ConfigError(
-            f"no Zendesk API token: set the environment variable "
-            f"{config.token_env} or [zendesk] token_file"
-        )
-    return token_s
-
-
-@dataclass(frozen=True)
-class DeskPatience:
-    """How long one message may hold the intake on Zendesk, whatever [zendesk] says:
-    a slow or failing desk defers the message to a later cycle instead.
-
-    The tighter of these and [zendesk] timeout_seconds / retry_attempts /
-    retry_max_wait_seconds applies (candidates for [zendesk] keys of their own).
-    """
-
-    connect_timeout: float = 5.0  # seconds to connect
-    read_timeout: float = 15.0  # seconds to wait for an answer
-    tries: int = 2  # HTTP attempts per call in one cycle, the first included
-    max_wait: float = 10.0  # a longer Retry-After is waited out between cycles instead
-
-
-def desk_from_config(
-    config: ZendeskConfig,
-    environ: Mapping[str, str] | None = None,
-    counter: CallCounter | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    observer: CallObserver | None = None,
-    patience: DeskPatience | None = None,
-) -> ZenpyDesk:
-    """The zenpy adapter for [zendesk]; no network call is made here."""
-    p = patience or DeskPatience()
-    account = ZendeskAccount(
-        subdomain=config.subdomain or "emulator",
-        email=config.email,
-        token=read_token(config, environ),
-        timeout=min(config.timeout_seconds, p.read_timeout),
-        connect_timeout=min(config.timeout_seconds, p.connect_timeout),
-        base_url=config.url or None,
-    )
-    retry = RetryPolicy(
-        attempts=max(1, min(config.retry_attempts, p.tries)),
-        backoff=config.retry_backoff_seconds,
-        max_backoff=config.retry_max_backoff_seconds,
-        max_retry_after=min(config.retry_max_wait_seconds, p.max_wait),
-    )
-    try:
-        return ZenpyDesk(
-            account, config.names, counter or CallCounter(), retry, sleep=sleep, observer=observer
-        )
-    except ValueError as exc:
-        raise ConfigError(f"[zendesk] {exc}") from exc
-
-
-def budget_from_config(config: ZendeskConfig) -> UpdateBudget:
-    return UpdateBudget(config.updates_per_ticket, config.update_window_seconds)
-
-
 __all__ = [
     "AGENT_KINDS",
-    "DeskPatience",
     "Plan",
     "TicketLedger",
     "TicketSink",
     "UpdateBudget",
-    "budget_from_config",
-    "desk_from_config",
     "for_agent",
     "idempotency_key",
     "plan",
-    "read_token",
     "update_key",
 ]

@@ -1,7 +1,7 @@
 """The embedded demo: the real bot reading a real mailbox and filing real tickets.
 
 A local dovecot is started in a temporary directory (loopback, self-signed
-certificate, see bot.localmail), every message of fixtures/emails/ is APPENDed to
+certificate, see bot.standins.localmail), every message of fixtures/emails/ is APPENDed to
 its INBOX, and the local Zendesk emulator is started beside it (port 8765 unless
 that is taken). The bot, built by the same composition root as `portbot poll`
 (`bot.app.build_app`), polls the mailbox: IMAP over TLS, the SQLite state store,
@@ -43,14 +43,14 @@ from bot.config import (
     StateConfig,
     ZendeskConfig,
 )
-from bot.intake import CycleReport, Delivery, key_of
-from bot.localmail import LocalMail, LocalMailError, dovecot_binary, local_dovecot
-from bot.zendesk_emulator import Emulator, serve
-from bot.zendesk_emulator.server import wait_forever
+from bot.pipeline.intake import CycleReport, Delivery, key_of
+from bot.standins.localmail import LocalMail, LocalMailError, dovecot_binary, local_dovecot
+from bot.standins.zendesk_emulator import Emulator, serve
+from bot.standins.zendesk_emulator.server import wait_forever
 from rules.assessment import Assessment
 from rules.contract import to_json
 
-DEFAULT_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emails"
+DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "emails"
 DEMO_PORT = 8765
 DEMO_TOKEN = "emulator-token"  # the emulator's own; nothing real
 SUPPORT = "support@lofty.com"  # the fixtures' support address
@@ -186,8 +186,8 @@ def run_demo(fixtures: Path, out: TextIO, *, once: bool = True, port: int = 0) -
 def _file_tickets(
     threads: list[tuple[str, list[bytes], dt.date]], emulator: Emulator, out: TextIO
 ) -> int:
-    from bot.ticketing import desk_from_config
-    from bot.zendesk import CallCounter
+    from bot.adapters.zendesk import CallCounter
+    from bot.app import desk_from_config
 
     # which fixture thread (and so which day) each message belongs to
     thread_of = {key_of(raw): (name, today) for name, raws, today in threads for raw in raws}
@@ -230,7 +230,7 @@ def _file_tickets(
         )
 
         def assess_on_thread_day(raws: Sequence[bytes]) -> Assessment:
-            from bot.app import assess_messages
+            from bot.pipeline.reading import assess_messages
 
             _, today = thread_of.get(key_of(raws[0]), ("?", dt.date.today()))
             return assess_messages(raws, config, today)

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html import escape
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -47,8 +47,9 @@ from zenpy.lib.api_objects import (
 from zenpy.lib.exception import APIException, ZenpyException
 
 from bot.errors import DeskRejected, DeskUnavailable, TicketClosed
-from bot.notes import NOTE_MARKER, note_marker
-from bot.ticket import FIELD_SPECS, FieldValue, TicketDraft, ZendeskNames
+from bot.ports import TicketState
+from bot.render.notes import NOTE_MARKER, note_marker
+from bot.render.ticket import FIELD_SPECS, FieldValue, TicketDraft, ZendeskNames
 from parsers.model import Attachment
 
 log = logging.getLogger(__name__)
@@ -106,68 +107,6 @@ class ZendeskAccount:
 
     def __repr__(self) -> str:
         return f"ZendeskAccount({self.subdomain!r}, {self.email!r}, token=…)"
-
-
-class TicketDesk(Protocol):
-    def create_ticket(
-        self, draft: TicketDraft, attachments: Sequence[Attachment], idempotency_key: str
-    ) -> int: ...
-
-    def update_ticket(
-        self,
-        ticket_id: int,
-        draft: TicketDraft,
-        note: str | None,
-        attachments: Sequence[Attachment],
-        note_key: str | None = None,
-    ) -> None: ...
-
-    def has_note(self, ticket_id: int, key: str) -> bool:
-        """Whether an update marked `key` (a note's marker) is on the ticket."""
-        ...
-
-    def ticket_status(self, ticket_id: int) -> str: ...
-
-    def find_ticket(self, external_id: str) -> int | None: ...
-
-    def create_followup(
-        self,
-        closed_id: int,
-        draft: TicketDraft,
-        attachments: Sequence[Attachment],
-        idempotency_key: str,
-    ) -> int: ...
-
-    def setup_fields(self, names: ZendeskNames) -> dict[str, int]: ...
-
-    def amend(
-        self,
-        ticket_id: int,
-        *,
-        note: str | None = None,
-        fields: Mapping[str, FieldValue] | None = None,
-        add_tags: Sequence[str] = (),
-        remove_tags: Sequence[str] = (),
-        note_key: str | None = None,
-    ) -> None:
-        """One update of parts of a ticket: a private note, fields by logical name, tags.
-        With a note, made once: marked `note_key` (else a marker from the note's text)."""
-        ...
-
-    def ticket_states(self, ticket_ids: Sequence[int]) -> dict[int, TicketState]:
-        """The status, fields (by logical name) and tags of each ticket that still exists."""
-        ...
-
-
-@dataclass(frozen=True)
-class TicketState:
-    """What the bot reads back from a ticket: an agent may have changed it."""
-
-    id: int
-    status: str
-    fields: Mapping[str, Any]  # by logical name (FIELD_SPECS), those set up
-    tags: tuple[str, ...]
-    updated_at: str
 
 
 def _kind(method: str, url: str) -> str:

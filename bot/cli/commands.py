@@ -11,16 +11,16 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from bot.adapters.imap import connect_from_config, read_secret
+from bot.adapters.sqlite_state import SqliteStateStore
 from bot.app import build_app
 from bot.config import Config, ZendeskConfig, load_config
-from bot.errors import PortbotError
-from bot.intake import CycleReport, Delivery, Intake
-from bot.logs import Redactor, is_json, setup_logging
-from bot.mailbox import MailboxError, connect_from_config, read_secret
-from bot.metrics import MetricsServer, build_metrics, serve
-from bot.progress import progress
-from bot.scheduler import Runner
-from bot.state import SqliteStateStore, StateError
+from bot.errors import MailboxError, PortbotError, StateError
+from bot.ops.logs import Redactor, is_json, setup_logging
+from bot.ops.metrics import MetricsServer, build_metrics, serve
+from bot.ops.progress import progress
+from bot.pipeline.intake import CycleReport, Delivery, Intake
+from bot.pipeline.scheduler import Runner
 from rules.contract import to_json
 
 
@@ -139,7 +139,7 @@ def _print_delivery(delivery: Delivery) -> None:
 
 def main(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from bot.demo import main as demo_main
+        from bot.standins.demo import main as demo_main
 
         return demo_main([*(["--once"] if args.once else []), "--port", str(args.port)])
     root, scheduler = logging.getLogger(), logging.getLogger("apscheduler")
@@ -252,7 +252,7 @@ def stage_command(config: Config, args: argparse.Namespace) -> int:
     """`portbot stage TICKET STAGE`: judged like any change, applied to the ticket, the
     customer told; an illegal move is refused, saying why."""
     from bot.app import build_keeper
-    from bot.stagesync import final_stage
+    from bot.pipeline.stage_keeper import final_stage
     from rules.stages import IllegalMove, Stage, StageChange, Unchanged, parse_stage
 
     target = parse_stage(args.stage)
@@ -319,7 +319,7 @@ def replay(intake: Intake, args: argparse.Namespace) -> int:
 
 def zendesk_setup(config: Config, path: Path) -> int:
     """Find or create the fields; print the [zendesk.fields] table to paste."""
-    from bot.ticketing import desk_from_config
+    from bot.app import desk_from_config
 
     if config.zendesk is None:
         return _fail(f"{path} has no [zendesk] section (see config.example.toml)")
@@ -335,8 +335,8 @@ def _check_zendesk(zendesk: ZendeskConfig, say: Callable[[bool, str], None]) -> 
     """The token, a login (GET users/me) and the configured field ids."""
     import requests
 
-    from bot.ticket import FIELD_SPECS
-    from bot.ticketing import read_token
+    from bot.app import read_token
+    from bot.render.ticket import FIELD_SPECS
 
     try:
         token = read_token(zendesk)
@@ -401,7 +401,7 @@ def doctor(config: Config) -> int:
     if config.smtp is None or config.reply is None:
         say(True, "no [smtp] and [reply] sections: no emails to customers")
     else:
-        from bot.replying import smtp_password
+        from bot.app import smtp_password
 
         try:
             smtp_password(config.smtp)

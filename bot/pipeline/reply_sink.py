@@ -1,4 +1,4 @@
-"""Apply the auto-reply: decide (rules.reply), render (bot.reply), send (bot.mailer),
+"""Apply the auto-reply: decide (rules.reply), render (bot.render.reply_email), send (bot.adapters.smtp),
 and record each step in a `ReplyLedger` so that a crash never sends twice.
 
 The protocol, per incoming message (its state-store key):
@@ -27,14 +27,20 @@ import email.policy
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from bot.errors import MailRejected
-from bot.mailer import Mailer, PartiallyRefused
-from bot.notes import note_marker
-from bot.reply import envelope_recipients, part_types, render_reply, sent_note, suppressed_note
+from bot.errors import MailRejected, PartiallyRefused
+from bot.ports import Mailer, ReplyRecord
+from bot.render.notes import note_marker
+from bot.render.reply_email import (
+    envelope_recipients,
+    part_types,
+    render_reply,
+    sent_note,
+    suppressed_note,
+)
 from parsers.email import parse_message
 from parsers.model import Message
 from rules.assessment import Assessment
@@ -42,26 +48,9 @@ from rules.contract import to_json
 from rules.reply import ReplyPlan, Suppression, decide_reply, reply_recipients
 
 if TYPE_CHECKING:
-    from bot.intake import Delivery
+    from bot.pipeline.intake import Delivery
 
 log = logging.getLogger("portbot.reply")
-
-ReplyStatus = Literal["sending", "sent", "suppressed", "failed"]
-
-
-@dataclass(frozen=True)
-class ReplyRecord:
-    key: str  # the incoming message's state-store key
-    request_id: str
-    status: ReplyStatus
-    at: dt.datetime
-    reason: str = ""  # suppression reason code, or the failure
-    message_id: str | None = None
-    recipient: str | None = None  # To, lower case: what the daily cap counts
-    raw: bytes | None = field(default=None, repr=False)  # the reply as sent (no secrets)
-    envelope: tuple[str, ...] = ()
-    assessment_json: str | None = None  # masked contract JSON the reply was rendered from
-    noted: bool = False  # the ticket has its private note about this reply
 
 
 class ReplyLedger(Protocol):
@@ -82,7 +71,7 @@ class ReplyLedger(Protocol):
         """Insert or replace by key; durable (committed) on return."""
         ...
 
-    # the note ledger (bot.state): a note is recorded 'posting' before the ticket update
+    # the note ledger (bot.adapters.sqlite_state): a note is recorded 'posting' before the ticket update
     # that carries it and 'posted' after; the ticket sink settles one left in doubt
     def note_status(self, key: str) -> str | None: ...
 
@@ -387,4 +376,4 @@ class MemoryLedger:
         self.notes[key] = "posted"
 
 
-__all__ = ["MemoryLedger", "Replier", "ReplyLedger", "ReplyRecord", "ReplySettings", "Result"]
+__all__ = ["MemoryLedger", "Replier", "ReplyLedger", "ReplySettings", "Result"]

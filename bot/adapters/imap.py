@@ -20,75 +20,19 @@ import ssl
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from bot.config import ImapConfig
-from bot.errors import PortbotError
+from bot.errors import MailboxAuthError, MailboxError, MailboxGone
+from bot.ports import Envelope, FolderStatus
 
 log = logging.getLogger("portbot.mailbox")
 
 T = TypeVar("T")
-
-
-class MailboxError(PortbotError):
-    """The mailbox cannot be used now (network, server); retried next cycle."""
-
-
-class MailboxAuthError(MailboxError):
-    """Login refused or credentials missing: retrying will not help."""
-
-
-class MailboxGone(MailboxError):
-    """A folder or message that does not exist."""
-
-
-@dataclass(frozen=True)
-class FolderStatus:
-    uidvalidity: int
-    uidnext: int  # 0 when the server does not say
-    exists: int = 0  # messages in the folder
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """What is known of a message before its body is fetched."""
-
-    uid: int
-    size: int
-    header: bytes  # the raw header block
-
-
-class Mailbox(Protocol):
-    def select(self, folder: str) -> FolderStatus: ...
-
-    def uids_from(self, first_uid: int) -> list[int]:
-        """UIDs >= first_uid in the selected folder, ascending."""
-        ...
-
-    def envelopes(self, uids: Sequence[int]) -> list[Envelope]: ...
-
-    def bodies(self, uids: Sequence[int]) -> dict[int, bytes]: ...
-
-    def find(self, folder: str, message_id: str | None, size: int) -> list[int]:
-        """UIDs in `folder` (then selected) that may be the message: same Message-ID or size."""
-        ...
-
-    def move(self, uids: Sequence[int], folder: str) -> None:
-        """Move from the selected folder to `folder`, creating it when missing."""
-        ...
-
-    def folders(self) -> list[str]: ...
-
-    def wait_for_news(self, folder: str, seconds: float, stop: Callable[[], bool]) -> bool:
-        """IDLE on `folder` up to `seconds`; True as soon as something arrives."""
-        ...
-
-    def close(self) -> None: ...
 
 
 def read_secret(config: ImapConfig, environ: Mapping[str, str]) -> str:

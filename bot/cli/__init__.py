@@ -4,7 +4,7 @@ Only the standard library is imported at the top: `portbot run` installs its
 SIGTERM/SIGINT handlers first, before the slow part of start-up (the pipeline's
 imports, the configuration, the state file, the mailbox and Zendesk connections).
 A stop during start-up abandons it and exits 0; once the runner is up its own
-handlers take over and finish the message in hand (bot.scheduler).
+handlers take over and finish the message in hand (bot.pipeline.scheduler).
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         description="A local Zendesk API emulator for trying the bot; its page at / shows "
         "the tickets as an agent would see them.",
     )
-    from bot.zendesk_emulator.cli import build_parser
+    from bot.standins.zendesk_emulator.cli import build_parser
 
     build_parser(emulator)
 
@@ -204,13 +204,9 @@ def _main(argv: Sequence[str]) -> int:
         sys.stdout.write("\n")
         return 0
     if args.command == "zendesk-emulator":
-        from bot.zendesk_emulator.cli import run
+        from bot.standins.zendesk_emulator.cli import run
 
         return run(args)
-    from bot import mailcli  # the intake's commands; imported here to keep `assess` light
+    from bot.cli import commands  # the intake's commands; imported here to keep `assess` light
 
-    return mailcli.main(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return commands.main(args)

@@ -1,0 +1,101 @@
+"""Gather: raw messages read into parsed messages (each once per process, within the
+configured limits) and assessed as a thread. Pure but for the attachment reader given."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.config import Config
+from parsers.errors import ParseError
+from parsers.limits import Limits
+from parsers.model import ParsedMessage
+from parsers.thread import AttachmentReader, read_message
+from rules.assessment import Assessment, assess
+from rules.request import build_request
+
+
+def read_files(paths: Sequence[Path], max_bytes: int) -> list[bytes]:
+    """The raw messages, or a ParseError/OSError whose text names the file."""
+    raws = []
+    for path in paths:
+        if path.is_dir():
+            raise OSError(f"{path}: a folder, not an email file")
+        if not path.is_file():
+            raise OSError(f"{path}: no such file")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ParseError(f"{path}: {size} bytes, over the limit of {max_bytes} bytes")
+        raws.append(path.read_bytes())
+    return raws
+
+
+class MessageCache:
+    """Each message read once per process, within a bound on the bytes kept.
+
+    A follow-up is assessed with its whole thread; without this every earlier
+    message (its OCR above all) would be read again at each follow-up.
+    """
+
+    def __init__(
+        self,
+        limits: Limits,
+        max_bytes: int = 128 * 1024 * 1024,
+        read: AttachmentReader | None = None,
+    ) -> None:
+        self.limits = limits
+        self.read_attachment = read
+        self.max_bytes = max_bytes
+        self._kept: OrderedDict[bytes, tuple[int, ParsedMessage]] = OrderedDict()
+        self._bytes = 0
+
+    def read(self, raw: bytes) -> ParsedMessage:
+        key = hashlib.sha256(raw).digest()
+        hit = self._kept.get(key)
+        if hit is not None:
+            self._kept.move_to_end(key)
+            return hit[1]
+        parsed = _read_message(raw, self.limits, self.read_attachment)
+        self._kept[key] = (len(raw), parsed)
+        self._bytes += len(raw)
+        while self._bytes > self.max_bytes and len(self._kept) > 1:
+            _, (size, _) = self._kept.popitem(last=False)
+            self._bytes -= size
+        return parsed
+
+
+def _read_message(raw: bytes, limits: Limits, read: AttachmentReader | None) -> ParsedMessage:
+    return read_message(raw, limits) if read is None else read_message(raw, limits, read)
+
+
+def assess_messages(
+    raws: Sequence[bytes],
+    config: Config,
+    today: dt.date,
+    cache: MessageCache | None = None,
+    read: AttachmentReader | None = None,
+) -> Assessment:
+    """The assessment of a thread; attachments read by `read` (default: in this process)."""
+    read_one = (
+        cache.read
+        if cache is not None
+        else functools.partial(_read_message, limits=config.limits, read=read)
+    )
+    messages = tuple(read_one(raw) for raw in raws)
+    return assess(build_request(messages), config.policy, today)
+
+
+def thread_assessor(
+    config: Config, today: Callable[[], dt.date], read: AttachmentReader | None = None
+) -> Callable[[Sequence[bytes]], Assessment]:
+    """The intake's assessor: a thread of raw messages, read through one cache."""
+    cache = MessageCache(config.limits, read=read)
+
+    def assess_thread(raws: Sequence[bytes]) -> Assessment:
+        return assess_messages(raws, config, today(), cache)
+
+    return assess_thread

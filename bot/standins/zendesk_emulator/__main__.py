@@ -1,0 +1,3 @@
+from bot.standins.zendesk_emulator.cli import main
+
+raise SystemExit(main())

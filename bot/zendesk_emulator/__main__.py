@@ -1,3 +1,0 @@
-from bot.zendesk_emulator.cli import main
-
-raise SystemExit(main())
