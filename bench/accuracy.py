@@ -60,7 +60,7 @@ BILL_FIELDS = [
 
 
 def _assess_inproc(paths: list[Path], today: dt.date) -> dict[str, Any]:
-    from bot.app import assess_files
+    from bot.cli.assess import assess_files
     from bot.config import load_config
     from rules.contract import to_json
 

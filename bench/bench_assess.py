@@ -45,7 +45,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
-from bot.app import assess_files
+from bot.cli.assess import assess_files
 from bot.config import Config
 from parsers.body import read_statements
 from parsers.documents import read_attachment

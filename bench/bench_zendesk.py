@@ -74,7 +74,15 @@ def main() -> int:
             except Exception as exc:  # a fixture the intake would quarantine
                 print(f"skipped {name} message {n}: {type(exc).__name__}")
                 break
-            deliveries.append(Delivery(name, key_of(raws[n - 1]), tuple(raws[:n]), assessment))
+            deliveries.append(
+                Delivery(
+                    name,
+                    key_of(raws[n - 1]),
+                    tuple(raws[:n]),
+                    assessment,
+                    messages=tuple(parse_message(r) for r in raws[:n]),
+                )
+            )
         if deliveries:
             attachments = [len(parse_message(d.raws[-1]).attachments) for d in deliveries]
             plans.append((name, deliveries, attachments))
@@ -101,7 +109,7 @@ def main() -> int:
         for round_ in range(args.repeat):
             with tempfile.TemporaryDirectory() as work:
                 state = SqliteStateStore(Path(work) / "state.sqlite3")
-                sink = TicketSink(desk, state, zendesk.names, limits=config.limits)
+                sink = TicketSink(desk, state, zendesk.names)
                 for name, deliveries, attachments in plans:
                     for n, delivery in enumerate(deliveries):
                         request = replace(delivery, request_id=f"{name}#{round_}")

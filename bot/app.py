@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.adapters.imap import connect_from_config
-from bot.adapters.sandbox import open_reader, reader_for
+from bot.adapters.sandbox import reader_for
 from bot.adapters.smtp import SmtpMailer, SmtpSettings
 from bot.adapters.sqlite_state import SqliteStateStore
 from bot.adapters.zendesk import CallCounter, CallObserver, RetryPolicy, ZendeskAccount, ZenpyDesk
@@ -25,7 +25,7 @@ from bot.errors import (
     MailboxError,
     MailUnavailable,
 )
-from bot.ops.logs import Redactor, secrets_in_raw
+from bot.ops.logs import Redactor, secrets_in_message
 from bot.ops.metrics import Metrics
 from bot.pipeline.dryrun import DeliveryHeading, Printer, PrintingDesk, PrintingMailer, ReplySummary
 from bot.pipeline.intake import (
@@ -40,7 +40,7 @@ from bot.pipeline.intake import (
     no_progress,
 )
 from bot.pipeline.observe import watch_assessor, watch_sink
-from bot.pipeline.reading import assess_messages, read_files, thread_assessor
+from bot.pipeline.reading import MessageCache, thread_assessor
 from bot.pipeline.reply_sink import Replier, ReplySettings
 from bot.pipeline.stage_keeper import KeeperSettings, MailClassifier, PortKeeper
 from bot.pipeline.ticket_sink import TicketSink, UpdateBudget
@@ -53,26 +53,11 @@ from bot.ports import (
 )
 from parsers.carrier_notice import load_patterns
 from parsers.errors import ParseError
-from parsers.thread import read_message
-from rules.assessment import Assessment, assess
+from parsers.model import Message
 from rules.reminders import ReminderPolicy
 from rules.reply import Ours
-from rules.request import build_request
 from rules.stage_messages import MessageSettings
 from rules.stages import FINAL, Stage
-
-
-def assess_files(paths: Sequence[Path], config: Config, today: dt.date) -> Assessment:
-    """`portbot assess`: attachments read in worker processes ([limits] sandbox)."""
-    raws = read_files(paths, config.limits.max_message_bytes)
-    messages = []
-    with open_reader(config.limits) as read:
-        for path, raw in zip(paths, raws, strict=True):
-            try:
-                messages.append(read_message(raw, config.limits, read))
-            except ParseError as exc:
-                raise ParseError(f"{path}: {exc}") from exc
-    return assess(build_request(tuple(messages)), config.policy, today)
 
 
 def build_app(
@@ -108,10 +93,9 @@ def build_app(
         the_clock = clock or SystemClock()
 
         # Attachments are read in worker processes, started on first use; they stop
-        # when the intake (holding this assessor) is dropped, or at exit.
-        assess_thread = thread_assessor(
-            config, the_clock.today, None if assess else reader_for(config.limits)
-        )
+        # when the intake (holding this cache) is dropped, or at exit.
+        messages = MessageCache(config.limits, read=None if assess else reader_for(config.limits))
+        assess_thread = thread_assessor(config, the_clock.today, messages)
 
         def connect_imap() -> Mailbox:
             return connect_from_config(config.imap, environ, readonly=dry_run is not None)
@@ -122,7 +106,7 @@ def build_app(
         if dry_run is not None and redactor is None:
             redactor = Redactor()  # what a dry run prints is masked like the logs
         if redactor is not None:
-            seed_redactor(redactor, state)
+            seed_redactor(redactor, state, messages.email)
         the_assess = assess or assess_thread
         if redactor is not None or metrics is not None:
             the_assess = watch_assessor(the_assess, redactor=redactor, metrics=metrics)
@@ -148,6 +132,7 @@ def build_app(
             mailer=mailer,
             assess=the_assess,
             connect=the_connect,
+            read_email=messages.email,
             metrics=metrics,
         )
         ticks: list[Tick] = []
@@ -163,6 +148,7 @@ def build_app(
             environ=environ,
             state=state,
             classify=parts.classifier,
+            messages=messages,
             notices=parts.keeper.on_notice if parts.keeper else None,
             ticks=ticks,
             progress=progress or no_progress,
@@ -172,20 +158,27 @@ def build_app(
         raise
 
 
-def seed_redactor(redactor: Redactor, state: SqliteStateStore) -> int:
+def seed_redactor(
+    redactor: Redactor, state: SqliteStateStore, read_email: Callable[[bytes], Message]
+) -> int:
     """Teach the redactor every open request's secrets, read again from the stored mail.
 
     The state store keeps each request's raw messages (for follow-ups), not its
     secrets: re-reading the bodies (no attachment opened, no OCR) recovers what the
     customer stated and whatever stands beside a PIN or account label, so a restarted
-    bot masks the values of mail it read before the restart. Returns how many values.
+    bot masks the values of mail it read before the restart. `read_email` is the intake's
+    cache: what is parsed here is not parsed again. Returns how many values.
     """
     closed = {p.request_id for p in state.ports() if Stage(p.stage) in FINAL}
     open_requests = sorted({*state.tickets(), *(p.request_id for p in state.ports())} - closed)
     before = len(redactor)
     for request_id in open_requests:
         for raw in state.thread_raws(request_id):
-            redactor.add_many(secrets_in_raw(raw))
+            try:
+                message = read_email(raw)
+            except (ParseError, ValueError, LookupError):
+                continue
+            redactor.add_many(secrets_in_message(message))
     return len(redactor) - before
 
 
@@ -203,7 +196,7 @@ def build_keeper(
         raise ConfigError("stages need a [zendesk] section (see config.example.toml)")
     the_clock = clock or SystemClock()
     state = SqliteStateStore(Path(config.state.path))
-    read = reader_for(config.limits)
+    messages = MessageCache(config.limits, read=reader_for(config.limits))
     try:
         parts = _parts(
             config,
@@ -213,8 +206,9 @@ def build_keeper(
             now=now,
             utc_now=lambda: dt.datetime.fromtimestamp(now(), dt.UTC),
             mailer=mailer,
-            assess=lambda raws: assess_messages(raws, config, the_clock.today(), read=read),
+            assess=thread_assessor(config, the_clock.today, messages),
             connect=lambda: connect_from_config(config.imap, environ),
+            read_email=messages.email,
         )
     except BaseException:
         state.close()
@@ -243,6 +237,7 @@ def _parts(
     mailer: Mailer | None,
     assess: Assessor,
     connect: Callable[[], Mailbox],
+    read_email: Callable[[bytes], Message],
     metrics: Metrics | None = None,
 ) -> Parts:
     """The configured sinks and the stage keeper, over one state store."""
@@ -278,8 +273,11 @@ def _parts(
             note=note if the_desk is not None else None,
             copy_found=copy_finder(connect, folder) if settings.copy_to else None,
             observe=metrics.reply if metrics else None,
+            read_email=read_email,
         )
-    classifier = MailClassifier(ours_of(replier.settings) if replier else None, patterns)
+    classifier = MailClassifier(
+        ours_of(replier.settings) if replier else None, read_email, patterns
+    )
     sinks: list[Sink] = []
     keeper = None
     if config.zendesk is not None and the_desk is not None:
@@ -310,7 +308,6 @@ def _parts(
             the_desk,
             state,
             config.zendesk.names,
-            limits=config.limits,
             now=now,
             budget=budget_from_config(config.zendesk),
             lifecycle=keeper.lifecycle,
@@ -491,6 +488,7 @@ def build_intake(
     notices: NoticeHandler | None = None,
     ticks: Sequence[Tick] = (),
     progress: ProgressFactory = no_progress,
+    messages: MessageCache | None = None,
 ) -> Intake:
     """The intake from a Config; tests and the demo replace the parts they need to.
 
@@ -502,9 +500,8 @@ def build_intake(
         )
     the_clock = clock or SystemClock()
 
-    from bot.pipeline.reading import thread_assessor
-
-    assess_thread = thread_assessor(config, the_clock.today)
+    the_messages = messages or MessageCache(config.limits)
+    assess_thread = thread_assessor(config, the_clock.today, the_messages)
 
     def connect_imap() -> Mailbox:
         return connect_from_config(config.imap, environ)
@@ -525,4 +522,5 @@ def build_intake(
         notices=notices,
         ticks=ticks,
         progress=progress,
+        messages=the_messages,
     )

@@ -1,16 +1,48 @@
-"""Configuration: TOML loaded once into frozen, validated values.
+"""Configuration: TOML loaded once into frozen values that pydantic validates.
 
-Nothing here reads the environment or a file at import time; `load_config` is
-called by the composition root. Secrets (later: IMAP, SMTP, Zendesk) come from
-environment variables or files named in the TOML, never from the TOML itself.
+One model per section: `[imap]` is `ImapConfig`, `[smtp]` is `SmtpConfig`, and so on.
+Each is a frozen pydantic dataclass whose annotations say what a key may hold (strict
+types: TOML's `1` is not `true`, `"993"` is not a port) and whose validators say what
+contradicts what. A mistake becomes one line that names the section and the key
+(`[imap] port must be a number`), never a pydantic report. To add a section: write its
+dataclass with the `_SECTION` config, add it to `Config` and to `_SECTIONS`.
+
+The policy and limit values belong to `rules/` and `parsers/`, and the metrics and
+ticket names to `bot/ops` and `bot/render`, which know nothing of pydantic: their
+sections are checked by models mirrored from those dataclasses' fields.
+
+Nothing here reads the environment or a file at import time; `load_config` is called
+by the composition root. Secrets (IMAP, SMTP, Zendesk) come from environment variables
+or files named in the TOML, never from the TOML itself. Relative paths in the file are
+taken relative to the file's own folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    InstanceOf,
+    Strict,
+    StrictBool,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    WrapValidator,
+    create_model,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic_core import PydanticCustomError
 
 from bot.errors import ConfigError
 from bot.ops.metrics import MetricsSettings
@@ -18,246 +50,254 @@ from bot.render.ticket import FIELD_SPECS, ZendeskNames
 from parsers.limits import Limits
 from rules.policy import Policy
 
+# -- what a key may hold --------------------------------------------------------------
 
-@dataclass(frozen=True)
+_SECTION = ConfigDict(extra="forbid")
+
+
+def _says(message: str) -> WrapValidator:
+    """Any mistake in the value is reported as `message` (e.g. "must be a field id")."""
+
+    def check(value: Any, handler: Callable[[Any], Any]) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("config", message) from None
+
+    return WrapValidator(check)
+
+
+def _not_empty(value: Any) -> Any:
+    if not value:
+        raise PydanticCustomError("config", "must not be empty")
+    return value
+
+
+def _positive_number(value: float) -> float:
+    if value <= 0:
+        raise PydanticCustomError("config", "must be a positive number")
+    return value
+
+
+Whole = Annotated[int, Strict()]
+Number = Annotated[float, Strict()]  # a whole number is a number too
+Flag = StrictBool
+Text = StrictStr
+Texts = tuple[StrictStr, ...]  # a TOML list of strings
+NonEmpty = Annotated[StrictStr, AfterValidator(_not_empty)]
+Positive = Annotated[Number, Field(gt=0)]
+NotNegative = Annotated[Number, Field(ge=0)]
+Port = Annotated[Whole, Field(ge=1, le=65535)]
+Security = Literal["tls", "starttls"]
+
+
+# -- the sections -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, config=_SECTION)
 class ImapConfig:
     """[imap]: where support@ lives and how to log in (secrets by reference only)."""
 
-    host: str = ""
-    port: int = 993
+    host: Text = ""
+    port: Port = 993
     # "tls": TLS from the first byte (port 993); "starttls": plain, then STARTTLS (143).
     # Certificates are always verified; ca_file adds a CA (a self-signed server cert).
-    security: str = "tls"
-    ca_file: str = ""
-    username: str = ""
-    auth: str = "password"  # or "xoauth2"
-    password_env: str = "PORTBOT_IMAP_PASSWORD"
-    password_file: str = ""
-    oauth2_token_command: tuple[str, ...] = ()
-    oauth2_token_file: str = ""
-    folders: tuple[str, ...] = ("INBOX",)
-    timeout_seconds: float = 60.0
+    security: Security = "tls"
+    ca_file: Text = ""
+    username: Text = ""
+    auth: Literal["password", "xoauth2"] = "password"
+    password_env: Text = "PORTBOT_IMAP_PASSWORD"
+    password_file: Text = ""
+    oauth2_token_command: Texts = ()
+    oauth2_token_file: Text = ""
+    folders: Annotated[
+        Texts, Field(min_length=1), _says("must name at least one folder (a list of strings)")
+    ] = ("INBOX",)
+    timeout_seconds: Positive = 60.0
     # The first run against a folder the state file does not know: "new" reads only
     # mail arriving from then on (a real support@ holds years of mail), "all" reads the
     # folder from its first message. `portbot poll --backlog` reads what "new" skipped.
-    start: str = "new"
+    start: Literal["new", "all"] = "new"
 
-    def __post_init__(self) -> None:
-        if self.security not in ("tls", "starttls"):
-            raise ValueError('security must be "tls" or "starttls"')
-        if self.auth not in ("password", "xoauth2"):
-            raise ValueError('auth must be "password" or "xoauth2"')
-        if not 0 < self.port < 65536:
-            raise ValueError("port must be between 1 and 65535")
-        if not self.folders:
-            raise ValueError("folders must name at least one folder")
-        if self.timeout_seconds <= 0:
-            raise ValueError("timeout_seconds must be positive")
-        if self.start not in ("new", "all"):
-            raise ValueError('start must be "new" or "all"')
+    @model_validator(mode="after")
+    def _one_token_source(self) -> Self:
         if self.auth == "xoauth2" and bool(self.oauth2_token_command) == bool(
             self.oauth2_token_file
         ):
             raise ValueError(
                 'auth = "xoauth2" needs exactly one of oauth2_token_command, oauth2_token_file'
             )
+        return self
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class StateConfig:
-    """[state]: the SQLite file that remembers what was read (relative to the cwd)."""
+    """[state]: the SQLite file that remembers what was read."""
 
-    path: str = "portbot-state.sqlite3"
-
-    def __post_init__(self) -> None:
-        if not self.path:
-            raise ValueError("path must not be empty")
+    path: NonEmpty = "portbot-state.sqlite3"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class ScheduleConfig:
     """[schedule]: how `portbot run` wakes up."""
 
-    poll_seconds: float = 60.0
-    idle: bool = False
-    idle_renew_seconds: float = 600.0  # servers drop an IDLE after ~30 minutes
-
-    def __post_init__(self) -> None:
-        if self.poll_seconds <= 0 or self.idle_renew_seconds <= 0:
-            raise ValueError("poll_seconds and idle_renew_seconds must be positive")
+    poll_seconds: Positive = 60.0
+    idle: Flag = False
+    idle_renew_seconds: Positive = 600.0  # servers drop an IDLE after ~30 minutes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class QuarantineConfig:
     """[quarantine]: where mail that cannot be handled is moved, on the same server."""
 
-    folder: str = "Quarantine"
-    max_delivery_attempts: int = 5
-
-    def __post_init__(self) -> None:
-        if not self.folder:
-            raise ValueError("folder must not be empty")
-        if self.max_delivery_attempts < 1:
-            raise ValueError("max_delivery_attempts must be at least 1")
+    folder: NonEmpty = "Quarantine"
+    max_delivery_attempts: Annotated[Whole, Field(ge=1)] = 5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class ZendeskConfig:
     """[zendesk]: the ticket desk. Without the section the bot only assesses.
 
     The API token is read at the edge (`token_file`, else the variable `token_env`),
     never written here. `url` sends the API calls elsewhere (the local emulator, a
-    proxy) instead of https://SUBDOMAIN.zendesk.com.
+    proxy) instead of https://SUBDOMAIN.zendesk.com. Its tables `[zendesk.names]`,
+    `[zendesk.fields]` and `[zendesk.field_titles]` become `names`.
     """
 
-    subdomain: str = ""
-    email: str = ""
-    token_env: str = "PORTBOT_ZENDESK_TOKEN"
-    token_file: str = ""
-    url: str = ""
-    timeout_seconds: float = 30.0
+    subdomain: Text = ""
+    email: Text = ""
+    token_env: Text = "PORTBOT_ZENDESK_TOKEN"
+    token_file: Text = ""
+    url: Text = ""
+    timeout_seconds: Positive = 30.0
     # Zendesk allows 30 updates of one ticket per 10 minutes; beyond the budget an
     # update waits for a later cycle.
-    updates_per_ticket: int = 30
-    update_window_seconds: float = 600.0
-    retry_attempts: int = 5
-    retry_backoff_seconds: float = 1.0
-    retry_max_backoff_seconds: float = 30.0
-    retry_max_wait_seconds: float = 120.0
-    names: ZendeskNames = field(default_factory=ZendeskNames)
+    updates_per_ticket: Annotated[Whole, Field(ge=1)] = 30
+    update_window_seconds: Positive = 600.0
+    retry_attempts: Annotated[Whole, Field(ge=1)] = 5
+    retry_backoff_seconds: NotNegative = 1.0
+    retry_max_backoff_seconds: NotNegative = 30.0
+    retry_max_wait_seconds: NotNegative = 120.0
+    names: InstanceOf[ZendeskNames] = field(default_factory=ZendeskNames)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _account(self) -> Self:
         if not self.subdomain and not self.url:
             raise ValueError("subdomain is required (or url, for the local emulator)")
         if not self.email:
             raise ValueError("email is required: the agent the API token belongs to")
         if self.url and not self.url.startswith(("http://", "https://")):
             raise ValueError(f"url must start with http:// or https://, not {self.url!r}")
-        if self.updates_per_ticket < 1 or self.update_window_seconds <= 0:
-            raise ValueError("updates_per_ticket must be >= 1, update_window_seconds positive")
-        if (
-            self.retry_attempts < 1
-            or min(
-                self.retry_backoff_seconds,
-                self.timeout_seconds,
-                self.retry_max_backoff_seconds,
-                self.retry_max_wait_seconds,
-            )
-            < 0
-        ):
-            raise ValueError("retry_attempts must be >= 1 and the waits not negative")
-        if self.timeout_seconds <= 0:
-            raise ValueError("timeout_seconds must be positive")
+        return self
 
     def __repr__(self) -> str:
         return f"ZendeskConfig({self.subdomain or self.url!r}, {self.email!r})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class SmtpConfig:
     """[smtp]: where replies are sent. The password is read at the edge (password_file,
     else the variable password_env), never written here."""
 
-    host: str = ""
-    port: int = 587
-    security: str = "starttls"  # or "tls" (implicit TLS, usually port 465)
-    ca_file: str = ""
-    username: str = ""
-    password_env: str = "PORTBOT_SMTP_PASSWORD"
-    password_file: str = ""
-    timeout_seconds: float = 60.0
-    envelope_from: str = ""
+    host: Text = ""
+    port: Port = 587
+    security: Security = "starttls"  # or "tls" (implicit TLS, usually port 465)
+    ca_file: Text = ""
+    username: Text = ""
+    password_env: Text = "PORTBOT_SMTP_PASSWORD"
+    password_file: Text = ""
+    timeout_seconds: Positive = 60.0
+    envelope_from: Text = ""
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _endpoint(self) -> Self:
         check_endpoint(self.host, self.security, self.port, self.timeout_seconds)
+        return self
 
 
-@dataclass(frozen=True)
+def _address(value: str) -> str:
+    if "@" not in value:
+        raise PydanticCustomError("config", "must be an email address")
+    return value
+
+
+@dataclass(frozen=True, config=_SECTION)
 class ReplyConfig:
     """[reply]: who the replies come from, and how they are kept in check."""
 
-    support_address: str = ""
-    support_name: str = "Porting Team"
-    domain: str = ""  # of the Message-IDs we mint; the support address's domain when empty
-    own_addresses: tuple[str, ...] = ()
-    internal_domains: tuple[str, ...] = ()
-    daily_cap: int = 5
+    support_address: Text = ""
+    support_name: Text = "Porting Team"
+    domain: Text = ""  # of the Message-IDs we mint; the support address's domain when empty
+    own_addresses: Texts = ()
+    internal_domains: Texts = ()
+    daily_cap: Annotated[Whole, Field(ge=0)] = 5
     # A copy of each reply goes here (our own mailbox): after a crash its presence in
     # copy_folder proves the reply went out. Empty: no copy, a crash resends.
-    copy_to: str = ""
-    copy_folder: str = ""  # default: the first of [imap] folders
+    copy_to: Annotated[Text, AfterValidator(lambda v: v and _address(v))] = ""
+    copy_folder: Text = ""  # default: the first of [imap] folders
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _support_address(self) -> Self:
         if "@" not in self.support_address:
             raise ValueError("support_address is required (the address replies come from)")
-        if self.daily_cap < 0:
-            raise ValueError("daily_cap must not be negative")
-        if self.copy_to and "@" not in self.copy_to:
-            raise ValueError("copy_to must be an email address")
+        return self
 
     @property
     def message_domain(self) -> str:
         return (self.domain or self.support_address.rsplit("@", 1)[1]).lower()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class RemindersConfig:
     """[reminders]: a request still missing items gets a reminder after remind_after_days
     of silence (at most max_reminders, that far apart), then the stale tag after
     stale_after_days more."""
 
-    enabled: bool = True
-    remind_after_days: float = 3.0
-    stale_after_days: float = 4.0
-    max_reminders: int = 1
-
-    def __post_init__(self) -> None:
-        if self.remind_after_days <= 0 or self.stale_after_days <= 0:
-            raise ValueError("remind_after_days and stale_after_days must be positive")
-        if self.max_reminders < 0:
-            raise ValueError("max_reminders must not be negative")
+    enabled: Flag = True
+    remind_after_days: Positive = 3.0
+    stale_after_days: Positive = 4.0
+    max_reminders: Annotated[Whole, Field(ge=0)] = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class StagesConfig:
     """[stages]: carrier-partner notices and agent changes on the ticket."""
 
     # Partner patterns (parsers/data/carrier_notices.toml's format) replacing the built-in.
-    notice_patterns: str = ""
+    notice_patterns: Text = ""
     # Refuse a notice that carries no DKIM/DMARC verdict from our server (not just a failed one).
-    require_authenticated: bool = False
+    require_authenticated: Flag = False
     # Read the stage agents set on tickets at most this often (seconds); 0: every cycle,
     # before the new mail, so a customer's follow-up never overwrites an agent's change.
-    sync_seconds: float = 0.0
+    sync_seconds: NotNegative = 0.0
     # The reference we give the carrier partner when submitting, if it is derived from
     # the ticket: "LOFTY-ZD-{ticket}" ({request} for the request id). Notices quoting it
     # are matched by it; empty: matched by the partner's order id or the numbers.
-    customer_ref_format: str = ""
-
-    def __post_init__(self) -> None:
-        if self.sync_seconds < 0:
-            raise ValueError("sync_seconds must not be negative")
+    customer_ref_format: Text = ""
 
 
-@dataclass(frozen=True)
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _level(value: str) -> str:
+    if value.upper() not in _LEVELS:
+        raise PydanticCustomError("config", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value
+
+
+@dataclass(frozen=True, config=_SECTION)
 class LoggingConfig:
     """[logging]: JSON lines or text ("auto": JSON unless stderr is a terminal), the level."""
 
-    format: str = "auto"
-    level: str = "INFO"
-
-    def __post_init__(self) -> None:
-        if self.format not in ("auto", "json", "text"):
-            raise ValueError('format must be "auto", "json" or "text"')
-        if self.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise ValueError("level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    format: Literal["auto", "json", "text"] = "auto"
+    level: Annotated[Text, AfterValidator(_level)] = "INFO"
 
     @property
     def json(self) -> bool | None:
         return None if self.format == "auto" else self.format == "json"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Config:
     policy: Policy = field(default_factory=Policy)
     limits: Limits = field(default_factory=Limits)
@@ -279,46 +319,97 @@ class Config:
             raise ConfigError(f"[{have}] needs a [{need}] section too (replies need both)")
 
 
-def _section(cls: type[Policy] | type[Limits], data: dict[str, Any], name: str) -> dict[str, Any]:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"[{name}] has unknown key(s): {', '.join(unknown)}")
-    return data
+# The sections read as they are, by their model; [policy], [limits], [metrics] and
+# [zendesk] (with its tables) are read below.
+_SECTIONS: dict[str, type[Any]] = {
+    "imap": ImapConfig,
+    "state": StateConfig,
+    "schedule": ScheduleConfig,
+    "quarantine": QuarantineConfig,
+    "smtp": SmtpConfig,
+    "reply": ReplyConfig,
+    "reminders": RemindersConfig,
+    "stages": StagesConfig,
+    "logging": LoggingConfig,
+}
 
 
-def _policy(data: dict[str, Any]) -> Policy:
-    values = dict(_section(Policy, data, "policy"))
-    for key in ("supported_regions", "own_process_carriers"):
-        if key in values:
-            items = values[key]
-            if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-                raise ConfigError(f"[policy] {key} must be a list of strings")
-            values[key] = frozenset(values[key])
-    try:
-        return Policy(**values)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"[policy] {exc}") from exc
+# -- sections whose values belong to other layers ---------------------------------------
 
-
-_BOOL_LIMITS = frozenset({"ocr", "sandbox"})
-_WHOLE_LIMITS = frozenset({"worker_memory_mb", "worker_output_bytes", "workers", "worker_reads"})
 _MIN_WORKER_MEMORY_MB = 256  # a worker's interpreter and libraries take about 170 MB
 
+# The strict type of a mirrored field, by its annotation in the other layer's dataclass.
+_STRICT: dict[str, Any] = {
+    "int": Whole,
+    "float": Number,
+    "bool": Flag,
+    "str": Text,
+    "frozenset[str]": Annotated[frozenset[StrictStr], _says("must be a list of strings")],
+    "Mapping[str, str]": dict[StrictStr, NonEmpty],
+}
+_POSITIVE: dict[str, Any] = {
+    "int": Annotated[Whole, AfterValidator(_positive_number)],
+    "float": Annotated[Number, AfterValidator(_positive_number)],
+}
 
-def _limits(data: dict[str, Any]) -> Limits:
-    values = _section(Limits, data, "limits")
-    if "ocr_off_reason" in values:  # set by the parsers themselves, not configurable
-        raise ConfigError("[limits] has unknown key(s): ocr_off_reason")
-    for key, value in values.items():
-        if key in _BOOL_LIMITS:
-            if not isinstance(value, bool):
-                raise ConfigError(f"[limits] {key} must be true or false")
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(f"[limits] {key} must be a positive number")
-        elif key in _WHOLE_LIMITS and not isinstance(value, int):
-            raise ConfigError(f"[limits] {key} must be a whole number")
-    limits = Limits(**values)
+
+def _model(name: str, fields: dict[str, Any]) -> type[BaseModel]:
+    """A section model whose keys are all optional (what is left out keeps its default)."""
+    optional: dict[str, Any] = {key: (kind | None, None) for key, kind in fields.items()}
+    return create_model(name, __config__=_SECTION, **optional)
+
+
+def _mirror(
+    cls: type[Any], *, skip: frozenset[str] = frozenset(), types: Mapping[str, Any] = _STRICT
+) -> type[BaseModel]:
+    """A model of `cls`'s fields (those not in `skip`), each with its strict type."""
+    return _model(
+        f"{cls.__name__}Section",
+        {
+            f.name: types.get(str(f.type), _STRICT[str(f.type)])
+            for f in dataclasses.fields(cls)
+            if f.init and f.name not in skip
+        },
+    )
+
+
+_POLICY = _mirror(Policy)
+_LIMITS = _mirror(Limits, skip=frozenset({"ocr_off_reason"}), types=_POSITIVE)  # parsers' own
+_METRICS = _mirror(MetricsSettings)
+_NAMES = _mirror(
+    ZendeskNames,
+    skip=frozenset({"field_titles", "field_ids"}),
+    types={"str": NonEmpty},
+)
+_FIELD_IDS = _model(
+    "ZendeskFieldsSection",
+    {name: Annotated[Whole, _says("must be a field id (a number)")] for name in FIELD_SPECS},
+)
+_FIELD_TITLES = _model("ZendeskFieldTitlesSection", {name: NonEmpty for name in FIELD_SPECS})
+
+
+def _given(model: type[BaseModel], name: str, data: Any) -> dict[str, Any]:
+    """The keys given in `data`, validated by `model`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    try:
+        checked = model.model_validate(data)
+    except ValidationError as exc:
+        raise _one_line(name, exc, model) from None
+    return {key: getattr(checked, key) for key in data}
+
+
+def _build(cls: Callable[..., Any], name: str, values: dict[str, Any]) -> Any:
+    """`cls(**values)`; its own ValueError becomes a ConfigError naming the section."""
+    try:
+        return cls(**values)
+    except ValueError as exc:
+        text = str(exc)
+        raise ConfigError(text if text.startswith("[") else f"[{name}] {text}") from exc
+
+
+def _limits(data: Any) -> Limits:
+    limits: Limits = _build(Limits, "limits", _given(_LIMITS, "limits", data))
     if limits.worker_memory_mb < _MIN_WORKER_MEMORY_MB:
         raise ConfigError(
             f"[limits] worker_memory_mb must be at least {_MIN_WORKER_MEMORY_MB} "
@@ -332,155 +423,66 @@ def _limits(data: dict[str, Any]) -> Limits:
     return limits
 
 
-_MAIL_SECTIONS: dict[str, type[Any]] = {
-    "imap": ImapConfig,
-    "state": StateConfig,
-    "schedule": ScheduleConfig,
-    "quarantine": QuarantineConfig,
-}
-
-
-def _mail_section(
-    name: str, data: Any, cls: type[Any] | None = None, skip: frozenset[str] = frozenset()
-) -> Any:
-    """One of the intake sections, each key checked against the field's default type."""
-    cls = cls or _MAIL_SECTIONS[name]
-    if not isinstance(data, dict):
-        raise ConfigError(f"[{name}] must be a table")
-    defaults = {f.name: f.default for f in fields(cls) if f.name not in skip}
-    unknown = sorted(set(data) - set(defaults))
-    if unknown:
-        raise ConfigError(f"[{name}] has unknown key(s): {', '.join(unknown)}")
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        default = defaults[key]
-        if isinstance(default, tuple):
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"[{name}] {key} must be a list of strings")
-            value = tuple(value)
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise ConfigError(f"[{name}] {key} must be true or false")
-        elif isinstance(default, int | float):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or (isinstance(default, int) and not isinstance(value, int))
-            ):
-                raise ConfigError(f"[{name}] {key} must be a number")
-        elif not isinstance(value, str):
-            raise ConfigError(f"[{name}] {key} must be a string")
-        values[key] = value
-    try:
-        return cls(**values)
-    except ValueError as exc:
-        text = str(exc)
-        raise ConfigError(text if text.startswith(f"[{name}]") else f"[{name}] {text}") from exc
-
-
-_NAME_KEYS = (
-    "porting_tag",
-    "stage_tag_prefix",
-    "missing_tag_prefix",
-    "problem_tag_prefix",
-    "ready_tag",
-    "follow_up_boss_tag",
-    "subject_prefix",
-    "rejection_tag_prefix",
-    "stale_tag",
-)
-
-
-def _table(data: Any, name: str, value_type: type[Any], what: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ConfigError(f"[{name}] must be a table")
-    for key, value in data.items():
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, value_type)
-            or (value_type is str and not value.strip())
-        ):
-            raise ConfigError(f"[{name}] {key} must be {what}")
-    return data
-
-
 def _zendesk(data: Any) -> ZendeskConfig:
     """[zendesk] with its tables: names (tags, subject), fields (ids), field_titles."""
     if not isinstance(data, dict):
         raise ConfigError("[zendesk] must be a table")
     tables = ("names", "fields", "field_titles")
-    plain = {k: v for k, v in data.items() if k not in tables}
-    base: ZendeskConfig = _mail_section("zendesk", plain, ZendeskConfig, frozenset({"names"}))
-    names = _table(data.get("names", {}), "zendesk.names", str, "a non-empty string")
-    unknown = sorted(set(names) - set(_NAME_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"[zendesk.names] has unknown key(s): {', '.join(unknown)}; "
-            f"known: {', '.join(_NAME_KEYS)}"
-        )
-    ids = _table(data.get("fields", {}), "zendesk.fields", int, "a field id (a number)")
-    titles = _table(data.get("field_titles", {}), "zendesk.field_titles", str, "a non-empty string")
-    for table, values in (("fields", ids), ("field_titles", titles)):
-        unknown = sorted(set(values) - set(FIELD_SPECS))
-        if unknown:
-            raise ConfigError(
-                f"[zendesk.{table}] has unknown key(s): {', '.join(unknown)}; "
-                f"known: {', '.join(FIELD_SPECS)}"
-            )
+    names = _given(_NAMES, "zendesk.names", data.get("names", {}))
+    ids = _given(_FIELD_IDS, "zendesk.fields", data.get("fields", {}))
+    titles = _given(_FIELD_TITLES, "zendesk.field_titles", data.get("field_titles", {}))
+    plain = {key: value for key, value in data.items() if key not in tables}
+    zendesk: ZendeskConfig = _section("zendesk", ZendeskConfig, plain)
     defaults = ZendeskNames()
-    try:
+    full_names = _build(
+        ZendeskNames,
+        "zendesk",
+        {**names, "field_ids": ids, "field_titles": {**defaults.field_titles, **titles}},
+    )
+    return replace(zendesk, names=full_names)
+
+
+def _metrics(data: Any, poll_seconds: float) -> MetricsSettings:
+    metrics: MetricsSettings = _build(MetricsSettings, "metrics", _given(_METRICS, "metrics", data))
+    if "stall_after_seconds" not in data:
+        # left to its default, the stall limit follows a long poll interval
         return replace(
-            base,
-            names=ZendeskNames(
-                **names, field_ids=dict(ids), field_titles={**defaults.field_titles, **titles}
-            ),
+            metrics, stall_after_seconds=max(metrics.stall_after_seconds, 3.0 * poll_seconds)
         )
-    except ValueError as exc:
-        raise ConfigError(f"[zendesk] {exc}") from exc
+    if metrics.enabled:
+        _build(metrics.check_against_poll, "metrics", {"poll_seconds": poll_seconds})
+    return metrics
 
 
-_OPTIONAL_SECTIONS: dict[str, type[Any]] = {
-    "smtp": SmtpConfig,
-    "reply": ReplyConfig,
-    "reminders": RemindersConfig,
-    "stages": StagesConfig,
-    "metrics": MetricsSettings,
-    "logging": LoggingConfig,
-}
+# -- reading the file ---------------------------------------------------------------------
+
+
+def _section(name: str, cls: type[Any], data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    try:
+        return TypeAdapter(cls).validate_python(data)
+    except ValidationError as exc:
+        raise _one_line(name, exc, cls) from None
 
 
 def parse_config(data: dict[str, Any]) -> Config:
-    known = {"policy", "limits", "zendesk", *_MAIL_SECTIONS, *_OPTIONAL_SECTIONS}
+    known = {"policy", "limits", "metrics", "zendesk", *_SECTIONS}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
-    mail = {name: _mail_section(name, data[name]) for name in _MAIL_SECTIONS if name in data}
-    mail.update(
-        {
-            name: _mail_section(name, data[name], cls)
-            for name, cls in _OPTIONAL_SECTIONS.items()
-            if name in data
-        }
-    )
-    zendesk = _zendesk(data["zendesk"]) if "zendesk" in data else None
-    metrics_data = data.get("metrics", {})
-    poll = mail["schedule"].poll_seconds if "schedule" in mail else ScheduleConfig().poll_seconds
-    if isinstance(metrics_data, dict) and "stall_after_seconds" not in metrics_data:
-        # left to its default, the stall limit follows a long poll interval
-        metrics = mail.get("metrics", MetricsSettings())
-        mail["metrics"] = replace(
-            metrics, stall_after_seconds=max(metrics.stall_after_seconds, 3.0 * poll)
+        raise ConfigError(
+            f"unknown section(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    elif mail["metrics"].enabled:
-        try:
-            mail["metrics"].check_against_poll(poll)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
+    sections = {
+        name: _section(name, cls, data[name]) for name, cls in _SECTIONS.items() if name in data
+    }
+    schedule = sections.get("schedule", ScheduleConfig())
     return Config(
-        policy=_policy(data.get("policy", {})),
+        policy=_build(Policy, "policy", _given(_POLICY, "policy", data.get("policy", {}))),
         limits=_limits(data.get("limits", {})),
-        zendesk=zendesk,
-        **mail,
+        zendesk=_zendesk(data["zendesk"]) if "zendesk" in data else None,
+        metrics=_metrics(data.get("metrics", {}), schedule.poll_seconds),
+        **sections,
     )
 
 
@@ -507,3 +509,65 @@ def check_endpoint(host: str, security: str, port: int, timeout_seconds: float) 
         raise ValueError("port must be between 1 and 65535")
     if timeout_seconds <= 0:
         raise ValueError("timeout_seconds must be positive")
+
+
+# -- one line per mistake -------------------------------------------------------------------
+
+_LISTS = frozenset({"tuple_type", "list_type", "frozen_set_type", "set_type", "iterable_type"})
+
+
+def _phrase(error: Any) -> str:
+    """What is wrong with the value, in words: "must be a number", "must be positive"..."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "int_type":
+        value = error.get("input")
+        whole = isinstance(value, float) and not isinstance(value, bool)
+        return "must be a whole number" if whole else "must be a number"
+    if kind in ("float_type", "int_parsing", "float_parsing"):
+        return "must be a number"
+    if kind == "bool_type":
+        return "must be true or false"
+    if kind == "string_type":
+        return 'must be a string (in "quotes")'
+    if kind in _LISTS:
+        return "must be a list of strings"
+    if kind in ("dict_type", "model_type", "dataclass_type"):
+        return "must be a table"
+    if kind == "literal_error":
+        return "must be " + str(ctx.get("expected", "")).replace("'", '"')
+    if kind == "greater_than":
+        return "must be positive" if ctx.get("gt") == 0 else f"must be more than {ctx['gt']}"
+    if kind == "greater_than_equal":
+        return "must not be negative" if ctx.get("ge") == 0 else f"must be at least {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "config":
+        return str(error["msg"])
+    return str(error["msg"]).lower()
+
+
+def _one_line(section: str, exc: ValidationError, model: Any) -> ConfigError:
+    """The first mistake of a section, as one line naming the section and the key."""
+    errors = exc.errors()
+    extra = ("extra_forbidden", "unexpected_keyword_argument")
+    unknown = sorted({str(e["loc"][0]) for e in errors if e["type"] in extra and e["loc"]})
+    if unknown:
+        known = [
+            f.name
+            for f in (dataclasses.fields(model) if dataclasses.is_dataclass(model) else ())
+            if f.init and f.name != "names"
+        ] or list(getattr(model, "model_fields", {}))
+        return ConfigError(
+            f"[{section}] has unknown key(s): {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    first = errors[0]
+    loc = [str(part) for part in first["loc"] if isinstance(part, str)]
+    key = loc[0] if loc else ""
+    if len(first["loc"]) > 1 and first["type"] not in ("config",):
+        # a bad item of a list: say what the whole list must be
+        return ConfigError(f"[{section}] {key} must be a list of strings")
+    return ConfigError(
+        f"[{section}] {key} {_phrase(first)}" if key else f"[{section}] {_phrase(first)}"
+    )

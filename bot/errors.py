@@ -1,29 +1,34 @@
-"""The bot's exception tree (adapters map library errors into it).
+"""The bot's exception tree: the one place a failure says whether waiting helps.
 
-Transient (retry later) versus permanent (quarantine, tell a person) is decided
-once, at the adapter that raises; the intake acts on the class alone.
+Adapters map their library's errors into it once (bot/adapters/*); the pipeline acts
+on the base class alone: a `Transient` failure waits for a later cycle and loses
+nothing, a `Permanent` one is quarantined or reported with its reason.
 
     PortbotError
-    ├── ConfigError          the configuration is wrong: say what and where
-    ├── StateError           the state file (bot/adapters/sqlite_state.py)
-    ├── LocalMailError       the demo's local dovecot (bot/standins/localmail.py)
-    ├── MailboxError         IMAP (bot/adapters/imap.py): transient
-    │   ├── MailboxAuthError     login refused
-    │   └── MailboxGone          a folder is missing
-    ├── DeskUnavailable      the ticket desk cannot be reached now: retry later (transient)
-    ├── DeskRejected         the ticket desk refused the request: a person must look (permanent)
-    │   └── TicketClosed     the ticket is closed: open a follow-up instead
-    ├── MailUnavailable      the SMTP server cannot take the mail now: retry later (transient)
-    ├── MailRejected         the SMTP server refused the mail: a person must look (permanent)
-    │   └── PartiallyRefused     some recipients got it: never resend (bot/adapters/smtp.py)
-    ├── DeliveryDeferred     a hand-on waits for a later cycle (bot/pipeline/intake.py)
-    └── DeliveryRefused      a hand-on refused for good: quarantine (bot/pipeline/intake.py)
+    ├── ConfigError              the configuration is wrong: say what and where
+    ├── StateError               the state file cannot be used (bot/adapters/sqlite_state.py)
+    ├── Transient                waiting helps: retry in a later cycle
+    │   ├── MailboxError             IMAP (bot/adapters/imap.py)
+    │   │   ├── MailboxAuthError         login refused, credentials missing
+    │   │   └── MailboxGone              a folder or message that does not exist
+    │   ├── DeskUnavailable          Zendesk down, slow or rate limiting (retry_after)
+    │   ├── MailUnavailable          the SMTP server cannot take the mail now
+    │   ├── SandboxUnavailable       no document reader could be started
+    │   └── DeliveryDeferred         a hand-on waits (an outage, a rate budget)
+    └── Permanent                waiting does not help: a person must look
+        ├── DeskRejected             Zendesk refused the request (4xx but 429)
+        │   └── TicketClosed             the ticket is closed: open a follow-up instead
+        ├── MailRejected             the SMTP server refused the mail for good
+        │   └── PartiallyRefused         some recipients got it: never resend
+        └── DeliveryRefused          a hand-on refused for good: quarantine
 
     parsers.errors.ParseError    input that cannot be read (the pure side's own tree)
     ├── NotAnEmail, MessageTooLarge
     └── DocumentError            an attachment: becomes a note, never a crash
         ├── EncryptedDocument
         └── LimitExceeded
+
+The stand-ins have their own (bot.standins.localmail.LocalMailError).
 """
 
 from __future__ import annotations
@@ -39,7 +44,34 @@ class ConfigError(PortbotError):
     """Configuration that cannot be used; the message names the key."""
 
 
-class DeskUnavailable(PortbotError):
+class StateError(PortbotError):
+    """The state file cannot be opened or is not portbot's."""
+
+
+class Transient(PortbotError):
+    """Waiting helps: the work is retried in a later cycle, nothing is lost."""
+
+
+class Permanent(PortbotError):
+    """Waiting does not help: quarantine or report, saying why."""
+
+
+# -- transient ------------------------------------------------------------------------
+
+
+class MailboxError(Transient):
+    """The mailbox cannot be used now (network, server); retried next cycle."""
+
+
+class MailboxAuthError(MailboxError):
+    """Login refused or credentials missing: the next cycle tries again, a person must fix."""
+
+
+class MailboxGone(MailboxError):
+    """A folder or message that does not exist."""
+
+
+class DeskUnavailable(Transient):
     """Zendesk is down, slow or rate limiting beyond our patience: retry the message later."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
@@ -47,32 +79,7 @@ class DeskUnavailable(PortbotError):
         self.retry_after = retry_after
 
 
-class DeskRejected(PortbotError):
-    """Zendesk refused the request (4xx other than 429): retrying will not help."""
-
-    def __init__(self, message: str, status: int | None = None, error: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-
-
-class TicketClosed(DeskRejected):
-    """The ticket is closed and takes no more updates; a follow-up ticket is needed."""
-
-
-__all__ = [
-    "ConfigError",
-    "DeskRejected",
-    "DeskUnavailable",
-    "MailRejected",
-    "MailUnavailable",
-    "ParseError",
-    "PortbotError",
-    "TicketClosed",
-]
-
-
-class MailUnavailable(PortbotError):
+class MailUnavailable(Transient):
     """The mail server cannot take the message now (down, 4xx, timeout): retry later."""
 
     def __init__(self, message: str, code: int | None = None) -> None:
@@ -80,20 +87,11 @@ class MailUnavailable(PortbotError):
         self.code = code
 
 
-class MailRejected(PortbotError):
-    """The mail server refused the message for good (5xx, bad credentials, TLS not
-    verifiable): retrying will not help; a person must look."""
-
-    def __init__(self, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class SandboxUnavailable(PortbotError):
+class SandboxUnavailable(Transient):
     """A worker process could not be started: nothing was read (retry the message later)."""
 
 
-class DeliveryDeferred(PortbotError):
+class DeliveryDeferred(Transient):
     """A sink cannot do its part now (an outage, a rate budget): try again next cycle.
 
     `everything`: nothing else can be handed on this cycle either (the desk is down),
@@ -108,24 +106,29 @@ class DeliveryDeferred(PortbotError):
         self.service = service
 
 
-class DeliveryRefused(PortbotError):
-    """A sink can never do its part for this message: quarantine it, saying why."""
+# -- permanent ------------------------------------------------------------------------
 
 
-class MailboxError(PortbotError):
-    """The mailbox cannot be used now (network, server); retried next cycle."""
+class DeskRejected(Permanent):
+    """Zendesk refused the request (4xx other than 429): retrying will not help."""
+
+    def __init__(self, message: str, status: int | None = None, error: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
 
 
-class MailboxAuthError(MailboxError):
-    """Login refused or credentials missing: retrying will not help."""
+class TicketClosed(DeskRejected):
+    """The ticket is closed and takes no more updates; a follow-up ticket is needed."""
 
 
-class MailboxGone(MailboxError):
-    """A folder or message that does not exist."""
+class MailRejected(Permanent):
+    """The mail server refused the message for good (5xx, bad credentials, TLS not
+    verifiable): retrying will not help; a person must look."""
 
-
-class StateError(PortbotError):
-    """The state file cannot be opened or is not portbot's."""
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class PartiallyRefused(MailRejected):
@@ -134,3 +137,29 @@ class PartiallyRefused(MailRejected):
     def __init__(self, message: str, refused: dict[str, tuple[int, bytes]]) -> None:
         super().__init__(message)
         self.refused = refused
+
+
+class DeliveryRefused(Permanent):
+    """A sink can never do its part for this message: quarantine it, saying why."""
+
+
+__all__ = [
+    "ConfigError",
+    "DeliveryDeferred",
+    "DeliveryRefused",
+    "DeskRejected",
+    "DeskUnavailable",
+    "MailRejected",
+    "MailUnavailable",
+    "MailboxAuthError",
+    "MailboxError",
+    "MailboxGone",
+    "ParseError",
+    "PartiallyRefused",
+    "Permanent",
+    "PortbotError",
+    "SandboxUnavailable",
+    "StateError",
+    "TicketClosed",
+    "Transient",
+]

@@ -148,6 +148,13 @@ def _unreadable(att: Attachment, reason: str, fallback: DocKind) -> Document:
     )
 
 
+def unread_document(att: Attachment, reason: str) -> Document:
+    """The Document of an attachment that could not be read at all (its reader was
+    stopped or crashed): the reason, and the kind its name and format suggest."""
+    fallback: DocKind = "number_list" if sniff(att) in ("xlsx", "xls", "csv", "txt") else "bill"
+    return _unreadable(att, reason, fallback)
+
+
 # Signs of a bill that bill_score (English carrier bills) does not weigh: French
 # (Quebec) bills, municipal utility statements, a wireless bill's plan pages.
 _MORE_BILL_WORDS: tuple[tuple[str, int], ...] = (

@@ -10,7 +10,7 @@ from parsers.carriers import find_carrier
 from parsers.documents import read_attachment
 from parsers.email import parse_message
 from parsers.limits import Limits
-from parsers.model import Attachment, Document, ParsedMessage
+from parsers.model import Attachment, Document, Message, ParsedMessage
 
 # Reads one attachment; never raises for bad input (a Document with `error` set).
 # The bot passes one that reads in a worker process (bot/adapters/sandbox.py).
@@ -25,7 +25,13 @@ def read_message(
     A bad attachment never raises: it becomes a Document with `error` set. `read`
     reads each attachment (by default here, in this process).
     """
-    message = parse_message(raw, limits)
+    return read_parsed(parse_message(raw, limits), limits, read)
+
+
+def read_parsed(
+    message: Message, limits: Limits, read: AttachmentReader = read_attachment
+) -> ParsedMessage:
+    """`read_message` from the email already parsed (`parse_message` with these limits)."""
     statements = read_statements(message.body)
     if statements.current_carrier is None:
         # "Port request: our Verizon lines" says it in the subject alone.

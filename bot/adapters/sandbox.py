@@ -47,8 +47,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.errors import SandboxUnavailable
+from parsers.documents import read_attachment, unread_document
 from parsers.limits import Limits
-from parsers.model import Attachment, DocKind, Document
+from parsers.model import Attachment, Document
 
 Reader = Callable[[Attachment, Limits], Document]
 Outcome = Literal["read", "memory", "cpu", "wall", "output", "crash"]
@@ -337,10 +338,6 @@ class _Worker:
 
 def _outcome_document(att: Attachment, outcome: Outcome, detail: str, limits: Limits) -> Document:
     """The Document of a read that did not end well: the reason, the kind as for any unreadable."""
-    from parsers.documents import _unreadable, sniff
-
-    fmt = sniff(att)
-    fallback: DocKind = "number_list" if fmt in ("xlsx", "xls", "csv", "txt") else "bill"
     if outcome == "memory":
         reason = (
             "the attachment is too large to read safely: reading it needed more than "
@@ -363,7 +360,7 @@ def _outcome_document(att: Attachment, outcome: Outcome, detail: str, limits: Li
         )
     else:
         reason = f"the reader crashed on this attachment ({detail})"
-    return _unreadable(att, reason, fallback)
+    return unread_document(att, reason)
 
 
 def _ended_by(status: int) -> tuple[Outcome, str]:
@@ -389,8 +386,6 @@ class SandboxReader:
 
     def __init__(self, limits: Limits, read: Reader | None = None) -> None:
         if read is None:
-            from parsers.documents import read_attachment
-
             read = read_attachment
         self.limits = limits
         self._read = read
@@ -503,8 +498,6 @@ def reader_for(limits: Limits) -> Reader:
     """The reader the bot uses: sandboxed unless `[limits] sandbox = false`."""
     if limits.sandbox:
         return SandboxReader(limits)
-    from parsers.documents import read_attachment
-
     return read_attachment
 
 

@@ -184,7 +184,7 @@ def _main(argv: Sequence[str]) -> int:
     if args.command == "assess":
         import json
 
-        from bot.app import assess_files
+        from bot.cli.assess import assess_files
         from bot.config import load_config
         from bot.errors import ConfigError
         from parsers.errors import ParseError

@@ -33,6 +33,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
+from parsers.body import read_statements
+from parsers.model import Message
 from rules.assessment import Assessment
 
 MASK = "••••"
@@ -416,21 +418,13 @@ def _quiet_libraries(record: logging.LogRecord) -> bool:
     return not any(record.name == n or record.name.startswith(n + ".") for n in QUIET_LIBRARIES)
 
 
-def secrets_in_raw(raw: bytes) -> list[str]:
+def secrets_in_message(message: Message) -> list[str]:
     """A stored message's secrets, read again cheaply (no attachment is opened).
 
     What its body states (PINs, SSN last 4, account number) and what stands beside a
     label anywhere in its text; digit runs of six or more in attachment file names.
     Used to seed the redactor at start-up from the state store's open requests.
     """
-    from parsers.body import read_statements
-    from parsers.email import parse_message
-    from parsers.errors import ParseError
-
-    try:
-        message = parse_message(raw)
-    except (ParseError, ValueError, LookupError):
-        return []
     found: list[str | None] = []
     statements = read_statements(message.body)
     found += [statements.account_number, statements.ssn_last4, statements.pin_for_all]
@@ -512,7 +506,7 @@ __all__ = [
     "is_json",
     "log_outcome",
     "mask_file_names",
-    "secrets_in_raw",
+    "secrets_in_message",
     "secrets_of",
     "setup_logging",
 ]

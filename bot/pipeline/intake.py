@@ -38,18 +38,19 @@ from typing import Literal, Protocol
 from bot.errors import (
     ConfigError,
     DeliveryDeferred,
-    DeliveryRefused,
-    DeskRejected,
     DeskUnavailable,
     MailboxError,
     MailboxGone,
-    MailRejected,
     MailUnavailable,
+    Permanent,
+    Transient,
 )
 from bot.ops.logs import log_outcome
 from bot.ops.progress import NoProgress, Progress
+from bot.pipeline.reading import MessageCache
 from bot.ports import Envelope, Mailbox, MessageRecord, QuarantineEntry, StateStore
 from parsers.errors import NotAnEmail, ParseError
+from parsers.model import Message
 from rules.assessment import Assessment
 
 log = logging.getLogger("portbot.intake")
@@ -89,6 +90,8 @@ class Delivery:
     # a later message of the same request is handled in this same cycle (a backlog):
     # the customer is answered once, under that one
     superseded: bool = False
+    # `raws` parsed (the MIME level), once, by the intake's cache: what the sinks read
+    messages: tuple[Message, ...] = field(kw_only=True)
 
 
 class Sink(Protocol):
@@ -107,9 +110,9 @@ def outage_of(exc: BaseException) -> str:
 
 
 def _failure(exc: Exception) -> Literal["wait", "refused", "failed"]:
-    if isinstance(exc, DeliveryDeferred | DeskUnavailable | MailUnavailable):
+    if isinstance(exc, Transient):
         return "wait"
-    if isinstance(exc, DeliveryRefused | DeskRejected | MailRejected):
+    if isinstance(exc, Permanent):
         return "refused"
     return "failed"
 
@@ -183,10 +186,15 @@ class Decision:
     reason: str = ""  # for the quarantine record: may quote the message; never logged
     category: str = ""  # short and secret-free: for logs
     assessment: Assessment | None = None
+    messages: tuple[Message, ...] = ()  # the thread, parsed (MIME level), when assessed
 
 
 def decide(
-    gathered: Gathered, assess: Assessor, max_bytes: int, classify: Classifier | None = None
+    gathered: Gathered,
+    assess: Assessor,
+    max_bytes: int,
+    classify: Classifier | None = None,
+    email: Callable[[bytes], Message] | None = None,
 ) -> Decision:
     """What to do with one message. Never raises for anything the message contains.
 
@@ -208,8 +216,10 @@ def decide(
             found = None
         if found is not None:
             return Decision(found.outcome, found.category, found.category)
+    raws = (*gathered.earlier, gathered.raw)
     try:
-        assessment = assess((*gathered.earlier, gathered.raw))
+        assessment = assess(raws)
+        messages = tuple(email(raw) for raw in raws) if email is not None else ()
     except NotAnEmail as exc:
         return Decision("quarantined", f"not an email: {exc}", "not-an-email")
     except ParseError as exc:
@@ -222,7 +232,7 @@ def decide(
             f"crash in the pipeline: {type(exc).__name__}: {exc}{at}",
             f"crash:{type(exc).__name__}",
         )
-    return Decision("assessed", assessment=assessment)
+    return Decision("assessed", assessment=assessment, messages=messages)
 
 
 # -- apply ---------------------------------------------------------------------------
@@ -283,6 +293,7 @@ class Intake:
         sinks: Sequence[Sink],
         settings: Settings,
         *,
+        messages: MessageCache,
         classify: Classifier | None = None,
         notices: NoticeHandler | None = None,
         ticks: Sequence[Tick] = (),
@@ -292,6 +303,7 @@ class Intake:
         self.state = state
         self.connect = connect
         self.assess = assess
+        self.messages = messages  # every parse of a message in the pipeline goes through it
         self.sinks = tuple(sinks)
         self.settings = settings
         self.classify = classify
@@ -337,7 +349,7 @@ class Intake:
         for tick in self.ticks:
             try:
                 tick(report)
-            except (DeskUnavailable, MailUnavailable, DeliveryDeferred) as exc:
+            except Transient as exc:
                 log.warning("%s waits for the next cycle: %s", getattr(tick, "__name__", tick), exc)
                 service = outage_of(exc)
                 if service:  # its work waits on the outage too
@@ -472,7 +484,13 @@ class Intake:
         gathered = Gathered(
             folder, uidvalidity, envelope, raw, keys, key, handled, request_id, earlier
         )
-        decision = decide(gathered, self.assess, self.settings.max_message_bytes, self.classify)
+        decision = decide(
+            gathered,
+            self.assess,
+            self.settings.max_message_bytes,
+            self.classify,
+            self.messages.email,
+        )
         timings["assess"] = time.monotonic() - started
         thread_ids = tuple(i for i in (keys.message_id, *keys.refs) if i)
         recorded = self.state.record(
@@ -590,6 +608,7 @@ class Intake:
                 (*earlier, raw or b""),
                 decision.assessment,
                 superseded=self._answered_later(request_id, key, later),
+                messages=decision.messages,
             )
             self._deliver(row, delivery, report, timings)
         elif decision.outcome == "notice":
@@ -686,7 +705,7 @@ class Intake:
         # a request's pending messages share one thread, hence one assessment, and
         # one reply: under the newest of them
         newest = {p.request_id: p.row for p in pending_all if p.outcome != "notice"}
-        assessed: dict[str, tuple[tuple[bytes, ...], Assessment]] = {}
+        assessed: dict[str, tuple[tuple[bytes, ...], Assessment, tuple[Message, ...]]] = {}
         for n, pending in enumerate(pending_all):
             if pending.outcome == "notice":
                 if not self._deliver_notice(
@@ -696,11 +715,12 @@ class Intake:
                     return
                 continue
             if pending.request_id in assessed:
-                raws, assessment = assessed[pending.request_id]
+                raws, assessment, messages = assessed[pending.request_id]
             else:
                 raws = tuple(self.state.thread_raws(pending.request_id))
                 try:
                     assessment = self.assess(raws)
+                    messages = tuple(self.messages.email(raw) for raw in raws)
                 except Exception as exc:
                     self.state.delivery_failed(
                         pending.row,
@@ -709,13 +729,14 @@ class Intake:
                     )
                     report.delivery_failures += 1
                     continue
-                assessed[pending.request_id] = (raws, assessment)
+                assessed[pending.request_id] = (raws, assessment, messages)
             delivery = Delivery(
                 pending.request_id,
                 pending.key,
                 raws,
                 assessment,
                 superseded=newest[pending.request_id] != pending.row,
+                messages=messages,
             )
             if not self._deliver(pending.row, delivery, report):
                 # the sinks wait as a whole (the desk is down): the rest waits unassessed

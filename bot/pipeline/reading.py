@@ -8,13 +8,15 @@ import functools
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Config
+from parsers.email import parse_message
 from parsers.errors import ParseError
 from parsers.limits import Limits
-from parsers.model import ParsedMessage
-from parsers.thread import AttachmentReader, read_message
+from parsers.model import Message, ParsedMessage
+from parsers.thread import AttachmentReader, read_message, read_parsed
 from rules.assessment import Assessment, assess
 from rules.request import build_request
 
@@ -35,10 +37,14 @@ def read_files(paths: Sequence[Path], max_bytes: int) -> list[bytes]:
 
 
 class MessageCache:
-    """Each message read once per process, within a bound on the bytes kept.
+    """Each message parsed once per process, with the configured limits, within a bound
+    on the bytes kept: the one place the pipeline reads a message.
 
-    A follow-up is assessed with its whole thread; without this every earlier
-    message (its OCR above all) would be read again at each follow-up.
+    Two levels share one entry: `email` (the MIME parse: headers, body, attachments;
+    what the sinks and the classifier need) and `read` (the email with its statements
+    and documents read: what the assessment needs; OCR above all). A follow-up is
+    assessed with its whole thread; without this every earlier message would be read
+    again at each follow-up, and each sink would parse the message again.
     """
 
     def __init__(
@@ -50,22 +56,46 @@ class MessageCache:
         self.limits = limits
         self.read_attachment = read
         self.max_bytes = max_bytes
-        self._kept: OrderedDict[bytes, tuple[int, ParsedMessage]] = OrderedDict()
+        self._kept: OrderedDict[bytes, _Entry] = OrderedDict()
         self._bytes = 0
+        # how many parses were done (not served from the cache), by level
+        self.parsed = {"email": 0, "read": 0}
+
+    def email(self, raw: bytes) -> Message:
+        return self._entry(raw).message
 
     def read(self, raw: bytes) -> ParsedMessage:
+        entry = self._entry(raw)
+        if entry.parsed is None:
+            self.parsed["read"] += 1
+            entry.parsed = (
+                read_parsed(entry.message, self.limits)
+                if self.read_attachment is None
+                else read_parsed(entry.message, self.limits, self.read_attachment)
+            )
+        return entry.parsed
+
+    def _entry(self, raw: bytes) -> _Entry:
         key = hashlib.sha256(raw).digest()
         hit = self._kept.get(key)
         if hit is not None:
             self._kept.move_to_end(key)
-            return hit[1]
-        parsed = _read_message(raw, self.limits, self.read_attachment)
-        self._kept[key] = (len(raw), parsed)
+            return hit
+        self.parsed["email"] += 1
+        entry = _Entry(len(raw), parse_message(raw, self.limits))
+        self._kept[key] = entry
         self._bytes += len(raw)
         while self._bytes > self.max_bytes and len(self._kept) > 1:
-            _, (size, _) = self._kept.popitem(last=False)
-            self._bytes -= size
-        return parsed
+            _, old = self._kept.popitem(last=False)
+            self._bytes -= old.size
+        return entry
+
+
+@dataclass
+class _Entry:
+    size: int
+    message: Message
+    parsed: ParsedMessage | None = None
 
 
 def _read_message(raw: bytes, limits: Limits, read: AttachmentReader | None) -> ParsedMessage:
@@ -90,10 +120,9 @@ def assess_messages(
 
 
 def thread_assessor(
-    config: Config, today: Callable[[], dt.date], read: AttachmentReader | None = None
+    config: Config, today: Callable[[], dt.date], cache: MessageCache
 ) -> Callable[[Sequence[bytes]], Assessment]:
-    """The intake's assessor: a thread of raw messages, read through one cache."""
-    cache = MessageCache(config.limits, read=read)
+    """The intake's assessor: a thread of raw messages, read through the intake's cache."""
 
     def assess_thread(raws: Sequence[bytes]) -> Assessment:
         return assess_messages(raws, config, today(), cache)

@@ -41,7 +41,6 @@ from bot.render.reply_email import (
     sent_note,
     suppressed_note,
 )
-from parsers.email import parse_message
 from parsers.model import Message
 from rules.assessment import Assessment
 from rules.contract import to_json
@@ -111,13 +110,15 @@ class Result:
     message_id: str | None = None
 
 
-def _incoming(raws: Sequence[bytes], key: str) -> tuple[Message, bytes]:
+def _incoming(
+    raws: Sequence[bytes], key: str, read_email: Callable[[bytes], Message]
+) -> tuple[Message, bytes]:
     """The message whose key this is (a retried delivery carries the whole thread)."""
     for raw in reversed(raws):
-        message = parse_message(raw)
+        message = read_email(raw)
         if message.message_id == key:
             return message, raw
-    return parse_message(raws[-1]), raws[-1]
+    return read_email(raws[-1]), raws[-1]
 
 
 SUPERSEDED = "superseded"  # a later message of the request came in the same cycle
@@ -137,7 +138,9 @@ class Replier:
         note: Callable[[str, str, str], None] | None = None,
         copy_found: Callable[[str], bool] | None = None,  # Message-ID -> in our mailbox?
         observe: Callable[[Literal["sent", "suppressed"], str], None] | None = None,
+        read_email: Callable[[bytes], Message],  # the intake's parse (MessageCache.email)
     ) -> None:
+        self.read_email = read_email
         self.ledger, self.mailer, self.settings = ledger, mailer, settings
         self.now, self.note, self.copy_found = now, note, copy_found
         self.observe = observe or (lambda result, reason: None)
@@ -183,7 +186,7 @@ class Replier:
             )
             return Result("suppressed", SUPERSEDED)
 
-        message, raw = _incoming(raws, key)
+        message, raw = _incoming(raws, key, self.read_email)
         previous = self.ledger.last_sent(request_id)
         previous_json = (
             json.loads(previous.assessment_json)

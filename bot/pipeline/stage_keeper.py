@@ -47,7 +47,6 @@ from bot.ports import ChangeRow, PortRecord, StateStore, TicketDesk, UnmatchedNo
 from bot.render.reply_email import first_name, part_types, render_reply, sent_note, threaded_message
 from bot.render.ticket import STAGES, FieldValue, TicketDraft, ZendeskNames, requester
 from parsers.carrier_notice import CarrierNotice, NoticePatterns, read_notice
-from parsers.email import parse_message
 from parsers.model import Message
 from rules.contract import to_json
 from rules.reminders import ClearStale, MarkStale, Remind, ReminderPolicy, reminder_action
@@ -219,6 +218,8 @@ class MailClassifier:
     """
 
     ours: Ours | None
+    # the intake's parse (bot.pipeline.reading.MessageCache.email: once, configured limits)
+    read_email: Callable[[bytes], Message]
     patterns: NoticePatterns | None = None
 
     def answered_reply(self, message: Message, raw: bytes) -> str | None:
@@ -234,7 +235,7 @@ class MailClassifier:
         return next((c for c in cited if c and self.ours.minted(c)), None)
 
     def __call__(self, raw: bytes) -> Classified | None:
-        message = parse_message(raw)
+        message = self.read_email(raw)
         if self.ours is not None and is_own_message(
             message, own_domains=self.ours.domains, own_addresses=self.ours.addresses
         ):
@@ -284,7 +285,7 @@ class PortKeeper:
     def track(self, delivery: Delivery) -> None:
         data = to_json(delivery.assessment)
         r = data["request"]
-        messages = [parse_message(raw) for raw in delivery.raws[:1]]
+        messages = list(delivery.messages[:1])
         _, name = requester(messages)
         missing = [k for k, v in data["checklist"].items() if v == "missing"]
         self.state.note_activity(
@@ -390,7 +391,7 @@ class PortKeeper:
 
     def _customer_message(self, request_id: str) -> Message | None:
         raws = self.state.thread_raws(request_id)
-        return parse_message(raws[-1]) if raws else None
+        return self.classifier.read_email(raws[-1]) if raws else None
 
     def _tell_customer(self, row: ChangeRow, change: StageChange) -> str:
         port = self.state.port(row.request_id)
@@ -451,7 +452,7 @@ class PortKeeper:
         return out
 
     def on_notice(self, key: str, raw: bytes) -> None:
-        message = parse_message(raw)
+        message = self.classifier.read_email(raw)
         answered = self.classifier.answered_reply(message, raw)
         if answered is not None:
             self._on_automatic_answer(message, answered)
@@ -780,7 +781,7 @@ class PortKeeper:
         assessment = self.assess(raws)
         if assessment.ready:
             return False
-        original = parse_message(raws[-1])
+        original = self.classifier.read_email(raws[-1])
         key = f"reminder:{port.request_id}:{port.last_key}:{action.ordinal}"
         plan = ReplyPlan("incomplete", False, (), (), revision_of(to_json(assessment)))
         s = self.replier.settings

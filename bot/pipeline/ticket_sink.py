@@ -38,8 +38,6 @@ from bot.errors import DeliveryDeferred, DeskRejected, DeskUnavailable, TicketCl
 from bot.pipeline.intake import Delivery, key_of
 from bot.ports import PendingCreate, TicketDesk, TicketRecord
 from bot.render.ticket import TicketDraft, ZendeskNames, diff_note, draft_from_json
-from parsers.email import parse_message
-from parsers.limits import Limits
 from parsers.model import Attachment, Message
 from rules.contract import to_json
 from rules.stages import Stage
@@ -164,7 +162,6 @@ class TicketSink:
         ledger: TicketLedger,
         names: ZendeskNames,
         *,
-        limits: Limits | None = None,
         budget: UpdateBudget | None = None,
         now: Callable[[], float] = time.time,
         cool_off: float = 30.0,
@@ -175,7 +172,6 @@ class TicketSink:
         self.lifecycle = lifecycle or (lambda request_id: None)
         self.ledger = ledger
         self.names = names
-        self.limits = limits or Limits()
         self.budget = budget or UpdateBudget()
         self.now = now
         self.cool_off = cool_off  # after an outage, the desk is left alone this long
@@ -235,7 +231,7 @@ class TicketSink:
     ) -> None:
         request_id = delivery.request_id
         keys = tuple(key_of(raw) for raw in delivery.raws)
-        messages = tuple(parse_message(raw, self.limits) for raw in delivery.raws)
+        messages = delivery.messages
         if record is not None and record.pending is not None:
             self._finish(request_id, record, dict(zip(keys, messages, strict=True)))
             record = self.ledger.ticket(request_id)

@@ -64,3 +64,18 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     graph.add_import(importer="pkg.b", imported="pkg.a")
     graph.add_import(importer="pkg.c", imported="pkg.a")
     assert _cycles(graph, "pkg") == [["pkg.a", "pkg.b"]]
+
+
+def test_in_the_pipeline_only_the_reading_module_parses_a_message(
+    graph: grimp.ImportGraph,
+) -> None:
+    # Every consumer (ticket, reply, stages, classifier) reads the intake's one parse
+    # (bot.pipeline.reading.MessageCache); none may parse a message again itself.
+    parsing = {"parsers.email", "parsers.thread"}
+    importers = {
+        module
+        for parser in parsing
+        for module in graph.find_modules_that_directly_import(parser)
+        if module.startswith(("bot.pipeline", "bot.render", "bot.ops"))
+    }
+    assert importers == {"bot.pipeline.reading"}

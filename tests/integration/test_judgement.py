@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import assess_files
+from bot.cli.assess import assess_files
 from bot.config import Config
 from rules.contract import to_json
 

@@ -343,3 +343,41 @@ def test_without_smtp_and_reply_sections_nothing_is_sent(
     with app(config, "2026-11-26") as intake:
         assert intake.poll().delivered == len(raws)
     assert running.handler.delivered == [] and len(tickets(em)) == 1
+
+
+def test_each_message_is_parsed_once_per_cycle_with_the_configured_limits(
+    server: LocalMail,
+    em: Emulator,
+    smtp: tuple[SmtpServer, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ticket, reply, stages and the classifier all read the intake's one parse."""
+    import hashlib
+
+    import bot.pipeline.reading as reading
+
+    parses: list[tuple[str, object]] = []
+
+    def counted(raw: bytes, limits: Any) -> Any:
+        parses.append((hashlib.sha256(raw).hexdigest(), limits))
+        return parse_message(raw, limits)
+
+    monkeypatch.setattr(reading, "parse_message", counted)
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    raws, expected = thread("01-ready-att-acme-csv")
+    base = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
+    # limits of its own, so that a parse with the default ones shows
+    config = replace(base, limits=replace(base.limits, max_attachments=17))
+    server.append(folder, raws)
+    with app(config, THREADS["01-ready-att-acme-csv"][1] or expected["today"]) as intake:
+        report = intake.poll()
+        assert report.count("assessed") == len(raws)
+        assert len(tickets(em)) == 1 and len(running.handler.delivered) == 1
+        assert sorted(h for h, _ in parses) == sorted(hashlib.sha256(r).hexdigest() for r in raws)
+        assert all(limits is config.limits for _, limits in parses)
+        # the next cycle: our copy of the reply arrives; only that new message is parsed
+        parses.clear()
+        assert intake.poll().count("own") == 1
+        assert len(parses) == 1 and parses[0][1] is config.limits

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from bot.adapters.smtp import SmtpMailer, SmtpSettings
-from bot.app import assess_files
+from bot.cli.assess import assess_files
 from bot.config import Config
 from bot.errors import MailRejected, MailUnavailable
 from bot.pipeline.reading import assess_messages
@@ -215,6 +215,7 @@ def _replier(server: Server, ledger: MemoryLedger | None = None, **kw: Any) -> R
         kw.pop("mailer", None) or _mailer(server),
         kw.pop("settings", SETTINGS),
         now=lambda: NOW,
+        read_email=parse_message,
         **kw,
     )
 

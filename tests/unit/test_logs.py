@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import assess_files
+from bot.cli.assess import assess_files
 from bot.config import Config
 from bot.ops.logs import (
     MASK,

@@ -14,6 +14,7 @@ from bot.ops.metrics import Health, Metrics
 from bot.pipeline.intake import Delivery
 from bot.pipeline.observe import watch_assessor, watch_sink
 from bot.pipeline.reading import assess_messages
+from parsers.email import parse_message
 from rules.assessment import Assessment
 from tests.conftest import FIXTURES
 
@@ -47,7 +48,13 @@ def test_zendesk_health_follows_the_ticket_sink() -> None:
     clock = FakeClock()
     metrics = Metrics(health=Health(clock, stall_after=600, unreachable_after=60))
     metrics.poll_succeeded()
-    delivery = Delivery("r-1", "<k@x>", tuple(_raws()), _assess(_raws()))
+    delivery = Delivery(
+        "r-1",
+        "<k@x>",
+        tuple(_raws()),
+        _assess(_raws()),
+        messages=tuple(parse_message(r) for r in _raws()),
+    )
     down = True
 
     def sink(delivery: Delivery) -> None:

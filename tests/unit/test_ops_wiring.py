@@ -21,6 +21,7 @@ from bot.pipeline.dryrun import Printer, PrintingDesk, PrintingMailer
 from bot.pipeline.reading import assess_messages
 from bot.pipeline.reply_sink import MemoryLedger, Replier, ReplySettings
 from bot.render.ticket import TicketDraft
+from parsers.email import parse_message
 from rules.assessment import Assessment
 from tests.conftest import FIXTURES
 
@@ -129,7 +130,13 @@ def test_a_message_superseded_in_its_cycle_gets_no_reply_of_its_own() -> None:
     raws, assessment = _thread()
     outbox, ledger = Outbox(), MemoryLedger()
     seen: list[tuple[str, str]] = []
-    replier = Replier(ledger, outbox, SETTINGS, observe=lambda r, why: seen.append((r, why)))
+    replier = Replier(
+        ledger,
+        outbox,
+        SETTINGS,
+        observe=lambda r, why: seen.append((r, why)),
+        read_email=parse_message,
+    )
     keys = ["<k1@x>", "<k2@x>", "<k3@x>"]
     for n, key in enumerate(keys[:-1]):
         result = replier.handle("PR-1", key, raws[: n + 1], assessment, superseded=True)

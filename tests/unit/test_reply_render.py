@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import assess_files
+from bot.cli.assess import assess_files
 from bot.config import Config
 from bot.render.reply_email import (
     _account_tail,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import assess_files
+from bot.cli.assess import assess_files
 from bot.config import Config
 from bot.pipeline.reading import assess_messages
 from bot.render.reply_email import part_types

@@ -63,18 +63,18 @@ def test_the_customer_email_of_a_change_is_threaded_and_marked_automatic() -> No
 
 
 def test_our_copies_are_ours_notices_are_notices_and_people_are_neither() -> None:
-    classify = MailClassifier(OURS)
+    classify = MailClassifier(OURS, parse_message)
     ours = message(sender="Lofty Porting <support@lofty.com>")
     assert classify(ours) is not None and classify(ours).outcome == "own"  # type: ignore[union-attr]
     twilio = (ROOT / "fixtures" / "carrier_notices" / "twilio-01-submitted.eml").read_bytes()
     found = classify(twilio)
     assert found is not None and found.outcome == "notice"
     assert classify(message()) is None
-    assert MailClassifier(None)(ours) is None  # without [reply] nothing is ours
+    assert MailClassifier(None, parse_message)(ours) is None  # without [reply] nothing is ours
 
 
 def test_a_bounce_quoting_our_message_id_is_a_notice_and_other_bounces_are_not() -> None:
-    classify = MailClassifier(OURS)
+    classify = MailClassifier(OURS, parse_message)
     [(_, dsn, _)] = [c for c in LOOP_CASES if c[0] == "dsn_multipart_report"]
     found = classify(dsn)
     assert found is not None and found.category == "automatic-answer-to-our-email"

@@ -26,6 +26,7 @@ from bot.pipeline.ticket_sink import (
     update_key,
 )
 from bot.render.ticket import FIELD_SPECS, TicketDraft, ZendeskNames
+from parsers.email import parse_message
 from parsers.model import Attachment
 from tests.conftest import FIXTURES, ROOT
 
@@ -151,7 +152,11 @@ def deliveries() -> list[Delivery]:
     config = Config()
     return [
         Delivery(
-            "PR-000001", key_of(RAWS[n - 1]), RAWS[:n], assess_messages(RAWS[:n], config, TODAY)
+            "PR-000001",
+            key_of(RAWS[n - 1]),
+            RAWS[:n],
+            assess_messages(RAWS[:n], config, TODAY),
+            messages=tuple(parse_message(raw) for raw in RAWS[:n]),
         )
         for n in (1, 2, 3)
     ]
@@ -342,7 +347,15 @@ def test_a_thread_waiting_for_its_first_ticket_gets_one_ticket_showing_all_of_it
     # create may have reached Zendesk before the outage hid the answer, so it is
     # repeated as it was (same key, same content) unless Zendesk has it; the second
     # message then updates.
-    ticket_sink(Delivery("PR-000001", deliveries[0].key, RAWS[:2], deliveries[1].assessment))
+    ticket_sink(
+        Delivery(
+            "PR-000001",
+            deliveries[0].key,
+            RAWS[:2],
+            deliveries[1].assessment,
+            messages=deliveries[1].messages,
+        )
+    )
     ticket_sink(deliveries[1])
     assert desk.calls == ["create", "find", "create", "update"]
     assert len(desk.tickets) == 1
