@@ -43,6 +43,8 @@ import phonenumbers
 from phonenumbers import geocoder
 
 from bot.ops.logs import mask_file_names, secrets_of
+from bot.render.loa_form import FILENAME as LOA_FORM_FILENAME
+from bot.render.loa_form import LoaTemplate, render_loa_form, wants_loa_form
 from parsers.model import Message
 from parsers.phone import parse_phone
 from rules.assessment import CHECKLIST_KEYS, Assessment
@@ -326,8 +328,10 @@ def reply_view(
     to: str | None,
     support_address: str,
     support_name: str,
+    loa_form: bool = False,
 ) -> dict[str, Any]:
-    """Everything the templates may show. Built from the masked JSON only."""
+    """Everything the templates may show. Built from the masked JSON only.
+    `loa_form`: the reply carries the filled-in LOA (one line says what to do with it)."""
     data = to_json(assessment, show_secrets=False)
     secrets = _secrets(assessment)
     r = data["request"]
@@ -356,6 +360,7 @@ def reply_view(
         "wording": {k: v for k, v in wording().items() if isinstance(v, str)},
         "support_name": support_name,
         "support_address": support_address,
+        "loa_form": loa_form,
     }
 
 
@@ -397,8 +402,12 @@ def render_reply(
     incoming_key: str | None = None,
     internal_domains: Collection[str] = (),
     now: dt.datetime | None = None,
+    loa: LoaTemplate | None = None,
 ) -> EmailMessage:
     """The reply to `original` (the customer's latest message), ready to send.
+
+    With `loa` (the `[loa]` template), a reply about an incomplete request whose LOA
+    is missing or wrong carries the LOA filled in from the assessment, to sign.
 
     `incoming_key` is the state store's key of `original` (its Message-ID, or a
     hash of its header block when it has none); with `plan.revision` it fixes the
@@ -411,6 +420,11 @@ def render_reply(
     key = incoming_key or original.message_id
     if not key:
         raise ValueError("incoming_key is needed for a message without a Message-ID")
+    form = (
+        render_loa_form(assessment, loa)
+        if loa is not None and plan.kind == "incomplete" and wants_loa_form(assessment)
+        else None
+    )
     view = reply_view(
         plan,
         assessment,
@@ -418,6 +432,7 @@ def render_reply(
         to=to,
         support_address=support_address,
         support_name=support_name,
+        loa_form=form is not None,
     )
     text, html = render_bodies(view)
     # File names are the customer's words too ("CSR_<account number>.pdf"): masked
@@ -439,6 +454,8 @@ def render_reply(
     )
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if form is not None:
+        msg.add_attachment(form, maintype="application", subtype="pdf", filename=LOA_FORM_FILENAME)
     return msg
 
 
@@ -488,12 +505,24 @@ def reply_text(msg: EmailMessage) -> str:
 
 def sent_note(msg: EmailMessage, kind: str) -> str:
     """The ticket's private note: what the customer was sent, word for word."""
+    names = [part.get_filename() for part in msg.iter_attachments() if part.get_filename()]
+    attached = f"Attached: {', '.join(str(n) for n in names)}\n" if names else ""
     return (
         f"auto-reply sent: {kind} to {msg['To']}"
         f"{', cc ' + str(msg['Cc']) if msg['Cc'] else ''}\n"
-        f"Message-ID: {msg['Message-ID']}\nSubject: {msg['Subject']}\n\n"
+        f"Message-ID: {msg['Message-ID']}\nSubject: {msg['Subject']}\n{attached}\n"
         f"{reply_text(msg)}"
     )
+
+
+def reply_attachments(msg: EmailMessage) -> list[tuple[str, str, bytes]]:
+    """The files a rendered reply carries: (filename, content type, bytes)."""
+    out = []
+    for part in msg.iter_attachments():
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            out.append((part.get_filename() or "attachment", part.get_content_type(), payload))
+    return out
 
 
 def suppressed_note(suppression: Suppression) -> str:
@@ -517,6 +546,7 @@ __all__ = [
     "part_types",
     "render_bodies",
     "render_reply",
+    "reply_attachments",
     "reply_subject",
     "reply_text",
     "reply_view",
