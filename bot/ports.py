@@ -85,9 +85,11 @@ class TicketDesk(Protocol):
         add_tags: Sequence[str] = (),
         remove_tags: Sequence[str] = (),
         note_key: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> None:
         """One update of parts of a ticket: a private note, fields by logical name, tags.
-        With a note, made once: marked `note_key` (else a marker from the note's text)."""
+        With a note, made once: marked `note_key` (else a marker from the note's text);
+        `attachments` go on the note."""
         ...
 
     def ticket_states(self, ticket_ids: Sequence[int]) -> dict[int, TicketState]:

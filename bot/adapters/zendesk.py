@@ -539,14 +539,21 @@ class ZenpyDesk:
         add_tags: Sequence[str] = (),
         remove_tags: Sequence[str] = (),
         note_key: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> None:
-        """One update; with a note it is made once (marked `note_key`, else by its text)."""
+        """One update; with a note it is made once (marked `note_key`, else by its text).
+        `attachments` are uploaded onto the note."""
         marker = (note_key or note_marker(note)) if note else None
         if marker is not None and self._settled(ticket_id, marker):
             return
         ticket = Ticket(id=ticket_id)
         if note:
-            ticket.comment = Comment(body=note, public=False)
+            tokens = self._upload(attachments) if attachments else None
+            ticket.comment = (
+                Comment(body=note, public=False, uploads=tokens)
+                if tokens
+                else Comment(body=note, public=False)
+            )
         if fields:
             ticket.custom_fields = [
                 CustomField(id=self.names.field_ids[name], value="" if value is None else value)

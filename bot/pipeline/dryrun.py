@@ -131,10 +131,13 @@ class PrintingDesk:
         add_tags: Sequence[str] = (),
         remove_tags: Sequence[str] = (),
         note_key: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> None:
         self.say(f"would add to {self._name(ticket_id)}:")
         for line in (note or "").splitlines():
             self.say(f"  note: {line}")
+        for att in attachments:
+            self.say(f"  attach: {att.filename}")
         for name, value in (fields or {}).items():
             self.say(f"  field {name}: {_value(value)}")
         if add_tags:
