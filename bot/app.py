@@ -53,7 +53,7 @@ from bot.ports import (
 )
 from parsers.carrier_notice import load_patterns
 from parsers.errors import ParseError
-from parsers.model import Message
+from parsers.model import Attachment, Message
 from rules.reminders import ReminderPolicy
 from rules.reply import Ours
 from rules.stage_messages import MessageSettings
@@ -259,10 +259,10 @@ def _parts(
         settings = reply_settings(config.reply)
         desk_for_notes = the_desk
 
-        def note(request_id: str, text: str, key: str) -> None:
+        def note(request_id: str, text: str, key: str, /, *files: Attachment) -> None:
             ticket_id = state.tickets().get(request_id)
             if desk_for_notes is not None and ticket_id is not None:
-                desk_for_notes.amend(ticket_id, note=text, note_key=key)
+                desk_for_notes.amend(ticket_id, note=text, note_key=key, attachments=files)
 
         folder = config.reply.copy_folder or config.imap.folders[0]
         replier = Replier(

@@ -33,15 +33,17 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from bot.errors import MailRejected, PartiallyRefused
 from bot.ports import Mailer, ReplyRecord
+from bot.render.loa_form import LoaTemplate
 from bot.render.notes import note_marker
 from bot.render.reply_email import (
     envelope_recipients,
     part_types,
     render_reply,
+    reply_attachments,
     sent_note,
     suppressed_note,
 )
-from parsers.model import Message
+from parsers.model import Attachment, Message
 from rules.assessment import Assessment
 from rules.contract import to_json
 from rules.reply import ReplyPlan, Suppression, decide_reply, reply_recipients
@@ -50,6 +52,13 @@ if TYPE_CHECKING:
     from bot.pipeline.intake import Delivery
 
 log = logging.getLogger("portbot.reply")
+
+
+class NoteWriter(Protocol):
+    """Writes a private note on the request's ticket once (under `key`), with the files
+    the reply carried (the filled-in LOA) when there are any."""
+
+    def __call__(self, request_id: str, text: str, key: str, /, *files: Attachment) -> None: ...
 
 
 class ReplyLedger(Protocol):
@@ -88,6 +97,7 @@ class ReplySettings:
     internal_domains: frozenset[str] = frozenset()  # our company's: colleagues who forward
     daily_cap: int = 5
     copy_to: str = ""  # also send to this address (our mailbox): evidence for recovery
+    loa: LoaTemplate | None = None  # a missing or wrong LOA: the reply carries one filled in
 
     def __post_init__(self) -> None:
         if "@" not in self.support_address or not self.domain:
@@ -135,7 +145,7 @@ class Replier:
         *,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         # (request_id, private note text, the note's key: made once on the ticket)
-        note: Callable[[str, str, str], None] | None = None,
+        note: NoteWriter | None = None,
         copy_found: Callable[[str], bool] | None = None,  # Message-ID -> in our mailbox?
         observe: Callable[[Literal["sent", "suppressed"], str], None] | None = None,
         read_email: Callable[[bytes], Message],  # the intake's parse (MessageCache.email)
@@ -257,6 +267,7 @@ class Replier:
             incoming_key=key,
             internal_domains=s.internal_domains,
             now=self.now(),
+            loa=s.loa,
         )
         envelope = tuple(envelope_recipients(reply, [s.copy_to] if s.copy_to else []))
         to = envelope_recipients(reply)[0]
@@ -317,16 +328,26 @@ class Replier:
         sink, which runs first; found, it is only recorded here."""
         if self.note is None or record.noted:
             return
+        files: list[Attachment] = []
         if text is None:
-            text = _note_for(record)
+            text, files = _note_for(record), _files_of(record)
         # Keyed by the incoming message too: two messages may earn the same words
         # ("superseded") and each gets its note.
         key = note_marker(f"{record.key}\x00{text}")
         if self.ledger.note_status(key) != "posted":
             self.ledger.begin_note(key, record.request_id)
-            self.note(record.request_id, text, key)
+            self.note(record.request_id, text, key, *files)
             self.ledger.finish_note(key)
         self.ledger.put(replace(record, noted=True))
+
+
+def _files_of(record: ReplyRecord) -> list[Attachment]:
+    """What a sent reply carried (the filled-in LOA), for the agent on the ticket."""
+    if record.status != "sent" or record.raw is None:
+        return []
+    reply = email.message_from_bytes(record.raw, policy=email.policy.SMTP)
+    assert isinstance(reply, EmailMessage)
+    return [Attachment(name, ctype, data) for name, ctype, data in reply_attachments(reply)]
 
 
 def _note_for(record: ReplyRecord) -> str:
