@@ -46,6 +46,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.errors import ConfigError
 from bot.ops.metrics import MetricsSettings
+from bot.render.loa_form import LoaTemplate
 from bot.render.ticket import FIELD_SPECS, ZendeskNames
 from parsers.limits import Limits
 from rules.policy import Policy
@@ -259,6 +260,35 @@ class RemindersConfig:
     max_reminders: Annotated[Whole, Field(ge=0)] = 1
 
 
+_LOA = LoaTemplate()
+
+
+@dataclass(frozen=True, config=_SECTION)
+class LoaConfig:
+    """[loa]: the filled-in LOA a reply carries when the customer's LOA is missing or has
+    a problem (bot/render/loa_form.py). `{company}` in the wording stands for
+    company_name (empty: [reply] support_name); more numbers than numbers_first_page
+    are listed from page 2 on."""
+
+    enabled: Flag = True
+    company_name: Text = ""
+    title: Text = _LOA.title
+    authorization: Text = _LOA.authorization
+    attestation: Text = _LOA.attestation
+    footer: Text = _LOA.footer
+    numbers_first_page: Annotated[Whole, Field(ge=1, le=24)] = _LOA.numbers_first_page
+
+    def template(self, default_company: str) -> LoaTemplate:
+        return LoaTemplate(
+            company_name=self.company_name or default_company,
+            title=self.title,
+            authorization=self.authorization,
+            attestation=self.attestation,
+            footer=self.footer,
+            numbers_first_page=self.numbers_first_page,
+        )
+
+
 @dataclass(frozen=True, config=_SECTION)
 class StagesConfig:
     """[stages]: carrier-partner notices and agent changes on the ticket."""
@@ -309,6 +339,7 @@ class Config:
     smtp: SmtpConfig | None = None  # None (or no [reply]): no replies
     reply: ReplyConfig | None = None
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
+    loa: LoaConfig = field(default_factory=LoaConfig)
     stages: StagesConfig = field(default_factory=StagesConfig)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -329,6 +360,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "smtp": SmtpConfig,
     "reply": ReplyConfig,
     "reminders": RemindersConfig,
+    "loa": LoaConfig,
     "stages": StagesConfig,
     "logging": LoggingConfig,
 }
