@@ -19,7 +19,7 @@ from bot.adapters.sandbox import reader_for
 from bot.adapters.smtp import SmtpMailer, SmtpSettings
 from bot.adapters.sqlite_state import SqliteStateStore
 from bot.adapters.zendesk import CallCounter, CallObserver, RetryPolicy, ZendeskAccount, ZenpyDesk
-from bot.config import Config, ReplyConfig, SmtpConfig, ZendeskConfig
+from bot.config import Config, LoaConfig, ReplyConfig, SmtpConfig, ZendeskConfig
 from bot.errors import (
     ConfigError,
     MailboxError,
@@ -256,7 +256,7 @@ def _parts(
             config.zendesk, environ, observer=metrics.zendesk_call if metrics else None
         )
     if config.smtp is not None and config.reply is not None:
-        settings = reply_settings(config.reply)
+        settings = reply_settings(config.reply, config.loa)
         desk_for_notes = the_desk
 
         def note(request_id: str, text: str, key: str, /, *files: Attachment) -> None:
@@ -363,7 +363,12 @@ def smtp_settings(config: SmtpConfig, environ: Mapping[str, str] | None = None) 
         raise ConfigError(f"[smtp] {exc}") from exc
 
 
-def reply_settings(config: ReplyConfig) -> ReplySettings:
+def reply_settings(config: ReplyConfig, loa: LoaConfig | None = None) -> ReplySettings:
+    """[reply] as the reply sink's settings; with [loa] on, its LOA template."""
+    try:
+        template = loa.template(config.support_name) if loa is not None and loa.enabled else None
+    except ValueError as exc:
+        raise ConfigError(f"[loa] {exc}") from exc
     try:
         return ReplySettings(
             support_address=config.support_address,
@@ -373,6 +378,7 @@ def reply_settings(config: ReplyConfig) -> ReplySettings:
             internal_domains=frozenset(d.lower() for d in config.internal_domains),
             daily_cap=config.daily_cap,
             copy_to=config.copy_to,
+            loa=template,
         )
     except ValueError as exc:
         raise ConfigError(f"[reply] {exc}") from exc
