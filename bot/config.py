@@ -20,6 +20,8 @@ taken relative to the file's own folder.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import field, replace
@@ -89,7 +91,38 @@ NonEmpty = Annotated[StrictStr, AfterValidator(_not_empty)]
 Positive = Annotated[Number, Field(gt=0)]
 NotNegative = Annotated[Number, Field(ge=0)]
 Port = Annotated[Whole, Field(ge=1, le=65535)]
-Security = Literal["tls", "starttls"]
+# "plain" (no TLS at all) only for a server on this machine; see check_endpoint.
+Security = Annotated[
+    Literal["tls", "starttls", "plain"],
+    _says('must be "tls" or "starttls" ("plain", without TLS, only for a server on loopback)'),
+]
+
+
+class _RelativeToFile:
+    """Marks a key holding a path: relative, it is taken from the config file's folder."""
+
+
+FilePath = Annotated[StrictStr, _RelativeToFile()]
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: the only hosts spoken to without TLS."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _plain_only_on_loopback(host: str, security: str) -> None:
+    if security == "plain" and host and not is_loopback(host):
+        raise ValueError(
+            f'security = "plain" (no TLS) is allowed only for a server on this machine '
+            f'(127.0.0.1, ::1, localhost), not {host}: use "tls" or "starttls", and '
+            "ca_file if the server's certificate comes from a private CA"
+        )
 
 
 # -- the sections -----------------------------------------------------------------------
@@ -101,16 +134,17 @@ class ImapConfig:
 
     host: Text = ""
     port: Port = 993
-    # "tls": TLS from the first byte (port 993); "starttls": plain, then STARTTLS (143).
+    # "tls": TLS from the first byte (port 993); "starttls": plain, then STARTTLS (143);
+    # "plain": no TLS, only for a server on loopback (with a warning at each login).
     # Certificates are always verified; ca_file adds a CA (a self-signed server cert).
     security: Security = "tls"
-    ca_file: Text = ""
+    ca_file: FilePath = ""
     username: Text = ""
     auth: Literal["password", "xoauth2"] = "password"
     password_env: Text = "PORTBOT_IMAP_PASSWORD"
-    password_file: Text = ""
+    password_file: FilePath = ""
     oauth2_token_command: Texts = ()
-    oauth2_token_file: Text = ""
+    oauth2_token_file: FilePath = ""
     folders: Annotated[
         Texts, Field(min_length=1), _says("must name at least one folder (a list of strings)")
     ] = ("INBOX",)
@@ -122,6 +156,7 @@ class ImapConfig:
 
     @model_validator(mode="after")
     def _one_token_source(self) -> Self:
+        _plain_only_on_loopback(self.host, self.security)
         if self.auth == "xoauth2" and bool(self.oauth2_token_command) == bool(
             self.oauth2_token_file
         ):
@@ -133,9 +168,9 @@ class ImapConfig:
 
 @dataclass(frozen=True, config=_SECTION)
 class StateConfig:
-    """[state]: the SQLite file that remembers what was read."""
+    """[state]: the SQLite file that remembers what was read (relative: to the config file)."""
 
-    path: NonEmpty = "portbot-state.sqlite3"
+    path: Annotated[NonEmpty, _RelativeToFile()] = "portbot-state.sqlite3"
 
 
 @dataclass(frozen=True, config=_SECTION)
@@ -168,7 +203,7 @@ class ZendeskConfig:
     subdomain: Text = ""
     email: Text = ""
     token_env: Text = "PORTBOT_ZENDESK_TOKEN"
-    token_file: Text = ""
+    token_file: FilePath = ""
     url: Text = ""
     timeout_seconds: Positive = 30.0
     # Zendesk allows 30 updates of one ticket per 10 minutes; beyond the budget an
@@ -202,11 +237,11 @@ class SmtpConfig:
 
     host: Text = ""
     port: Port = 587
-    security: Security = "starttls"  # or "tls" (implicit TLS, usually port 465)
-    ca_file: Text = ""
+    security: Security = "starttls"  # "tls" (implicit TLS, usually 465); "plain": loopback only
+    ca_file: FilePath = ""
     username: Text = ""
     password_env: Text = "PORTBOT_SMTP_PASSWORD"
-    password_file: Text = ""
+    password_file: FilePath = ""
     timeout_seconds: Positive = 60.0
     envelope_from: Text = ""
 
@@ -294,7 +329,7 @@ class StagesConfig:
     """[stages]: carrier-partner notices and agent changes on the ticket."""
 
     # Partner patterns (parsers/data/carrier_notices.toml's format) replacing the built-in.
-    notice_patterns: Text = ""
+    notice_patterns: FilePath = ""
     # Refuse a notice that carries no DKIM/DMARC verdict from our server (not just a failed one).
     require_authenticated: Flag = False
     # Read the stage agents set on tickets at most this often (seconds); 0: every cycle,
@@ -519,24 +554,73 @@ def parse_config(data: dict[str, Any]) -> Config:
 
 
 def load_config(path: Path | None) -> Config:
-    """The configuration in `path`, or the embedded defaults when None."""
+    """The configuration in `path` as written, or the embedded defaults when None.
+
+    The commands then take its relative paths from the file's folder (`resolve_paths`)."""
     if path is None:
         return Config()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"configuration file {path} does not exist") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"configuration file {path} is a folder") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     return parse_config(data)
+
+
+def resolve_paths(config: Config, folder: Path) -> Config:
+    """`config` with each relative path of its sections (`[state] path`, `ca_file`,
+    `password_file`, ...) taken from `folder`, the config file's: every command then
+    finds the same state file wherever it is started from."""
+    changes: dict[str, Any] = {}
+    for part in dataclasses.fields(config):
+        section = getattr(config, part.name)
+        keys = getattr(section, "__pydantic_fields__", {})
+        moved = {
+            key: str(folder / getattr(section, key))
+            for key, info in keys.items()
+            if any(isinstance(m, _RelativeToFile) for m in info.metadata)
+            and getattr(section, key)
+            and not Path(getattr(section, key)).is_absolute()
+        }
+        if moved:
+            changes[part.name] = replace(section, **moved)
+    return replace(config, **changes)
+
+
+# Where a command looks for its configuration when --config is not given.
+CONFIG_VARIABLE = "PORTBOT_CONFIG"
+SYSTEM_CONFIG = Path("/etc/portbot/portbot.toml")
+
+
+def find_config(
+    given: Path | None, environ: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Path:
+    """--config, else $PORTBOT_CONFIG, else ./portbot.toml, else /etc/portbot/portbot.toml."""
+    if given is not None:
+        return given
+    environ = os.environ if environ is None else environ
+    if environ.get(CONFIG_VARIABLE):
+        return Path(environ[CONFIG_VARIABLE])
+    local = (Path.cwd() if cwd is None else cwd) / "portbot.toml"
+    for candidate in (local, SYSTEM_CONFIG):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"no configuration: give --config FILE, set {CONFIG_VARIABLE}, or create "
+        f"./portbot.toml or {SYSTEM_CONFIG} (copy config.example.toml)"
+    )
 
 
 def check_endpoint(host: str, security: str, port: int, timeout_seconds: float) -> None:
     """The SMTP server settings both the [smtp] config and `SmtpSettings` must obey."""
     if not host:
         raise ValueError("host is required")
-    if security not in ("tls", "starttls"):
-        raise ValueError('security must be "tls" or "starttls"')
+    if security not in ("tls", "starttls", "plain"):
+        raise ValueError('security must be "tls", "starttls" or "plain"')
+    _plain_only_on_loopback(host, security)
     if not 0 < port < 65536:
         raise ValueError("port must be between 1 and 65535")
     if timeout_seconds <= 0:

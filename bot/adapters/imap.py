@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import CapabilityError, IMAPClientError, LoginError
 
 from bot.config import ImapConfig
 from bot.errors import MailboxAuthError, MailboxError, MailboxGone
@@ -90,15 +90,51 @@ def _mapped(what: str) -> Iterator[None]:
     except ssl.SSLCertVerificationError as exc:
         raise MailboxAuthError(
             f"{what}: the server's certificate is not trusted ({exc.verify_message}); "
-            "set [imap] ca_file if it is a private CA"
+            "set [imap] ca_file to the CA or certificate (PEM) if it is a private CA"
+        ) from exc
+    except CapabilityError as exc:
+        raise MailboxAuthError(
+            f"{what}: the server does not offer STARTTLS ({_text(exc)}); "
+            'set [imap] security = "tls" (usually port 993) if it speaks TLS from the '
+            'first byte; "plain" (no TLS) is allowed only for a server on this machine'
+        ) from exc
+    except ssl.SSLError as exc:
+        raise MailboxAuthError(
+            f"{what}: the TLS handshake failed ({exc.reason or exc}): check [imap] port and "
+            'security ("tls": TLS from the first byte, usually 993; "starttls": usually 143)'
         ) from exc
     except (IMAPClientError, OSError, EOFError) as exc:
         raise MailboxError(f"{what}: {type(exc).__name__}: {_text(exc)}") from exc
 
 
 def _text(exc: BaseException) -> str:
-    text = str(exc)
+    """The server's words: bytes decoded (b'[AUTHENTICATIONFAILED] ...' reads as text)."""
+    parts = [
+        a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)
+        for a in exc.args
+        if a not in (None, b"", "")
+    ]
+    text = " ".join(parts) if parts else str(exc)
+    if text.startswith(("b'", 'b"')) and text[-1:] in "'\"":
+        text = text[2:-1]
     return text[:300] if text else type(exc).__name__
+
+
+def _how_to_log_in(config: ImapConfig) -> str:
+    """The setting or variable a refused login asks a person to fix."""
+    if config.auth == "xoauth2":
+        source = (
+            f"[imap] oauth2_token_file ({config.oauth2_token_file})"
+            if config.oauth2_token_file
+            else "[imap] oauth2_token_command"
+        )
+        return f"check [imap] username ({config.username!r}) and the token from {source}"
+    source = (
+        f"[imap] password_file ({config.password_file})"
+        if config.password_file
+        else f"the environment variable {config.password_env}"
+    )
+    return f"check [imap] username ({config.username!r}) and the password in {source}"
 
 
 _BATCH_BYTES = 8 * 1024 * 1024
@@ -122,10 +158,16 @@ class ImapMailbox:
     def connect(cls, config: ImapConfig, secret: str, readonly: bool = False) -> ImapMailbox:
         if not config.host:
             raise MailboxError("[imap] host is not set")
-        # imapclient logs every line it exchanges at DEBUG: whole messages, PINs and all
+        # imapclient logs every line it exchanges at DEBUG (whole messages, PINs and all)
+        # and its logins at INFO: never below INFO, and no quieter than the bot itself.
         wire = logging.getLogger("imapclient")
-        if wire.level < logging.INFO:
-            wire.setLevel(logging.INFO)
+        wire.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
+        if config.security == "plain":
+            log.warning(
+                "IMAP %s:%s without TLS ([imap] security = \"plain\"): loopback only",
+                config.host,
+                config.port,
+            )
         context = ssl.create_default_context(cafile=config.ca_file or None)
         if config.ca_file:
             context.load_default_certs()
@@ -141,10 +183,15 @@ class ImapMailbox:
             try:
                 if config.security == "starttls":
                     client.starttls(context)
-                if config.auth == "xoauth2":
-                    client.oauth2_login(config.username, secret)
-                else:
-                    client.login(config.username, secret)
+                try:
+                    if config.auth == "xoauth2":
+                        client.oauth2_login(config.username, secret)
+                    else:
+                        client.login(config.username, secret)
+                except LoginError as exc:
+                    raise MailboxAuthError(
+                        f"{where}: login refused: {_text(exc)}; {_how_to_log_in(config)}"
+                    ) from exc
             except BaseException:
                 _quietly(client.shutdown)
                 raise
@@ -214,6 +261,18 @@ class ImapMailbox:
                 self._client.uid_expunge(list(uids)) if self._client.has_capability(
                     "UIDPLUS"
                 ) else self._client.expunge()
+
+    def delete(self, folder: str, uids: Sequence[int]) -> None:
+        """Remove messages for good (doctor's own round-trip test message)."""
+        if not uids or self.readonly:
+            return
+        self.select(folder)
+        with _mapped(f"delete from {folder}"):
+            self._client.delete_messages(list(uids))
+            if self._client.has_capability("UIDPLUS"):
+                self._client.uid_expunge(list(uids))
+            else:
+                self._client.expunge()
 
     def folders(self) -> list[str]:
         with _mapped("list folders"):

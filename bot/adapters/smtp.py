@@ -35,8 +35,9 @@ from bot.errors import MailRejected, MailUnavailable, PartiallyRefused
 class SmtpSettings:
     host: str
     port: int = 587
-    # "tls": TLS from the first byte (465); "starttls": plain, then STARTTLS (587).
-    security: Literal["tls", "starttls"] = "starttls"
+    # "tls": TLS from the first byte (465); "starttls": plain, then STARTTLS (587);
+    # "plain": no TLS, allowed only for a server on loopback (check_endpoint).
+    security: Literal["tls", "starttls", "plain"] = "starttls"
     ca_file: str = ""  # an extra CA to trust (a self-signed server); system CAs otherwise
     username: str = ""
     password: str = field(default="", repr=False)
@@ -78,7 +79,12 @@ def map_smtp_errors(host: str) -> Iterator[None]:
     except smtplib.SMTPRecipientsRefused as exc:
         raise _refused_error(exc.recipients) from exc
     except smtplib.SMTPAuthenticationError as exc:
-        raise _code_error(f"{host}: login refused", exc.smtp_code, exc.smtp_error) from exc
+        raise _code_error(
+            f"{host}: login refused (check [smtp] username and the password in its "
+            "password_env variable or password_file)",
+            exc.smtp_code,
+            exc.smtp_error,
+        ) from exc
     except smtplib.SMTPSenderRefused as exc:
         raise _code_error(
             f"{host}: sender {exc.sender} refused", exc.smtp_code, exc.smtp_error
@@ -89,7 +95,15 @@ def map_smtp_errors(host: str) -> Iterator[None]:
         raise MailRejected(f"{host}: {exc}") from exc
     except ssl.SSLCertVerificationError as exc:
         why = getattr(exc, "verify_message", None) or exc
-        raise MailRejected(f"{host}: the server's certificate does not verify: {why}") from exc
+        raise MailRejected(
+            f"{host}: the server's certificate does not verify: {why}; set [smtp] ca_file "
+            "to the CA or certificate (PEM) if it is a private CA"
+        ) from exc
+    except ssl.SSLError as exc:
+        raise MailRejected(
+            f"{host}: the TLS handshake failed ({exc.reason or exc}): check [smtp] port and "
+            'security ("tls": TLS from the first byte, usually 465; "starttls": usually 587)'
+        ) from exc
     except smtplib.SMTPServerDisconnected as exc:
         raise MailUnavailable(f"{host}: the server closed the connection: {exc}") from exc
     except smtplib.SMTPException as exc:
@@ -128,8 +142,9 @@ class SmtpMailer:
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
                     raise MailRejected(
-                        f"{s.host}: the server does not offer STARTTLS; "
-                        "portbot does not send mail unencrypted"
+                        f"{s.host}: the server does not offer STARTTLS; portbot does not "
+                        'send mail unencrypted: set [smtp] security = "tls" (usually port '
+                        '465) if it speaks TLS from the first byte ("plain" only on loopback)'
                     )
                 smtp.starttls(context=context)
                 smtp.ehlo()
@@ -141,6 +156,20 @@ class SmtpMailer:
                 smtp.quit()
             except (smtplib.SMTPException, OSError):
                 smtp.close()
+
+    def probe(self) -> str:
+        """Connect, EHLO, STARTTLS or TLS, log in, quit: what was done, in words."""
+        s = self.settings
+        with map_smtp_errors(s.host), self._connect() as smtp:
+            steps = ["connected", "EHLO"]
+            if s.security == "starttls":
+                steps.append("STARTTLS")
+            elif s.security == "tls":
+                steps.insert(1, "TLS")
+            if s.username:
+                steps.append(f"logged in as {s.username}")
+            size = smtp.esmtp_features.get("size", "")
+            return ", ".join(steps) + (f" (size limit {size})" if size else "")
 
     def send(
         self,
