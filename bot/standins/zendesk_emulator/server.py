@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from bot.standins.zendesk_emulator import page
+from bot.standins.zendesk_emulator import email_channel, page
 from bot.standins.zendesk_emulator.search import search
 from bot.standins.zendesk_emulator.store import (
     MAX_BULK,
@@ -664,6 +664,7 @@ def update_ticket(em: Emulator, req: Request) -> Response:
     em.store.ticket(tid)
     budget = em.store.check_ticket_budget(tid)
     ticket, audit = em.store.update_ticket(tid, req.section("ticket"), req.agent, req.client)
+    email_channel.notify(em.store, ticket, audit)  # a public reply is emailed, as Zendesk does
     return Response(
         200,
         {
@@ -1012,6 +1013,15 @@ def site(em: Emulator, req: Request) -> Response:
 def admin(em: Emulator, req: Request) -> Response:
     name = req.path[len("/__emulator__/") :].strip("/")
     s = em.settings
+    if name == "email" and req.method == "POST":  # mail to the support address
+        try:
+            ticket, created = email_channel.ingest(em.store, req.body)
+        except ValueError as exc:
+            return Response(400, {"error": str(exc)})
+        em.store.save()
+        return ok({"ticket_id": ticket["id"], "created": created}, 201 if created else 200)
+    if name == "outbox" and req.method == "GET":  # what the desk emailed requesters
+        return ok({"outbox": em.store.account.outbox})
     try:
         data = req.json() if req.method == "POST" else {}
         if name == "faults" and req.method == "POST":

@@ -174,6 +174,8 @@ class Account:
     idempotency: dict[str, Json] = field(default_factory=dict)
     roles: dict[int, Json] = field(default_factory=dict)
     ticket_updates: dict[int, list[float]] = field(default_factory=dict)
+    # the emails the desk sent requesters (bot.standins.zendesk_emulator.email_channel)
+    outbox: list[Json] = field(default_factory=list)
 
     def to_json(self) -> Json:
         def keyed(d: dict[Any, Any]) -> dict[str, Any]:
@@ -191,6 +193,7 @@ class Account:
             "jobs": self.jobs,
             "idempotency": self.idempotency,
             "roles": keyed(self.roles),
+            "outbox": self.outbox,
         }
 
     @classmethod
@@ -210,6 +213,7 @@ class Account:
             jobs=data["jobs"],
             idempotency=data["idempotency"],
             roles=ints(data["roles"]),
+            outbox=list(data.get("outbox") or []),
         )
 
 
