@@ -352,7 +352,7 @@ def smtp_settings(config: SmtpConfig, environ: Mapping[str, str] | None = None) 
         return SmtpSettings(
             host=config.host,
             port=config.port,
-            security="tls" if config.security == "tls" else "starttls",
+            security=config.security,
             ca_file=config.ca_file,
             username=config.username,
             password=smtp_password(config, environ),

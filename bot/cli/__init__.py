@@ -58,9 +58,35 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date in YYYY-MM-DD form: {text!r}") from exc
 
 
+_DESCRIPTION = """\
+portbot reads phone-number porting requests from a support mailbox (IMAP), checks
+each like an agent would, files one Zendesk ticket per request and answers the
+customer. First day: copy config.example.toml to portbot.toml, then `portbot
+doctor`, `portbot zendesk setup`, `portbot poll --dry-run`, `portbot run`.
+
+The mailbox commands read their configuration from --config FILE, else the file
+named by $PORTBOT_CONFIG, else ./portbot.toml, else /etc/portbot/portbot.toml.
+Exit status: 0 done, 1 doctor found a problem, 2 cannot run (the message says
+why), 75 work waits on a service that is down (the message names it)."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("portbot")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="portbot", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="portbot",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"portbot {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     assess = sub.add_parser(
         "assess",
         help="assess one email thread (oldest first) and print its assessment as JSON",
@@ -75,10 +101,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    def command(name: str, text: str) -> argparse.ArgumentParser:
+    def command(name: str, text: str, json_help: str = "") -> argparse.ArgumentParser:
         found = sub.add_parser(name, help=text, description=text)
-        found.add_argument("--config", type=Path, required=True, help="configuration file")
+        found.add_argument("--config", type=Path, help=_CONFIG_HELP)
         found.add_argument("-v", "--verbose", action="store_true", help="log each message")
+        if json_help:
+            found.add_argument("--json", action="store_true", help=json_help)
         return found
 
     dry = (
@@ -88,7 +116,12 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     run = command("run", "read the mailbox until stopped (SIGTERM/Ctrl-C): poll, optionally IDLE")
     run.add_argument("--dry-run", action="store_true", help=dry)
-    poll = command("poll", "read the mailbox's new mail once, print each outcome, exit")
+    poll = command(
+        "poll",
+        "read the mailbox's new mail once, print each outcome, exit",
+        "print one JSON document on stdout (the outcomes; with --show the assessments); "
+        "logs stay on stderr",
+    )
     poll.add_argument("--show", action="store_true", help="print each assessment as JSON")
     poll.add_argument("--dry-run", action="store_true", help=dry)
     poll.add_argument(
@@ -97,7 +130,11 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help='also read the mail that [imap] start = "new" left unread on the '
         "first run (a folder not read before: from its first message)",
     )
-    replay = command("replay", "put quarantined mail back in its folder and read it again")
+    replay = command(
+        "replay",
+        "put quarantined mail back in its folder and read it again",
+        "print one JSON document on stdout",
+    )
     which = replay.add_mutually_exclusive_group()
     which.add_argument("ids", nargs="*", type=int, default=[], metavar="ID")
     which.add_argument("--all", action="store_true", help="every open quarantine entry")
@@ -106,6 +143,7 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "stage",
         "move a port to another stage (submitted, approved, scheduled, "
         "rejected, completed, cancelled): the ticket and the customer follow",
+        "print one JSON document on stdout",
     )
     stage.add_argument("ticket", metavar="TICKET", help="the ticket number, or the request id")
     stage.add_argument("stage", metavar="STAGE", help="the new stage")
@@ -114,13 +152,37 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--date", type=_date, help="the porting (FOC) date, YYYY-MM-DD (needed for scheduled)"
     )
     stage.add_argument(
+        "--force",
+        action="store_true",
+        help="submit a request that is not ready (needs --reason; who forced it is recorded)",
+    )
+    stage.add_argument(
         "--order",
         help="the carrier partner's port order id (remembered, so its notices find the request)",
     )
-    command(
+    doctor = command(
         "doctor",
-        "check the configuration, the state file, the IMAP login and folders, "
-        "and the Zendesk login and fields",
+        "check the configuration, the state file, the IMAP login and folders, the SMTP "
+        "server (connect, TLS, login) and the Zendesk login and fields",
+        "print one JSON document on stdout: every check with ok and its words",
+    )
+    doctor.add_argument(
+        "--send-test",
+        metavar="ADDRESS",
+        help="also send a test email to ADDRESS through [smtp]",
+    )
+    doctor.add_argument(
+        "--round-trip",
+        action="store_true",
+        help="also send a test request to [reply] support_address and wait until it "
+        "arrives in the first of [imap] folders (then delete it): the whole mail path",
+    )
+    doctor.add_argument(
+        "--wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long --round-trip waits for the message (default 120)",
     )
     demo = sub.add_parser(
         "demo",
@@ -151,7 +213,8 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "the account, create those missing, and print a [zendesk.fields] table "
         "to paste into the configuration.",
     )
-    setup.add_argument("--config", type=Path, required=True, help="configuration file")
+    setup.add_argument("--config", type=Path, help=_CONFIG_HELP)
+    setup.add_argument("--json", action="store_true", help="print the field ids as JSON")
     emulator = sub.add_parser(
         "zendesk-emulator",
         help="run the local Zendesk emulator (API and ticket page)",
@@ -161,6 +224,11 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     from bot.standins.zendesk_emulator.cli import build_parser
 
     build_parser(emulator)
+
+
+_CONFIG_HELP = (
+    "configuration file (default: $PORTBOT_CONFIG, ./portbot.toml, /etc/portbot/portbot.toml)"
+)
 
 
 def _fail(message: str) -> int:

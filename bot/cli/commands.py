@@ -8,13 +8,14 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from email.message import EmailMessage
 from pathlib import Path
 
-from bot.adapters.imap import connect_from_config, read_secret
+from bot.adapters.imap import ImapMailbox, connect_from_config, read_secret
 from bot.adapters.sqlite_state import SqliteStateStore
 from bot.app import build_app
-from bot.config import Config, ZendeskConfig, load_config
+from bot.config import Config, ZendeskConfig, find_config, load_config, resolve_paths
 from bot.errors import MailboxError, PortbotError, StateError
 from bot.ops.logs import Redactor, is_json, setup_logging
 from bot.ops.metrics import MetricsServer, build_metrics, serve
@@ -72,7 +73,7 @@ def print_report(
     dry_run: bool = False,
     config_path: Path | None = None,
 ) -> None:
-    tickets = tickets or {}
+    tickets = {} if dry_run else (tickets or {})  # a dry run's ticket numbers are made up
     for folder, skipped in report.skipped.items():
         where = f" --config {config_path}" if config_path else ""
         print(
@@ -82,14 +83,16 @@ def print_report(
         )
     for event in report.events:
         print(event)
+    would = "would be " if dry_run else ""
     for h in report.handled:
         detail = h.request_id or h.category
         if h.request_id in tickets:
             detail += f" ticket #{tickets[h.request_id]}"
-        print(f"{h.folder} uid {h.uid} {h.message_id or '-'} {h.outcome} {detail}")
+        print(f"{h.folder} uid {h.uid} {h.message_id or '-'} {would}{h.outcome} {detail}")
     print(
-        f"{report.count('assessed')} assessed, {report.count('quarantined')} quarantined, "
-        f"{report.count('duplicate')} duplicates, {report.delivered} handed on"
+        f"{report.count('assessed')} {would}assessed, {report.count('quarantined')} "
+        f"{would}quarantined, {report.count('duplicate')} duplicates, {report.delivered} "
+        + ("would be handed on" if dry_run else "handed on")
         + (f", {report.delivery_failures} hand-ons failed" if report.delivery_failures else "")
         + (f", {report.deferred} waiting for a later cycle" if report.deferred else "")
     )
@@ -111,6 +114,44 @@ def print_report(
         )
 
 
+def report_json(
+    report: CycleReport,
+    tickets: dict[str, int] | None = None,
+    replies: dict[str, int] | None = None,
+    *,
+    dry_run: bool = False,
+) -> dict[str, object]:
+    """The cycle as one JSON document (`poll --json`)."""
+    tickets = {} if dry_run else (tickets or {})
+    return {
+        "dry_run": dry_run,
+        "skipped": dict(report.skipped),
+        "messages": [
+            {
+                "folder": h.folder,
+                "uid": h.uid,
+                "message_id": h.message_id,
+                "outcome": h.outcome,
+                "request_id": h.request_id,
+                "category": h.category,
+                "ticket": tickets.get(h.request_id or ""),
+            }
+            for h in report.handled
+        ],
+        "counts": {
+            "assessed": report.count("assessed"),
+            "quarantined": report.count("quarantined"),
+            "duplicate": report.count("duplicate"),
+            "handed_on": report.delivered,
+            "hand_on_failed": report.delivery_failures,
+            "waiting": report.deferred,
+        },
+        "outages": dict(report.outages),
+        "replies": dict(replies or {}),
+        "events": [str(e) for e in report.events],
+    }
+
+
 EX_TEMPFAIL = 75  # sysexits.h: a temporary failure; cron and monitors can tell
 
 
@@ -127,14 +168,17 @@ def outage_status(report: CycleReport) -> int:
     return EX_TEMPFAIL
 
 
+def _delivery_json(delivery: Delivery) -> dict[str, object]:
+    return {"request_id": delivery.request_id, "assessment": to_json(delivery.assessment)}
+
+
 def _print_delivery(delivery: Delivery) -> None:
-    print(
-        json.dumps(
-            {"request_id": delivery.request_id, "assessment": to_json(delivery.assessment)},
-            ensure_ascii=False,
-            indent=2,
-        )
-    )
+    print(json.dumps(_delivery_json(delivery), ensure_ascii=False, indent=2))
+
+
+def print_json(document: object) -> None:
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -161,7 +205,9 @@ def _main(args: argparse.Namespace) -> int:
     )
     server: MetricsServer | None = None
     try:
-        config = load_config(args.config)
+        path = find_config(args.config)
+        args.config = path
+        config = resolve_paths(load_config(path), path.absolute().parent)
         redactor = setup_logging(
             json=config.logging.json,
             level=_level(config, args),
@@ -173,9 +219,9 @@ def _main(args: argparse.Namespace) -> int:
             # two lines a poll about running the job: noise in a journal
             logging.getLogger("apscheduler").setLevel(logging.WARNING)
         if args.command == "zendesk":
-            return zendesk_setup(config, args.config)
+            return zendesk_setup(config, args.config, as_json=args.json)
         if args.command == "doctor":
-            return doctor(config)
+            return doctor(config, args, path)
         if args.command == "stage":
             return stage_command(config, args)
         if not config.imap.host:
@@ -199,14 +245,17 @@ def _main(args: argparse.Namespace) -> int:
             environ=os.environ,
             json_logs=is_json(sys.stderr, config.logging.json),
         )
-        if dry_run:
+        as_json = getattr(args, "json", False)
+        if dry_run and not as_json:
             print(
                 "DRY RUN: the mailbox is only read, nothing is written anywhere; "
                 "secrets are shown as ••••"
             )
+        shown: list[dict[str, object]] = []
+        show = _print_delivery if not as_json else (lambda d: shown.append(_delivery_json(d)))
         with build_app(
             config,
-            sinks=[_print_delivery] if getattr(args, "show", False) else [],
+            sinks=[show] if getattr(args, "show", False) else [],
             redactor=redactor,
             metrics=metrics,
             progress=bar,
@@ -214,6 +263,17 @@ def _main(args: argparse.Namespace) -> int:
         ) as intake:
             if args.command == "poll":
                 report = intake.poll(backlog=args.backlog)
+                if as_json:
+                    document = report_json(
+                        report,
+                        intake.state.tickets(),
+                        intake.state.reply_counts(),
+                        dry_run=dry_run,
+                    )
+                    if args.show:
+                        document["assessments"] = shown
+                    print_json(document)
+                    return outage_status(report)
                 print_report(
                     report,
                     intake.state.tickets(),
@@ -268,15 +328,27 @@ def stage_command(config: Config, args: argparse.Namespace) -> int:
                 return _fail(
                     f"no porting request with ticket or id {args.ticket!r} in {config.state.path}"
                 )
+            port = state.port(request_id)
+            detail = " ".join(["portbot stage", args.ticket, args.stage])
+            if target is Stage.SUBMITTED and port is not None and not port.ready:
+                missing = ", ".join(port.missing) or "see the ticket's note"
+                if not (args.force and args.reason):
+                    return _fail(
+                        f"{request_id} is not ready for the carrier (missing or wrong: "
+                        f"{missing}); to submit it anyway: --force --reason WHY"
+                    )
+                who = _who()
+                detail += f" (forced by {who} though not ready: {missing}; {args.reason})"
+                print(f"{request_id}: not ready ({missing}); submitted anyway, forced by {who}")
             if args.order:
                 state.set_port_ids(request_id, order_id=args.order)
             try:
                 decision = keeper.move(
                     request_id,
                     target,
-                    reason=args.reason,
+                    reason=None if target is Stage.SUBMITTED else args.reason,
                     date=args.date,
-                    detail=" ".join(["portbot stage", args.ticket, args.stage]),
+                    detail=detail,
                 )
             except PortbotError as exc:
                 print(
@@ -291,6 +363,18 @@ def stage_command(config: Config, args: argparse.Namespace) -> int:
                 return 0
             assert isinstance(decision, StageChange)
             [row] = state.stage_changes(request_id)[-1:]
+            if getattr(args, "json", False):
+                print_json(
+                    {
+                        "request_id": request_id,
+                        "from": str(decision.previous),
+                        "to": str(final_stage(decision)),
+                        "ticket_updated": bool(row.ticket_done),
+                        "customer_told": bool(row.mail_done),
+                        "detail": detail,
+                    }
+                )
+                return 0
             print(
                 f"{request_id}: {decision.previous} -> {final_stage(decision)}"
                 f"{'' if row.ticket_done else ' (the ticket update waits)'}"
@@ -301,9 +385,39 @@ def stage_command(config: Config, args: argparse.Namespace) -> int:
         state.close()
 
 
+def _who() -> str:
+    """Who ran the command: the login name, and SUDO_USER behind sudo."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid {os.getuid()}"
+    sudo = os.environ.get("SUDO_USER")
+    return f"{sudo} (as {user})" if sudo and sudo != user else user
+
+
 def replay(intake: Intake, args: argparse.Namespace) -> int:
     if args.list:
         entries = intake.state.quarantined()
+        if getattr(args, "json", False):
+            print_json(
+                {
+                    "entries": [
+                        {
+                            "id": e.id,
+                            "recorded_at": e.recorded_at,
+                            "message_id": e.message_id,
+                            "folder": e.folder,
+                            "moved": bool(e.moved),
+                            "reason": e.reason,
+                        }
+                        for e in entries
+                    ]
+                }
+            )
+            return 0
+        print("ID\tRECORDED\tMESSAGE-ID\tWHERE\tREASON")
         for e in entries:
             where = intake.settings.quarantine_folder if e.moved else f"{e.folder} (not moved yet)"
             print(f"{e.id}\t{e.recorded_at}\t{e.message_id or '-'}\tin {where}\t{e.reason}")
@@ -317,13 +431,16 @@ def replay(intake: Intake, args: argparse.Namespace) -> int:
     return 0
 
 
-def zendesk_setup(config: Config, path: Path) -> int:
+def zendesk_setup(config: Config, path: Path, *, as_json: bool = False) -> int:
     """Find or create the fields; print the [zendesk.fields] table to paste."""
     from bot.app import desk_from_config
 
     if config.zendesk is None:
         return _fail(f"{path} has no [zendesk] section (see config.example.toml)")
     ids = desk_from_config(config.zendesk).setup_fields(config.zendesk.names)
+    if as_json:
+        print_json({"fields": dict(ids)})
+        return 0
     print(f"# The ticket fields in Zendesk. Paste into {path}, replacing any [zendesk.fields]:")
     print("[zendesk.fields]")
     for name, fid in ids.items():
@@ -331,7 +448,7 @@ def zendesk_setup(config: Config, path: Path) -> int:
     return 0
 
 
-def _check_zendesk(zendesk: ZendeskConfig, say: Callable[[bool, str], None]) -> None:
+def _check_zendesk(zendesk: ZendeskConfig, say: _Checks) -> None:
     """The token, a login (GET users/me) and the configured field ids."""
     import requests
 
@@ -385,36 +502,146 @@ def _check_zendesk(zendesk: ZendeskConfig, say: Callable[[bool, str], None]) -> 
         say(False, f"cannot reach Zendesk at {base}: {type(exc).__name__}")
 
 
-def doctor(config: Config) -> int:
-    """Each check on one line; exit 1 when any failed, saying what to do."""
-    problems = 0
+class _Checks:
+    """doctor's findings: printed one line each as they come, or gathered for --json."""
 
-    def say(ok: bool, text: str) -> None:
-        nonlocal problems
-        problems += not ok
-        print(f"{'ok     ' if ok else 'PROBLEM'} {text}")
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.items: list[dict[str, object]] = []
+        self.problems = 0
 
+    def __call__(self, ok: bool, text: str, *, warning: bool = False) -> None:
+        self.problems += not ok
+        self.items.append({"ok": ok, "warning": warning, "text": text})
+        if not self.as_json:
+            print(f"{'ok     ' if ok and not warning else 'WARNING' if ok else 'PROBLEM'} {text}")
+
+    def note(self, text: str) -> None:
+        self.items.append({"ok": True, "warning": False, "text": text, "detail": True})
+        if not self.as_json:
+            print(f"        {text}")
+
+
+def _check_smtp(config: Config, say: _Checks, send_test: str | None) -> None:
+    """Connect, EHLO, STARTTLS or TLS, log in; with --send-test, send a test email."""
+    from bot.adapters.smtp import SmtpMailer
+    from bot.app import smtp_settings
+
+    smtp, reply = config.smtp, config.reply
+    if smtp is None or reply is None:
+        say(True, "no [smtp] and [reply] sections: no emails to customers")
+        if send_test:
+            say(False, "--send-test needs the [smtp] and [reply] sections")
+        return
+    where = f"SMTP {smtp.host}:{smtp.port} ({smtp.security})"
+    if smtp.security == "plain":
+        say(True, f"{where}: no TLS (allowed only because the server is on loopback)", warning=True)
+    try:
+        mailer = SmtpMailer(smtp_settings(smtp))
+        done = mailer.probe()
+    except PortbotError as exc:
+        say(False, f"{where}: {exc}")
+        return
+    say(True, f"{where}: {done}; replies come from {reply.support_address}")
+    if send_test:
+        try:
+            mailer.send(_test_email(reply.support_address, send_test, "test email"))
+        except PortbotError as exc:
+            say(False, f"test email to {send_test} not sent: {exc}")
+            return
+        say(True, f'test email sent to {send_test} (subject "portbot doctor: test email")')
+
+
+def _test_email(sender: str, to: str, what: str, token: str = "") -> EmailMessage:
+    import email.utils
+
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = f"portbot doctor: {what}" + (f" {token}" if token else "")
+    message["Date"] = email.utils.formatdate(localtime=True)
+    message["Message-ID"] = email.utils.make_msgid("doctor", sender.rsplit("@", 1)[-1])
+    message["Auto-Submitted"] = "auto-generated"  # never answered, never a ticket
+    message["X-Portbot-Doctor"] = what
+    message.set_content(
+        f"A {what} sent by `portbot doctor` to check that mail goes through. "
+        "Nothing needs doing: it can be deleted.\n"
+    )
+    return message
+
+
+def _round_trip(config: Config, mailbox: ImapMailbox, say: _Checks, wait: float) -> None:
+    """Send a test request to the support address; watch the first folder until it is there."""
+    import time
+    import uuid
+
+    from bot.adapters.smtp import SmtpMailer
+    from bot.app import smtp_settings
+
+    if config.smtp is None or config.reply is None:
+        say(False, "--round-trip needs the [smtp] and [reply] sections (to send the test)")
+        return
+    address, folder = config.reply.support_address, config.imap.folders[0]
+    token = uuid.uuid4().hex[:12]
+    message = _test_email(address, address, "round trip", token)
+    try:
+        SmtpMailer(smtp_settings(config.smtp)).send(message)
+    except PortbotError as exc:
+        say(False, f"round trip: the test message to {address} was not sent: {exc}")
+        return
+    started = time.monotonic()
+    found: list[int] = []
+    while True:  # a condition polled on the server, not a fixed sleep
+        found = mailbox.find(folder, str(message["Message-ID"]), 0)
+        if found or time.monotonic() - started > wait:
+            break
+        time.sleep(0.5)
+    took = time.monotonic() - started
+    if not found:
+        say(
+            False,
+            f"round trip: the test message sent to {address} did not arrive in {folder!r} "
+            f"within {wait:g} s: check that mail to {address} is delivered to this mailbox "
+            "(forwarding, filters, [imap] folders)",
+        )
+        return
+    mailbox.delete(folder, found)
+    say(True, f"round trip: a test message to {address} arrived in {folder!r} in {took:.1f} s")
+
+
+def doctor(config: Config, args: argparse.Namespace | None = None, path: Path | None = None) -> int:
+    """Each check on one line (or one JSON document); exit 1 when any failed, saying what to do."""
+    as_json = bool(args is not None and getattr(args, "json", False))
+    say = _Checks(as_json)
+    if path is not None:
+        say(True, f"configuration {path}")
     if config.zendesk is None:
         say(True, "no [zendesk] section: assessments only, no tickets")
     else:
         _check_zendesk(config.zendesk, say)
-    if config.smtp is None or config.reply is None:
-        say(True, "no [smtp] and [reply] sections: no emails to customers")
+    _check_smtp(config, say, getattr(args, "send_test", None))
+    _check_state(config, say)
+    _check_imap(config, say, args)
+    if as_json:
+        print_json({"ok": not say.problems, "problems": say.problems, "checks": say.items})
     else:
-        from bot.app import smtp_password
+        print("all good" if not say.problems else f"{say.problems} problem(s)")
+    return 1 if say.problems else 0
 
-        try:
-            smtp_password(config.smtp)
-            say(
-                True,
-                f"emails go out through {config.smtp.host}:{config.smtp.port} "
-                f"({config.smtp.security}) from {config.reply.support_address}",
-            )
-        except PortbotError as exc:
-            say(False, str(exc))
 
+def _check_state(config: Config, say: _Checks) -> None:
+    path = Path(config.state.path)
+    if not path.exists():
+        say(
+            True,
+            f"state file {path} is new: it does not exist yet, the first poll creates it "
+            "(if portbot ran before, point [state] path at that file: a new state file "
+            'takes the mail already there as unread, or with start = "new" skips it)',
+            warning=True,
+        )
+        return
     try:
-        state = SqliteStateStore(Path(config.state.path))
+        state = SqliteStateStore(path)
         counts = state.counts()
         waiting = state.deferred_reasons()
         tickets = state.tickets()
@@ -424,12 +651,12 @@ def doctor(config: Config) -> int:
         unmatched = state.unmatched()
         say(
             True,
-            f"state file {config.state.path}: {counts['assessed']} assessed, "
+            f"state file {path}: {counts['assessed']} assessed, "
             f"{counts['open_quarantine']} in quarantine, "
             f"{counts['undelivered']} not handed on, {len(tickets)} with a ticket",
         )
         for request_id, reason in waiting.items():
-            print(f"        {request_id} waits: {reason}")
+            say.note(f"{request_id} waits: {reason}")
         if config.reply is not None:
             say(
                 replies["failed"] == 0,
@@ -445,28 +672,33 @@ def doctor(config: Config) -> int:
             )
         state.close()
         for n in unmatched:
-            print(f"        {n.at} {n.partner} {n.kind} order {n.order_id or '-'}: {n.reason}")
+            say.note(f"{n.at} {n.partner} {n.kind} order {n.order_id or '-'}: {n.reason}")
     except StateError as exc:
         say(False, f"state file: {exc}")
+
+
+def _check_imap(config: Config, say: _Checks, args: argparse.Namespace | None) -> None:
     imap = config.imap
     if not imap.host:
         say(False, "[imap] host is not set")
-        return 1
+        return
     try:
         read_secret(imap, os.environ)
         say(True, f"{imap.auth} credentials found")
     except MailboxError as exc:
         say(False, str(exc))
-        return 1
+        return
+    if imap.security == "plain":
+        say(
+            True,
+            f"IMAP {imap.host}:{imap.port}: no TLS (allowed only because it is on loopback)",
+            warning=True,
+        )
     try:
         mailbox = connect_from_config(imap)
     except MailboxError as exc:
-        say(
-            False,
-            f"cannot log in to {imap.host}:{imap.port} ({imap.security}) as "
-            f"{imap.username!r}: {exc}",
-        )
-        return 1
+        say(False, str(exc))
+        return
     say(True, f"logged in to {imap.host}:{imap.port} ({imap.security}) as {imap.username}")
     try:
         existing = set(mailbox.folders())
@@ -488,9 +720,9 @@ def doctor(config: Config) -> int:
         )
         if quarantine in imap.folders:
             say(False, f"quarantine folder {quarantine!r} must not be one of [imap] folders")
+        if args is not None and getattr(args, "round_trip", False):
+            _round_trip(config, mailbox, say, args.wait)
     except MailboxError as exc:
         say(False, str(exc))
     finally:
         mailbox.close()
-    print("all good" if not problems else f"{problems} problem(s)")
-    return 1 if problems else 0
