@@ -697,7 +697,11 @@ def _check_imap(config: Config, say: _Checks, args: argparse.Namespace | None) -
     try:
         mailbox = connect_from_config(imap)
     except MailboxError as exc:
-        say(False, str(exc))
+        say(
+            False,
+            f"cannot log in to {imap.host}:{imap.port} ({imap.security}) as "
+            f"{imap.username!r}: {exc}",
+        )
         return
     say(True, f"logged in to {imap.host}:{imap.port} ({imap.security}) as {imap.username}")
     try:
