@@ -27,6 +27,7 @@ from bot.errors import (
 )
 from bot.ops.logs import Redactor, secrets_in_message
 from bot.ops.metrics import Metrics
+from bot.pipeline.desk_reply import DeskReplies, NoMailer
 from bot.pipeline.dryrun import DeliveryHeading, Printer, PrintingDesk, PrintingMailer, ReplySummary
 from bot.pipeline.intake import (
     Assessor,
@@ -255,7 +256,8 @@ def _parts(
         the_desk = desk_from_config(
             config.zendesk, environ, observer=metrics.zendesk_call if metrics else None
         )
-    if config.smtp is not None and config.reply is not None:
+    via_desk = config.reply is not None and config.reply.via == "zendesk"
+    if config.reply is not None and (config.smtp is not None or via_desk):
         settings = reply_settings(config.reply, config.loa)
         desk_for_notes = the_desk
 
@@ -265,15 +267,21 @@ def _parts(
                 desk_for_notes.amend(ticket_id, note=text, note_key=key, attachments=files)
 
         folder = config.reply.copy_folder or config.imap.folders[0]
+        if mailer is None:
+            mailer = SmtpMailer(smtp_settings(config.smtp, environ)) if config.smtp else NoMailer()
+        channel = None
+        if via_desk and the_desk is not None:  # replies as public comments on the ticket
+            channel = DeskReplies(the_desk, lambda request_id: state.tickets().get(request_id))
         replier = Replier(
             state,
-            mailer or SmtpMailer(smtp_settings(config.smtp, environ)),
+            mailer,
             settings,
             now=utc_now,
             note=note if the_desk is not None else None,
             copy_found=copy_finder(connect, folder) if settings.copy_to else None,
             observe=metrics.reply if metrics else None,
             read_email=read_email,
+            channel=channel,
         )
     classifier = MailClassifier(
         ours_of(replier.settings) if replier else None, read_email, patterns
@@ -295,6 +303,7 @@ def _parts(
                 require_authenticated=config.stages.require_authenticated,
                 sync_seconds=config.stages.sync_seconds,
                 customer_ref_format=config.stages.customer_ref_format,
+                annotate=config.zendesk.mode == "annotate",
                 messages=MessageSettings(sign_off=replier.settings.support_name)
                 if replier
                 else MessageSettings(),
@@ -311,6 +320,7 @@ def _parts(
             now=now,
             budget=budget_from_config(config.zendesk),
             lifecycle=keeper.lifecycle,
+            mode=config.zendesk.mode,
         )
         if metrics is not None:
             ticket_sink = watch_sink(ticket_sink, metrics)

@@ -214,6 +214,11 @@ class ZendeskConfig:
     retry_backoff_seconds: NotNegative = 1.0
     retry_max_backoff_seconds: NotNegative = 30.0
     retry_max_wait_seconds: NotNegative = 120.0
+    # "create": the bot is the mailbox's only intake and opens each request's ticket.
+    # "annotate": the desk's own email channel already makes a ticket of every email;
+    # the bot finds that ticket (by the email's Message-ID) and pre-fills it, never
+    # creating one; a message waits until the desk's ticket appears.
+    mode: Literal["create", "annotate"] = "create"
     names: InstanceOf[ZendeskNames] = field(default_factory=ZendeskNames)
 
     @model_validator(mode="after")
@@ -271,6 +276,9 @@ class ReplyConfig:
     # copy_folder proves the reply went out. Empty: no copy, a crash resends.
     copy_to: Annotated[Text, AfterValidator(lambda v: v and _address(v))] = ""
     copy_folder: Text = ""  # default: the first of [imap] folders
+    # "smtp": the bot sends the reply itself; "zendesk": the reply is a public comment
+    # on the request's ticket, and Zendesk emails it (needs [zendesk], not [smtp])
+    via: Literal["smtp", "zendesk"] = "smtp"
 
     @model_validator(mode="after")
     def _support_address(self) -> Self:
@@ -380,7 +388,10 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def __post_init__(self) -> None:
-        if (self.smtp is None) != (self.reply is None):
+        if self.reply is not None and self.reply.via == "zendesk":
+            if self.zendesk is None:
+                raise ConfigError('[reply] via = "zendesk" needs a [zendesk] section')
+        elif (self.smtp is None) != (self.reply is None):
             have, need = ("smtp", "reply") if self.smtp is not None else ("reply", "smtp")
             raise ConfigError(f"[{have}] needs a [{need}] section too (replies need both)")
 

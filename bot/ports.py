@@ -96,6 +96,34 @@ class TicketDesk(Protocol):
         """The status, fields (by logical name) and tags of each ticket that still exists."""
         ...
 
+    def find_email_ticket(self, email: EmailRef) -> int | None:
+        """The ticket the desk's own email channel made from `email` (or added it to):
+        the one whose comment keeps its Message-ID, else one from the same requester
+        with the same subject made about then; None when the desk has none yet."""
+        ...
+
+    def reply_public(
+        self,
+        ticket_id: int,
+        text: str,
+        html: str | None,
+        attachments: Sequence[Attachment],
+        key: str,
+    ) -> None:
+        """A public comment (the desk emails it to the requester), made once: marked
+        `key` in the audit's metadata, as notes are (`has_note(ticket_id, key)`)."""
+        ...
+
+
+@dataclass(frozen=True)
+class EmailRef:
+    """What identifies one incoming email on the desk's ticket."""
+
+    message_id: str  # with its angle brackets, as the Message-ID header gives it
+    sender: str | None  # the From address: the requester the desk's channel sets
+    subject: str
+    date: dt.datetime | None
+
 
 @dataclass(frozen=True)
 class TicketState:

@@ -21,10 +21,12 @@ a marker left in doubt when the tries run out is looked for first next time.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -47,7 +49,7 @@ from zenpy.lib.api_objects import (
 from zenpy.lib.exception import APIException, ZenpyException
 
 from bot.errors import DeskRejected, DeskUnavailable, TicketClosed
-from bot.ports import TicketState
+from bot.ports import EmailRef, TicketState
 from bot.render.notes import NOTE_MARKER, note_marker
 from bot.render.ticket import FIELD_SPECS, FieldValue, TicketDraft, ZendeskNames
 from parsers.model import Attachment
@@ -322,6 +324,43 @@ def _force_base_url(base_url: str) -> None:
     os.environ["ZENPY_FORCE_NETLOC"] = parts.netloc
 
 
+SEARCH_DEPTH = 10  # of a sender's newest tickets, looked at for an email's Message-ID
+
+
+def _message_id(comment: Any) -> str | None:
+    """The Message-ID the email channel kept on a comment (`metadata.system.message_id`)."""
+    metadata = getattr(comment, "metadata", None)
+    if not isinstance(metadata, dict):
+        metadata = getattr(metadata, "__dict__", {}) if metadata is not None else {}
+    system = metadata.get("system")
+    if not isinstance(system, dict):
+        system = getattr(system, "__dict__", {}) if system is not None else {}
+    value = system.get("message_id")
+    return str(value) if value else None
+
+
+_PREFIX = re.compile(r"^\s*((re|fw|fwd|tr|aw)\s*:\s*)+", re.IGNORECASE)
+
+
+def _same_subject(a: str, b: str) -> bool:
+    def norm(s: str) -> str:
+        return " ".join(_PREFIX.sub("", s).lower().split())
+
+    return norm(a) == norm(b)
+
+
+def _made_after(created_at: str, date: dt.datetime | None) -> bool:
+    """Made from the email: not before it was written (an hour's clock skew allowed)."""
+    if date is None or not created_at:
+        return True
+    try:
+        made = dt.datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    when = date if date.tzinfo else date.replace(tzinfo=dt.UTC)
+    return made >= when - dt.timedelta(hours=1)
+
+
 class ZenpyDesk:
     """`TicketDesk` on a Zendesk account, through zenpy."""
 
@@ -479,10 +518,11 @@ class ZenpyDesk:
         unwanted = [t for t in self.names.managed_tags() if t not in draft.tags]
         ticket = Ticket(
             id=ticket_id,
-            subject=draft.subject,
             comment=self._note(draft, note, tokens),
             custom_fields=self._custom_fields(draft),
         )
+        if draft.subject:  # an empty one keeps the ticket's (the desk's, in annotate mode)
+            ticket.subject = draft.subject
         ticket.additional_tags = list(draft.tags)
         ticket.remove_tags = unwanted
         self._update_once(ticket, ticket_id, marker)
@@ -569,6 +609,66 @@ class ZenpyDesk:
             return
         with _mapped(f"update ticket {ticket_id}"):
             self._zenpy.tickets.update(ticket)
+
+    # --- beside the desk's email channel ([zendesk] mode = "annotate") -----------------
+
+    def find_email_ticket(self, email: EmailRef) -> int | None:
+        """The ticket the desk's email channel made from `email` (or threaded it into).
+
+        Zendesk keeps an email's Message-ID on the comment it made from it
+        (`metadata.system.message_id`) and the sender as the ticket's requester; the
+        search API indexes neither the Message-ID nor comment metadata, so: one search
+        of the sender's newest tickets, then their comments, newest ticket first.
+        Without a Message-ID match (an intake that drops it), a ticket from the same
+        sender with the same subject, made from email at or after the email's date,
+        is taken when it is the only one. Calls: 1 search + 1 per ticket looked at.
+        """
+        if not email.sender:
+            return None
+        with _mapped("search the requester's tickets"):
+            found = self._zenpy.search(
+                type="ticket",
+                requester=email.sender,
+                sort_by="created_at",
+                sort_order="desc",
+            )
+            candidates = []
+            for n, ticket in enumerate(found):
+                if n >= SEARCH_DEPTH:
+                    break
+                candidates.append(ticket)
+        by_subject = []
+        for ticket in candidates:
+            with _mapped(f"read the comments of ticket {ticket.id}"):
+                ids = [_message_id(c) for c in self._zenpy.tickets.comments(ticket=ticket.id)]
+            if email.message_id in ids:
+                return int(ticket.id)
+            if (
+                not any(ids)
+                and _same_subject(str(ticket.subject or ""), email.subject)
+                and _made_after(str(ticket.created_at or ""), email.date)
+            ):
+                by_subject.append(int(ticket.id))
+        return by_subject[0] if len(by_subject) == 1 else None
+
+    def reply_public(
+        self,
+        ticket_id: int,
+        text: str,
+        html: str | None,
+        attachments: Sequence[Attachment],
+        key: str,
+    ) -> None:
+        """A public comment, made once (marked `key`): Zendesk emails it to the requester."""
+        if self._settled(ticket_id, key):
+            return
+        tokens = self._upload(attachments)
+        comment = (
+            Comment(html_body=html, public=True, uploads=tokens)
+            if html
+            else Comment(body=text, public=True, uploads=tokens)
+        )
+        self._update_once(Ticket(id=ticket_id, comment=comment), ticket_id, key)
 
     def ticket_states(self, ticket_ids: Sequence[int]) -> dict[int, TicketState]:
         by_id = {fid: name for name, fid in self.names.field_ids.items()}

@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, TextIO
 
 from bot.ops.logs import Redactor
-from bot.ports import StateStore, TicketState
+from bot.ports import EmailRef, StateStore, TicketState
 from bot.render.ticket import FieldValue, TicketDraft, ZendeskNames
 from parsers.model import Attachment
 
@@ -159,6 +159,25 @@ class PrintingDesk:
 
     def ticket_states(self, ticket_ids: Sequence[int]) -> dict[int, TicketState]:
         return {}
+
+    def find_email_ticket(self, email: EmailRef) -> int | None:
+        number = self._number()
+        self.say(f"would look for the desk's ticket of {email.message_id} (taken as the new one)")
+        return number
+
+    def reply_public(
+        self,
+        ticket_id: int,
+        text: str,
+        html: str | None,
+        attachments: Sequence[Attachment],
+        key: str,
+    ) -> None:
+        self.say(f"would REPLY on {self._name(ticket_id)} (a public comment Zendesk emails):")
+        for line in text.splitlines():
+            self.say(f"  {line}")
+        for att in attachments:
+            self.say(f"  attach: {att.filename}")
 
 
 class PrintingMailer:

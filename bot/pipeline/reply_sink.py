@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from bot.errors import MailRejected, PartiallyRefused
+from bot.errors import DeskRejected, MailRejected, PartiallyRefused
 from bot.ports import Mailer, ReplyRecord
 from bot.render.loa_form import LoaTemplate
 from bot.render.notes import note_marker
@@ -134,6 +134,20 @@ def _incoming(
 SUPERSEDED = "superseded"  # a later message of the request came in the same cycle
 
 
+class ReplyChannel(Protocol):
+    """Another way out for a rendered reply than the mailer (`[reply] via = "zendesk"`:
+    a public comment on the request's ticket, which the desk emails to the customer)."""
+
+    def deliver(self, record: ReplyRecord) -> None:
+        """Hand over `record.raw`; made once under the record's key. Raises the desk's
+        errors (DeskUnavailable: try again later; DeskRejected: will not work)."""
+        ...
+
+    def delivered(self, record: ReplyRecord) -> bool:
+        """Whether a reply left 'sending' (a stop, a lost answer) is there after all."""
+        ...
+
+
 class Replier:
     timing = "reply"  # its name in the per-message timings
 
@@ -149,8 +163,10 @@ class Replier:
         copy_found: Callable[[str], bool] | None = None,  # Message-ID -> in our mailbox?
         observe: Callable[[Literal["sent", "suppressed"], str], None] | None = None,
         read_email: Callable[[bytes], Message],  # the intake's parse (MessageCache.email)
+        channel: ReplyChannel | None = None,  # instead of the mailer
     ) -> None:
         self.read_email = read_email
+        self.channel = channel
         self.ledger, self.mailer, self.settings = ledger, mailer, settings
         self.now, self.note, self.copy_found = now, note, copy_found
         self.observe = observe or (lambda result, reason: None)
@@ -288,7 +304,15 @@ class Replier:
         return Result("sent", plan.kind, record.message_id)
 
     def _recover(self, record: ReplyRecord) -> Result:
-        if record.message_id and self.copy_found is not None and self.copy_found(record.message_id):
+        if self.channel is not None:
+            found = self.channel.delivered(record)
+        else:
+            found = bool(
+                record.message_id
+                and self.copy_found is not None
+                and self.copy_found(record.message_id)
+            )
+        if found:
             self._mark_sent(record)
             return Result("recovered", record.reason, record.message_id)
         self._transmit(record)
@@ -298,10 +322,13 @@ class Replier:
         # The recorded bytes, always: a resend is the very same mail.
         assert record.raw is not None
         try:
-            self.mailer.send(record.raw, list(record.envelope), self.settings.support_address)
+            if self.channel is not None:
+                self.channel.deliver(record)
+            else:
+                self.mailer.send(record.raw, list(record.envelope), self.settings.support_address)
         except PartiallyRefused as exc:  # out to some: sending again would repeat it
             log.warning("request=%s auto-reply partly refused: %s", record.request_id, exc)
-        except MailRejected as exc:
+        except (MailRejected, DeskRejected) as exc:
             self.ledger.put(replace(record, status="failed", reason=f"rejected: {exc}", raw=None))
             self._note_once(
                 self.ledger.reply_for(record.key) or record, f"auto-reply could not be sent: {exc}"
@@ -310,7 +337,10 @@ class Replier:
         self._mark_sent(record)
 
     def _mark_sent(self, record: ReplyRecord) -> None:
-        sent = replace(record, status="sent", at=self.now())
+        # through the desk, the reply is itself on the ticket: no note about it
+        sent = replace(
+            record, status="sent", at=self.now(), noted=record.noted or bool(self.channel)
+        )
         self.ledger.put(sent)
         self.observe("sent", record.reason)
         log.info(
@@ -400,4 +430,11 @@ class MemoryLedger:
         self.notes[key] = "posted"
 
 
-__all__ = ["MemoryLedger", "Replier", "ReplyLedger", "ReplySettings", "Result"]
+__all__ = [
+    "MemoryLedger",
+    "Replier",
+    "ReplyChannel",
+    "ReplyLedger",
+    "ReplySettings",
+    "Result",
+]

@@ -39,11 +39,11 @@ from email.message import EmailMessage
 from html import escape
 from typing import Any
 
-from bot.errors import DeskRejected, MailRejected, MailUnavailable
+from bot.errors import DeliveryDeferred, DeskRejected, MailRejected, MailUnavailable
 from bot.pipeline.intake import Assessor, Classified, CycleReport, Delivery
 from bot.pipeline.reply_sink import Replier, ReplySettings
 from bot.pipeline.ticket_sink import idempotency_key
-from bot.ports import ChangeRow, PortRecord, StateStore, TicketDesk, UnmatchedNotice
+from bot.ports import ChangeRow, EmailRef, PortRecord, StateStore, TicketDesk, UnmatchedNotice
 from bot.render.reply_email import first_name, part_types, render_reply, sent_note, threaded_message
 from bot.render.ticket import STAGES, FieldValue, TicketDraft, ZendeskNames, requester
 from parsers.carrier_notice import CarrierNotice, NoticePatterns, read_notice
@@ -258,6 +258,9 @@ class KeeperSettings:
     sync_seconds: float = 0.0
     customer_ref_format: str = ""
     messages: MessageSettings = field(default_factory=MessageSettings)
+    # [zendesk] mode = "annotate": the desk's channel made a ticket of every email, so an
+    # unmatched notice's note goes on that one instead of a ticket of the bot's
+    annotate: bool = False
 
 
 class PortKeeper:
@@ -575,6 +578,14 @@ class PortKeeper:
             note_html="<p>" + escape(text).replace("\n", "<br>") + "</p>",
         )
         ikey = idempotency_key("notice", key)
+        if self.settings.annotate:
+            ref = EmailRef(message.message_id or key, message.sender, message.subject, message.date)
+            found = self.desk.find_email_ticket(ref)
+            if found is None:
+                raise DeliveryDeferred(f"the desk has no ticket for notice {key} yet")
+            if not self.desk.has_note(found, ikey):
+                self.desk.amend(found, note=text, add_tags=draft.tags, note_key=ikey)
+            return
         if self.desk.find_ticket(ikey) is None:
             self.desk.create_ticket(draft, [], ikey)
 

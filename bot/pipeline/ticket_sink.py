@@ -16,6 +16,15 @@ message: a delivery retried after an outage, or seen again after a crash, finds
 its message already on the ticket and does nothing; a follow-up that arrives
 while the first message still waits makes one ticket showing both.
 
+Beside a desk that already ingests the mailbox (`mode="annotate"`), the sink never
+creates: Zendesk's email channel has made a ticket of the same email, and the sink
+adopts it (found by the email's Message-ID, `TicketDesk.find_email_ticket`), records
+it, and pre-fills it (fields, tags, the private note; subject, requester and
+attachments stay the desk's) by the same exactly-once update as a follow-up's. Until
+the desk's ticket appears the delivery waits (`DeliveryDeferred`, retried each cycle).
+The desk threads follow-ups itself; the sink updates the ticket it knows, and when that
+one is closed it adopts the follow-up ticket the desk opened for the new email.
+
 Failures, as the intake reads them: `DeskUnavailable` (Zendesk down, rate
 limited beyond the adapter's patience) and a spent per-ticket update budget
 defer the message to a later cycle without using up its attempts; a refusal
@@ -36,7 +45,7 @@ from typing import Any, Literal, Protocol
 
 from bot.errors import DeliveryDeferred, DeskRejected, DeskUnavailable, TicketClosed
 from bot.pipeline.intake import Delivery, key_of
-from bot.ports import PendingCreate, TicketDesk, TicketRecord
+from bot.ports import EmailRef, PendingCreate, TicketDesk, TicketRecord
 from bot.render.ticket import TicketDraft, ZendeskNames, diff_note, draft_from_json
 from parsers.model import Attachment, Message
 from rules.contract import to_json
@@ -166,8 +175,10 @@ class TicketSink:
         now: Callable[[], float] = time.time,
         cool_off: float = 30.0,
         lifecycle: Callable[[str], Stage | None] | None = None,
+        mode: Literal["create", "annotate"] = "create",
     ) -> None:
         self.desk = desk
+        self.mode = mode
         # the port's stage by request id: past request_received a follow-up keeps it
         self.lifecycle = lifecycle or (lambda request_id: None)
         self.ledger = ledger
@@ -232,16 +243,25 @@ class TicketSink:
         request_id = delivery.request_id
         keys = tuple(key_of(raw) for raw in delivery.raws)
         messages = delivery.messages
+        annotate = self.mode == "annotate"
         if record is not None and record.pending is not None:
-            self._finish(request_id, record, dict(zip(keys, messages, strict=True)))
+            if annotate:  # an adoption cut short (or a create of another mode): find again
+                self.ledger.abandon_create(request_id)
+            else:
+                self._finish(request_id, record, dict(zip(keys, messages, strict=True)))
             record = self.ledger.ticket(request_id)
         data = to_json(delivery.assessment, show_secrets=True)
         todo = plan(record, keys)
         if todo.action == "nothing":
             return
         if todo.action == "create" or record is None or record.ticket_id is None:
-            self._create(request_id, record, delivery.key, keys, keys, data, messages, None)
-            return
+            if not annotate:
+                self._create(request_id, record, delivery.key, keys, keys, data, messages, None)
+                return
+            self._adopt(request_id, messages, None)
+            record = self.ledger.ticket(request_id)
+            todo = plan(record, keys)
+            assert record is not None and record.ticket_id is not None
         ticket_id = record.ticket_id
         wait = over_budget(
             self.ledger.updates_since(ticket_id, now - self.budget.window), self.budget, now
@@ -253,13 +273,16 @@ class TicketSink:
             )
         new_keys = tuple(keys[i] for i in todo.new)
         old = json.loads(record.last_json) if record.last_json else {}
-        note = diff_note(old, data)
+        first = annotate and not record.last_json  # the desk's ticket, not pre-filled yet
+        note = None if first else diff_note(old, data)
         draft = draft_from_json(
-            data, messages, self.names, follow_up=True, lifecycle=self.lifecycle(request_id)
+            data, messages, self.names, follow_up=not first, lifecycle=self.lifecycle(request_id)
         )
         attachments = for_agent(
             [a for i in todo.new for a in messages[i].attachments], data.get("documents") or []
         )
+        if annotate:  # the desk's channel has the mail's attachments and its subject
+            draft, attachments = replace(draft, subject=""), []
         key = update_key(request_id, ticket_id, new_keys)
         if self.ledger.note_status(key) == "posted":  # made before a stop: only its record
             self.ledger.record_update(request_id, ticket_id, keys, json.dumps(data), now)
@@ -269,6 +292,10 @@ class TicketSink:
             self.desk.update_ticket(ticket_id, draft, note, attachments, note_key=key)
         except TicketClosed:
             self.ledger.forget_note(key)
+            if annotate:  # the desk opened a follow-up from the new email: that one
+                self._adopt(request_id, [messages[i] for i in reversed(todo.new)], ticket_id)
+                self._bring_up_to_date(delivery, self.ledger.ticket(request_id), now)
+                return
             log.info("request=%s ticket %d is closed: opening a follow-up", request_id, ticket_id)
             self._create(
                 request_id, record, delivery.key, keys, new_keys, data, messages, ticket_id
@@ -278,6 +305,10 @@ class TicketSink:
             self.ledger.forget_note(key)  # refused: nothing was posted
             if exc.status != 404:
                 raise
+            if annotate:
+                self._adopt(request_id, [messages[i] for i in reversed(todo.new)], ticket_id)
+                self._bring_up_to_date(delivery, self.ledger.ticket(request_id), now)
+                return
             log.warning("request=%s ticket %d is gone: opening a new one", request_id, ticket_id)
             self._create(
                 request_id,
@@ -299,6 +330,31 @@ class TicketSink:
             ticket_id,
             len(new_keys),
             len(attachments),
+        )
+
+    def _adopt(self, request_id: str, messages: Sequence[Message], replaces: int | None) -> int:
+        """Make the desk's ticket for one of `messages` (first found) the request's ticket.
+
+        Recorded as a create with nothing applied yet, so the next update is the
+        pre-fill. None found yet: the delivery waits for the desk's channel.
+        """
+        for message in messages:
+            if not message.message_id:
+                continue
+            ref = EmailRef(message.message_id, message.sender, message.subject, message.date)
+            found = self.desk.find_email_ticket(ref)
+            if found is None or found == replaces:
+                continue
+            self.ledger.begin_create(
+                request_id, PendingCreate(f"adopt-{found}", (), (), "", replaces)
+            )
+            self.ledger.finish_create(request_id, found)
+            log.info("request=%s the desk's ticket %d adopted", request_id, found)
+            return found
+        first = next((m.message_id for m in messages if m.message_id), None)
+        raise DeliveryDeferred(
+            f"the desk has no ticket for {first or 'this email'} yet "
+            "(its email channel has not made it); retried next cycle"
         )
 
     def _create(

@@ -965,7 +965,13 @@ class Store:
         if ticket["tags"] != old_tags:
             events.append(self._change("tags", list(ticket["tags"]), old_tags))
         ticket["updated_at"] = self.clock.iso()
-        return ticket, self._audit(ticket, audit_id, agent, client, events, data.get("metadata"))
+        audit = self._audit(ticket, audit_id, agent, client, events, data.get("metadata"))
+        if audit["via"]["channel"] == "email":  # an update through the API is via the API
+            audit["via"] = {
+                "channel": "api",
+                "source": {"from": {}, "to": audit["via"]["source"]["to"], "rel": None},
+            }
+        return ticket, audit
 
     def _change(self, name: str, value: Any, previous: Any) -> Json:
         return {
