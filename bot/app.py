@@ -37,12 +37,14 @@ from bot.pipeline.intake import (
     ProgressFactory,
     Settings,
     Sink,
+    Sorter,
     Tick,
     no_progress,
 )
 from bot.pipeline.observe import watch_assessor, watch_sink
 from bot.pipeline.reading import MessageCache, thread_assessor
 from bot.pipeline.reply_sink import Replier, ReplySettings
+from bot.pipeline.sorting import MailSorter
 from bot.pipeline.stage_keeper import KeeperSettings, MailClassifier, PortKeeper
 from bot.pipeline.ticket_sink import TicketSink, UpdateBudget
 from bot.ports import (
@@ -52,9 +54,10 @@ from bot.ports import (
     SystemClock,
     TicketDesk,
 )
-from parsers.carrier_notice import load_patterns
+from parsers.carrier_notice import default_patterns, load_patterns
 from parsers.errors import ParseError
 from parsers.model import Attachment, Message
+from rules.mail_kind import SortPolicy
 from rules.reminders import ReminderPolicy
 from rules.reply import Ours
 from rules.stage_messages import MessageSettings
@@ -149,6 +152,7 @@ def build_app(
             environ=environ,
             state=state,
             classify=parts.classifier,
+            sort=parts.sorter,
             messages=messages,
             notices=parts.keeper.on_notice if parts.keeper else None,
             ticks=ticks,
@@ -222,6 +226,7 @@ def build_keeper(
 class Parts:
     sinks: list[Sink]
     classifier: MailClassifier
+    sorter: MailSorter | None
     keeper: PortKeeper | None
     replier: Replier | None
     desk: TicketDesk | None
@@ -328,7 +333,15 @@ def _parts(
         sinks.append(keeper.track)
     if replier is not None:
         sinks.append(replier)
-    return Parts(sinks, classifier, keeper, replier, the_desk)
+    sorter = None
+    if config.sorting.enabled:
+        sorter = MailSorter(
+            read_email,
+            SortPolicy.configured(config.sorting.threshold, config.sorting.extra_words),
+            ours_of(replier.settings) if replier else None,
+            patterns or default_patterns(),
+        )
+    return Parts(sinks, classifier, sorter, keeper, replier, the_desk)
 
 
 # -- the auto-reply's parts from [smtp] and [reply]: secrets read at the edge --------
@@ -505,6 +518,7 @@ def build_intake(
     ticks: Sequence[Tick] = (),
     progress: ProgressFactory = no_progress,
     messages: MessageCache | None = None,
+    sort: Sorter | None = None,
 ) -> Intake:
     """The intake from a Config; tests and the demo replace the parts they need to.
 
@@ -539,4 +553,5 @@ def build_intake(
         ticks=ticks,
         progress=progress,
         messages=the_messages,
+        sort=sort,
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import field, replace
@@ -349,6 +350,30 @@ class StagesConfig:
     customer_ref_format: Text = ""
 
 
+def _patterns(value: tuple[str, ...]) -> tuple[str, ...]:
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise PydanticCustomError("config", f"bad pattern {pattern!r}: {exc}") from exc
+    return value
+
+
+@dataclass(frozen=True, config=_SECTION)
+class SortingConfig:
+    """[sorting]: support@ is shared with the desk; only porting mail is the bot's.
+
+    A new conversation is a porting request when its score (words that ask for a port,
+    a bill or number list attached, numbers, PINs, a carrier; rules/data/porting_mail.toml)
+    reaches `threshold`; anything else (a question, an out-of-office, a bounce, a list)
+    is recorded and counted, never ticketed or answered. `enabled = false`: every message
+    is treated as a porting request (a mailbox that receives nothing else)."""
+
+    enabled: Flag = True
+    threshold: Annotated[Whole, Field(ge=0)] | None = None  # None: the built-in (3)
+    extra_words: Annotated[Texts, AfterValidator(_patterns)] = ()  # regular expressions
+
+
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -384,6 +409,7 @@ class Config:
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
     loa: LoaConfig = field(default_factory=LoaConfig)
     stages: StagesConfig = field(default_factory=StagesConfig)
+    sorting: SortingConfig = field(default_factory=SortingConfig)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
@@ -408,6 +434,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "reminders": RemindersConfig,
     "loa": LoaConfig,
     "stages": StagesConfig,
+    "sorting": SortingConfig,
     "logging": LoggingConfig,
 }
 

@@ -198,7 +198,7 @@ class Mailbox(Protocol):
 
 # "own": one of our own replies (or its copy) came back; "notice": a carrier-partner
 # notice or a bounce of our reply, handed to the stage keeper instead of the sinks.
-Outcome = Literal["assessed", "quarantined", "duplicate", "own", "notice"]
+Outcome = Literal["assessed", "quarantined", "duplicate", "own", "notice", "other"]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from typing import Any, Literal
 from parsers.model import Message
 from rules.assessment import Assessment
 from rules.contract import to_json
+from rules.mail_kind import speaks_of_porting
 
 SuppressionReason = Literal[
     "auto_submitted",  # Auto-Submitted other than "no" (RFC 3834)
@@ -353,19 +354,13 @@ def is_own_message(
 
 # --- is it a porting request at all --------------------------------------------------
 
-_PORT_WORDS = re.compile(
-    r"\bport(s|ed|ing)?\b|\bLOA\b|letter of authori[sz]ation|\bnumber transfer|"
-    r"\btransfer (our|my|the) (phone )?(numbers?|lines?)\b|\bmove (our|my) (phone )?numbers\b",
-    re.IGNORECASE,
-)
-
 
 def looks_like_request(message: Message, data: Mapping[str, Any]) -> bool:
     """A first message worth a checklist: it speaks of porting or carries a request's parts.
 
     Spam and stray mail to support@ must not get a ten-item checklist back.
     """
-    if _PORT_WORDS.search(message.subject or "") or _PORT_WORDS.search(message.body or ""):
+    if speaks_of_porting(message.subject or "", message.body or ""):
         return True
     r = data["request"]
     kinds = {d.get("kind") for d in data.get("documents") or []}

@@ -164,7 +164,7 @@ class ImapMailbox:
         wire.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
         if config.security == "plain":
             log.warning(
-                "IMAP %s:%s without TLS ([imap] security = \"plain\"): loopback only",
+                'IMAP %s:%s without TLS ([imap] security = "plain"): loopback only',
                 config.host,
                 config.port,
             )

@@ -77,7 +77,7 @@ CREATE TABLE IF NOT EXISTS messages (
     message_id TEXT,
     size INTEGER NOT NULL,
     outcome TEXT NOT NULL CHECK (outcome IN ('assessed', 'quarantined', 'duplicate', 'own',
-                                             'notice')),
+                                             'notice', 'other')),
     reason TEXT NOT NULL DEFAULT '',
     request_id TEXT,
     raw BLOB,
@@ -252,14 +252,14 @@ class SqliteStateStore:
             raise StateError(f"{path}: {exc.strerror}") from exc
 
     def _widen_outcomes(self) -> None:
-        """A state file from before replies and stages: its CHECK knows three outcomes.
+        """A state file from an earlier version: its CHECK does not know every outcome.
 
         SQLite cannot alter a CHECK, so the table is copied into the current shape.
         """
         (sql,) = self._db.execute(
             "SELECT sql FROM sqlite_master WHERE type='table' AND name='messages'"
         ).fetchone()
-        if "'notice'" in sql:
+        if "'other'" in sql:
             return
         create = _SCHEMA.split("CREATE TABLE IF NOT EXISTS messages (", 1)[1].split(");", 1)[0]
         with self._transaction() as db:
@@ -334,7 +334,7 @@ class SqliteStateStore:
 
     def handled(self, key: str) -> bool:
         found = self._db.execute(
-            "SELECT 1 FROM messages WHERE key=? AND outcome IN ('assessed', 'own', 'notice')"
+            "SELECT 1 FROM messages WHERE key=? AND outcome IN ('assessed', 'own', 'notice', 'other')"
             " LIMIT 1",
             (key,),
         ).fetchone()

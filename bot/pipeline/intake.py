@@ -48,10 +48,11 @@ from bot.errors import (
 from bot.ops.logs import log_outcome
 from bot.ops.progress import NoProgress, Progress
 from bot.pipeline.reading import MessageCache
-from bot.ports import Envelope, Mailbox, MessageRecord, QuarantineEntry, StateStore
+from bot.ports import Envelope, Mailbox, MessageRecord, Outcome, QuarantineEntry, StateStore
 from parsers.errors import NotAnEmail, ParseError
 from parsers.model import Message
 from rules.assessment import Assessment
+from rules.mail_kind import MailVerdict
 
 log = logging.getLogger("portbot.intake")
 
@@ -69,6 +70,8 @@ class Classified:
 
 
 Classifier = Callable[[bytes], "Classified | None"]
+# (raw, whether it answers a known request) -> what it is (bot.pipeline.sorting)
+Sorter = Callable[[bytes, bool], MailVerdict]
 NoticeHandler = Callable[[str, bytes], None]  # (the message's key, its bytes)
 Tick = Callable[["CycleReport"], None]  # work each cycle before the mail (stages, reminders)
 # A progress display for `total` messages (bot.ops.progress.progress, with its stream bound)
@@ -182,7 +185,7 @@ class Gathered:
 
 @dataclass(frozen=True)
 class Decision:
-    outcome: Literal["assessed", "quarantined", "duplicate", "own", "notice"]
+    outcome: Outcome
     reason: str = ""  # for the quarantine record: may quote the message; never logged
     category: str = ""  # short and secret-free: for logs
     assessment: Assessment | None = None
@@ -195,6 +198,7 @@ def decide(
     max_bytes: int,
     classify: Classifier | None = None,
     email: Callable[[bytes], Message] | None = None,
+    sort: Sorter | None = None,
 ) -> Decision:
     """What to do with one message. Never raises for anything the message contains.
 
@@ -216,6 +220,14 @@ def decide(
             found = None
         if found is not None:
             return Decision(found.outcome, found.category, found.category)
+    if sort is not None:
+        try:
+            verdict: MailVerdict | None = sort(gathered.raw, gathered.request_id is not None)
+        except Exception:  # unreadable: the assessment below says why, at its boundary
+            verdict = None
+        if verdict is not None and not verdict.is_request:
+            # not the bot's: no ticket, no reply; recorded and counted, nothing lost
+            return Decision("other", verdict.summary(), f"other:{verdict.kind}")
     raws = (*gathered.earlier, gathered.raw)
     try:
         assessment = assess(raws)
@@ -294,6 +306,7 @@ class Intake:
         settings: Settings,
         *,
         messages: MessageCache,
+        sort: Sorter | None = None,
         classify: Classifier | None = None,
         notices: NoticeHandler | None = None,
         ticks: Sequence[Tick] = (),
@@ -304,6 +317,7 @@ class Intake:
         self.connect = connect
         self.assess = assess
         self.messages = messages  # every parse of a message in the pipeline goes through it
+        self.sort = sort
         self.sinks = tuple(sinks)
         self.settings = settings
         self.classify = classify
@@ -490,6 +504,7 @@ class Intake:
             self.settings.max_message_bytes,
             self.classify,
             self.messages.email,
+            self.sort,
         )
         timings["assess"] = time.monotonic() - started
         thread_ids = tuple(i for i in (keys.message_id, *keys.refs) if i)
@@ -504,7 +519,7 @@ class Intake:
                 outcome=decision.outcome,
                 reason=decision.reason,
                 request_id=request_id,
-                raw=raw if decision.outcome not in ("duplicate", "own") else None,
+                raw=raw if decision.outcome not in ("duplicate", "own", "other") else None,
                 thread_ids=thread_ids,
             )
         )

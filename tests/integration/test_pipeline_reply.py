@@ -5,6 +5,7 @@ to support@ land back in the dovecot folder the bot reads, as they would in life
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -190,23 +191,55 @@ def test_a_follow_up_that_changes_nothing_gets_no_second_reply(
         }
 
 
-@pytest.mark.parametrize("case", ["x_failed_recipients", "gmail_vacation", "list_id"])
-def test_automatic_mail_is_recorded_but_never_answered(
+@pytest.mark.parametrize("case", ["x_failed_recipients", "gmail_vacation"])
+def test_automatic_mail_is_recorded_but_never_ticketed_nor_answered(
     server: LocalMail,
     em: Emulator,
     smtp: tuple[SmtpServer, list[str]],
     tmp_path: Path,
     case: str,
 ) -> None:
+    # support@ is shared with the desk: a bounce, an out-of-office or a list's mail is
+    # not a porting request (issue 14); it is recorded and counted, nothing more
     running, copies = smtp
     folder = copies[0] = new_folder()
-    [(_, raw, reason)] = [c for c in LOOP_CASES if c[0] == case]
+    [(_, raw, _reason)] = [c for c in LOOP_CASES if c[0] == case]
     config = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
     server.append(folder, [raw])
     with app(config, "2026-11-26") as intake:
         report = intake.poll()
+        assert [row[4] for row in intake.state.outcomes()] == ["other"]
     assert running.handler.delivered == []
-    assert report.count("assessed") == 1  # assessed and filed as today: a person may look
+    assert report.count("other") == 1 and report.count("assessed") == 0
+    assert [h.category for h in report.handled] == ["other:automatic"]
+    assert tickets(em) == []
+
+
+@pytest.mark.parametrize(
+    ("case", "sorting"), [("gmail_vacation", False), ("list_id", True), ("precedence_list", True)]
+)
+def test_a_whole_request_in_automatic_mail_is_filed_but_never_answered(
+    server: LocalMail,
+    em: Emulator,
+    smtp: tuple[SmtpServer, list[str]],
+    tmp_path: Path,
+    case: str,
+    sorting: bool,
+) -> None:
+    """A request a list or a web form relays (numbers, PINs: plainly one) is filed; so is
+    any automatic mail where only porting mail arrives ([sorting] enabled = false)."""
+    from bot.config import SortingConfig
+
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    [(_, raw, reason)] = [c for c in LOOP_CASES if c[0] == case]
+    base = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
+    config = replace(base, sorting=SortingConfig(enabled=sorting))
+    server.append(folder, [raw])
+    with app(config, "2026-11-26") as intake:
+        report = intake.poll()
+    assert running.handler.delivered == []
+    assert report.count("assessed") == 1
     [ticket] = tickets(em)
     assert any(f"auto-reply not sent: {reason}" in c["body"] for c in comments(em, ticket["id"]))
 
@@ -381,3 +414,56 @@ def test_each_message_is_parsed_once_per_cycle_with_the_configured_limits(
         parses.clear()
         assert intake.poll().count("own") == 1
         assert len(parses) == 1 and parses[0][1] is config.limits
+
+
+def test_a_shared_support_mailbox_files_only_porting_requests(
+    server: LocalMail,
+    em: Emulator,
+    smtp: tuple[SmtpServer, list[str]],
+    tmp_path: Path,
+) -> None:
+    """Issue 14, create mode: of a mixed support@ (requests with follow-ups, questions for
+    the desk, every kind of automatic mail, a carrier notice), only the porting requests
+    become tickets and get replies; the rest is recorded and counted, nothing lost."""
+    from fixtures.build.corpus.support_mail import automatic, question, web_form
+
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    requests_, _ = thread("01-ready-att-acme-csv")
+    followed, _ = thread("07-ready-telus-followups-supply-loa-and-pin")
+    others = [question(i, random.Random(f"mix:{i}")).raw for i in range(6)]
+    # one of each automatic kind: out-of-office (two clients), bounce, digest, notification
+    autos: dict[str, bytes] = {}
+    for i in range(200):
+        mail = automatic(i, random.Random(f"auto:{i}"))
+        style = mail.raw.split(b"\r\nSubject: ", 1)[-1][:12] if b"\r\n" in mail.raw else b""
+        if mail.kind == "automatic" and style not in autos:
+            autos[style] = mail.raw
+        if len(autos) == 5:
+            break
+    form = web_form(0, random.Random("form")).raw
+    notice = (FIXTURES.parent / "carrier_notices" / "twilio-01-submitted.eml").read_bytes()
+    mailbox = [*requests_, *others[:3], followed[0], *autos.values(), notice, *followed[1:]]
+    mailbox += [*others[3:], form]
+    config = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
+    server.append(folder, mailbox)
+    with app(config, "2026-11-20") as intake:
+        report = intake.poll()
+    assert report.count("quarantined") == 0
+    assert report.count("assessed") == len(requests_) + len(followed) + 1  # + the web form
+    assert report.count("other") == len(others) + len(autos)
+    assert report.count("notice") == 1
+    # one ticket per porting request, none for anything else
+    assert len(tickets(em)) == 3
+    # one reply to each of the two customers (the web form's no-reply sender gets none);
+    # the partner's notice is about the first request: its customer hears of it
+    delivered = list(running.handler.delivered)
+    replies = [d for d in delivered if d.message["X-Portbot-Reply"] in ("ready", "incomplete")]
+    assert sorted(d.rcpt_tos[0] for d in replies) == [
+        "dana@acmerealtytx.com",
+        "jason@harbourviewrealty.ca",
+    ]
+    assert [d.rcpt_tos[0] for d in delivered if d not in replies] == ["dana@acmerealtytx.com"]
+    for raw in others + list(autos.values()):
+        sender = parse_message(raw).sender
+        assert sender is not None and running.handler.to(sender) == []
