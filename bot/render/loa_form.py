@@ -235,7 +235,9 @@ def _draw(assessment: Assessment, template: LoaTemplate) -> LoaForm:
     y = _field(c, "Service address", v.service_address, y)
     y = _field(c, "Billing telephone number (BTN)", v.billing_telephone_number, y)
     y = _field(c, "Current carrier", v.current_carrier, y)
-    y = _field(c, "Account number", v.account_number, y)
+    # The form travels by email, and an account number never does (the standard for
+    # every email): the customer writes it in; the agent has it in the private note.
+    y = _field(c, "Account number", f"{BLANK}  (as on your bill)", y)
     y = _field(c, "New provider", template.company_name, y)
     y -= 8
     if first:
