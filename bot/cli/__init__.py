@@ -202,6 +202,13 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         default=8765,
         help="the emulator's port (default 8765; 0 picks a free one)",
     )
+    demo.add_argument(
+        "--mode",
+        choices=("create", "annotate"),
+        default="create",
+        help="create: the bot files the tickets; annotate: the emulator's email channel "
+        "ingests the mail first, the bot pre-fills its tickets and replies through Zendesk",
+    )
     zendesk = sub.add_parser(
         "zendesk", help="Zendesk account tasks", description="Zendesk account tasks."
     )

@@ -185,7 +185,9 @@ def main(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from bot.standins.demo import main as demo_main
 
-        return demo_main([*(["--once"] if args.once else []), "--port", str(args.port)])
+        return demo_main(
+            [*(["--once"] if args.once else []), "--port", str(args.port), "--mode", args.mode]
+        )
     root, scheduler = logging.getLogger(), logging.getLogger("apscheduler")
     levels = root.level, scheduler.level
     try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import socket
 import sys
 import tempfile
@@ -46,6 +47,7 @@ from bot.config import (
 from bot.pipeline.intake import CycleReport, Delivery, key_of
 from bot.standins.localmail import LocalMail, LocalMailError, dovecot_binary, local_dovecot
 from bot.standins.zendesk_emulator import Emulator, serve
+from bot.standins.zendesk_emulator.email_channel import deliver
 from bot.standins.zendesk_emulator.server import wait_forever
 from rules.assessment import Assessment
 from rules.contract import to_json
@@ -153,8 +155,13 @@ def _line(name: str, assessment: Assessment) -> str:
     return f"{verdict} {name:<46} {detail}"
 
 
-def run_demo(fixtures: Path, out: TextIO, *, once: bool = True, port: int = 0) -> int:
-    """The demo; with `once` False it serves the ticket page until Ctrl-C afterwards."""
+def run_demo(
+    fixtures: Path, out: TextIO, *, once: bool = True, port: int = 0, mode: str = "create"
+) -> int:
+    """The demo; with `once` False it serves the ticket page until Ctrl-C afterwards.
+
+    `mode` "annotate": the emulator's email channel ingests the mailbox first, as a desk
+    fed by support@ would, and the bot pre-fills the desk's tickets and replies on them."""
     threads = load_threads(fixtures)
     if not threads:
         print(f"no threads in {fixtures}", file=out)
@@ -168,7 +175,7 @@ def run_demo(fixtures: Path, out: TextIO, *, once: bool = True, port: int = 0) -
         return 1
     emulator = start_emulator(port, out)
     try:
-        code = _file_tickets(threads, emulator, out)
+        code = _file_tickets(threads, emulator, out, annotate=mode == "annotate")
         if code or once:
             return code
         print(
@@ -184,7 +191,11 @@ def run_demo(fixtures: Path, out: TextIO, *, once: bool = True, port: int = 0) -
 
 
 def _file_tickets(
-    threads: list[tuple[str, list[bytes], dt.date]], emulator: Emulator, out: TextIO
+    threads: list[tuple[str, list[bytes], dt.date]],
+    emulator: Emulator,
+    out: TextIO,
+    *,
+    annotate: bool = False,
 ) -> int:
     from bot.adapters.zendesk import CallCounter
     from bot.app import desk_from_config
@@ -205,8 +216,25 @@ def _file_tickets(
         ids = desk_from_config(zendesk, environ).setup_fields(zendesk.names)
         zendesk = replace(zendesk, names=replace(zendesk.names, field_ids=ids))
         config = replace(demo_config(server, Path(work) / "state.sqlite3"), zendesk=zendesk)
-        smtp = start_smtp_sink(server, stack)
-        if smtp is not None:
+        smtp = None if annotate else start_smtp_sink(server, stack)
+        if annotate:  # the desk's own channel made a ticket of every email already
+            for _, raws, _ in threads:
+                for raw in raws:
+                    deliver(emulator.url, raw)
+            config = replace(
+                config,
+                zendesk=replace(zendesk, mode="annotate"),
+                reply=ReplyConfig(
+                    support_address=SUPPORT, support_name="Lofty Porting Team", via="zendesk"
+                ),
+            )
+            print(
+                f"Annotate mode: the emulator's email channel made "
+                f"{len(emulator.store.live_tickets())} tickets of the mail, as the desk does; "
+                "the bot pre-fills the porting ones and replies on them through Zendesk.",
+                file=out,
+            )
+        elif smtp is not None:
             config = replace(
                 config,
                 smtp=smtp,
@@ -223,6 +251,8 @@ def _file_tickets(
             + (
                 f"SMTP server on 127.0.0.1:{smtp.port} (STARTTLS) for the replies.\n"
                 if smtp
+                else "Replies go through Zendesk (public comments it emails).\n"
+                if annotate
                 else "(No replies: the local SMTP server needs aiosmtpd.)\n"
             )
             + "The bot polls the mailbox and files a ticket per request:\n",
@@ -268,10 +298,25 @@ def _file_tickets(
                     "customer, automatic mail, not a porting request).",
                     file=out,
                 )
-        calls = ", ".join(f"{n} {kind}" for kind, n in sorted(counter.calls.items()))
+            if annotate:
+                made = emulator.store.live_tickets()
+                print(
+                    f"{replies['sent']} replies posted as public comments and emailed by "
+                    f"Zendesk ({len(emulator.store.account.outbox)} emails in its outbox); "
+                    f"{replies['suppressed']} messages got none. "
+                    f"{len(made)} tickets in all, "
+                    f"{sum(t['via']['channel'] == 'email' for t in made)} of them made by "
+                    "the desk's email channel: the bot made none.",
+                    file=out,
+                )
+        kinds: dict[str, int] = {}
+        for kind, n in counter.calls.items():  # tickets/12/... and tickets/13/...: one kind
+            kinds[re.sub(r"/\d+", "/:id", kind)] = kinds.get(re.sub(r"/\d+", "/:id", kind), 0) + n
+        calls = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
         print(
-            f"{len(set(tickets.values()))} tickets filed in the Zendesk emulator with "
-            f"{counter.total} API calls ({calls}).",
+            f"{len(set(tickets.values()))} tickets "
+            + ("pre-filled" if annotate else "filed")
+            + f" in the Zendesk emulator with {counter.total} API calls ({calls}).",
             file=out,
         )
     if latest:
@@ -319,8 +364,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEMO_PORT,
         help=f"the Zendesk emulator's port (default {DEMO_PORT})",
     )
+    parser.add_argument(
+        "--mode",
+        choices=("create", "annotate"),
+        default="create",
+        help="create: the bot files the tickets; annotate: the desk's email channel "
+        "ingests the mail and the bot pre-fills its tickets and replies through Zendesk",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    return run_demo(args.fixtures, sys.stdout, once=args.once, port=args.port)
+    return run_demo(args.fixtures, sys.stdout, once=args.once, port=args.port, mode=args.mode)
 
 
 if __name__ == "__main__":
