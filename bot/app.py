@@ -7,7 +7,6 @@ whatever further sinks are given). Nothing here runs at import time.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from bot.adapters.sandbox import reader_for
 from bot.adapters.smtp import SmtpMailer, SmtpSettings
 from bot.adapters.sqlite_state import SqliteStateStore
 from bot.adapters.zendesk import CallCounter, CallObserver, RetryPolicy, ZendeskAccount, ZenpyDesk
-from bot.config import Config, LoaConfig, ReplyConfig, SmtpConfig, ZendeskConfig
+from bot.config import Config, LoaConfig, ReplyConfig, SmtpConfig, ZendeskConfig, read_secret
 from bot.errors import (
     ConfigError,
     MailboxError,
@@ -351,23 +350,9 @@ def smtp_password(config: SmtpConfig, environ: Mapping[str, str] | None = None) 
     """The first line of password_file, else the variable password_env ('' without a login)."""
     if not config.username:
         return ""
-    if config.password_file:
-        try:
-            lines = Path(config.password_file).read_text(encoding="utf-8").strip().splitlines()
-        except OSError as exc:
-            raise ConfigError(
-                f"[smtp] password_file {config.password_file}: {exc.strerror}"
-            ) from exc
-        if not lines or not lines[0].strip():
-            raise ConfigError(f"[smtp] password_file {config.password_file} is empty")
-        return lines[0].strip()
-    password = (os.environ if environ is None else environ).get(config.password_env, "")
-    if not password:
-        raise ConfigError(
-            f"no SMTP password: set the environment variable "
-            f"{config.password_env} or [smtp] password_file"
-        )
-    return password
+    return read_secret(
+        "smtp", "password_file", config.password_file, config.password_env, "SMTP password", environ
+    )
 
 
 def smtp_settings(config: SmtpConfig, environ: Mapping[str, str] | None = None) -> SmtpSettings:
@@ -436,21 +421,9 @@ def copy_finder(connect: Callable[[], Mailbox], folder: str) -> Callable[[str], 
 
 def read_token(config: ZendeskConfig, environ: Mapping[str, str] | None = None) -> str:
     """The API token: the first line of token_file, else the variable token_env."""
-    if config.token_file:
-        try:
-            token = Path(config.token_file).read_text(encoding="utf-8").strip().splitlines()
-        except OSError as exc:
-            raise ConfigError(f"[zendesk] token_file {config.token_file}: {exc.strerror}") from exc
-        if not token or not token[0].strip():
-            raise ConfigError(f"[zendesk] token_file {config.token_file} is empty")
-        return token[0].strip()
-    token_s = (os.environ if environ is None else environ).get(config.token_env, "").strip()
-    if not token_s:
-        raise ConfigError(
-            f"no Zendesk API token: set the environment variable "
-            f"{config.token_env} or [zendesk] token_file"
-        )
-    return token_s
+    return read_secret(
+        "zendesk", "token_file", config.token_file, config.token_env, "Zendesk API token", environ
+    )
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, PortbotError
 from bot.ops.metrics import MetricsSettings
 from bot.render.loa_form import LoaTemplate
 from bot.render.ticket import FIELD_SPECS, ZendeskNames
@@ -437,6 +437,39 @@ _SECTIONS: dict[str, type[Any]] = {
     "sorting": SortingConfig,
     "logging": LoggingConfig,
 }
+
+
+# -- secrets ------------------------------------------------------------------------------
+
+
+def read_secret(
+    section: str,
+    file_key: str,
+    file: str,
+    env_name: str,
+    what: str,
+    environ: Mapping[str, str] | None = None,
+    error: type[PortbotError] = ConfigError,
+) -> str:
+    """The one way a secret is read: the first line of the file the configuration names
+    (`[section] file_key`), else the environment variable `env_name`; never the TOML.
+
+    `what` names the secret for the person fixing it ("IMAP password"); `error` is the
+    class raised (the IMAP adapter's login error, so that a missing password waits like
+    a refused one). The message never holds the secret.
+    """
+    if file:
+        try:
+            lines = Path(file).read_text(encoding="utf-8").strip().splitlines()
+        except OSError as exc:
+            raise error(f"[{section}] {file_key} {file} cannot be read: {exc.strerror}") from exc
+        if not lines or not lines[0].strip():
+            raise error(f"[{section}] {file_key} {file} is empty")
+        return lines[0].strip()
+    value = (os.environ if environ is None else environ).get(env_name, "").strip()
+    if not value:
+        raise error(f"no {what}: set the environment variable {env_name} or [{section}] {file_key}")
+    return value
 
 
 # -- sections whose values belong to other layers ---------------------------------------

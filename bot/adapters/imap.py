@@ -20,13 +20,12 @@ import ssl
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, IMAPClientError, LoginError
 
-from bot.config import ImapConfig
+from bot.config import ImapConfig, read_secret
 from bot.errors import MailboxAuthError, MailboxError, MailboxGone
 from bot.ports import Envelope, FolderStatus
 
@@ -35,11 +34,13 @@ log = logging.getLogger("portbot.mailbox")
 T = TypeVar("T")
 
 
-def read_secret(config: ImapConfig, environ: Mapping[str, str]) -> str:
+def imap_secret(config: ImapConfig, environ: Mapping[str, str]) -> str:
     """The password or OAuth2 access token, from where the configuration points."""
     if config.auth == "xoauth2":
         if config.oauth2_token_file:
-            return _first_line(Path(config.oauth2_token_file), "oauth2_token_file")
+            return read_secret(
+                "imap", "oauth2_token_file", config.oauth2_token_file, "", "", {}, MailboxAuthError
+            )
         try:
             done = subprocess.run(
                 list(config.oauth2_token_command),
@@ -57,25 +58,15 @@ def read_secret(config: ImapConfig, environ: Mapping[str, str]) -> str:
                 f"[imap] oauth2_token_command exited with {done.returncode} and no token"
             )
         return token
-    if config.password_file:
-        return _first_line(Path(config.password_file), "password_file")
-    password = environ.get(config.password_env, "")
-    if not password:
-        raise MailboxAuthError(
-            f"no IMAP password: set the environment variable {config.password_env} "
-            "or [imap] password_file"
-        )
-    return password
-
-
-def _first_line(path: Path, key: str) -> str:
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise MailboxAuthError(f"[imap] {key} {path} cannot be read: {exc.strerror}") from exc
-    if not text:
-        raise MailboxAuthError(f"[imap] {key} {path} is empty")
-    return text.splitlines()[0].strip()
+    return read_secret(
+        "imap",
+        "password_file",
+        config.password_file,
+        config.password_env,
+        "IMAP password",
+        environ,
+        MailboxAuthError,
+    )
 
 
 @contextmanager
@@ -306,5 +297,5 @@ def connect_from_config(
     config: ImapConfig, environ: Mapping[str, str] | None = None, *, readonly: bool = False
 ) -> ImapMailbox:
     """The composition root's way in: secret read at the edge, then connected."""
-    secret = read_secret(config, os.environ if environ is None else environ)
+    secret = imap_secret(config, os.environ if environ is None else environ)
     return ImapMailbox.connect(config, secret, readonly)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import logging
@@ -12,10 +13,10 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from pathlib import Path
 
-from bot.adapters.imap import ImapMailbox, connect_from_config, read_secret
+from bot.adapters.imap import ImapMailbox, connect_from_config, imap_secret
 from bot.adapters.sqlite_state import SqliteStateStore
 from bot.app import build_app
-from bot.config import Config, ZendeskConfig, find_config, load_config, resolve_paths
+from bot.config import Config, ZendeskConfig, find_config, load_config, read_secret, resolve_paths
 from bot.errors import MailboxError, PortbotError, StateError
 from bot.ops.logs import Redactor, is_json, setup_logging
 from bot.ops.metrics import MetricsServer, build_metrics, serve
@@ -40,29 +41,24 @@ def _level(config: Config, args: argparse.Namespace) -> str:
     return "WARNING"
 
 
-def _first_line(path: str) -> str | None:
-    try:
-        lines = Path(path).read_text(encoding="utf-8").strip().splitlines()
-    except OSError:
-        return None  # the command that needs it says what is wrong
-    return lines[0].strip() if lines else None
-
-
 def register_secrets(redactor: Redactor, config: Config, environ: Mapping[str, str]) -> None:
-    """The run's own secrets (passwords, tokens), wherever the configuration reads them."""
-    files = [config.imap.password_file, config.imap.oauth2_token_file]
-    names = [config.imap.password_env]
+    """The run's own secrets (passwords, tokens), read the one way the bot reads them
+    (bot.config.read_secret), from each file and each variable the configuration names."""
+    where = [
+        ("imap", "password_file", config.imap.password_file, config.imap.password_env),
+        ("imap", "oauth2_token_file", config.imap.oauth2_token_file, ""),
+    ]
     if config.zendesk is not None:
-        files.append(config.zendesk.token_file)
-        names.append(config.zendesk.token_env)
+        where.append(("zendesk", "token_file", config.zendesk.token_file, config.zendesk.token_env))
     if config.smtp is not None:
-        files.append(config.smtp.password_file)
-        names.append(config.smtp.password_env)
-    for path in files:
-        if path:
-            redactor.add_fixed(_first_line(path))
-    for name in names:
-        redactor.add_fixed(environ.get(name))
+        where.append(("smtp", "password_file", config.smtp.password_file, config.smtp.password_env))
+    for section, key, file, env_name in where:
+        for source in ((file, ""), ("", env_name)):
+            if not any(source):
+                continue
+            # a secret that cannot be read: the command that needs it says what is wrong
+            with contextlib.suppress(PortbotError):
+                redactor.add_fixed(read_secret(section, key, *source, "secret", environ))
 
 
 def print_report(
@@ -685,7 +681,7 @@ def _check_imap(config: Config, say: _Checks, args: argparse.Namespace | None) -
         say(False, "[imap] host is not set")
         return
     try:
-        read_secret(imap, os.environ)
+        imap_secret(imap, os.environ)
         say(True, f"{imap.auth} credentials found")
     except MailboxError as exc:
         say(False, str(exc))

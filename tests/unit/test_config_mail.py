@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.imap import read_secret
+from bot.adapters.imap import imap_secret
 from bot.config import load_config
 from bot.errors import ConfigError, MailboxAuthError
 
@@ -51,23 +51,23 @@ def test_a_wrong_intake_setting_says_what_is_wrong(tmp_path: Path, text: str, wo
 
 def test_the_password_comes_from_the_environment_or_a_file(tmp_path: Path) -> None:
     config = _load(tmp_path, '[imap]\npassword_env = "MY_PW"\n')
-    assert read_secret(config.imap, {"MY_PW": "s3cret"}) == "s3cret"
+    assert imap_secret(config.imap, {"MY_PW": "s3cret"}) == "s3cret"
     with pytest.raises(MailboxAuthError, match="set the environment variable MY_PW"):
-        read_secret(config.imap, {})
+        imap_secret(config.imap, {})
     (tmp_path / "pw").write_text("from-file\n")
     config = _load(tmp_path, f'[imap]\npassword_file = "{tmp_path / "pw"}"\n')
-    assert read_secret(config.imap, {}) == "from-file"
+    assert imap_secret(config.imap, {}) == "from-file"
 
 
 def test_an_oauth2_token_comes_from_a_command_or_a_file(tmp_path: Path) -> None:
     config = _load(
         tmp_path, '[imap]\nauth = "xoauth2"\noauth2_token_command = ["echo", "ya29.token"]\n'
     )
-    assert read_secret(config.imap, {}) == "ya29.token"
+    assert imap_secret(config.imap, {}) == "ya29.token"
     failing = _load(tmp_path, '[imap]\nauth = "xoauth2"\noauth2_token_command = ["false"]\n')
     with pytest.raises(MailboxAuthError, match="exited with 1 and no token"):
-        read_secret(failing.imap, {})
+        imap_secret(failing.imap, {})
     (tmp_path / "token").write_text("ya29.from-file\n")
     token = tmp_path / "token"
     config = _load(tmp_path, f'[imap]\nauth = "xoauth2"\noauth2_token_file = "{token}"\n')
-    assert read_secret(config.imap, {}) == "ya29.from-file"
+    assert imap_secret(config.imap, {}) == "ya29.from-file"
