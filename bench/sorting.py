@@ -41,8 +41,10 @@ def cases(n_corpus: int, n_mix: int, mix_seed: int) -> list[tuple[str, bool, byt
 def score(
     n_corpus: int = 120, n_mix: int = 300, show: bool = False, mix_seed: int = 20261204
 ) -> dict[str, float]:
+    cache = MessageCache(Limits())
     sorter = MailSorter(
-        MessageCache(Limits()).email,
+        cache.email,
+        cache.statements,
         SortPolicy(),
         Ours.of(["lofty.com"], [SUPPORT]),
         default_patterns(),

@@ -135,7 +135,7 @@ def build_app(
             mailer=mailer,
             assess=the_assess,
             connect=the_connect,
-            read_email=messages.email,
+            messages=messages,
             metrics=metrics,
         )
         ticks: list[Tick] = []
@@ -212,7 +212,7 @@ def build_keeper(
             mailer=mailer,
             assess=thread_assessor(config, the_clock.today, messages),
             connect=lambda: connect_from_config(config.imap, environ),
-            read_email=messages.email,
+            messages=messages,
         )
     except BaseException:
         state.close()
@@ -242,7 +242,7 @@ def _parts(
     mailer: Mailer | None,
     assess: Assessor,
     connect: Callable[[], Mailbox],
-    read_email: Callable[[bytes], Message],
+    messages: MessageCache,
     metrics: Metrics | None = None,
 ) -> Parts:
     """The configured sinks and the stage keeper, over one state store."""
@@ -284,11 +284,11 @@ def _parts(
             note=note if the_desk is not None else None,
             copy_found=copy_finder(connect, folder) if settings.copy_to else None,
             observe=metrics.reply if metrics else None,
-            read_email=read_email,
+            read_email=messages.email,
             channel=channel,
         )
     classifier = MailClassifier(
-        ours_of(replier.settings) if replier else None, read_email, patterns
+        ours_of(replier.settings) if replier else None, messages.email, patterns
     )
     sinks: list[Sink] = []
     keeper = None
@@ -335,7 +335,8 @@ def _parts(
     sorter = None
     if config.sorting.enabled:
         sorter = MailSorter(
-            read_email,
+            messages.email,
+            messages.statements,
             SortPolicy.configured(config.sorting.threshold, config.sorting.extra_words),
             ours_of(replier.settings) if replier else None,
             patterns or default_patterns(),

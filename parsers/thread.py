@@ -10,7 +10,7 @@ from parsers.carriers import find_carrier
 from parsers.documents import read_attachment
 from parsers.email import parse_message
 from parsers.limits import Limits
-from parsers.model import Attachment, Document, Message, ParsedMessage
+from parsers.model import Attachment, Document, Message, ParsedMessage, Statements
 
 # Reads one attachment; never raises for bad input (a Document with `error` set).
 # The bot passes one that reads in a worker process (bot/adapters/sandbox.py).
@@ -28,17 +28,26 @@ def read_message(
     return read_parsed(parse_message(raw, limits), limits, read)
 
 
-def read_parsed(
-    message: Message, limits: Limits, read: AttachmentReader = read_attachment
-) -> ParsedMessage:
-    """`read_message` from the email already parsed (`parse_message` with these limits)."""
+def message_statements(message: Message) -> Statements:
+    """What the customer stated in the message's text (and its subject's carrier)."""
     statements = read_statements(message.body)
     if statements.current_carrier is None:
         # "Port request: our Verizon lines" says it in the subject alone.
         statements = replace(statements, current_carrier=find_carrier(message.subject))
+    return statements
+
+
+def read_parsed(
+    message: Message,
+    limits: Limits,
+    read: AttachmentReader = read_attachment,
+    statements: Statements | None = None,
+) -> ParsedMessage:
+    """`read_message` from the email already parsed (`parse_message` with these limits)
+    and, when given, its statements already read (`message_statements`)."""
     return ParsedMessage(
         message=message,
-        statements=statements,
+        statements=statements if statements is not None else message_statements(message),
         documents=_read_attachments(message.attachments, limits, read),
     )
 

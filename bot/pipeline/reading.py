@@ -15,8 +15,8 @@ from bot.config import Config
 from parsers.email import parse_message
 from parsers.errors import ParseError
 from parsers.limits import Limits
-from parsers.model import Message, ParsedMessage
-from parsers.thread import AttachmentReader, read_message, read_parsed
+from parsers.model import Message, ParsedMessage, Statements
+from parsers.thread import AttachmentReader, message_statements, read_message, read_parsed
 from rules.assessment import Assessment, assess
 from rules.request import build_request
 
@@ -64,14 +64,22 @@ class MessageCache:
     def email(self, raw: bytes) -> Message:
         return self._entry(raw).message
 
+    def statements(self, raw: bytes) -> Statements:
+        """What the message's text states (read once; the sorter's and the assessment's)."""
+        entry = self._entry(raw)
+        if entry.statements is None:
+            entry.statements = message_statements(entry.message)
+        return entry.statements
+
     def read(self, raw: bytes) -> ParsedMessage:
         entry = self._entry(raw)
         if entry.parsed is None:
             self.parsed["read"] += 1
+            statements = self.statements(raw)
             entry.parsed = (
-                read_parsed(entry.message, self.limits)
+                read_parsed(entry.message, self.limits, statements=statements)
                 if self.read_attachment is None
-                else read_parsed(entry.message, self.limits, self.read_attachment)
+                else read_parsed(entry.message, self.limits, self.read_attachment, statements)
             )
         return entry.parsed
 
@@ -95,6 +103,7 @@ class MessageCache:
 class _Entry:
     size: int
     message: Message
+    statements: Statements | None = None
     parsed: ParsedMessage | None = None
 
 
