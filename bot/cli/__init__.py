@@ -222,6 +222,12 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     setup.add_argument("--config", type=Path, help=_CONFIG_HELP)
     setup.add_argument("--json", action="store_true", help="print the field ids as JSON")
+    setup.add_argument(
+        "--write",
+        action="store_true",
+        help="write the ids into the configuration file's [zendesk.fields] "
+        "(its comments and layout kept) instead of printing them to paste",
+    )
     emulator = sub.add_parser(
         "zendesk-emulator",
         help="run the local Zendesk emulator (API and ticket page)",

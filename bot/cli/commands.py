@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.adapters.imap import ImapMailbox, connect_from_config, imap_secret
 from bot.adapters.sqlite_state import SqliteStateStore
 from bot.app import build_app
+from bot.cli.config_edit import write_field_ids
 from bot.config import Config, ZendeskConfig, find_config, load_config, read_secret, resolve_paths
 from bot.errors import MailboxError, PortbotError, StateError
 from bot.ops.logs import Redactor, is_json, setup_logging
@@ -217,7 +218,7 @@ def _main(args: argparse.Namespace) -> int:
             # two lines a poll about running the job: noise in a journal
             logging.getLogger("apscheduler").setLevel(logging.WARNING)
         if args.command == "zendesk":
-            return zendesk_setup(config, args.config, as_json=args.json)
+            return zendesk_setup(config, args.config, as_json=args.json, write=args.write)
         if args.command == "doctor":
             return doctor(config, args, path)
         if args.command == "stage":
@@ -429,13 +430,31 @@ def replay(intake: Intake, args: argparse.Namespace) -> int:
     return 0
 
 
-def zendesk_setup(config: Config, path: Path, *, as_json: bool = False) -> int:
-    """Find or create the fields; print the [zendesk.fields] table to paste."""
+def zendesk_setup(config: Config, path: Path, *, as_json: bool = False, write: bool = False) -> int:
+    """Find or create the fields; print the [zendesk.fields] table to paste, or with
+    `write` put the ids into the configuration file itself (its comments kept)."""
     from bot.app import desk_from_config
 
     if config.zendesk is None:
         return _fail(f"{path} has no [zendesk] section (see config.example.toml)")
     ids = desk_from_config(config.zendesk).setup_fields(config.zendesk.names)
+    if write:
+        changes = write_field_ids(path, ids)
+        if as_json:
+            print_json(
+                {
+                    "fields": dict(ids),
+                    "written": str(path) if changes else None,
+                    "changed": [{"name": c.name, "old": c.old, "new": c.new} for c in changes],
+                }
+            )
+            return 0
+        if not changes:
+            print(f"{path}: [zendesk.fields] already has these ids; nothing written")
+        for c in changes:
+            was = "new" if c.old is None else f"was {c.old}"
+            print(f"{path}: [zendesk.fields] {c.name} = {c.new} ({was})")
+        return 0
     if as_json:
         print_json({"fields": dict(ids)})
         return 0
