@@ -113,8 +113,14 @@ class Partner:
 
 @dataclass(frozen=True)
 class NoticePatterns:
+    """`events`: how any partner may word each event, tried after the partner's own
+    statuses (first the subject, then the body); `date_labels`: labels after which
+    any partner's porting date follows."""
+
     partners: tuple[Partner, ...]
     reasons: tuple[tuple[ReasonCode, re.Pattern[str]], ...]
+    events: tuple[Status, ...] = ()
+    date_labels: tuple[re.Pattern[str], ...] = ()
 
 
 def _compile(where: str, raw: Any) -> tuple[re.Pattern[str], ...]:
@@ -201,7 +207,17 @@ def load_patterns(text: str) -> NoticePatterns:
     for j, entry in enumerate(data.get("reason", [])):
         code = _reason_code(f"reason #{j + 1}", entry.get("code"))
         reasons += [(code, p) for p in _compile(f"reason {code}", entry.get("patterns"))]
-    return NoticePatterns(partners, tuple(reasons))
+    events = []
+    for j, entry in enumerate(data.get("event", [])):
+        kind = entry.get("kind")
+        if kind not in NOTICE_KINDS:
+            raise ValueError(
+                f"event #{j + 1}: kind must be one of {', '.join(NOTICE_KINDS)}, not {kind!r}"
+            )
+        pats = _compile(f"event {kind}", entry.get("patterns"))
+        events.append(Status(cast(NoticeKind, kind), str(entry.get("status", kind)), pats))
+    labels = _compile("date_labels", data.get("date_labels"))
+    return NoticePatterns(partners, tuple(reasons), tuple(events), labels)
 
 
 @cache
@@ -271,16 +287,51 @@ def _first_group(text: str, pats: Iterable[re.Pattern[str]]) -> str | None:
     return None
 
 
-def _status(partner: Partner, subject: str, body: str) -> Status | None:
+def _status(partner: Partner, events: Iterable[Status], subject: str, body: str) -> Status | None:
+    """The event the notice reports: the partner's own status names first, then the
+    words any partner uses for each event (in the order of the data: completed before
+    cancelled before rejected ...); each time the subject before the body."""
     for text in (subject, body):
         for status in partner.statuses:
             if any(p.search(text) for p in status.patterns):
                 return status
+    for text in (subject, body):
+        for event in events:
+            for pattern in event.patterns:
+                m = pattern.search(text)
+                if m:
+                    words = re.sub(r"\s+", " ", m.group(0)).strip(" :|").lower()
+                    return Status(event.kind, words or event.status, event.patterns)
     return None
 
 
-def _date(partner: Partner, text: str) -> dt.date | None:
-    for pattern in partner.date:
+_CELLS = re.compile(r"\s+\|\s+")
+
+
+def table_lines(text: str) -> str:
+    """A table's rows as "label: value" lines, so labels read alike in every layout.
+
+    HTML tables reach the body as "a | b" lines: a two-cell row is a label and its
+    value; a row of headings (no digits) over rows of as many cells labels each cell.
+    """
+    out: list[str] = []
+    heads: list[str] | None = None
+    for line in text.splitlines():
+        cells = _CELLS.split(line.strip()) if " | " in line else []
+        if len(cells) < 2:
+            heads = None
+            continue
+        if heads is not None and len(cells) == len(heads):
+            out += [f"{h}: {c}" for h, c in zip(heads, cells, strict=True)]
+            continue
+        if len(cells) == 2:
+            out.append(f"{cells[0]}: {cells[1]}")
+        heads = cells if not any(ch.isdigit() for ch in line) else None
+    return "\n".join(out)
+
+
+def _date(partner: Partner, text: str, shared: Iterable[re.Pattern[str]] = ()) -> dt.date | None:
+    for pattern in (*partner.date, *shared):
         for m in pattern.finditer(text):
             line_end = text.find("\n", m.end())
             tail = text[m.end() : line_end if line_end >= 0 else None][: _DATE_REACH + 40]
@@ -304,12 +355,33 @@ def _numbers(partner: Partner, text: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
+_NEW_ITEM = re.compile(
+    r"^\s*(?:[-*\u2022]|\d{3,5}\s*[-:]|[A-Za-z][\w ()/#'-]{0,40}\s*[:|](?:\s|$))"
+)
+
+
+def _wrapped_end(text: str, end: int, limit: int = 3) -> int:
+    """Where a reason ends that the notice's mailer wrapped: the lines after it that
+    go on with the same sentence (not blank, not a new label, code or bullet), up to
+    `limit` lines, and never past a line that ends a sentence."""
+    for _ in range(limit):
+        if end >= len(text) or text[end] != "\n" or text[:end].rstrip().endswith((".", "!", "?")):
+            break
+        nl = text.find("\n", end + 1)
+        line = text[end + 1 : nl if nl >= 0 else len(text)]
+        if not line.strip() or _NEW_ITEM.match(line):
+            break
+        end = nl if nl >= 0 else len(text)
+    return end
+
+
 def _reasons(partner: Partner, text: str) -> list[str]:
     found: list[tuple[int, int, str]] = []  # start, end, words
     for pattern in partner.reason:
         for m in pattern.finditer(text):
-            value = re.sub(r"\s+", " ", m.group("reason")).strip(" .;")
             start, end = m.span("reason")
+            end = _wrapped_end(text, end)
+            value = re.sub(r"\s+", " ", text[start:end]).strip(" .;")
             # Two patterns may read the same line; one reason stated twice is one reason.
             if not value or any(s < end and start < e for s, e, _ in found):
                 continue
@@ -349,10 +421,13 @@ def read_notice(message: Message, patterns: NoticePatterns | None = None) -> Car
         return None
     partner, body = found
     subject = message.subject or ""
+    tables = table_lines(body)
+    if tables:
+        body = f"{body}\n{tables}"
     text = f"{subject}\n{body}"
     if partner.port_words and not any(p.search(text) for p in partner.port_words):
         return None
-    status = _status(partner, subject, body)
+    status = _status(partner, patterns.events, subject, body)
     if status is None:
         return None
     order_id = _first_group(text, partner.order_id)
@@ -378,7 +453,8 @@ def read_notice(message: Message, patterns: NoticePatterns | None = None) -> Car
         order_id=order_id,
         customer_ref=customer_ref,
         numbers=numbers,
-        date=_date(partner, body) or _date(partner, subject),
+        date=_date(partner, body, patterns.date_labels)
+        or _date(partner, subject, patterns.date_labels),
         reason="; ".join(reasons) or None,
         reason_codes=codes,
         message_id=message.message_id,
