@@ -14,13 +14,15 @@ nothing, a `Permanent` one is quarantined or reported with its reason.
     │   ├── DeskUnavailable          Zendesk down, slow or rate limiting (retry_after)
     │   ├── MailUnavailable          the SMTP server cannot take the mail now
     │   ├── SandboxUnavailable       no document reader could be started
+    │   ├── PartnerUnavailable       the carrier partner's API is down, slow or rate limiting
     │   └── DeliveryDeferred         a hand-on waits (an outage, a rate budget)
     └── Permanent                waiting does not help: a person must look
         ├── DeskRejected             Zendesk refused the request (4xx but 429)
         │   └── TicketClosed             the ticket is closed: open a follow-up instead
         ├── MailRejected             the SMTP server refused the mail for good
         │   └── PartiallyRefused         some recipients got it: never resend
-        └── DeliveryRefused          a hand-on refused for good: quarantine
+        ├── DeliveryRefused          a hand-on refused for good: quarantine
+        └── PartnerRejected          the carrier partner refused the call (4xx but 429)
 
     parsers.errors.ParseError    input that cannot be read (the pure side's own tree)
     ├── NotAnEmail, MessageTooLarge
@@ -143,6 +145,19 @@ class DeliveryRefused(Permanent):
     """A sink can never do its part for this message: quarantine it, saying why."""
 
 
+class PartnerUnavailable(Transient):
+    """The carrier partner's API cannot answer now (5xx, 429, no connection)."""
+
+
+class PartnerRejected(Permanent):
+    """The carrier partner refused the call for good; `status` and `code` are its own."""
+
+    def __init__(self, message: str, status: int = 0, code: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
 __all__ = [
     "ConfigError",
     "DeliveryDeferred",
@@ -156,6 +171,8 @@ __all__ = [
     "MailboxGone",
     "ParseError",
     "PartiallyRefused",
+    "PartnerRejected",
+    "PartnerUnavailable",
     "Permanent",
     "PortbotError",
     "SandboxUnavailable",

@@ -510,3 +510,86 @@ class StateStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# --- the carrier partner (issue 17): portability, port-in orders, their status -------
+
+
+@dataclass(frozen=True)
+class Portability:
+    """The partner's answer for one number: can it be ported to us, and what it needs."""
+
+    number: str  # E.164
+    portable: bool
+    number_type: str  # LOCAL, MOBILE, TOLL-FREE, UNKNOWN
+    pin_and_account_required: bool = False
+    reason: str | None = None  # the partner's words when it is not portable
+    reason_code: int | None = None
+
+
+@dataclass(frozen=True)
+class PortInAddress:
+    street: str
+    city: str
+    state: str
+    zip: str
+    country: str
+    street_2: str | None = None
+
+
+@dataclass(frozen=True)
+class PortInOrder:
+    """A port-in to create, built from a ready assessment (rules.partner.port_in_order)."""
+
+    reference: str  # ours: names the uploaded bill, so a lost answer is found again
+    customer_name: str
+    customer_type: Literal["Business", "Individual"]
+    account_number: str | None
+    account_telephone_number: str | None
+    address: PortInAddress
+    authorized_representative: str
+    authorized_representative_email: str
+    numbers: tuple[tuple[str, str | None], ...]  # (E.164, PIN)
+    notification_emails: tuple[str, ...]
+    target_date: dt.date
+
+
+@dataclass(frozen=True)
+class NumberStatus:
+    number: str
+    status: str  # the partner's per-number status, e.g. port_rejected
+    rejection_reason: str | None = None
+    rejection_code: str | None = None
+    port_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class PortInStatus:
+    sid: str
+    status: str  # the request's own status
+    numbers: tuple[NumberStatus, ...]
+    documents: tuple[str, ...] = ()
+    signature_request_url: str | None = None
+    cancellation_reason: str | None = None
+
+
+class CarrierPartner(Protocol):
+    """What the bot asks of a carrier partner's API (adapter: bot.adapters.twilio).
+
+    Raises PartnerUnavailable (try again later) or PartnerRejected (will not work)."""
+
+    name: str
+
+    def portability(self, number: str) -> Portability: ...
+
+    def upload_bill(self, reference: str, filename: str, content_type: str, data: bytes) -> str:
+        """The bill as the order's proof of ownership; returns the partner's document id."""
+        ...
+
+    def create_port_in(self, order: PortInOrder, documents: Sequence[str]) -> PortInStatus: ...
+
+    def find_port_in(self, document: str, created_on_or_after: dt.date) -> str | None:
+        """The port-in created with `document`, if any (a create whose answer was lost)."""
+        ...
+
+    def port_in(self, sid: str) -> PortInStatus: ...
