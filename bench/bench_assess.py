@@ -133,8 +133,8 @@ def _pathological(repeat: int) -> None:
     from parsers.errors import LimitExceeded
     from parsers.ocr import ocr_image
     from parsers.pdf import read_pdf
-    from tests.unit.test_email import _long_lines
-    from tests.unit.test_pdf import make_pdf
+    from tests.unit.parsers.test_email import _long_lines
+    from tests.unit.parsers.test_pdf import make_pdf
 
     bomb_png = degrade.bomb_png(30000)
 

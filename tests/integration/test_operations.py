@@ -56,7 +56,7 @@ from tests.integration.test_pipeline_zendesk import (
     toml_with_zendesk,
     zendesk_config,
 )
-from tests.unit.test_logs import _expected_secrets, _leak_pattern
+from tests.unit.bot.test_logs import _expected_secrets, _leak_pattern
 
 SUPPORT = "support@lofty.com"
 JUNK = b"this is not an email at all\r\n"

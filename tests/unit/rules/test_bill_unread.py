@@ -13,7 +13,7 @@ import pytest
 
 from parsers.address import parse_address
 from parsers.model import Address
-from tests.unit.test_rules import _assess, _bill, _codes, _loa, _statements
+from tests.unit.rules.test_rules import _assess, _bill, _codes, _loa, _statements
 
 MISMATCHES = {"bill_name_mismatch", "bill_account_mismatch", "bill_address_mismatch"}
 BILL_ADDRESS = parse_address("123 MAIN ST STE 200\nAUSTIN TX 78701-1234")

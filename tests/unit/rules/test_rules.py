@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -26,10 +25,9 @@ from rules.assessment import assess
 from rules.contract import to_json
 from rules.policy import Policy
 from rules.request import build_request
+from tests.conftest import SHARED
 
-SCHEMA = json.loads(
-    (Path(__file__).parents[3] / "shared/contract/assessment.schema.json").read_text()
-)
+SCHEMA = json.loads((SHARED / "contract/assessment.schema.json").read_text())
 TODAY = dt.date(2026, 11, 27)
 ADDRESS = parse_address("123 Main Street, Suite 200, Austin, TX 78701")
 NUMBERS = (

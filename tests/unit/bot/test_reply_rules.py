@@ -33,9 +33,9 @@ from rules.reply import (
     reply_recipients,
     should_reply,
 )
+from tests.conftest import FIXTURES
 from tests.reply_cases import HUMAN_CASES, LOOP_CASES, OUR_DOMAIN, SUPPORT
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "emails"
 OURS = {"own_domains": [OUR_DOMAIN], "own_addresses": [SUPPORT]}
 
 

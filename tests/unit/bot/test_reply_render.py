@@ -31,9 +31,9 @@ from parsers.model import Message
 from rules.assessment import Assessment
 from rules.contract import to_json
 from rules.reply import ReplyPlan, plan_reply, should_reply
+from tests.conftest import FIXTURES
 from tests.reply_cases import OUR_DOMAIN, SUPPORT
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "emails"
 THREADS = sorted(p for p in FIXTURES.iterdir() if (p / "expected.json").exists())
 NOW = dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.UTC)
 

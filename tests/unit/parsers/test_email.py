@@ -13,6 +13,7 @@ import parsers.email
 from parsers.email import MessageTooLarge, html_to_text, parse_message, split_new_text
 from parsers.errors import NotAnEmail, ParseError
 from parsers.limits import Limits
+from tests.conftest import SHARED
 from tests.work_count import calls_made, regex_work
 
 
@@ -498,9 +499,8 @@ def test_very_long_lines_do_not_hang() -> None:
 
 
 def _real_mail_dir() -> Path | None:
-    here = Path(__file__).resolve()
     for candidate in (
-        here.parents[3] / "shared" / "real-mail" / "mail-parser",
+        SHARED / "real-mail" / "mail-parser",
         Path("/work/shared/real-mail/mail-parser"),
     ):
         if candidate.is_dir():

@@ -9,7 +9,6 @@ import email
 import email.policy
 import json
 from functools import cache
-from pathlib import Path
 
 import pytest
 
@@ -23,9 +22,9 @@ from parsers.limits import Limits
 from parsers.model import Attachment, Message
 from rules.assessment import Assessment
 from rules.reply import ReplyPlan, plan_reply
+from tests.conftest import FIXTURES
 from tests.reply_cases import OUR_DOMAIN, SUPPORT
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "emails"
 NOW = dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.UTC)
 TEMPLATE = LoaTemplate(company_name="Lofty Voice")
 
