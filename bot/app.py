@@ -307,6 +307,7 @@ def _parts(
                 require_authenticated=config.stages.require_authenticated,
                 sync_seconds=config.stages.sync_seconds,
                 customer_ref_format=config.stages.customer_ref_format,
+                solve_final=config.stages.solve_when_final,
                 annotate=config.zendesk.mode == "annotate",
                 messages=MessageSettings(sign_off=replier.settings.support_name)
                 if replier

@@ -348,6 +348,8 @@ class StagesConfig:
     # the ticket: "LOFTY-ZD-{ticket}" ({request} for the request id). Notices quoting it
     # are matched by it; empty: matched by the partner's order id or the numbers.
     customer_ref_format: Text = ""
+    # A completed or cancelled port solves its ticket (false: agents solve it by hand).
+    solve_when_final: Flag = True
 
 
 def _patterns(value: tuple[str, ...]) -> tuple[str, ...]:

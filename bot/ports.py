@@ -86,10 +86,11 @@ class TicketDesk(Protocol):
         remove_tags: Sequence[str] = (),
         note_key: str | None = None,
         attachments: Sequence[Attachment] = (),
+        status: str | None = None,
     ) -> None:
         """One update of parts of a ticket: a private note, fields by logical name, tags.
         With a note, made once: marked `note_key` (else a marker from the note's text);
-        `attachments` go on the note."""
+        `attachments` go on the note; `status` ("solved") sets the ticket's status."""
         ...
 
     def ticket_states(self, ticket_ids: Sequence[int]) -> dict[int, TicketState]:

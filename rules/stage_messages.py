@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from parsers.carrier_notice import ReasonCode
-from parsers.phone import parse_phone
+from parsers.phone import find_numbers, parse_phone
 from rules.stages import Stage, StageChange
 
 __all__ = [
@@ -27,6 +27,8 @@ __all__ = [
     "MessageSettings",
     "RejectionHelp",
     "StageMessage",
+    "correction_received",
+    "failed_numbers",
     "items_to_ask",
     "message_for",
 ]
@@ -239,8 +241,27 @@ def _scheduled(change: StageChange, ctx: _Context) -> StageMessage:
     )
 
 
+def failed_numbers(reason: str | None, numbers: Sequence[str] = ()) -> tuple[str, ...]:
+    """The numbers a carrier's reason names (E.164, in its order): the ones that failed.
+    With the request's `numbers`, only those of the request count."""
+    found: list[str] = []
+    for raw in find_numbers(reason or ""):
+        key = parse_phone(raw).key
+        if key not in found and (not numbers or key in numbers):
+            found.append(key)
+    return tuple(found)
+
+
 def _rejected(change: StageChange, ctx: _Context) -> StageMessage:
     codes = change.reason_codes or ("other",)
+    failed = failed_numbers(change.reason, ctx.numbers)
+    which = ""
+    if failed:
+        listed = ", ".join(_number(n) for n in failed)
+        which = (
+            f"The carrier named {'this number' if len(failed) == 1 else 'these numbers'}: "
+            f"{listed}.\n\n"
+        )
     parts = []
     for code in codes:
         help_ = REJECTION_HELP[code]
@@ -252,7 +273,7 @@ def _rejected(change: StageChange, ctx: _Context) -> StageMessage:
         "Action needed: your number transfer was not accepted",
         ctx.wrap(
             f"{_them(ctx.carrier, start=True)} did not accept the request to transfer "
-            f"{_numbers_phrase(ctx.numbers)}:\n\n" + "\n\n".join(parts) + "\n\n"
+            f"{_numbers_phrase(ctx.numbers)}:\n\n" + "\n\n".join(parts) + "\n\n" + which + ""
             "Please reply to this email with the corrected information. We will check it and "
             "send the request to the carrier again.\n\n"
             "Your numbers stay with your current carrier in the meantime, so keep that account "
@@ -290,6 +311,27 @@ def _cancelled(change: StageChange, ctx: _Context) -> StageMessage:
             "If you would like to transfer them later, reply to this email and we will start a "
             "new request."
         ),
+    )
+
+
+def correction_received(
+    rejection: StageChange,
+    *,
+    customer_name: str | None = None,
+    settings: MessageSettings | None = None,
+) -> StageMessage:
+    """The acknowledgement of the customer's answer to a rejection (a corrected PIN, a
+    new bill): the rejection email promised a check; this says it is being done."""
+    settings = settings or MessageSettings()
+    asked = [REJECTION_HELP[c].plain for c in rejection.reason_codes or ("other",)]
+    return StageMessage(
+        "We received your correction",
+        f"{_greeting(customer_name)}\n\n"
+        "Thank you: we received your reply about the carrier's rejection "
+        f"({asked[0][0].lower() + asked[0][1:].rstrip('.')}). We will check it and send the "
+        "request to the carrier again, and we will write as soon as the carrier answers.\n\n"
+        "Please keep your account with your current carrier open and the numbers active in "
+        f"the meantime.\n\nThank you,\n{settings.sign_off}",
     )
 
 

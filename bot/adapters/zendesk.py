@@ -580,6 +580,7 @@ class ZenpyDesk:
         remove_tags: Sequence[str] = (),
         note_key: str | None = None,
         attachments: Sequence[Attachment] = (),
+        status: str | None = None,
     ) -> None:
         """One update; with a note it is made once (marked `note_key`, else by its text).
         `attachments` are uploaded onto the note."""
@@ -604,6 +605,8 @@ class ZenpyDesk:
             ticket.additional_tags = list(add_tags)
         if remove_tags:
             ticket.remove_tags = [t for t in remove_tags if t not in add_tags]
+        if status:
+            ticket.status = status
         if marker is not None:
             self._update_once(ticket, ticket_id, marker)
             return

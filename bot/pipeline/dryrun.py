@@ -132,6 +132,7 @@ class PrintingDesk:
         remove_tags: Sequence[str] = (),
         note_key: str | None = None,
         attachments: Sequence[Attachment] = (),
+        status: str | None = None,
     ) -> None:
         self.say(f"would add to {self._name(ticket_id)}:")
         for line in (note or "").splitlines():
@@ -144,6 +145,8 @@ class PrintingDesk:
             self.say(f"  tags added: {' '.join(add_tags)}")
         if remove_tags:
             self.say(f"  tags removed: {' '.join(remove_tags)}")
+        if status:
+            self.say(f"  status: {status}")
 
     def ticket_status(self, ticket_id: int) -> str:
         return "open"  # not asked: a dry run talks to no desk

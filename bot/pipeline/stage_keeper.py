@@ -46,20 +46,23 @@ from bot.pipeline.ticket_sink import idempotency_key
 from bot.ports import ChangeRow, EmailRef, PortRecord, StateStore, TicketDesk, UnmatchedNotice
 from bot.render.reply_email import first_name, part_types, render_reply, sent_note, threaded_message
 from bot.render.ticket import STAGES, FieldValue, TicketDraft, ZendeskNames, requester
-from parsers.carrier_notice import CarrierNotice, NoticePatterns, read_notice
+from parsers.carrier_notice import REASON_CODES, CarrierNotice, NoticePatterns, read_notice
 from parsers.model import Message
 from rules.contract import to_json
 from rules.reminders import ClearStale, MarkStale, Remind, ReminderPolicy, reminder_action
 from rules.reply import (
     Ours,
     ReplyPlan,
+    Suppression,
+    check_daily_cap,
     is_own_message,
     loop_checks,
     reply_message_id,
     reply_recipients,
     revision_of,
+    should_reply,
 )
-from rules.stage_messages import MessageSettings, message_for
+from rules.stage_messages import MessageSettings, StageMessage, correction_received, message_for
 from rules.stages import (
     FINAL,
     IllegalMove,
@@ -182,7 +185,10 @@ REMINDER_LINE = (
 
 
 def as_reminder(msg: EmailMessage, line: str = REMINDER_LINE) -> EmailMessage:
-    """The auto-reply checklist with a reminder's opening under the greeting."""
+    """The auto-reply checklist with a reminder's opening under the greeting, marked
+    `Auto-Submitted: auto-generated` (it answers no message: RFC 3834)."""
+    del msg["Auto-Submitted"]
+    msg["Auto-Submitted"] = "auto-generated"
     for part in msg.walk():
         if not isinstance(part, EmailMessage) or part.is_multipart():
             continue
@@ -261,6 +267,8 @@ class KeeperSettings:
     # [zendesk] mode = "annotate": the desk's channel made a ticket of every email, so an
     # unmatched notice's note goes on that one instead of a ticket of the bot's
     annotate: bool = False
+    # [stages] solve_when_final: a completed or cancelled port solves its ticket
+    solve_final: bool = True
 
 
 class PortKeeper:
@@ -300,6 +308,87 @@ class PortKeeper:
             ready=bool(data.get("ready")),
             missing=missing,
             at=self.now(),
+        )
+        if not delivery.superseded:
+            self._acknowledge_correction(delivery)
+
+    def _acknowledge_correction(self, delivery: Delivery) -> None:
+        """The customer answered a carrier's rejection (a corrected PIN, a new bill): the
+        rejection email promised a check, so they hear it arrived, once per rejection,
+        even when nothing the checklist shows changed (a PIN's value never shows)."""
+        port = self.state.port(delivery.request_id)
+        if port is None or Stage(port.stage) != Stage.REQUEST_RECEIVED or self.replier is None:
+            return
+        rows = self.state.stage_changes(delivery.request_id)
+        if not rows:
+            return
+        last = rows[-1]
+        change = change_from_json(last.change_json)
+        if change.stage != Stage.REJECTED or last.event_key == delivery.key:
+            return
+        message = delivery.messages[-1] if delivery.messages else None
+        if message is None or not self._from_customer(message, delivery.raws[-1:]):
+            return
+        text = correction_received(
+            change, customer_name=port.customer_name, settings=self.settings.messages
+        )
+        key = f"ack:{delivery.request_id}:{last.id}"
+        if self.replier.ledger.reply_for(key) is not None:
+            return  # acknowledged already: one per rejection
+        line = self._send_bot_email(delivery.request_id, message, key, "correction", text)
+        self._note(delivery.request_id, line)
+
+    def _from_customer(self, message: Message, raws: Sequence[bytes]) -> bool:
+        return self.replier is not None and (
+            self._may_write(message, raws[-1] if raws else b"") is None
+        )
+
+    def _may_write(self, message: Message, raw: bytes) -> Suppression | None:
+        """The auto-reply's loop rules and daily cap, for every email the bot writes on
+        its own (stage emails, reminders, acknowledgements): never to automatic mail
+        (no-reply senders, Auto-Submitted, bulk, lists, bounces) nor past the cap."""
+        assert self.replier is not None
+        s = self.replier.settings
+        found = should_reply(
+            message, own_domains=[s.domain], own_addresses=s.ours, part_types=part_types(raw)
+        )
+        if found is not None:
+            return found
+        to, _ = reply_recipients(message, s.internal_domains)
+        if not to:
+            return Suppression("null_sender", "the thread has no customer address to write to")
+        since = self.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        return check_daily_cap(self.replier.ledger.replies_since(to, since), s.daily_cap)
+
+    def _send_bot_email(
+        self, request_id: str, original: Message, key: str, kind: str, text: StageMessage
+    ) -> str:
+        """Send one of the bot's own emails (subject and text) under the same rules as an
+        auto-reply; the line for the ticket's note says what happened."""
+        assert self.replier is not None
+        raws = self.state.thread_raws(request_id)
+        # judged once: a recorded email (sent, or cut off while sending) is only finished
+        fresh = self.replier.ledger.reply_for(key) is None
+        why = self._may_write(original, raws[-1] if raws else b"") if fresh else None
+        if why is not None:
+            self.replier.observe("suppressed", why.reason)
+            return f'The customer was not emailed ("{text.subject}"): {why.reason}: {why.detail}'
+        msg = bot_email(
+            original,
+            text.subject,
+            text.text,
+            key=key,
+            kind=kind,
+            settings=self.replier.settings,
+            now=self.now(),
+        )
+        try:
+            result = self.replier.send_prepared(key, request_id, msg, kind)
+        except MailRejected as exc:
+            return f"The customer's email could not be sent: {exc}"
+        return (
+            f'Customer emailed ({result.outcome}): "{text.subject}" to {msg["To"]}, '
+            f"Message-ID {result.message_id}\n\n{text.text}"
         )
 
     def lifecycle(self, request_id: str) -> Stage | None:
@@ -381,9 +470,23 @@ class PortKeeper:
             fields["porting_date"] = None
         if change.stage == Stage.REJECTED:
             fields["rejection_reason"] = change.reason or ", ".join(change.reason_codes)
+        elif final != Stage.REQUEST_RECEIVED:
+            # resubmitted, completed or cancelled: the rejection is history, not the state
+            fields["rejection_reason"] = None
+            remove += [sn.rejection_tag(c) for c in REASON_CODES]  # type: ignore[arg-type]
+        status = "solved" if final in FINAL and self.settings.solve_final else None
         note = row.note + ("\n\n" + mail_line if mail_line else "")
+        if status:
+            note += f"\n\nThe port is {final.value}: the ticket is solved."
         try:
-            self.desk.amend(ticket_id, note=note, fields=fields, add_tags=add, remove_tags=remove)
+            self.desk.amend(
+                ticket_id,
+                note=note,
+                fields=fields,
+                add_tags=add,
+                remove_tags=remove,
+                status=status,
+            )
         except DeskRejected as exc:
             if exc.status in (401, 403):
                 raise
@@ -413,23 +516,8 @@ class PortKeeper:
         if original is None:
             return "The customer was not emailed: no message of theirs is on record."
         key = f"stage:{row.request_id}:{row.id}"
-        kind = f"stage-{change.stage.value}"
-        msg = bot_email(
-            original,
-            text.subject,
-            text.text,
-            key=key,
-            kind=kind,
-            settings=self.replier.settings,
-            now=self.now(),
-        )
-        try:
-            result = self.replier.send_prepared(key, row.request_id, msg, kind)
-        except MailRejected as exc:
-            return f"The customer's email could not be sent: {exc}"
-        return (
-            f'Customer emailed ({result.outcome}): "{text.subject}" to {msg["To"]}, '
-            f"Message-ID {result.message_id}\n\n{text.text}"
+        return self._send_bot_email(
+            row.request_id, original, key, f"stage-{change.stage.value}", text
         )
 
     # -- the intake's notice handler ----------------------------------------------------
@@ -483,11 +571,36 @@ class PortKeeper:
             self.state.set_port_ids(request_id, order_id=match.learn_order_id)
         if isinstance(decision, IllegalMove):
             log.warning("request=%s notice not applied: %s", request_id, decision.message)
-            self._note(
-                request_id, f"Carrier notice NOT applied: {decision.message}.\nNotice: {detail}"
-            )
+            self.refuse(request_id, f"Carrier notice NOT applied: {decision.message}.", detail)
         else:
             log.info("request=%s notice changes nothing: %s", request_id, decision.message)
+            self.refuse(
+                request_id, f"Carrier notice ignored: {decision.message}; nothing changed.", detail
+            )
+
+    def refuse(self, request_id: str, why: str, detail: str = "") -> None:
+        """A move refused or ignored, from any source: a private note saying why, and the
+        ticket put back to the stage on record (dropdown and tag)."""
+        port = self.state.port(request_id)
+        ticket_id = self._ticket_id(request_id)
+        if self.desk is None or ticket_id is None:
+            return
+        stored = Stage(port.stage) if port else Stage.REQUEST_RECEIVED
+        sn = self.stage_names
+        text = f"{why}\nThe stage stays {stored.value}." + (f"\n{detail}" if detail else "")
+        stage_tags = {self.names.stage_tag(s) for s in STAGES} | set(sn.all_tags())
+        try:
+            self.desk.amend(
+                ticket_id,
+                note=text,
+                fields={"stage": sn.value(stored)},
+                add_tags=[sn.tag(stored)],
+                remove_tags=sorted(stage_tags - {sn.tag(stored)}),
+            )
+        except DeskRejected as exc:
+            if exc.status in (401, 403):
+                raise
+            log.warning("request=%s ticket %d takes no note: %s", request_id, ticket_id, exc)
 
     def _note(self, request_id: str, text: str) -> None:
         ticket_id = self._ticket_id(request_id)
@@ -614,7 +727,8 @@ class PortKeeper:
         detail: str = "",
         event_key: str | None = None,
     ) -> StageChange | Unchanged | IllegalMove:
-        """Judge and apply a move asked by a person (the command line)."""
+        """Judge and apply a move asked by a person (the command line); one refused or
+        changing nothing is noted on the ticket, which keeps the stage on record."""
         port = self.state.port(request_id)
         current = Stage(port.stage) if port else Stage.REQUEST_RECEIVED
         decision = transition(
@@ -628,6 +742,12 @@ class PortKeeper:
         if isinstance(decision, StageChange):
             n = len(self.state.stage_changes(request_id))
             self.apply(request_id, event_key or f"{source}:{request_id}:{n + 1}", decision, detail)
+        elif isinstance(decision, IllegalMove):
+            self.refuse(request_id, f"Stage change refused: {decision.message}.", detail)
+        else:
+            self.refuse(
+                request_id, f"Stage change ignored: {decision.message}; nothing changed.", detail
+            )
         return decision
 
     def sync_agents(self, report: CycleReport) -> None:
@@ -642,12 +762,11 @@ class PortKeeper:
             return
         tickets = self.state.tickets()
         pending = {r.request_id for r in self.state.pending_stage_changes()}
+        # final ports too: an agent setting a completed port back is told it stays completed
         open_ports = {
             tickets[p.request_id]: p
             for p in self.state.ports()
-            if Stage(p.stage) not in FINAL
-            and p.request_id in tickets
-            and p.request_id not in pending
+            if p.request_id in tickets and p.request_id not in pending
         }
         states = self.desk.ticket_states(sorted(open_ports)) if open_ports else {}
         self._last_sync = now
@@ -660,6 +779,20 @@ class PortKeeper:
                 value if isinstance(value, str) else None, ts.tags
             )
             stored = Stage(port.stage)
+            if isinstance(value, str) and value and self.stage_names.from_value(value) is None:
+                # a dropdown option that names no stage (an old or hand-made value)
+                message = f"the stage dropdown's value {value!r} is no stage"
+                self.refuse(
+                    port.request_id,
+                    f"Stage change refused: {message}; the stages are "
+                    + ", ".join(s.value for s in Stage)
+                    + ".",
+                    f"ticket #{ticket_id}",
+                )
+                report.events.append(
+                    f"{port.request_id}: agent's stage {value!r} refused (ticket #{ticket_id})"
+                )
+                continue
             if read is None or read == stored:
                 continue
             self._agent_move(ticket_id, port, stored, read, ts.fields, ts.updated_at, report)
@@ -697,7 +830,7 @@ class PortKeeper:
             )
             return
         if isinstance(decision, Unchanged):
-            return
+            return  # the ticket already shows where the port is
         hint = ""
         if read == Stage.SCHEDULED:
             hint = f' Fill in "{self.names.title("porting_date")}" first, then set the stage again.'
@@ -706,15 +839,11 @@ class PortKeeper:
                 f' Fill in "{self.names.title("rejection_reason")}" with the carrier\'s '
                 "reason first, then set the stage again."
             )
-        sn = self.stage_names
-        assert self.desk is not None
-        self.desk.amend(
-            ticket_id,
-            note=f"Stage change refused: {decision.message}. The stage is "
+        self.refuse(
+            port.request_id,
+            f"Stage change refused: {decision.message}. The stage is "
             f"set back to {stored.value}.{hint}",
-            fields={"stage": sn.value(stored)},
-            add_tags=[sn.tag(stored)],
-            remove_tags=[sn.tag(read)],
+            f"ticket #{ticket_id}",
         )
         report.events.append(
             f"{port.request_id}: agent's move to {read} refused "
@@ -794,6 +923,20 @@ class PortKeeper:
             return False
         original = self.classifier.read_email(raws[-1])
         key = f"reminder:{port.request_id}:{port.last_key}:{action.ordinal}"
+        why = (
+            self._may_write(original, raws[-1])
+            if self.replier.ledger.reply_for(key) is None
+            else None
+        )
+        if why is not None:
+            # automatic mail (a web form's no-reply notice, a partner's robot) or the cap:
+            # counted, so it is not tried again each cycle; the agent sees why
+            self.replier.observe("suppressed", why.reason)
+            self._note(
+                port.request_id,
+                f"Reminder {action.ordinal} of {action.of} not sent: {why.reason}: {why.detail}",
+            )
+            return True
         plan = ReplyPlan("incomplete", False, (), (), revision_of(to_json(assessment)))
         s = self.replier.settings
         msg = as_reminder(
