@@ -251,19 +251,13 @@ _NOTICE_STAGE: Mapping[str, Stage] = {
 
 
 def parse_stage(text: str) -> Stage | None:
-    """A stage as typed on the command line: its name, any case, spaces or hyphens."""
+    """A stage as typed on the command line: its name (the one vocabulary of the
+    dropdown, tags, emails and metrics), any case, spaces or hyphens; no aliases."""
     key = text.strip().lower().replace("-", "_").replace(" ", "_")
-    aliases = {
-        "foc": S.SCHEDULED,
-        "done": S.COMPLETED,
-        "ported": S.COMPLETED,
-        "canceled": S.CANCELLED,
-        "received": S.REQUEST_RECEIVED,
-    }
     try:
         return Stage(key)
     except ValueError:
-        return aliases.get(key)
+        return None
 
 
 # --- names on the ticket -------------------------------------------------------------

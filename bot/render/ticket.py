@@ -125,11 +125,9 @@ class ZendeskNames:
         )
 
     def stage_options(self) -> tuple[tuple[str, str], ...]:
-        """(label, value) of every stage dropdown option: the intake's, then the lifecycle's."""
-        options = {self.stage_tag(s): STAGE_LABELS[s] for s in STAGES}
-        for label, value in self.stages().dropdown_options():
-            options.setdefault(value, label)
-        return tuple((label, value) for value, label in options.items())
+        """(label, value) of every stage dropdown option: the stages of rules.stages, no
+        other (the intake's old sub-stage values still read as request_received)."""
+        return self.stages().dropdown_options()
 
     def managed_tags(self) -> tuple[str, ...]:
         """Every tag the bot may set; on update, those not wanted now are removed."""
@@ -486,10 +484,13 @@ def draft_from_json(
     """
     names = names or ZendeskNames()
     email, name = requester(messages)
-    if lifecycle is not None and lifecycle != Stage.REQUEST_RECEIVED:
+    # One stage vocabulary (rules.stages.Stage) on the dropdown, the tags, the command
+    # line, the emails and the metrics: while information is collected the stage is
+    # request_received; ready and Follow Up Boss are tags of their own (port_ready, ...).
+    if lifecycle is not None:
         stage = lifecycle.value
     else:
-        stage = stage_of(data, follow_up=follow_up)
+        stage = Stage.REQUEST_RECEIVED.value
     return TicketDraft(
         requester_email=email,
         requester_name=name,

@@ -112,7 +112,7 @@ def test_a_port_walks_from_the_first_email_to_completion(
         tid = ticket["id"]
         assert len(mails()) == 1  # the auto-reply: the request is complete
         fields, tags = ticket_now(em, config, tid)
-        assert fields["stage"] == "port_stage_ready"
+        assert fields["stage"] == "port_stage_request_received"
 
         # an agent submits the port and says so on the ticket
         set_field(em, config, tid, stage="port_stage_submitted")
@@ -121,7 +121,7 @@ def test_a_port_walks_from_the_first_email_to_completion(
         assert mails()[-1] == "Your number transfer has been submitted"
         fields, tags = ticket_now(em, config, tid)
         assert fields["stage"] == "port_stage_submitted" and "port_stage_submitted" in tags
-        assert "port_stage_ready" not in tags
+        assert "port_ready" in tags
         assert "Port stage: request_received → submitted" in notes(em, tid)[-1]
         assert "Customer emailed" in notes(em, tid)[-1]
         intake.poll()
@@ -233,7 +233,7 @@ def test_the_command_line_a_rejection_and_refused_moves(
         )
         assert intake.poll().count("assessed") == 1
         fields, tags = ticket_now(em, config, tid)
-        assert fields["stage"] == "port_stage_submitted" and "port_stage_ready" not in tags
+        assert fields["stage"] == "port_stage_submitted" and "port_stage_request_received" not in tags
         # refused, saying why; nothing sent
         assert main(["stage", str(tid), "scheduled", "--config", str(cli)]) == 2
         assert "scheduling needs the porting (FOC) date" in capsys.readouterr().err

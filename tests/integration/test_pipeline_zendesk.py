@@ -139,8 +139,8 @@ def test_a_new_request_email_makes_exactly_one_ticket_with_fields_note_attachmen
     fields = field_values(ticket, config.zendesk.names)
     assert fields["current_carrier"] == "AT&T" and fields["account_name"] == "Acme Realty LLC"
     assert fields["number_count"] == 3 and fields["ready"] is True
-    assert fields["stage"] == "port_stage_ready"
-    assert {"porting", "port_stage_ready", "port_ready"} <= set(ticket["tags"])
+    assert fields["stage"] == "port_stage_request_received"
+    assert {"porting", "port_stage_request_received", "port_ready"} <= set(ticket["tags"])
     [note] = comments(em, ticket["id"])
     assert note["public"] is False and ACME_PIN in note["body"]
     assert sorted(a["file_name"] for a in note["attachments"]) == [
@@ -171,7 +171,7 @@ def test_follow_ups_update_the_same_ticket_with_what_changed_and_their_attachmen
     assert "Now received: Signed LOA" in notes[1]["body"]
     assert [a["file_name"] for a in notes[1]["attachments"]] == ["Harbourview LOA.pdf"]
     assert notes[2]["attachments"] == [] and "Now READY to submit." in notes[2]["body"]
-    assert {"port_ready", "port_stage_ready"} <= set(ticket["tags"])
+    assert {"port_ready", "port_stage_request_received"} <= set(ticket["tags"])
     assert "port_missing_loa" not in ticket["tags"]
     # PINs: in private notes only; never in a public comment, the subject, tags or fields
     public = " ".join(

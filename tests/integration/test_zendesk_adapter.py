@@ -150,9 +150,9 @@ def test_a_follow_up_updates_the_same_ticket_in_one_call(em: Emulator, names: Ze
     assert counter.calls == {"upload": 1, "update": 1}
 
     [ticket] = tickets(em)
-    assert set(ticket["tags"]) == {"porting", "port_stage_ready", "port_ready", "vip"}
+    assert set(ticket["tags"]) == {"porting", "port_stage_request_received", "port_ready", "vip"}
     assert field_values(em, ticket, names)["ready"] is True
-    assert field_values(em, ticket, names)["stage"] == "port_stage_ready"
+    assert field_values(em, ticket, names)["stage"] == "port_stage_request_received"
     notes = comments(em, tid)
     assert len(notes) == 2 and not notes[1]["public"]
     assert "Now received: Signed LOA" in notes[1]["body"]
@@ -309,9 +309,6 @@ def test_setup_fields_finds_what_it_created(em: Emulator, names: ZendeskNames) -
     assert stage["type"] == "tagger"
     assert {o["value"] for o in stage["custom_field_options"]} == {
         "port_stage_request_received",
-        "port_stage_awaiting_customer",
-        "port_stage_ready",
-        "port_stage_follow_up_boss",
         "port_stage_submitted",
         "port_stage_approved",
         "port_stage_rejected",

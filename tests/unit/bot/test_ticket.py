@@ -50,10 +50,10 @@ def test_tags_carry_stage_missing_items_and_problems() -> None:
         "port_problem_bill_name_mismatch",
     )
     ready = draft_from_json(complete(), [message()], follow_up=True)
-    assert ready.tags == ("porting", "port_stage_ready", "port_ready")
+    assert ready.tags == ("porting", "port_stage_request_received", "port_ready")
 
 
-def test_follow_up_boss_gets_its_own_stage_and_tag() -> None:
+def test_follow_up_boss_is_a_tag_of_the_one_stage_request_received() -> None:
     data = incomplete()
     data["request"]["via_follow_up_boss"] = True
     data["problems"].append(
@@ -65,12 +65,12 @@ def test_follow_up_boss_gets_its_own_stage_and_tag() -> None:
         }
     )
     draft = draft_from_json(data, [message()])
-    assert draft.stage == "follow_up_boss"
+    assert draft.stage == "request_received"
     assert "port_follow_up_boss" in draft.tags and "port_problem_follow_up_boss" in draft.tags
 
 
-def test_a_not_ready_follow_up_is_awaiting_the_customer() -> None:
-    assert draft_from_json(incomplete(), [message()], follow_up=True).stage == "awaiting_customer"
+def test_a_not_ready_follow_up_is_still_request_received() -> None:
+    assert draft_from_json(incomplete(), [message()], follow_up=True).stage == "request_received"
 
 
 def test_fields_hold_the_request_values_and_never_a_pin() -> None:
