@@ -487,10 +487,7 @@ def draft_from_json(
     # One stage vocabulary (rules.stages.Stage) on the dropdown, the tags, the command
     # line, the emails and the metrics: while information is collected the stage is
     # request_received; ready and Follow Up Boss are tags of their own (port_ready, ...).
-    if lifecycle is not None:
-        stage = lifecycle.value
-    else:
-        stage = Stage.REQUEST_RECEIVED.value
+    stage = lifecycle.value if lifecycle is not None else Stage.REQUEST_RECEIVED.value
     return TicketDraft(
         requester_email=email,
         requester_name=name,
