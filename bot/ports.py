@@ -16,6 +16,11 @@ from typing import Any, Literal, Protocol
 
 from bot.render.ticket import FieldValue, TicketDraft, ZendeskNames
 from parsers.model import Attachment
+from rules.partner import NumberStatus as NumberStatus
+from rules.partner import Portability as Portability
+from rules.partner import PortInAddress as PortInAddress
+from rules.partner import PortInOrder as PortInOrder
+from rules.partner import PortInStatus as PortInStatus
 
 ReplyStatus = Literal["sending", "sent", "suppressed", "failed"]
 
@@ -514,64 +519,6 @@ class StateStore(Protocol):
 
 
 # --- the carrier partner (issue 17): portability, port-in orders, their status -------
-
-
-@dataclass(frozen=True)
-class Portability:
-    """The partner's answer for one number: can it be ported to us, and what it needs."""
-
-    number: str  # E.164
-    portable: bool
-    number_type: str  # LOCAL, MOBILE, TOLL-FREE, UNKNOWN
-    pin_and_account_required: bool = False
-    reason: str | None = None  # the partner's words when it is not portable
-    reason_code: int | None = None
-
-
-@dataclass(frozen=True)
-class PortInAddress:
-    street: str
-    city: str
-    state: str
-    zip: str
-    country: str
-    street_2: str | None = None
-
-
-@dataclass(frozen=True)
-class PortInOrder:
-    """A port-in to create, built from a ready assessment (rules.partner.port_in_order)."""
-
-    reference: str  # ours: names the uploaded bill, so a lost answer is found again
-    customer_name: str
-    customer_type: Literal["Business", "Individual"]
-    account_number: str | None
-    account_telephone_number: str | None
-    address: PortInAddress
-    authorized_representative: str
-    authorized_representative_email: str
-    numbers: tuple[tuple[str, str | None], ...]  # (E.164, PIN)
-    notification_emails: tuple[str, ...]
-    target_date: dt.date
-
-
-@dataclass(frozen=True)
-class NumberStatus:
-    number: str
-    status: str  # the partner's per-number status, e.g. port_rejected
-    rejection_reason: str | None = None
-    rejection_code: str | None = None
-    port_date: dt.date | None = None
-
-
-@dataclass(frozen=True)
-class PortInStatus:
-    sid: str
-    status: str  # the request's own status
-    numbers: tuple[NumberStatus, ...]
-    documents: tuple[str, ...] = ()
-    signature_request_url: str | None = None
-    cancellation_reason: str | None = None
 
 
 class CarrierPartner(Protocol):
