@@ -102,7 +102,7 @@ def test_the_order_carries_the_assessment() -> None:
     assert order.numbers == (("+15125550101", "4821"), ("+15125550102", "0427"))
     assert order.account_telephone_number == "+15125550100"
     assert (order.address.city, order.address.zip, order.address.country) == (
-        "AUSTIN",
+        "Austin",
         "78701",
         "US",
     )
