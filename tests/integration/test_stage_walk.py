@@ -17,6 +17,7 @@ import requests
 from bot.standins.localmail import LocalMail
 from bot.standins.zendesk_emulator import Emulator
 from parsers.email import parse_message
+from tests.clock import FakeClock as Clock
 from tests.conftest import FIXTURES, ROOT
 from tests.integration.mailbox_support import new_folder
 from tests.integration.pipeline_support import dovecot, emulator
@@ -34,7 +35,7 @@ from tests.integration.test_pipeline_stages import (
     ticket_now,
     today,
 )
-from tests.integration.test_pipeline_zendesk import AUTH, Clock, get, tickets
+from tests.integration.test_pipeline_zendesk import AUTH, get, tickets
 
 VARIANTS = ROOT / "fixtures" / "carrier_notices" / "variants"
 PEAK_CUSTOMER = "ghollis@peakviewproperties.com"
