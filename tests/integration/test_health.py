@@ -32,16 +32,9 @@ from bot.pipeline.reading import assess_messages
 from bot.ports import Mailbox
 from bot.standins.localmail import LocalMail, dovecot_binary, local_dovecot
 from rules.assessment import Assessment
+from tests.clock import FakeClock
 from tests.conftest import FIXTURES
 from tests.integration.mailbox_support import mail_config, new_folder
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -84,7 +77,7 @@ def test_metrics_count_a_fixture_run_and_health_follows_an_imap_outage(
     )
     emls = [eml for thread in threads for eml in sorted(thread.glob("*.eml"))]
     folder = new_folder()
-    clock = FakeClock()
+    clock = FakeClock(5000.0)
     metrics = Metrics(health=Health(clock, stall_after=600, unreachable_after=120))
     redactor = Redactor()
     running: dict[str, LocalMail] = {}

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import signal
 import subprocess
@@ -24,6 +23,8 @@ from bot.pipeline.intake import Intake
 from bot.render.ticket import ZendeskNames
 from bot.standins.localmail import LocalMail, dovecot_binary, local_dovecot
 from bot.standins.zendesk_emulator import Emulator, serve
+from tests.clock import FakeClock as Clock
+from tests.clock import Today
 from tests.conftest import FIXTURES, ROOT
 from tests.integration.mailbox_support import mail_config, new_folder, toml_config
 
@@ -33,24 +34,6 @@ AUTH = ("agent@ourco.example/token", TOKEN)
 ACME = FIXTURES / "01-ready-att-acme-csv"  # one message, bill + LOA + numbers CSV
 TELUS = FIXTURES / "07-ready-telus-followups-supply-loa-and-pin"  # bill; then LOA; then PIN
 TELUS_PIN, ACME_PIN = "7310", "7731"
-
-
-class Today:
-    def __init__(self, day: str) -> None:
-        self.day = dt.date.fromisoformat(day)
-
-    def today(self) -> dt.date:
-        return self.day
-
-
-class Clock:
-    """Wall time for the ticket sink: moved on between cycles, as `run` would be."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")

@@ -16,16 +16,10 @@ from bot.pipeline.observe import watch_assessor, watch_sink
 from bot.pipeline.reading import assess_messages
 from parsers.email import parse_message
 from rules.assessment import Assessment
+from tests.clock import FakeClock
 from tests.conftest import FIXTURES
 
 THREAD = FIXTURES / "04-ready-spectrum-ssn-xlsx"
-
-
-class FakeClock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _assess(raws: Sequence[bytes]) -> Assessment:
@@ -45,7 +39,7 @@ def test_a_requests_secrets_are_registered_as_it_is_assessed() -> None:
 
 
 def test_zendesk_health_follows_the_ticket_sink() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     metrics = Metrics(health=Health(clock, stall_after=600, unreachable_after=60))
     metrics.poll_succeeded()
     delivery = Delivery(

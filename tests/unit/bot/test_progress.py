@@ -7,19 +7,12 @@ import io
 import pytest
 
 from bot.ops.progress import Bar, NoProgress, progress, wanted
+from tests.clock import FakeClock
 
 
 class Tty(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_terminal_gets_a_bar_that_ends_at_the_total() -> None:
@@ -65,7 +58,7 @@ def test_a_small_batch_gets_no_bar() -> None:
 
 
 def test_the_bar_shows_rate_and_time_left() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     bar = Bar(120, Tty(), clock=clock, width=10)
     clock.now = 10.0
     bar.advance(30)
@@ -73,7 +66,7 @@ def test_the_bar_shows_rate_and_time_left() -> None:
 
 
 def test_redraws_are_limited_but_the_last_one_is_drawn() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     out = Tty()
     bar = Bar(1000, out, clock=clock)
     for _ in range(999):

@@ -28,6 +28,7 @@ from bot.pipeline.ticket_sink import (
 from bot.render.ticket import FIELD_SPECS, TicketDraft, ZendeskNames
 from parsers.email import parse_message
 from parsers.model import Attachment
+from tests.clock import FakeClock as Clock
 from tests.conftest import FIXTURES, ROOT
 
 THREAD = FIXTURES / "07-ready-telus-followups-supply-loa-and-pin"
@@ -133,14 +134,6 @@ class RecordingDesk:
 
     def setup_fields(self, names: ZendeskNames) -> dict[str, int]:
         return {name: n for n, name in enumerate(FIELD_SPECS, 1)}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 RAWS = tuple(p.read_bytes() for p in sorted(THREAD.glob("*.eml")))
