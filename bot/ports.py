@@ -541,3 +541,72 @@ class CarrierPartner(Protocol):
         ...
 
     def port_in(self, sid: str) -> PortInStatus: ...
+
+
+SubmissionStatus = Literal["begun", "uploaded", "creating", "created", "refused"]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One attempt to create a request's port-in, recorded BEFORE any call.
+
+    begun -> uploaded (the bill is the partner's document) -> creating (the create is
+    sent, or about to be) -> created (its SID recorded); refused when the partner
+    said no for good. A restart in `creating` looks the port-in up by the document."""
+
+    request_id: str
+    attempt: int  # 1, then one more per resubmission after a rejection
+    reference: str
+    status: SubmissionStatus
+    document_sid: str | None
+    port_in_sid: str | None
+    created_on: dt.date
+    source: str  # who asked: agent, cli
+    event_key: str  # the stage change's key once the port-in exists
+    detail: str  # the order as JSON, fixed when begun
+    reason: str = ""
+
+
+class PartnerLedger(Protocol):
+    """The partner's side of the state (adapter: bot.adapters.partner_state)."""
+
+    def portability(self, number: str, newer_than: dt.datetime) -> Portability | None: ...
+
+    def save_portability(self, answer: Portability, at: dt.datetime) -> None: ...
+
+    def submission(self, request_id: str) -> Submission | None:
+        """The request's latest attempt."""
+        ...
+
+    def submissions(self, *statuses: str) -> list[Submission]: ...
+
+    def by_port_in(self, sid: str) -> Submission | None: ...
+
+    def begin_submission(self, submission: Submission) -> None: ...
+
+    def update_submission(
+        self,
+        request_id: str,
+        attempt: int,
+        *,
+        status: str,
+        document_sid: str | None = None,
+        port_in_sid: str | None = None,
+        reason: str = "",
+    ) -> None: ...
+
+    def add_event(self, body: str, at: dt.datetime) -> int:
+        """A webhook's body, queued as received (applied later, by a cycle)."""
+        ...
+
+    def events(self) -> list[tuple[int, str]]: ...
+
+    def event_done(self, event_id: int) -> None: ...
+
+    def applied(self, sid: str) -> str | None:
+        """The fingerprint of the port-in's status last applied to the port."""
+        ...
+
+    def set_applied(self, sid: str, fingerprint: str) -> None: ...
+
+    def close(self) -> None: ...
