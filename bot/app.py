@@ -53,6 +53,7 @@ from bot.ports import (
     SystemClock,
     TicketDesk,
 )
+from bot.render.template_check import check_templates
 from parsers.carrier_notice import default_patterns, load_patterns
 from parsers.errors import ParseError
 from parsers.model import Attachment, Message
@@ -389,9 +390,20 @@ def reply_settings(config: ReplyConfig, loa: LoaConfig | None = None) -> ReplySe
             daily_cap=config.daily_cap,
             copy_to=config.copy_to,
             loa=template,
+            templates_dir=_checked_templates(config.templates_dir),
         )
     except ValueError as exc:
         raise ConfigError(f"[reply] {exc}") from exc
+
+
+def _checked_templates(directory: str) -> str:
+    """[reply] templates_dir, refused at start-up when a reply could not be rendered
+    from it (doctor says the same, and warns of what is only ignored)."""
+    if directory:
+        problems = [f.text for f in check_templates(directory) if not f.ok]
+        if problems:
+            raise ConfigError(f"{problems[0]} (portbot doctor lists every problem)")
+    return directory
 
 
 def ours_of(settings: ReplySettings) -> Ours:

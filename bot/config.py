@@ -280,6 +280,9 @@ class ReplyConfig:
     # "smtp": the bot sends the reply itself; "zendesk": the reply is a public comment
     # on the request's ticket, and Zendesk emails it (needs [zendesk], not [smtp])
     via: Literal["smtp", "zendesk"] = "smtp"
+    # A folder of templates and a wording.toml overriding the package's file by file
+    # (bot/render/templates/); checked by `portbot doctor` and at start-up
+    templates_dir: FilePath = ""
 
     @model_validator(mode="after")
     def _support_address(self) -> Self:

@@ -24,6 +24,7 @@ from bot.ops.metrics import MetricsServer, build_metrics, serve
 from bot.ops.progress import progress
 from bot.pipeline.intake import CycleReport, Delivery, Intake
 from bot.pipeline.scheduler import Runner
+from bot.render.template_check import check_templates
 from rules.contract import to_json
 
 
@@ -637,6 +638,9 @@ def doctor(config: Config, args: argparse.Namespace | None = None, path: Path | 
     else:
         _check_zendesk(config.zendesk, say)
     _check_smtp(config, say, getattr(args, "send_test", None))
+    if config.reply is not None and config.reply.templates_dir:
+        for finding in check_templates(config.reply.templates_dir):
+            say(finding.ok, finding.text, warning=finding.warning)
     _check_state(config, say)
     _check_imap(config, say, args)
     if as_json:

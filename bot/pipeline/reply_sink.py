@@ -98,6 +98,7 @@ class ReplySettings:
     daily_cap: int = 5
     copy_to: str = ""  # also send to this address (our mailbox): evidence for recovery
     loa: LoaTemplate | None = None  # a missing or wrong LOA: the reply carries one filled in
+    templates_dir: str = ""  # [reply] templates_dir: templates overriding the package's
 
     def __post_init__(self) -> None:
         if "@" not in self.support_address or not self.domain:
@@ -284,6 +285,7 @@ class Replier:
             internal_domains=s.internal_domains,
             now=self.now(),
             loa=s.loa,
+            templates_dir=s.templates_dir,
         )
         envelope = tuple(envelope_recipients(reply, [s.copy_to] if s.copy_to else []))
         to = envelope_recipients(reply)[0]

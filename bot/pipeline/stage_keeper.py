@@ -950,6 +950,7 @@ class PortKeeper:
                 incoming_key=key,
                 internal_domains=s.internal_domains,
                 now=self.now(),
+                templates_dir=s.templates_dir,
             )
         )
         try:

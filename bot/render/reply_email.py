@@ -33,9 +33,11 @@ import re
 import textwrap
 import tomllib
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -59,27 +61,70 @@ WRAP = 76
 # --- templates and wording ------------------------------------------------------------
 
 
+WORDING = "wording.toml"
+
+
+@dataclass(frozen=True)
+class ReplyTemplates:
+    """What a reply is rendered with: the package's templates and wording, each
+    template overridden by a file of the same name in `directory` (`[reply]
+    templates_dir`), and its `wording.toml` merged over the package's key by key."""
+
+    directory: str
+    environment: jinja2.Environment
+    wording: Mapping[str, Any]
+
+
+def _package_wording() -> dict[str, Any]:
+    text = resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_DIR, WORDING).read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+            out[key] = _merged(base[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 @functools.cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_DIR),
+def reply_templates(directory: str = "") -> ReplyTemplates:
+    """The templates of `directory` over the package's (cached: read once a process).
+    Raises `TemplateDirError` when the folder or its wording.toml cannot be read."""
+    package = jinja2.PackageLoader(TEMPLATE_PACKAGE, TEMPLATE_DIR)
+    words = _package_wording()
+    loader: jinja2.BaseLoader = package
+    if directory:
+        folder = Path(directory)
+        if not folder.is_dir():
+            raise TemplateDirError(f"templates_dir {directory} is not a folder")
+        loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(folder), package])
+        if (folder / WORDING).is_file():
+            try:
+                words = _merged(words, tomllib.loads((folder / WORDING).read_text("utf-8")))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise TemplateDirError(f"{folder / WORDING}: {exc}") from exc
+    environment = jinja2.Environment(
+        loader=loader,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    return ReplyTemplates(directory, environment, words)
 
 
-@functools.cache
+class TemplateDirError(ValueError):
+    """`[reply] templates_dir` cannot be used (a configuration error)."""
+
+
 def wording() -> Mapping[str, Any]:
-    text = (
-        resources.files(TEMPLATE_PACKAGE)
-        .joinpath(TEMPLATE_DIR, "wording.toml")
-        .read_text(encoding="utf-8")
-    )
-    data: dict[str, Any] = tomllib.loads(text)
-    return data
+    """The package's wording (no override)."""
+    return reply_templates().wording
 
 
 # --- small formatters -----------------------------------------------------------------
@@ -184,13 +229,13 @@ def _secrets(assessment: Assessment) -> list[str]:
     return [re.sub(r"\D", "", s) or s for s in found]
 
 
-def _item(key: str) -> Mapping[str, str]:
-    items: Mapping[str, Mapping[str, str]] = wording()["items"]
+def _item(key: str, words: Mapping[str, Any]) -> Mapping[str, str]:
+    items: Mapping[str, Mapping[str, str]] = words["items"]
     return items[key]
 
 
-def _problem_words(code: str) -> Mapping[str, str]:
-    problems: Mapping[str, Mapping[str, str]] = wording()["problems"]
+def _problem_words(code: str, words: Mapping[str, Any]) -> Mapping[str, str]:
+    problems: Mapping[str, Mapping[str, str]] = words["problems"]
     return problems.get(code) or {"title": code.replace("_", " "), "fix": "", "fixed": ""}
 
 
@@ -212,12 +257,12 @@ def _problem_line(p: Mapping[str, Any]) -> str:
 _NAME_CODES = frozenset({"bill_name_mismatch", "loa_name_mismatch"})
 
 
-def _problem_groups(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _problem_groups(data: Mapping[str, Any], wording: Mapping[str, Any]) -> list[dict[str, Any]]:
     groups: dict[str, dict[str, Any]] = {}
     for p in data["problems"]:
         if p["code"] == "follow_up_boss":
             continue
-        words = _problem_words(p["code"])
+        words = _problem_words(p["code"], wording)
         key = words.get("group", p["code"])
         group = groups.setdefault(
             key, {"title": words["title"], "lines": [], "fix": words["fix"], "why": None}
@@ -226,7 +271,7 @@ def _problem_groups(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         if line and line not in group["lines"]:
             group["lines"].append(line)
         if p["code"] in _NAME_CODES:
-            group["why"] = wording()["name_rule"]
+            group["why"] = wording["name_rule"]
     return list(groups.values())
 
 
@@ -252,7 +297,9 @@ def _document(data: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     return chosen
 
 
-def _have(data: Mapping[str, Any], secrets: Collection[str]) -> list[dict[str, Any]]:
+def _have(
+    data: Mapping[str, Any], secrets: Collection[str], words: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     r, checklist = data["request"], data["checklist"]
     values: dict[str, str | None] = {
         "current_carrier": r.get("current_carrier"),
@@ -283,7 +330,7 @@ def _have(data: Mapping[str, Any], secrets: Collection[str]) -> list[dict[str, A
             continue
         rows.append(
             {
-                "label": _item(key)["label"],
+                "label": _item(key, words)["label"],
                 "value": values[key],
                 "rows": _number_rows(data) if key == "numbers" else [],
             }
@@ -291,17 +338,17 @@ def _have(data: Mapping[str, Any], secrets: Collection[str]) -> list[dict[str, A
     return rows
 
 
-def _missing(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _missing(data: Mapping[str, Any], wording: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     numbers = data["request"].get("numbers") or []
     for key in CHECKLIST_KEYS:
         if data["checklist"].get(key) != "missing":
             continue
-        words = _item(key)
+        words = _item(key, wording)
         out.append(
             {
                 "ask": words["ask"],
-                "why": wording()["name_rule"] if key == "account_name" else None,
+                "why": wording["name_rule"] if key == "account_name" else None,
                 "numbers": [show_number(n["number"]) for n in numbers if not n.get("pin")]
                 if key == "pins"
                 else [],
@@ -329,44 +376,49 @@ def reply_view(
     support_address: str,
     support_name: str,
     loa_form: bool = False,
+    templates: ReplyTemplates | None = None,
 ) -> dict[str, Any]:
-    """Everything the templates may show. Built from the masked JSON only.
-    `loa_form`: the reply carries the filled-in LOA (one line says what to do with it)."""
+    """Everything the templates may show (the keys of `VIEW_KEYS`). Built from the
+    masked JSON only. `loa_form`: the reply carries the filled-in LOA (one line says
+    what to do with it)."""
+    words = (templates or reply_templates()).wording
     data = to_json(assessment, show_secrets=False)
     secrets = _secrets(assessment)
     r = data["request"]
     optional = None
     if data["checklist"].get("ssn_last4") == "not_provided" and plan.kind == "incomplete":
-        optional = _item("ssn_last4")["ask"]
+        optional = _item("ssn_last4", words)["ask"]
     return {
         "kind": plan.kind,
         "follow_up": plan.follow_up,
         "greeting": _greeting(original, to),
-        "received": [f"{_item(k)['label']}: received" for k in plan.received],
+        "received": [f"{_item(k, words)['label']}: received" for k in plan.received],
         "resolved": list(
             dict.fromkeys(
-                _problem_words(p.code)["fixed"]
+                _problem_words(p.code, words)["fixed"]
                 for p in plan.resolved
-                if _problem_words(p.code).get("fixed")
+                if _problem_words(p.code, words).get("fixed")
             )
         ),
-        "missing": _missing(data),
-        "problems": _problem_groups(data),
-        "have": _have(data, secrets),
+        "missing": _missing(data, words),
+        "problems": _problem_groups(data, words),
+        "have": _have(data, secrets, words),
         "optional": optional,
         "numbers": _number_rows(data),
         "account_name": r.get("account_name"),
         "carrier": r.get("current_carrier"),
-        "wording": {k: v for k, v in wording().items() if isinstance(v, str)},
+        "wording": {k: v for k, v in words.items() if isinstance(v, str)},
         "support_name": support_name,
         "support_address": support_address,
         "loa_form": loa_form,
     }
 
 
-def render_bodies(view: Mapping[str, Any]) -> tuple[str, str]:
+def render_bodies(
+    view: Mapping[str, Any], templates: ReplyTemplates | None = None
+) -> tuple[str, str]:
     """(plain text, HTML) of the reply."""
-    env = _environment()
+    env = (templates or reply_templates()).environment
     text = env.get_template(f"{view['kind']}.txt").render(view)
     html = env.get_template(f"{view['kind']}.html").render(view)
     text = re.sub(r"\n{3,}", "\n\n", _wrap(text)).strip() + "\n"
@@ -403,8 +455,12 @@ def render_reply(
     internal_domains: Collection[str] = (),
     now: dt.datetime | None = None,
     loa: LoaTemplate | None = None,
+    templates_dir: str = "",
 ) -> EmailMessage:
     """The reply to `original` (the customer's latest message), ready to send.
+
+    `templates_dir` (`[reply] templates_dir`): templates and wording overriding the
+    package's, file by file (see `reply_templates`).
 
     With `loa` (the `[loa]` template), a reply about an incomplete request whose LOA
     is missing or wrong carries the LOA filled in from the assessment, to sign.
@@ -417,6 +473,7 @@ def render_reply(
     to, cc = reply_recipients(original, internal_domains)
     if not to:
         raise ValueError("the message has no sender to reply to")
+    templates = reply_templates(templates_dir)
     key = incoming_key or original.message_id
     if not key:
         raise ValueError("incoming_key is needed for a message without a Message-ID")
@@ -433,8 +490,9 @@ def render_reply(
         support_address=support_address,
         support_name=support_name,
         loa_form=form is not None,
+        templates=templates,
     )
-    text, html = render_bodies(view)
+    text, html = render_bodies(view, templates)
     # File names are the customer's words too ("CSR_<account number>.pdf"): masked
     # like any value, by digit runs and by this request's known secrets.
     known = secrets_of(assessment)
