@@ -292,7 +292,10 @@ def test_the_web_page_lists_tickets_with_notes_marked_and_text_escaped(em: Emula
     )
     html = requests.get(em.url + "/", timeout=5).text
     assert "<script>alert" not in html and "&lt;script&gt;" in html
-    assert "Internal note" in html
+    assert '<a href="/tickets/1">' in html  # each ticket on a page of its own
+    page = requests.get(em.url + "/tickets/1", timeout=5).text
+    assert "<script>alert" not in page and "Internal note" in page
+    assert "PIN table &lt;b&gt;" in page
 
 
 def test_state_survives_a_restart_with_a_state_file(tmp_path: Any) -> None:

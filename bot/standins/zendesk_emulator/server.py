@@ -13,6 +13,7 @@ import binascii
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -259,6 +260,16 @@ class Emulator(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a closed browser tab) is no error; anything else is
+        one line on stderr, never a traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        print(
+            f"zendesk-emulator: request from {client_address[0]} failed: {exc!r}", file=sys.stderr
+        )
 
     def rate_headers(self) -> dict[str, str]:
         """The rate headers as they stand (for answers refused before counting)."""
@@ -1005,8 +1016,14 @@ def site(em: Emulator, req: Request) -> Response:
             {"Content-Disposition": f'inline; filename="{att["file_name"]}"'},
             att["content_type"],
         )
-    if req.path in ("/", "/index.html") and req.method == "GET":
-        return Response(200, page.render(em.store, req.base), {}, "text/html; charset=utf-8")
+    if req.method in ("GET", "HEAD"):
+        try:
+            found = page.route(em.store, req.base, req.path)
+        except Exception as exc:  # a page must never take the emulator down, nor show a traceback
+            print(f"zendesk-emulator: page {req.path!r} failed: {exc!r}", file=sys.stderr)
+            return Response(500, "The page could not be shown.", {}, "text/plain; charset=utf-8")
+        if found is not None:
+            return Response(found[0], found[1], {}, "text/html; charset=utf-8")
     return Response(404, "Not found", {}, "text/plain; charset=utf-8")
 
 

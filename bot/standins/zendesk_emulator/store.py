@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -236,15 +237,8 @@ def html_to_text(html: str) -> str:
     text = re.sub(r"(?i)</t[dh]>\s*", " | ", text)
     text = re.sub(r"(?i)<li[^>]*>", "- ", text)
     text = re.sub(r"<[^>]+>", "", text)
-    for entity, char in (
-        ("&lt;", "<"),
-        ("&gt;", ">"),
-        ("&quot;", '"'),
-        ("&#39;", "'"),
-        ("&nbsp;", " "),
-        ("&amp;", "&"),
-    ):
-        text = text.replace(entity, char)
+    # every character reference, as Zendesk does (`&#x27;` from html.escape included)
+    text = html_unescape(text).replace("\xa0", " ")
     lines = [line.rstrip(" |").rstrip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
