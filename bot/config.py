@@ -379,6 +379,46 @@ class SortingConfig:
     extra_words: Annotated[Texts, AfterValidator(_patterns)] = ()  # regular expressions
 
 
+@dataclass(frozen=True, config=_SECTION)
+class CarrierConfig:
+    """[carrier]: the carrier partner's API (Twilio's Numbers v1 porting; issue 17).
+
+    Portability is asked at intake (cached `cache_hours`, never holding up the mail),
+    an agent's move to "submitted" (or `portbot submit`) creates the port-in, and its
+    status comes back by webhook (`webhook_listen`, validated against `webhook_url`,
+    the public URL Twilio posts to) and by polling every `poll_seconds`. The auth token
+    is read at the edge (`auth_token_file`, else the variable `auth_token_env`).
+    `api_url` and `upload_url` send the calls elsewhere (the local emulator)."""
+
+    partner: Literal["twilio"] = "twilio"
+    account_sid: Text = ""
+    auth_token_env: Text = "PORTBOT_TWILIO_AUTH_TOKEN"
+    auth_token_file: FilePath = ""
+    api_url: Text = "https://numbers.twilio.com"
+    upload_url: Text = "https://numbers-upload.twilio.com"
+    timeout_seconds: Positive = 15.0
+    portability: Flag = True
+    cache_hours: NotNegative = 24.0
+    min_days: Annotated[Whole, Field(ge=7)] = 7
+    notification_emails: Texts = ()
+    poll_seconds: NotNegative = 900.0
+    webhook_listen: Text = ""  # "HOST:PORT"; empty: no receiver, polling only
+    webhook_url: Text = ""
+
+    @model_validator(mode="after")
+    def _account(self) -> Self:
+        if not re.fullmatch(r"AC[0-9a-fA-F]{32}", self.account_sid):
+            raise ValueError("account_sid is required: AC and 32 hex digits")
+        for key in ("api_url", "upload_url"):
+            if not getattr(self, key).startswith(("http://", "https://")):
+                raise ValueError(f"{key} must start with http:// or https://")
+        if bool(self.webhook_listen) != bool(self.webhook_url):
+            raise ValueError("webhook_listen and webhook_url go together")
+        if self.webhook_listen and not re.fullmatch(r"[^:\s]+:\d{1,5}", self.webhook_listen):
+            raise ValueError(f"webhook_listen must be HOST:PORT, not {self.webhook_listen!r}")
+        return self
+
+
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -417,6 +457,7 @@ class Config:
     sorting: SortingConfig = field(default_factory=SortingConfig)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    carrier: CarrierConfig | None = None  # None: no partner API (notices by email only)
 
     def __post_init__(self) -> None:
         if self.reply is not None and self.reply.via == "zendesk":
@@ -441,6 +482,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "stages": StagesConfig,
     "sorting": SortingConfig,
     "logging": LoggingConfig,
+    "carrier": CarrierConfig,
 }
 
 
