@@ -14,11 +14,22 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.adapters.imap import connect_from_config
+from bot.adapters.partner_state import SqlitePartnerLedger
 from bot.adapters.sandbox import reader_for
 from bot.adapters.smtp import SmtpMailer, SmtpSettings
 from bot.adapters.sqlite_state import SqliteStateStore
+from bot.adapters.twilio import TwilioAccount, TwilioPartner
+from bot.adapters.twilio_webhook import WebhookReceiver
 from bot.adapters.zendesk import CallCounter, CallObserver, RetryPolicy, ZendeskAccount, ZenpyDesk
-from bot.config import Config, LoaConfig, ReplyConfig, SmtpConfig, ZendeskConfig, read_secret
+from bot.config import (
+    CarrierConfig,
+    Config,
+    LoaConfig,
+    ReplyConfig,
+    SmtpConfig,
+    ZendeskConfig,
+    read_secret,
+)
 from bot.errors import (
     ConfigError,
     MailboxError,
@@ -41,12 +52,14 @@ from bot.pipeline.intake import (
     no_progress,
 )
 from bot.pipeline.observe import watch_assessor, watch_sink
+from bot.pipeline.partner import PartnerDesk, PartnerSettings, portability_assessor
 from bot.pipeline.reading import MessageCache, thread_assessor
 from bot.pipeline.reply_sink import Replier, ReplySettings
 from bot.pipeline.sorting import MailSorter
 from bot.pipeline.stage_keeper import KeeperSettings, MailClassifier, PortKeeper
 from bot.pipeline.ticket_sink import TicketSink, UpdateBudget
 from bot.ports import (
+    CarrierPartner,
     Clock,
     Mailbox,
     Mailer,
@@ -54,6 +67,7 @@ from bot.ports import (
     TicketDesk,
 )
 from bot.render.template_check import check_templates
+from bot.render.ticket import ZendeskNames
 from parsers.carrier_notice import default_patterns, load_patterns
 from parsers.errors import ParseError
 from parsers.model import Attachment, Message
@@ -79,6 +93,7 @@ def build_app(
     metrics: Metrics | None = None,
     progress: ProgressFactory | None = None,
     dry_run: TextIO | None = None,
+    partner: CarrierPartner | None = None,
 ) -> Intake:
     """The intake with the sinks the configuration asks for, then `sinks`.
 
@@ -112,6 +127,15 @@ def build_app(
         if redactor is not None:
             seed_redactor(redactor, state, messages.email)
         the_assess = assess or assess_thread
+        carrier = config.carrier if dry_run is None else None  # a dry run asks no partner
+        ledger = the_partner = None
+        if carrier is not None:
+            the_partner = partner or partner_from_config(carrier, environ)
+            ledger = SqlitePartnerLedger(config.state.path)
+            if carrier.portability:
+                the_assess = portability_assessor(
+                    the_assess, the_partner, ledger, partner_settings(carrier), utc_now
+                )
         if redactor is not None or metrics is not None:
             the_assess = watch_assessor(the_assess, redactor=redactor, metrics=metrics)
         the_connect = connect or connect_imap
@@ -143,6 +167,30 @@ def build_app(
         if parts.keeper is not None and dry_run is None:
             # (a dry run reads no agent changes and sends no reminders: mail only)
             ticks = [parts.keeper.resume, parts.keeper.sync_agents, parts.keeper.remind]
+            if carrier is not None and the_partner is not None and ledger is not None:
+                partner_desk = PartnerDesk(
+                    the_partner,
+                    ledger,
+                    state,
+                    parts.desk,
+                    parts.keeper,
+                    assess=the_assess,
+                    read_email=messages.email,
+                    names=config.zendesk.names if config.zendesk else ZendeskNames(),
+                    settings=partner_settings(carrier),
+                    now=utc_now,
+                    today=the_clock.today,
+                )
+                # approvals before the keeper reads the agents' stages: an approval of a
+                # request that is not ready is set back before it becomes a move
+                ticks = [
+                    parts.keeper.resume,
+                    partner_desk.apply_events,
+                    partner_desk.sync_submissions,
+                    parts.keeper.sync_agents,
+                    partner_desk.poll_status,
+                    parts.keeper.remind,
+                ]
         return build_intake(
             config,
             sinks=[*first, *parts.sinks, *sinks, *last],
@@ -161,6 +209,73 @@ def build_app(
     except BaseException:
         state.close()
         raise
+
+
+def partner_from_config(
+    config: CarrierConfig, environ: Mapping[str, str] | None = None
+) -> CarrierPartner:
+    """The carrier partner's adapter, its auth token read at the edge."""
+    return TwilioPartner(
+        TwilioAccount(
+            config.account_sid,
+            partner_token(config, environ),
+            api_url=config.api_url,
+            upload_url=config.upload_url,
+            timeout=config.timeout_seconds,
+        )
+    )
+
+
+def partner_token(config: CarrierConfig, environ: Mapping[str, str] | None = None) -> str:
+    return read_secret(
+        "carrier",
+        "auth_token_file",
+        config.auth_token_file,
+        config.auth_token_env,
+        "Twilio auth token",
+        environ,
+    )
+
+
+def partner_settings(config: CarrierConfig) -> PartnerSettings:
+    return PartnerSettings(
+        name="Twilio",
+        portability=config.portability,
+        cache=dt.timedelta(hours=config.cache_hours),
+        min_days=config.min_days,
+        notification_emails=config.notification_emails,
+        poll_seconds=config.poll_seconds,
+    )
+
+
+def webhook_receiver(
+    config: Config,
+    wake: Callable[[], None],
+    environ: Mapping[str, str] | None = None,
+    now: Callable[[], float] = time.time,
+) -> WebhookReceiver | None:
+    """`portbot run`'s receiver of the partner's webhooks, started; None without
+    `[carrier] webhook_listen`. It only queues (its own ledger connection)."""
+    carrier = config.carrier
+    if carrier is None or not carrier.webhook_listen:
+        return None
+    host, _, port = carrier.webhook_listen.rpartition(":")
+    ledger = SqlitePartnerLedger(config.state.path)
+
+    def queue(body: str) -> None:
+        ledger.add_event(body, dt.datetime.fromtimestamp(now(), dt.UTC))
+
+    try:
+        receiver = WebhookReceiver(
+            (host, int(port)),
+            auth_token=partner_token(carrier, environ),
+            public_url=carrier.webhook_url,
+            queue=queue,
+            wake=wake,
+        )
+    except OSError as exc:
+        raise ConfigError(f"[carrier] webhook_listen {carrier.webhook_listen}: {exc}") from exc
+    return receiver.start()
 
 
 def seed_redactor(

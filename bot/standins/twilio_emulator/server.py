@@ -54,6 +54,9 @@ class Fault:
     remaining: int
     path: str | None = None
     method: str | None = None
+    # "refuse": answer `status`, do nothing; "lost": do it, then drop the connection
+    # unanswered (the client cannot tell whether it happened)
+    mode: str = "refuse"
 
 
 @dataclass
@@ -181,6 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
             if req.path.startswith("/__emulator__/"):
                 status, answer = _control(em, req)
             else:
+                lost = False
                 for fault in em.faults:
                     if (
                         fault.remaining > 0
@@ -188,6 +192,9 @@ class _Handler(BaseHTTPRequestHandler):
                         and (fault.method is None or fault.method == method)
                     ):
                         fault.remaining -= 1
+                        if fault.mode == "lost":
+                            lost = True
+                            break
                         raise ApiError(
                             fault.status, 20500 if fault.status >= 500 else 20429, "Injected fault"
                         )
@@ -195,6 +202,9 @@ class _Handler(BaseHTTPRequestHandler):
                 with em.store.lock:
                     em.store.calls.append((method, req.path))
                     status, answer = _api(em, req)
+                if lost:
+                    self.close_connection = True
+                    return
         except ApiError as err:
             status, answer = err.status, err.body()
         data = b"" if answer is None else json.dumps(answer).encode()
@@ -353,7 +363,11 @@ def _control(em: TwilioEmulator, req: Request) -> tuple[int, Json | None]:
     if name == "fault":
         em.faults.append(
             Fault(
-                int(data["status"]), int(data.get("count", 1)), data.get("path"), data.get("method")
+                int(data.get("status", 0)),
+                int(data.get("count", 1)),
+                data.get("path"),
+                data.get("method"),
+                str(data.get("mode", "refuse")),
             )
         )
         return 200, {}
