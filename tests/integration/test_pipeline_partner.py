@@ -7,6 +7,7 @@ once; unsigned and badly signed webhooks change nothing; polling as the fallback
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
@@ -62,8 +63,6 @@ def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[s
 
 @pytest.fixture()
 def twilio() -> Iterator[TwilioEmulator]:
-    import datetime as dt
-
     tw = start(SID, TOKEN, today=dt.date.fromisoformat(today(VERIZON)))
     yield tw
     tw.stop()
