@@ -45,6 +45,7 @@ from zenpy.lib.api_objects import (
     Ticket,
     TicketField,
     User,
+    View,
 )
 from zenpy.lib.exception import APIException, ZenpyException
 
@@ -52,6 +53,7 @@ from bot.errors import DeskRejected, DeskUnavailable, TicketClosed
 from bot.ports import EmailRef, TicketState
 from bot.render.notes import NOTE_MARKER, note_marker
 from bot.render.ticket import FIELD_SPECS, FieldValue, TicketDraft, ZendeskNames
+from bot.render.views import ViewSpec
 from parsers.model import Attachment
 
 log = logging.getLogger(__name__)
@@ -723,3 +725,21 @@ class ZenpyDesk:
                             )
             ids[name] = int(found.id)
         return ids
+
+    def setup_views(self, specs: Sequence[ViewSpec]) -> list[tuple[str, int, bool]]:
+        """Find each view by title or create it: (title, id, created) per view, in order.
+
+        A view found is left as an admin may have changed it (columns, order, who sees
+        it); a second run creates nothing."""
+        with _mapped("list views"):
+            existing = {v.title: v for v in self._zenpy.views()}
+        out: list[tuple[str, int, bool]] = []
+        for spec in specs:
+            found = existing.get(spec.title)
+            created = found is None
+            if found is None:
+                with _mapped(f"create view {spec.title!r}"):
+                    found = self._zenpy.views.create(View(**spec.as_json()))
+                existing[spec.title] = found
+            out.append((spec.title, int(found.id), created))
+        return out

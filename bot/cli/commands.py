@@ -25,6 +25,7 @@ from bot.ops.progress import progress
 from bot.pipeline.intake import CycleReport, Delivery, Intake
 from bot.pipeline.scheduler import Runner
 from bot.render.template_check import check_templates
+from bot.render.views import view_specs
 from rules.contract import to_json
 
 
@@ -432,19 +433,25 @@ def replay(intake: Intake, args: argparse.Namespace) -> int:
 
 
 def zendesk_setup(config: Config, path: Path, *, as_json: bool = False, write: bool = False) -> int:
-    """Find or create the fields; print the [zendesk.fields] table to paste, or with
-    `write` put the ids into the configuration file itself (its comments kept)."""
+    """Find or create the fields and the views (one per stage, stale, rejected waiting on
+    the customer); print the [zendesk.fields] table to paste, or with `write` put the
+    ids into the configuration file itself (its comments kept)."""
     from bot.app import desk_from_config
 
     if config.zendesk is None:
         return _fail(f"{path} has no [zendesk] section (see config.example.toml)")
-    ids = desk_from_config(config.zendesk).setup_fields(config.zendesk.names)
+    desk = desk_from_config(config.zendesk)
+    ids = desk.setup_fields(config.zendesk.names)
+    views = desk.setup_views(view_specs(config.zendesk.names))
+    views_json = [{"title": t, "id": i, "created": c} for t, i, c in views]
+    view_lines = [f"view {t!r} #{i} ({'created' if c else 'found'})" for t, i, c in views]
     if write:
         changes = write_field_ids(path, ids)
         if as_json:
             print_json(
                 {
                     "fields": dict(ids),
+                    "views": views_json,
                     "written": str(path) if changes else None,
                     "changed": [{"name": c.name, "old": c.old, "new": c.new} for c in changes],
                 }
@@ -455,10 +462,14 @@ def zendesk_setup(config: Config, path: Path, *, as_json: bool = False, write: b
         for c in changes:
             was = "new" if c.old is None else f"was {c.old}"
             print(f"{path}: [zendesk.fields] {c.name} = {c.new} ({was})")
+        for line in view_lines:
+            print(line)
         return 0
     if as_json:
-        print_json({"fields": dict(ids)})
+        print_json({"fields": dict(ids), "views": views_json})
         return 0
+    for line in view_lines:  # comments: what follows stays TOML to paste
+        print(f"# {line}")
     print(f"# The ticket fields in Zendesk. Paste into {path}, replacing any [zendesk.fields]:")
     print("[zendesk.fields]")
     for name, fid in ids.items():

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from bot.standins.zendesk_emulator import email_channel, page
+from bot.standins.zendesk_emulator import email_channel, page, views
 from bot.standins.zendesk_emulator.search import search
 from bot.standins.zendesk_emulator.store import (
     MAX_BULK,
@@ -819,6 +819,103 @@ def upsert_option(em: Emulator, req: Request) -> Response:
         _int(req.params[0]), req.section("custom_field_option")
     )
     return ok({"custom_field_option": option}, 201 if created else 200)
+
+
+# --- views (bot.standins.zendesk_emulator.views) ----------------------------------
+
+
+def _active(req: Request) -> bool | None:
+    value = req.query.get("active")
+    return None if value is None else value.lower() == "true"
+
+
+@route("GET", "/views")
+def list_views(em: Emulator, req: Request) -> Response:
+    found = [views.render_view(req.base, v) for v in views.views(em.store, _active(req))]
+    return ok(paginate(req, "views", found, lambda v: v["id"]))
+
+
+@route("GET", "/views/active")
+def list_active_views(em: Emulator, req: Request) -> Response:
+    found = [views.render_view(req.base, v) for v in views.views(em.store, True)]
+    return ok(paginate(req, "views", found, lambda v: v["id"]))
+
+
+@route("POST", "/views")
+def create_view(em: Emulator, req: Request) -> Response:
+    record = views.create_view(em.store, req.section("view"))
+    return ok({"view": views.render_view(req.base, record)})
+
+
+@route("GET", "/views/{id}")
+def show_view(em: Emulator, req: Request) -> Response:
+    return ok({"view": views.render_view(req.base, views.view(em.store, _int(req.params[0])))})
+
+
+@route("PUT", "/views/{id}")
+def update_view(em: Emulator, req: Request) -> Response:
+    record = views.update_view(em.store, _int(req.params[0]), req.section("view"))
+    return ok({"view": views.render_view(req.base, record)})
+
+
+@route("DELETE", "/views/{id}")
+def delete_view(em: Emulator, req: Request) -> Response:
+    views.delete_view(em.store, _int(req.params[0]))
+    return Response(204, None)
+
+
+@route("GET", "/views/{id}/tickets")
+def view_tickets(em: Emulator, req: Request) -> Response:
+    found = views.tickets_of(em.store, _int(req.params[0]))
+    out = paginate(req, "tickets", found, lambda t: -int(t["id"]))
+    out["tickets"] = [em.store.render_ticket(req.base, t) for t in out["tickets"]]
+    return ok(out)
+
+
+@route("GET", "/views/{id}/count")
+def view_count(em: Emulator, req: Request) -> Response:
+    vid = _int(req.params[0])
+    n = len(views.tickets_of(em.store, vid))
+    return ok(
+        {
+            "view_count": {
+                "view_id": vid,
+                "url": f"{req.base}/api/v2/views/{vid}/count.json",
+                "value": n,
+                "pretty": str(n),
+                "fresh": True,
+            }
+        }
+    )
+
+
+@route("GET", "/views/{id}/execute")
+def execute_view(em: Emulator, req: Request) -> Response:
+    vid = _int(req.params[0])
+    record = views.view(em.store, vid)
+    found = views.tickets_of(em.store, vid)
+    rows = [
+        {
+            "ticket_id": t["id"],
+            "status": t["status"],
+            "subject": t.get("subject"),
+            "requester_id": t.get("requester_id"),
+            "updated": t.get("updated_at"),
+            "ticket": em.store.render_ticket(req.base, t),
+        }
+        for t in found
+    ]
+    return ok(
+        {
+            "view": views.render_view(req.base, record),
+            "columns": record["execution"]["columns"],
+            "rows": rows,
+            "groups": [],
+            "count": len(rows),
+            "next_page": None,
+            "previous_page": None,
+        }
+    )
 
 
 # --- users -----------------------------------------------------------------------

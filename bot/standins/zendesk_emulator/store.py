@@ -177,6 +177,7 @@ class Account:
     ticket_updates: dict[int, list[float]] = field(default_factory=dict)
     # the emails the desk sent requesters (bot.standins.zendesk_emulator.email_channel)
     outbox: list[Json] = field(default_factory=list)
+    views: dict[int, Json] = field(default_factory=dict)  # bot.standins.zendesk_emulator.views
 
     def to_json(self) -> Json:
         def keyed(d: dict[Any, Any]) -> dict[str, Any]:
@@ -195,6 +196,7 @@ class Account:
             "idempotency": self.idempotency,
             "roles": keyed(self.roles),
             "outbox": self.outbox,
+            "views": keyed(self.views),
         }
 
     @classmethod
@@ -215,6 +217,7 @@ class Account:
             idempotency=data["idempotency"],
             roles=ints(data["roles"]),
             outbox=list(data.get("outbox") or []),
+            views=ints(data.get("views") or {}),
         )
 
 
