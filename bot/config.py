@@ -179,7 +179,7 @@ class ScheduleConfig:
     """[schedule]: how `portbot run` wakes up."""
 
     poll_seconds: Positive = 60.0
-    idle: Flag = False
+    idle: Flag = True  # IMAP IDLE where the server announces it; the poll is the fallback
     idle_renew_seconds: Positive = 600.0  # servers drop an IDLE after ~30 minutes
 
 

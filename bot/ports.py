@@ -199,6 +199,10 @@ class Mailbox(Protocol):
         """IDLE on `folder` up to `seconds`; True as soon as something arrives."""
         ...
 
+    def can_idle(self) -> bool:
+        """Whether the server announces IDLE (RFC 2177)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -269,6 +269,10 @@ class ImapMailbox:
         with _mapped("list folders"):
             return [str(name) for _flags, _sep, name in self._client.list_folders()]
 
+    def can_idle(self) -> bool:
+        with _mapped("capabilities"):
+            return bool(self._client.has_capability("IDLE"))
+
     def wait_for_news(self, folder: str, seconds: float, stop: Callable[[], bool]) -> bool:
         self.select(folder)
         with _mapped(f"IDLE on {folder}"):

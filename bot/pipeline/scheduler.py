@@ -1,4 +1,8 @@
-"""`portbot run`: a poll every N seconds (APScheduler), optionally IMAP IDLE to wake it.
+"""`portbot run`: a poll every N seconds (APScheduler), and IMAP IDLE to wake it.
+
+IDLE is on by default ([schedule] idle) where the server announces it: a new message
+is read as it arrives; the poll stays as the fallback (a server without IDLE, an
+IDLE connection lost, mail in the other folders).
 
 One poll runs at a time. A SIGTERM or SIGINT asks the running poll to stop after
 the message in hand (`Intake.poll` checks between messages), waits for it, and
@@ -94,6 +98,19 @@ class Runner:
             try:
                 mailbox = connect()
                 try:
+                    if not mailbox.can_idle():
+                        log.warning(
+                            "the IMAP server does not announce IDLE: new mail is read by the "
+                            "poll every %ss (lower [schedule] poll_seconds for sooner)",
+                            self.schedule.poll_seconds,
+                        )
+                        return
+                    log.info(
+                        "IMAP IDLE on %s: new mail is read as it arrives (poll every %ss "
+                        "as the fallback)",
+                        folder,
+                        self.schedule.poll_seconds,
+                    )
                     while not self.stopping.is_set():
                         if mailbox.wait_for_news(
                             folder, self.schedule.idle_renew_seconds, self.stopping.is_set
@@ -131,7 +148,7 @@ class Runner:
         log.info(
             "running: poll every %ss%s",
             self.schedule.poll_seconds,
-            ", IMAP IDLE on" if watcher else "",
+            ", IMAP IDLE where the server announces it" if watcher else "",
         )
         self.stopping.wait()
         log.info("stopping: finishing the message in hand")
