@@ -513,7 +513,7 @@ def _check_zendesk(zendesk: ZendeskConfig, say: _Checks) -> None:
             say(
                 False,
                 f"[zendesk.fields] has no id for {', '.join(missing)}: run "
-                "`portbot zendesk setup --config FILE` and paste what it prints",
+                "`portbot zendesk setup --write` (or paste what `portbot zendesk setup` prints)",
             )
             return
         listed = requests.get(
