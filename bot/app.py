@@ -94,6 +94,7 @@ def build_app(
     progress: ProgressFactory | None = None,
     dry_run: TextIO | None = None,
     partner: CarrierPartner | None = None,
+    preview_ticks: bool = False,
 ) -> Intake:
     """The intake with the sinks the configuration asks for, then `sinks`.
 
@@ -105,7 +106,9 @@ def build_app(
 
     `redactor` learns each request's secrets as it is read (the logs mask them);
     `metrics` counts what happens (OCR, Zendesk calls, replies). `dry_run`: the same
-    pipeline writing nothing anywhere (see bot.pipeline.dryrun), printing to this stream.
+    pipeline writing nothing anywhere (see bot.pipeline.dryrun), printing to this stream;
+    with `preview_ticks` (`--now`) the dry run also previews the cycle's reminders and
+    stale marks, reading the tickets' status from Zendesk (its writes only printed).
     """
     state = SqliteStateStore(Path(config.state.path), in_memory_copy=dry_run is not None)
     try:
@@ -145,7 +148,8 @@ def build_app(
             assert redactor is not None
             say = Printer(dry_run, redactor)
             if desk is None and config.zendesk is not None:
-                desk = PrintingDesk(say)
+                reader = desk_from_config(config.zendesk, environ) if preview_ticks else None
+                desk = PrintingDesk(say, reader)
             if mailer is None and config.smtp is not None:
                 mailer = PrintingMailer(say)
             first = [DeliveryHeading(say, tickets=desk is not None)]
@@ -164,6 +168,8 @@ def build_app(
             metrics=metrics,
         )
         ticks: list[Tick] = []
+        if parts.keeper is not None and dry_run is not None and preview_ticks:
+            ticks = [parts.keeper.remind]  # what a cycle at that time would remind and mark
         if parts.keeper is not None and dry_run is None:
             # (a dry run reads no agent changes and sends no reminders: mail only)
             ticks = [parts.keeper.resume, parts.keeper.sync_agents, parts.keeper.remind]

@@ -155,7 +155,8 @@ CREATE TABLE IF NOT EXISTS ports (
     reminders_sent INTEGER NOT NULL DEFAULT 0,
     last_reminder_at TEXT,
     stale_since TEXT,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    stage_since TEXT
 );
 CREATE TABLE IF NOT EXISTS stage_changes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -239,6 +240,13 @@ class SqliteStateStore:
             if "skipped_below" not in columns:  # a state file from before [imap] start
                 self._db.execute(
                     "ALTER TABLE folders ADD COLUMN skipped_below INTEGER NOT NULL DEFAULT 0"
+                )
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(ports)")}
+            if "stage_since" not in columns:  # a state file from before `portbot ports`
+                self._db.execute("ALTER TABLE ports ADD COLUMN stage_since TEXT")
+                self._db.execute(
+                    "UPDATE ports SET stage_since=coalesce((SELECT max(at) FROM stage_changes"
+                    " c WHERE c.request_id=ports.request_id), last_activity)"
                 )
             self._widen_outcomes()
             found = self._db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
@@ -746,6 +754,13 @@ class SqliteStateStore:
         rows = self._db.execute(f"SELECT {self._PORT_COLUMNS} FROM ports ORDER BY request_id")
         return [self._port(r) for r in rows]
 
+    def stage_since(self) -> dict[str, dt.datetime]:
+        """request id -> when its port entered the stage it is at (`portbot ports`)."""
+        rows = self._db.execute(
+            "SELECT request_id, coalesce(stage_since, last_activity) FROM ports"
+        )
+        return {str(r): dt.datetime.fromisoformat(str(at)) for r, at in rows}
+
     def note_activity(
         self,
         request_id: str,
@@ -761,9 +776,9 @@ class SqliteStateStore:
         """A customer's message assessed: what the port now knows; the silence restarts."""
         with self._transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO ports (request_id, stage, last_activity, updated_at)"
-                " VALUES (?, 'request_received', ?, ?)",
-                (request_id, _iso(at), _now()),
+                "INSERT OR IGNORE INTO ports (request_id, stage, last_activity, stage_since,"
+                " updated_at) VALUES (?, 'request_received', ?, ?, ?)",
+                (request_id, _iso(at), _iso(at), _now()),
             )
             db.execute(
                 "UPDATE ports SET numbers=?, carrier=?, customer_name=?, ready=?, missing=?,"
@@ -814,9 +829,13 @@ class SqliteStateStore:
                 (request_id, event_key, change_json, note, _iso(at)),
             )
             db.execute(
-                "INSERT OR IGNORE INTO ports (request_id, stage, last_activity, updated_at)"
-                " VALUES (?, 'request_received', ?, ?)",
-                (request_id, _iso(at), _now()),
+                "INSERT OR IGNORE INTO ports (request_id, stage, last_activity, stage_since,"
+                " updated_at) VALUES (?, 'request_received', ?, ?, ?)",
+                (request_id, _iso(at), _iso(at), _now()),
+            )
+            db.execute(  # a new stage starts its days (the same one, rescheduled, does not)
+                "UPDATE ports SET stage_since=? WHERE request_id=? AND stage != ?",
+                (_iso(at), request_id, stage),
             )
             date = None if clear_date else (porting_date.isoformat() if porting_date else None)
             db.execute(

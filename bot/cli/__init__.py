@@ -58,6 +58,23 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date in YYYY-MM-DD form: {text!r}") from exc
 
 
+def _moment(text: str) -> dt.datetime:
+    """--now: an ISO date-time (a date alone is its midnight); local time without a zone."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not a date-time in ISO form (2026-12-01T09:00, 2026-12-01T09:00+01:00): {text!r}"
+        ) from exc
+    return moment.astimezone() if moment.tzinfo is None else moment
+
+
+_NOW_HELP = (
+    "run as if it were this moment (ISO date-time, e.g. 2026-12-01T09:00): reminders, "
+    "stale marks, days and dates follow it; with a mailbox that is not on loopback only "
+    "together with --dry-run, to preview what that cycle would send"
+)
+
 _DESCRIPTION = """\
 portbot reads phone-number porting requests from a support mailbox (IMAP), checks
 each like an agent would, files one Zendesk ticket per request and answers the
@@ -116,6 +133,8 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     run = command("run", "read the mailbox until stopped (SIGTERM/Ctrl-C): poll, optionally IDLE")
     run.add_argument("--dry-run", action="store_true", help=dry)
+    run.add_argument("--once", action="store_true", help="run one cycle, print it, exit")
+    run.add_argument("--now", type=_moment, metavar="DATETIME", help=_NOW_HELP)
     poll = command(
         "poll",
         "read the mailbox's new mail once, print each outcome, exit",
@@ -124,6 +143,7 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     poll.add_argument("--show", action="store_true", help="print each assessment as JSON")
     poll.add_argument("--dry-run", action="store_true", help=dry)
+    poll.add_argument("--now", type=_moment, metavar="DATETIME", help=_NOW_HELP)
     poll.add_argument(
         "--backlog",
         action="store_true",
@@ -156,9 +176,20 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         action="store_true",
         help="submit a request that is not ready (needs --reason; who forced it is recorded)",
     )
+    stage.add_argument("--now", type=_moment, metavar="DATETIME", help=_NOW_HELP)
     stage.add_argument(
         "--order",
         help="the carrier partner's port order id (remembered, so its notices find the request)",
+    )
+    ports = command(
+        "ports",
+        "list the porting requests with their stage, days in that stage and what holds "
+        "them (missing items, problems, the carrier's rejection), from the state file",
+        "print one JSON document on stdout",
+    )
+    ports.add_argument("--stage", metavar="STAGE", help="only the ports at this stage")
+    ports.add_argument(
+        "--now", type=_moment, metavar="DATETIME", help="count the days up to this moment"
     )
     doctor = command(
         "doctor",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import functools
 import json
 import logging
 import os
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,7 +20,16 @@ from bot.adapters.imap import ImapMailbox, connect_from_config, imap_secret
 from bot.adapters.sqlite_state import SqliteStateStore
 from bot.app import build_app
 from bot.cli.config_edit import write_field_ids
-from bot.config import Config, ZendeskConfig, find_config, load_config, read_secret, resolve_paths
+from bot.cli.port_list import print_lines, read_lines
+from bot.config import (
+    Config,
+    ZendeskConfig,
+    find_config,
+    is_loopback,
+    load_config,
+    read_secret,
+    resolve_paths,
+)
 from bot.errors import MailboxError, PortbotError, StateError
 from bot.ops.logs import Redactor, is_json, setup_logging
 from bot.ops.metrics import MetricsServer, build_metrics, serve
@@ -223,13 +235,19 @@ def _main(args: argparse.Namespace) -> int:
             return zendesk_setup(config, args.config, as_json=args.json, write=args.write)
         if args.command == "doctor":
             return doctor(config, args, path)
+        if args.command == "ports":
+            return ports_command(config, args)
+        refused = now_refused(config, args)
+        if refused:
+            return _fail(refused)
         if args.command == "stage":
             return stage_command(config, args)
         if not config.imap.host:
             return _fail(f"{args.config}: [imap] host is not set")
         dry_run = getattr(args, "dry_run", False)
+        once = args.command == "poll" or getattr(args, "once", False)
         metrics = None
-        if args.command == "run" and config.metrics.enabled and not dry_run:
+        if args.command == "run" and not once and config.metrics.enabled and not dry_run:
             metrics = build_metrics(config.metrics)
             m = config.metrics
             try:
@@ -261,9 +279,12 @@ def _main(args: argparse.Namespace) -> int:
             metrics=metrics,
             progress=bar,
             dry_run=sys.stdout if dry_run else None,
+            preview_ticks=args.now is not None,
+            clock=fixed_time(args.now)[0],
+            now=fixed_time(args.now)[1],
         ) as intake:
-            if args.command == "poll":
-                report = intake.poll(backlog=args.backlog)
+            if once:
+                report = intake.poll(backlog=getattr(args, "backlog", False))
                 if as_json:
                     document = report_json(
                         report,
@@ -271,7 +292,7 @@ def _main(args: argparse.Namespace) -> int:
                         intake.state.reply_counts(),
                         dry_run=dry_run,
                     )
-                    if args.show:
+                    if getattr(args, "show", False):
                         document["assessments"] = shown
                     print_json(document)
                     return outage_status(report)
@@ -301,6 +322,59 @@ def _main(args: argparse.Namespace) -> int:
     return 2
 
 
+@dataclass(frozen=True)
+class FixedClock:
+    """`--now`: the moment the whole run takes as now (seconds, today, for the parts)."""
+
+    at: dt.datetime
+
+    def __call__(self) -> float:
+        return self.at.timestamp()
+
+    def today(self) -> dt.date:
+        return self.at.date()
+
+
+def fixed_time(now: dt.datetime | None) -> tuple[FixedClock | None, Callable[[], float]]:
+    """build_app's / build_keeper's `clock` and `now`, fixed at `now` (None: the real time)."""
+    if now is None:
+        return None, time.time
+    clock = FixedClock(now)
+    return clock, clock
+
+
+def now_refused(config: Config, args: argparse.Namespace) -> str | None:
+    """`--now` writes as if it were another time: only to a test mailbox (on loopback),
+    or as a dry run (a preview that writes nothing)."""
+    now = getattr(args, "now", None)
+    if now is None or getattr(args, "dry_run", False) or is_loopback(config.imap.host):
+        return None
+    dry = " add --dry-run to preview what that cycle would send;" if args.command != "stage" else ""
+    return (
+        f"--now {now.isoformat(timespec='minutes')} with the live mailbox at "
+        f"{config.imap.host or '(no [imap] host)'}: refused (it would write to customers and "
+        f"tickets as if it were another time);{dry} a mailbox on loopback (a test setup) "
+        "takes --now as it is"
+    )
+
+
+def ports_command(config: Config, args: argparse.Namespace) -> int:
+    """`portbot ports [--stage S] [--json]`: bot.cli.port_list, from the state file."""
+    from rules.stages import Stage, parse_stage
+
+    stage = None
+    if args.stage:
+        stage = parse_stage(args.stage)
+        if stage is None:
+            return _fail(
+                f"unknown stage {args.stage!r}; the stages: " + ", ".join(s.value for s in Stage)
+            )
+    now = args.now or dt.datetime.now(dt.UTC)
+    lines = read_lines(Path(config.state.path), now, stage)
+    print_lines(lines, as_json=args.json)
+    return 0
+
+
 def _ticket_or_request(state: SqliteStateStore, text: str) -> str | None:
     """A request id from a ticket number ("123", "#123") or a request id ("PR-000001")."""
     text = text.strip().lstrip("#")
@@ -321,7 +395,8 @@ def stage_command(config: Config, args: argparse.Namespace) -> int:
         return _fail(
             f"unknown stage {args.stage!r}; the stages: " + ", ".join(s.value for s in Stage)
         )
-    state, keeper = build_keeper(config)
+    clock, now = fixed_time(args.now)
+    state, keeper = build_keeper(config, clock=clock, now=now)
     try:
         with state.exclusive():
             request_id = _ticket_or_request(state, args.ticket)

@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, TextIO
 
 from bot.ops.logs import Redactor
-from bot.ports import EmailRef, StateStore, TicketState
+from bot.ports import EmailRef, StateStore, TicketDesk, TicketState
 from bot.render.ticket import FieldValue, TicketDraft, ZendeskNames
 from parsers.model import Attachment
 
@@ -52,10 +52,15 @@ def _value(value: FieldValue) -> str:
 
 class PrintingDesk:
     """A `TicketDesk` that prints each call instead of making it. New tickets get
-    numbers from 900001 on (printed as "new"), so the rest of the run can refer to them."""
+    numbers from 900001 on (printed as "new"), so the rest of the run can refer to them.
 
-    def __init__(self, say: Printer) -> None:
+    `reader`, when given (a preview with `--now`), answers what the cycle reads back from
+    the tickets (their status, fields and tags), so reminders skip what an agent settled;
+    every write is still only printed."""
+
+    def __init__(self, say: Printer, reader: TicketDesk | None = None) -> None:
         self.say = say
+        self.reader = reader
         self._next = 900_000
         self.new: set[int] = set()
 
@@ -161,7 +166,7 @@ class PrintingDesk:
         return dict(names.field_ids)
 
     def ticket_states(self, ticket_ids: Sequence[int]) -> dict[int, TicketState]:
-        return {}
+        return {} if self.reader is None else self.reader.ticket_states(ticket_ids)
 
     def find_email_ticket(self, email: EmailRef) -> int | None:
         number = self._number()
