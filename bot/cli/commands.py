@@ -20,6 +20,7 @@ from bot.adapters.imap import ImapMailbox, connect_from_config, imap_secret
 from bot.adapters.sqlite_state import SqliteStateStore
 from bot.app import build_app
 from bot.cli.config_edit import write_field_ids
+from bot.cli.notices import settled_notices
 from bot.cli.port_list import print_lines, read_lines
 from bot.config import (
     Config,
@@ -36,6 +37,7 @@ from bot.ops.metrics import MetricsServer, build_metrics, serve
 from bot.ops.progress import progress
 from bot.pipeline.intake import CycleReport, Delivery, Intake
 from bot.pipeline.scheduler import Runner
+from bot.ports import UnmatchedNotice
 from bot.render.template_check import check_templates
 from bot.render.views import view_specs
 from rules.contract import to_json
@@ -770,18 +772,33 @@ def _check_state(config: Config, say: _Checks) -> None:
                 f"emails to customers: {replies['sent']} sent, {replies['sending']} waiting, "
                 f"{replies['failed']} refused by the mail server",
             )
+        settled: dict[str, int] = {}
         if config.zendesk is not None:
+            settled = _settled(config.zendesk, unmatched) if unmatched else {}
+            still = len(unmatched) - len(settled)
             say(
-                not unmatched,
+                not still,
                 f"ports: {len(ports)} tracked, {len(pending)} stage change(s) "
-                f"not fully applied, {len(unmatched)} carrier notice(s) "
-                "matched to no single request",
+                f"not fully applied, {still} carrier notice(s) "
+                "matched to no single request"
+                + (f" ({len(settled)} settled: their tickets are solved)" if settled else ""),
             )
         state.close()
         for n in unmatched:
-            say.note(f"{n.at} {n.partner} {n.kind} order {n.order_id or '-'}: {n.reason}")
+            done = f" (settled: ticket #{settled[n.key]} solved)" if n.key in settled else ""
+            say.note(f"{n.at} {n.partner} {n.kind} order {n.order_id or '-'}: {n.reason}{done}")
     except StateError as exc:
         say(False, f"state file: {exc}")
+
+
+def _settled(zendesk: ZendeskConfig, unmatched: list[UnmatchedNotice]) -> dict[str, int]:
+    """The unmatched notices whose tickets an agent solved (bot.cli.notices)."""
+    from bot.app import desk_from_config
+
+    try:
+        return settled_notices(desk_from_config(zendesk), unmatched)
+    except PortbotError:  # no token: the Zendesk check above says so
+        return {}
 
 
 def _check_imap(config: Config, say: _Checks, args: argparse.Namespace | None) -> None:

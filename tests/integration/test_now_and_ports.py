@@ -209,3 +209,45 @@ def test_ports_lists_a_rejection_waiting_on_the_customer(
     assert line["rejection"] == "Port-out PIN does not match for 5124762211"
     assert main(["ports", "--now", "2026-12-02T10:00:00+00:00", *cli]) == 0
     assert "rejected: Port-out PIN does not match for 5124762211" in capsys.readouterr().out
+
+
+def test_doctor_settles_an_unmatched_notice_once_its_ticket_is_solved(
+    server: LocalMail,
+    em: Emulator,
+    smtp: tuple[SmtpServer, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import requests
+
+    from bot.cli import main
+    from tests.integration.test_pipeline_stages import notice
+    from tests.integration.test_pipeline_zendesk import AUTH
+
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    config = stage_config(server, em, running, folder, tmp_path)
+    path = _cli_config(server, em, config, folder, running, tmp_path / "portbot.toml")
+    monkeypatch.setenv("PORTBOT_ZENDESK_TOKEN", TOKEN)
+    server.append(folder, [notice("telnyx-05-cancelled.eml")])
+    assert main(["poll", "--config", str(path)]) == 0
+
+    def ports_check() -> dict[str, Any]:
+        capsys.readouterr()
+        main(["doctor", "--json", "--config", str(path)])
+        checks = json.loads(capsys.readouterr().out)["checks"]
+        return next(c for c in checks if str(c["text"]).startswith("ports:"))
+
+    check = ports_check()
+    assert not check["ok"] and "1 carrier notice(s) matched to no single request" in check["text"]
+    [ticket] = tickets(em)
+    requests.put(
+        f"{em.url}/api/v2/tickets/{ticket['id']}.json",
+        auth=AUTH,
+        json={"ticket": {"status": "solved"}},
+        timeout=10,
+    ).raise_for_status()
+    check = ports_check()  # an agent dealt with it: settled, no longer a problem
+    assert check["ok"] and "0 carrier notice(s)" in check["text"]
+    assert "(1 settled: their tickets are solved)" in check["text"]
