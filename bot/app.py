@@ -7,6 +7,7 @@ whatever further sinks are given). Nothing here runs at import time.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -76,6 +77,8 @@ from rules.reminders import ReminderPolicy
 from rules.reply import Ours
 from rules.stage_messages import MessageSettings
 from rules.stages import FINAL, Stage
+
+log = logging.getLogger("portbot.app")
 
 
 def build_app(
@@ -280,7 +283,15 @@ def webhook_receiver(
             wake=wake,
         )
     except OSError as exc:
+        ledger.close()
         raise ConfigError(f"[carrier] webhook_listen {carrier.webhook_listen}: {exc}") from exc
+    receiver.on_stop = ledger.close
+    log.info(
+        "webhooks: listening on %s for %s (signed by %s's auth token)",
+        receiver.url,
+        carrier.webhook_url,
+        carrier.partner,
+    )
     return receiver.start()
 
 

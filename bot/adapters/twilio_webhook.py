@@ -45,6 +45,7 @@ class WebhookReceiver(ThreadingHTTPServer):
         self.accepted = 0
         self.refused = 0
         self._thread: threading.Thread | None = None
+        self.on_stop: Callable[[], None] = lambda: None  # what the queue holds open
 
     @property
     def url(self) -> str:
@@ -59,6 +60,7 @@ class WebhookReceiver(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+        self.on_stop()
 
 
 def _valid(validator: RequestValidator, url: str, body: str, signature: str) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bot.adapters.imap import ImapMailbox, connect_from_config, imap_secret
 from bot.adapters.sqlite_state import SqliteStateStore
-from bot.app import build_app
+from bot.app import build_app, webhook_receiver
 from bot.cli.config_edit import write_field_ids
 from bot.cli.notices import settled_notices
 from bot.cli.port_list import print_lines, read_lines
@@ -69,6 +69,9 @@ def register_secrets(redactor: Redactor, config: Config, environ: Mapping[str, s
         where.append(("zendesk", "token_file", config.zendesk.token_file, config.zendesk.token_env))
     if config.smtp is not None:
         where.append(("smtp", "password_file", config.smtp.password_file, config.smtp.password_env))
+    if config.carrier is not None:
+        c = config.carrier
+        where.append(("carrier", "auth_token_file", c.auth_token_file, c.auth_token_env))
     for section, key, file, env_name in where:
         for source in ((file, ""), ("", env_name)):
             if not any(source):
@@ -201,8 +204,8 @@ def main(args: argparse.Namespace) -> int:
         return demo_main(
             [*(["--once"] if args.once else []), "--port", str(args.port), "--mode", args.mode]
         )
-    root, scheduler = logging.getLogger(), logging.getLogger("apscheduler")
-    levels = root.level, scheduler.level
+    root, chatty = logging.getLogger(), [logging.getLogger(name) for name in _CHATTY]
+    levels = root.level, [c.level for c in chatty]
     try:
         return _main(args)
     finally:  # called in-process (tests): the logging is left as it was found
@@ -210,7 +213,13 @@ def main(args: argparse.Namespace) -> int:
             if handler.get_name() == "portbot":
                 root.removeHandler(handler)
         root.setLevel(levels[0])
-        scheduler.setLevel(levels[1])
+        for logger, level in zip(chatty, levels[1], strict=True):
+            logger.setLevel(level)
+
+
+# a line or more per call about the job or the request (the partner's: its headers too):
+# noise in a journal, kept only at [logging] level = "DEBUG"
+_CHATTY = ("apscheduler", "twilio.http_client")
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -231,8 +240,8 @@ def _main(args: argparse.Namespace) -> int:
         )
         register_secrets(redactor, config, os.environ)
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-            # two lines a poll about running the job: noise in a journal
-            logging.getLogger("apscheduler").setLevel(logging.WARNING)
+            for name in _CHATTY:
+                logging.getLogger(name).setLevel(logging.WARNING)
         if args.command == "zendesk":
             return zendesk_setup(config, args.config, as_json=args.json, write=args.write)
         if args.command == "doctor":
@@ -309,12 +318,19 @@ def _main(args: argparse.Namespace) -> int:
             if args.command == "replay":
                 return replay(intake, args)
             if args.command == "run":
-                Runner(
+                runner = Runner(
                     intake,
                     config.schedule,
                     lambda: connect_from_config(config.imap, readonly=dry_run),
                     metrics=metrics,
-                ).run()
+                )
+                # the partner's webhooks: queued at once, applied by the cycle they wake
+                receiver = None if dry_run else webhook_receiver(config, runner.poll_now)
+                try:
+                    runner.run()
+                finally:
+                    if receiver is not None:
+                        receiver.stop()
                 return 0
     except PortbotError as exc:
         return _fail(str(exc))

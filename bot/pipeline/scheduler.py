@@ -75,6 +75,8 @@ class Runner:
                 return
             finally:
                 self.cycles += 1
+            for event in report.events:  # what the ticks did: stage moves, port-ins
+                log.info("cycle: %s", event)
             if report.handled or report.delivered or report.delivery_failures:
                 log.info(
                     "poll: %d assessed, %d quarantined, %d duplicates, %d handed on",
@@ -85,6 +87,11 @@ class Runner:
                 )
             if not self.wake.is_set():
                 return
+
+    def poll_now(self) -> None:
+        """A cycle now, or right after the running one: new mail (IDLE), a partner's
+        webhook queued (`[carrier] webhook_listen`); any thread may call it."""
+        self._poll_now()
 
     def _poll_now(self) -> None:
         self.wake.set()
