@@ -222,7 +222,7 @@ def build_app(
 
 def partner_from_config(
     config: CarrierConfig, environ: Mapping[str, str] | None = None
-) -> CarrierPartner:
+) -> TwilioPartner:
     """The carrier partner's adapter, its auth token read at the edge."""
     return TwilioPartner(
         TwilioAccount(
@@ -352,6 +352,70 @@ def build_keeper(
         raise
     assert parts.keeper is not None
     return state, parts.keeper
+
+
+def build_partner_desk(
+    config: Config,
+    *,
+    desk: TicketDesk | None = None,
+    environ: Mapping[str, str] | None = None,
+    now: Callable[[], float] = time.time,
+    mailer: Mailer | None = None,
+    clock: Clock | None = None,
+    partner: CarrierPartner | None = None,
+) -> tuple[SqliteStateStore, PartnerDesk]:
+    """The state store and the partner desk alone (`portbot submit`): the same assessment
+    (portability included), ledger and stage keeper as `portbot run`'s; needs [carrier]
+    and [zendesk]."""
+    carrier = config.carrier
+    if carrier is None:
+        raise ConfigError("submitting needs a [carrier] section (see config.example.toml)")
+    if config.zendesk is None:
+        raise ConfigError("submitting needs a [zendesk] section (see config.example.toml)")
+    the_clock = clock or SystemClock()
+    the_partner = partner or partner_from_config(carrier, environ)
+
+    def utc_now() -> dt.datetime:
+        return dt.datetime.fromtimestamp(now(), dt.UTC)
+
+    state = SqliteStateStore(Path(config.state.path))
+    ledger = SqlitePartnerLedger(config.state.path)
+    try:
+        messages = MessageCache(config.limits, read=reader_for(config.limits))
+        settings = partner_settings(carrier)
+        assess: Assessor = thread_assessor(config, the_clock.today, messages)
+        if carrier.portability:
+            assess = portability_assessor(assess, the_partner, ledger, settings, utc_now)
+        parts = _parts(
+            config,
+            state,
+            desk=desk,
+            environ=environ,
+            now=now,
+            utc_now=utc_now,
+            mailer=mailer,
+            assess=assess,
+            connect=lambda: connect_from_config(config.imap, environ),
+            messages=messages,
+        )
+        assert parts.keeper is not None
+        return state, PartnerDesk(
+            the_partner,
+            ledger,
+            state,
+            parts.desk,
+            parts.keeper,
+            assess=assess,
+            read_email=messages.email,
+            names=config.zendesk.names,
+            settings=settings,
+            now=utc_now,
+            today=the_clock.today,
+        )
+    except BaseException:
+        ledger.close()
+        state.close()
+        raise
 
 
 @dataclass

@@ -51,6 +51,16 @@ def _mapped(exc: Exception, what: str) -> Exception:
     return exc
 
 
+@dataclass(frozen=True)
+class _Body:
+    """A JSON body as the package's generated `create(body)` methods take it."""
+
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+
 def _date(value: object) -> dt.date | None:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -168,6 +178,25 @@ class TwilioPartner:
         except Exception as exc:
             raise _mapped(exc, f"port-in {sid}") from exc
         return self._status(got)
+
+    # -- the account's configuration (`portbot carrier setup`, `doctor`) ----------------
+
+    def webhook_target(self) -> str | None:
+        """Where the account's port-in webhooks go (None: nowhere); also a credentials check."""
+        try:
+            got = self.client.numbers.v1.webhook.fetch()
+        except Exception as exc:
+            raise _mapped(exc, "webhook configuration") from exc
+        return got.port_in_target_url or None
+
+    def set_webhook_target(self, url: str) -> None:
+        """Send the account's port-in webhooks to `url` (every event: no filter)."""
+        try:
+            self.client.numbers.v1.porting_webhook_configurations.create(
+                _Body({"port_in_target_url": url, "notifications_of": []})
+            )
+        except Exception as exc:
+            raise _mapped(exc, "webhook configuration") from exc
 
     @staticmethod
     def _status(got: PortingPortInInstance) -> PortInStatus:

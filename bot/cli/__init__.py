@@ -191,10 +191,26 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     ports.add_argument(
         "--now", type=_moment, metavar="DATETIME", help="count the days up to this moment"
     )
+    submit = command(
+        "submit",
+        "submit a ready request to the carrier partner in one step ([carrier]): the bill "
+        "uploaded, the port-in created once, its id on the ticket, the stage submitted, "
+        "the customer told; refused, saying why, when the request is not ready",
+        "print one JSON document on stdout",
+    )
+    submit.add_argument("ticket", metavar="TICKET", help="the ticket number, or the request id")
+    submit.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the port-in it would create (PINs and the account number masked); "
+        "send and record nothing",
+    )
+    submit.add_argument("--now", type=_moment, metavar="DATETIME", help=_NOW_HELP)
     doctor = command(
         "doctor",
         "check the configuration, the state file, the IMAP login and folders, the SMTP "
-        "server (connect, TLS, login) and the Zendesk login and fields",
+        "server (connect, TLS, login), the Zendesk login and fields and the carrier "
+        "partner's credentials",
         "print one JSON document on stdout: every check with ok and its words",
     )
     doctor.add_argument(
@@ -259,6 +275,18 @@ def _mail_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="write the ids into the configuration file's [zendesk.fields] "
         "(its comments and layout kept) instead of printing them to paste",
     )
+    carrier = sub.add_parser(
+        "carrier", help="carrier partner account tasks", description="Carrier partner tasks."
+    )
+    csub = carrier.add_subparsers(dest="carrier_command", required=True)
+    csetup = csub.add_parser(
+        "setup",
+        help="point the partner's port-in webhooks at [carrier] webhook_url (idempotent)",
+        description="Register [carrier] webhook_url as the account's port-in webhook "
+        "(Twilio's webhook configuration); an account already pointing there is left alone.",
+    )
+    csetup.add_argument("--config", type=Path, help=_CONFIG_HELP)
+    csetup.add_argument("--json", action="store_true", help="print what was done as JSON")
     emulator = sub.add_parser(
         "zendesk-emulator",
         help="run the local Zendesk emulator (API and ticket page)",

@@ -21,6 +21,7 @@ from bot.adapters.sqlite_state import SqliteStateStore
 from bot.app import build_app, webhook_receiver
 from bot.cli.config_edit import write_field_ids
 from bot.cli.notices import settled_notices
+from bot.cli.partner import carrier_setup, check_carrier, submit_command
 from bot.cli.port_list import print_lines, read_lines
 from bot.config import (
     Config,
@@ -248,11 +249,15 @@ def _main(args: argparse.Namespace) -> int:
             return doctor(config, args, path)
         if args.command == "ports":
             return ports_command(config, args)
+        if args.command == "carrier":
+            return carrier_setup(config, args.config, as_json=args.json)
         refused = now_refused(config, args)
         if refused:
             return _fail(refused)
         if args.command == "stage":
             return stage_command(config, args)
+        if args.command == "submit":
+            return submit_command(config, args, *fixed_time(args.now))
         if not config.imap.host:
             return _fail(f"{args.config}: [imap] host is not set")
         dry_run = getattr(args, "dry_run", False)
@@ -742,6 +747,7 @@ def doctor(config: Config, args: argparse.Namespace | None = None, path: Path | 
     else:
         _check_zendesk(config.zendesk, say)
     _check_smtp(config, say, getattr(args, "send_test", None))
+    check_carrier(config, say)
     if config.reply is not None and config.reply.templates_dir:
         for finding in check_templates(config.reply.templates_dir):
             say(finding.ok, finding.text, warning=finding.warning)

@@ -183,19 +183,12 @@ class PartnerDesk:
         self, request_id: str, *, source: str, detail: str = "", event_key: str | None = None
     ) -> Submitted | Refused:
         """Create the request's port-in once, record its SID and move the stage."""
-        latest = self.ledger.submission(request_id)
-        port = self.state.port(request_id)
-        stage = Stage(port.stage) if port else Stage.REQUEST_RECEIVED
-        if latest is not None and latest.status in ("begun", "uploaded", "creating"):
-            return self._carry(latest)
-        if latest is not None and latest.status == "created" and stage != Stage.REQUEST_RECEIVED:
-            assert latest.port_in_sid is not None
-            return Submitted(request_id, latest.port_in_sid, latest.attempt, already=True)
-        if stage != Stage.REQUEST_RECEIVED:
-            return Refused(
-                (f"the port is {stage.value}: only a request collecting information is submitted",)
-            )
-        attempt = latest.attempt + 1 if latest else 1
+        standing = self._standing(request_id)
+        if isinstance(standing, Submission):
+            return self._carry(standing)
+        if isinstance(standing, Submitted | Refused):
+            return standing
+        attempt = standing
         order = self.plan(request_id, attempt)
         if isinstance(order, Refused):
             return order
@@ -213,6 +206,33 @@ class PartnerDesk:
         )
         self.ledger.begin_submission(submission)
         return self._carry(submission)
+
+    def preview(self, request_id: str) -> PortInOrder | Submitted | Refused:
+        """What `submit` would send now (`portbot submit --dry-run`); nothing is sent or
+        recorded (an unfinished attempt shows the order it will carry on with)."""
+        standing = self._standing(request_id)
+        if isinstance(standing, Submission):
+            return order_from_json(json.dumps(json.loads(standing.detail)["order"]))
+        if isinstance(standing, Submitted | Refused):
+            return standing
+        return self.plan(request_id, standing)
+
+    def _standing(self, request_id: str) -> Submission | Submitted | Refused | int:
+        """Where the request's submission stands: an unfinished attempt to carry on, a
+        port-in made already, a refusal (its stage), or the number of the next attempt."""
+        latest = self.ledger.submission(request_id)
+        port = self.state.port(request_id)
+        stage = Stage(port.stage) if port else Stage.REQUEST_RECEIVED
+        if latest is not None and latest.status in ("begun", "uploaded", "creating"):
+            return latest
+        if latest is not None and latest.status == "created" and stage != Stage.REQUEST_RECEIVED:
+            assert latest.port_in_sid is not None
+            return Submitted(request_id, latest.port_in_sid, latest.attempt, already=True)
+        if stage != Stage.REQUEST_RECEIVED:
+            return Refused(
+                (f"the port is {stage.value}: only a request collecting information is submitted",)
+            )
+        return latest.attempt + 1 if latest else 1
 
     def _bill(self, request_id: str, filename: str | None) -> Attachment:
         found: Attachment | None = None
