@@ -147,9 +147,11 @@ def _config(
     tls_port: int,
     plain_port: int,
     oauth2_introspection_url: str | None,
+    capabilities: str | None = None,
 ) -> str:
     login_user, internal_user, internal_group, uid, gid = _accounts()
     dh = Path("/usr/share/dovecot/dh.pem")
+    capability_line = f"\n  imap_capability = {capabilities}" if capabilities else ""
     return f"""
 base_dir = {root}/run
 state_dir = {root}/state
@@ -197,7 +199,7 @@ service imap-login {{
   }}
 }}
 protocol imap {{
-  mail_max_userip_connections = 200
+  mail_max_userip_connections = 200{capability_line}
 }}
 """
 
@@ -218,12 +220,17 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path, seco
 
 @contextmanager
 def local_dovecot(
-    root: Path | None = None, *, oauth2_introspection_url: str | None = None
+    root: Path | None = None,
+    *,
+    oauth2_introspection_url: str | None = None,
+    capabilities: str | None = None,
 ) -> Iterator[LocalMail]:
     """Start a dovecot in `root` (a new temporary directory by default); stop it after.
 
     With oauth2_introspection_url, XOAUTH2 logins are accepted too: dovecot GETs
     that URL with the token appended and takes the user from the answer's "email".
+    `capabilities`: what it announces after login instead of its own list (a server
+    without IDLE, say).
     """
     binary = dovecot_binary()
     if binary is None:
@@ -243,7 +250,9 @@ def local_dovecot(
         password_file.chmod(0o600)
         tls_port, plain_port = _free_port(), _free_port()
         conf = base / "dovecot.conf"
-        conf.write_text(_config(base, cert, key, tls_port, plain_port, oauth2_introspection_url))
+        conf.write_text(
+            _config(base, cert, key, tls_port, plain_port, oauth2_introspection_url, capabilities)
+        )
         with open(base / "stderr.log", "wb") as stderr:
             process = subprocess.Popen(
                 [binary, "-F", "-c", str(conf)],
