@@ -233,7 +233,9 @@ def test_the_command_line_a_rejection_and_refused_moves(
         )
         assert intake.poll().count("assessed") == 1
         fields, tags = ticket_now(em, config, tid)
-        assert fields["stage"] == "port_stage_submitted" and "port_stage_request_received" not in tags
+        assert (
+            fields["stage"] == "port_stage_submitted" and "port_stage_request_received" not in tags
+        )
         # refused, saying why; nothing sent
         assert main(["stage", str(tid), "scheduled", "--config", str(cli)]) == 2
         assert "scheduling needs the porting (FOC) date" in capsys.readouterr().err
