@@ -129,7 +129,7 @@ def with_portability(
                     "partner_port_in_progress",
                     "numbers",
                     number,
-                    f"{partner} already has a port of this number under way.",
+                    f"{partner} already has a port of {number} under way.",
                 )
             )
             notes.append(
@@ -142,7 +142,7 @@ def with_portability(
                     "partner_not_portable",
                     "numbers",
                     number,
-                    f"{partner} cannot port this number ({_words(why)}).",
+                    f"{partner} cannot port {number} ({_words(why)}).",
                 )
             )
             notes.append(
@@ -161,7 +161,8 @@ def with_portability(
                         "partner_pin_and_account_required",
                         "pins",
                         number,
-                        f"This {kind} number needs its PIN and the account number to be ported; "
+                        f"This {kind} number, {number}, needs its PIN and the account number to be "
+                        f"ported; "
                         f"missing: {' and '.join(missing)}.",
                     )
                 )
