@@ -6,6 +6,7 @@ doctor's check of the partner's credentials."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -235,3 +236,62 @@ def test_carrier_setup_registers_the_webhook_once_and_doctor_checks_the_credenti
     assert found["ok"] and not refused["ok"]
     assert f"did not accept account {SID} with the auth token" in refused["text"]
     assert "20003" in refused["text"]
+
+
+def test_portbot_submit_killed_between_the_upload_and_the_create_makes_one_port_in(
+    server: LocalMail,
+    em: Emulator,
+    smtp: tuple[SmtpServer, list[str]],
+    twilio: TwilioEmulator,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kill -9 of a real `portbot submit` process: the bill is uploaded, the create call
+    is on its way (the emulator holds it, undone), the process dies. Run again, it makes
+    exactly one port-in and reuses the uploaded bill."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    config, cli = cli_files(server, em, running, folder, twilio, tmp_path, monkeypatch)
+    with bot(config) as intake:
+        server.append(folder, [first(VERIZON)])
+        intake.poll()
+    [ticket] = tickets(em)
+    argv = [sys.executable, "-m", "bot.cli", "submit", str(ticket["id"]), "--now", today(VERIZON)]
+    argv += ["--config", str(cli)]
+
+    def state() -> dict[str, Any]:
+        r = requests.get(f"{twilio.url}/__emulator__/state", timeout=10)
+        return dict(r.json())
+
+    requests.post(
+        f"{twilio.url}/__emulator__/fault",
+        json={"path": "/v1/Porting/PortIn", "method": "POST", "mode": "hold"},
+        timeout=10,
+    ).raise_for_status()
+    doomed = subprocess.Popen(argv, cwd=ROOT, env=os.environ.copy(), stderr=subprocess.PIPE)
+    try:
+        # a sign, not a sleep: the emulator holds the create, the bill already uploaded
+        while state()["held"] == 0:
+            assert doomed.poll() is None, doomed.stderr.read() if doomed.stderr else ""
+            threading.Event().wait(0.02)
+        assert len(state()["documents"]) == 1 and state()["port_ins"] == []
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(60)
+    finally:
+        requests.post(f"{twilio.url}/__emulator__/release", json={}, timeout=10)
+    assert doomed.returncode == -signal.SIGKILL
+
+    again = subprocess.run(argv, cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    after = state()
+    assert len(after["port_ins"]) == 1  # exactly one, made by the second run
+    assert len(after["documents"]) == 1  # the bill uploaded before the kill, reused
+    twice = subprocess.run(argv, cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True)
+    assert twice.returncode == 0 and len(port_ins(twilio)) == 1  # and a third run adds none

@@ -55,7 +55,9 @@ class Fault:
     path: str | None = None
     method: str | None = None
     # "refuse": answer `status`, do nothing; "lost": do it, then drop the connection
-    # unanswered (the client cannot tell whether it happened)
+    # unanswered (the client cannot tell whether it happened); "hold": keep the request
+    # waiting, undone, until the "release" hook (a test kills the client meanwhile), then
+    # drop it
     mode: str = "refuse"
 
 
@@ -74,6 +76,8 @@ class TwilioEmulator(ThreadingHTTPServer):
         self.store = store
         self.auth_token = auth_token
         self.faults: list[Fault] = []
+        self.held = 0  # requests a "hold" fault keeps waiting now
+        self.release = threading.Event()
         self.sent: list[Sent] = []
         self.auto_deliver = False
         self._thread: threading.Thread | None = None
@@ -85,6 +89,7 @@ class TwilioEmulator(ThreadingHTTPServer):
         return f"http://{host!s}:{port}"
 
     def stop(self) -> None:
+        self.release.set()  # no request is kept waiting past the emulator
         self.shutdown()
         self.server_close()
 
@@ -195,6 +200,14 @@ class _Handler(BaseHTTPRequestHandler):
                         if fault.mode == "lost":
                             lost = True
                             break
+                        if fault.mode == "hold":
+                            with em.store.lock:
+                                em.held += 1
+                            em.release.wait(120)
+                            with em.store.lock:
+                                em.held -= 1
+                            self.close_connection = True
+                            return
                         raise ApiError(
                             fault.status, 20500 if fault.status >= 500 else 20429, "Injected fault"
                         )
@@ -349,6 +362,7 @@ def _control(em: TwilioEmulator, req: Request) -> tuple[int, Json | None]:
                 "queued": list(store.events),
                 "calls": [list(c) for c in store.calls],
                 "sent": [s.__dict__ for s in em.sent],
+                "held": em.held,
             }
     data = req.json()
     if name == "portability":
@@ -370,6 +384,9 @@ def _control(em: TwilioEmulator, req: Request) -> tuple[int, Json | None]:
                 str(data.get("mode", "refuse")),
             )
         )
+        return 200, {}
+    if name == "release":
+        em.release.set()
         return 200, {}
     if name == "today":
         with store.lock:
