@@ -287,6 +287,7 @@ def _main(args: argparse.Namespace) -> int:
                 "secrets are shown as ••••"
             )
         shown: list[dict[str, object]] = []
+        moment = getattr(args, "now", None)  # `replay` has no --now
         show = _print_delivery if not as_json else (lambda d: shown.append(_delivery_json(d)))
         with build_app(
             config,
@@ -295,9 +296,9 @@ def _main(args: argparse.Namespace) -> int:
             metrics=metrics,
             progress=bar,
             dry_run=sys.stdout if dry_run else None,
-            preview_ticks=args.now is not None,
-            clock=fixed_time(args.now)[0],
-            now=fixed_time(args.now)[1],
+            preview_ticks=moment is not None,
+            clock=fixed_time(moment)[0],
+            now=fixed_time(moment)[1],
         ) as intake:
             if once:
                 report = intake.poll(backlog=getattr(args, "backlog", False))

@@ -317,6 +317,7 @@ def test_poll_and_replay_list_print_one_json_document(server: LocalMail, tmp_pat
     config = tmp_path / "portbot.toml"
     config.write_text(toml_config(server, folder, tmp_path / "state.db"))
     polled = portbot("poll", "--json", "--config", str(config))
+    assert polled.stdout.startswith("{"), polled.stderr
     document = json.loads(polled.stdout)
     assert polled.returncode == 0
     assert [m["outcome"] for m in document["messages"]] == ["quarantined"]
