@@ -36,6 +36,7 @@ from typing import Any, TextIO
 
 from bot.app import build_app
 from bot.config import (
+    CarrierConfig,
     Config,
     ImapConfig,
     QuarantineConfig,
@@ -46,6 +47,8 @@ from bot.config import (
 )
 from bot.pipeline.intake import CycleReport, Delivery, key_of
 from bot.standins.localmail import LocalMail, LocalMailError, dovecot_binary, local_dovecot
+from bot.standins.twilio_emulator import TwilioEmulator
+from bot.standins.twilio_emulator import start as start_twilio
 from bot.standins.zendesk_emulator import Emulator, serve
 from bot.standins.zendesk_emulator.email_channel import deliver
 from bot.standins.zendesk_emulator.server import wait_forever
@@ -55,6 +58,7 @@ from rules.contract import to_json
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "emails"
 DEMO_PORT = 8765
 DEMO_TOKEN = "emulator-token"  # the emulator's own; nothing real
+TWILIO_SID, TWILIO_TOKEN = "AC" + "d" * 32, "twilio-emulator-token"  # the Twilio emulator's
 SUPPORT = "support@lofty.com"  # the fixtures' support address
 CUSTOMERS_FOLDER = "Customers"
 
@@ -242,6 +246,21 @@ def _file_tickets(
                     support_address=SUPPORT, support_name="Lofty Porting Team", copy_to=SUPPORT
                 ),
             )
+        twilio: TwilioEmulator | None = None
+        if not annotate:  # the carrier partner: portability at intake, one port walked through
+            twilio = start_twilio(TWILIO_SID, TWILIO_TOKEN)
+            stack.callback(twilio.stop)
+            environ["PORTBOT_TWILIO_AUTH_TOKEN"] = TWILIO_TOKEN
+            config = replace(
+                config,
+                carrier=CarrierConfig(
+                    account_sid=TWILIO_SID,
+                    api_url=twilio.url,
+                    upload_url=twilio.url,
+                    notification_emails=(SUPPORT,),
+                    poll_seconds=0.0,  # the partner's status read every cycle (no webhooks)
+                ),
+            )
         counter = CallCounter()
         desk = desk_from_config(zendesk, environ, counter)
         print(
@@ -255,6 +274,7 @@ def _file_tickets(
                 if annotate
                 else "(No replies: the local SMTP server needs aiosmtpd.)\n"
             )
+            + (f"Twilio emulator on {twilio.url} (the carrier partner).\n" if twilio else "")
             + "The bot polls the mailbox and files a ticket per request:\n",
             file=out,
         )
@@ -298,6 +318,8 @@ def _file_tickets(
                     "customer, automatic mail, not a porting request).",
                     file=out,
                 )
+            if twilio is not None:
+                _walk_a_port(intake, emulator, twilio, config, latest, out)
             if annotate:
                 made = emulator.store.live_tickets()
                 print(
@@ -325,6 +347,60 @@ def _file_tickets(
         json.dump(to_json(assessment), out, ensure_ascii=False, indent=2)
         print(file=out)
     return 0
+
+
+def _walk_a_port(
+    intake: Any,
+    emulator: Emulator,
+    twilio: TwilioEmulator,
+    config: Config,
+    latest: dict[str, tuple[str, Assessment]],
+    out: TextIO,
+) -> None:
+    """An agent approves a ready request; the partner takes it to completion."""
+    import requests
+
+    assert config.zendesk is not None
+    tickets = intake.state.tickets()
+    ready = sorted(r for r, (_, a) in latest.items() if a.ready and r in tickets)
+    if not ready:
+        return
+    request_id = ready[0]
+    ticket_id = tickets[request_id]
+    asked = sum("Portability" in path for _, path in twilio.store.calls)
+    print(
+        f"\nThe carrier partner: {asked} portability checks were asked at intake (each "
+        f"number once, cached). An agent sets ticket #{ticket_id} ({latest[request_id][0]}) "
+        "to submitted:",
+        file=out,
+    )
+    stage_field = config.zendesk.names.field_ids["stage"]
+    requests.put(
+        f"{emulator.url}/api/v2/tickets/{ticket_id}.json",
+        auth=("portbot@example.test/token", DEMO_TOKEN),
+        json={"ticket": {"custom_fields": [{"id": stage_field, "value": "port_stage_submitted"}]}},
+        timeout=10,
+    ).raise_for_status()
+    intake.poll()
+    made = [twilio.store.view(p) for p in twilio.store.port_ins.values()]
+    if not made:
+        print("  (no port-in was created)", file=out)
+        return
+    sid = str(made[0]["port_in_request_sid"])
+    print(f"  port-in {sid} created at the partner, once", file=out)
+    target = str(made[0].get("target_port_in_date") or "")
+    for status, words in (
+        ("port_pending", f"the partner set the date {target}"),
+        ("completed", "the partner completed it"),
+    ):
+        extra = {"date": target} if status == "port_pending" else {}
+        with twilio.store.lock:
+            twilio.store.advance(sid, status, twilio.now(), **extra)
+        intake.poll()
+        port = intake.state.port(request_id)
+        print(
+            f"  {words}: the bot reads it and the port is {port.stage if port else '?'}", file=out
+        )
 
 
 def _print_results(
