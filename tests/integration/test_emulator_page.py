@@ -13,7 +13,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -24,22 +23,11 @@ from bot.standins.localmail import LocalMail
 from bot.standins.zendesk_emulator import Emulator
 from tests.conftest import FIXTURES, ROOT
 from tests.integration.mailbox_support import new_folder
-from tests.integration.pipeline_support import dovecot, emulator
 from tests.integration.test_pipeline_zendesk import TOKEN, app, config_for, eml, tickets
 
 ACME = FIXTURES / "01-ready-att-acme-csv"
 MISSING = FIXTURES / "10-missing-name-address-bill-loa"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
 
 
 class _Page(HTMLParser):

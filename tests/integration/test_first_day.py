@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,32 +20,13 @@ from bot.standins.localmail import LocalMail
 from bot.standins.zendesk_emulator import Emulator
 from tests.conftest import FIXTURES, ROOT
 from tests.integration.mailbox_support import new_folder, toml_config
-from tests.integration.pipeline_support import dovecot, emulator
-from tests.integration.smtp_support import USER, Handler, SmtpServer, free_port, smtp_server
+from tests.integration.smtp_support import USER, Handler, SmtpServer, free_port
 from tests.integration.test_pipeline_reply import SUPPORT, app
 from tests.integration.test_pipeline_stages import _cli_config, first, stage_config, today
 from tests.integration.test_pipeline_zendesk import tickets
 
 PORTBOT = [sys.executable, "-m", "bot.cli"]
 MISSING = FIXTURES / "10-missing-name-address-bill-loa"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
-
-
-@pytest.fixture()
-def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
-    folder: list[str] = [""]
-    handler = Handler(local=SUPPORT, deliver_local=lambda raw: server.append(folder[0], [raw]))
-    with smtp_server(tmp_path, handler) as running:
-        yield running, folder
 
 
 def portbot(*words: str, cwd: Path | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

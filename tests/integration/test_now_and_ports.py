@@ -7,7 +7,6 @@ without `--dry-run`; no sleeps, no wall clock in any assertion."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,7 @@ from bot.standins.localmail import LocalMail
 from bot.standins.zendesk_emulator import Emulator
 from tests.conftest import FIXTURES
 from tests.integration.mailbox_support import new_folder
-from tests.integration.pipeline_support import dovecot, emulator
-from tests.integration.smtp_support import Handler, SmtpServer, smtp_server
-from tests.integration.test_pipeline_reply import SUPPORT
+from tests.integration.smtp_support import SmtpServer
 from tests.integration.test_pipeline_stages import (
     _cli_config,
     first,
@@ -31,24 +28,6 @@ from tests.integration.test_pipeline_zendesk import TOKEN, tickets
 
 THREAD = FIXTURES / "27-loa-numbers-missing"  # assessed on 2026-11-22, LOA numbers missing
 CUSTOMER = "sgraves@prairiewindins.com"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
-
-
-@pytest.fixture()
-def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
-    folder: list[str] = [""]
-    handler = Handler(local=SUPPORT, deliver_local=lambda raw: server.append(folder[0], [raw]))
-    with smtp_server(tmp_path, handler) as running:
-        yield running, folder
 
 
 def test_reminders_and_stale_marks_on_the_days_given_with_now(

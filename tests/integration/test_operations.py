@@ -43,7 +43,6 @@ from bot.standins.zendesk_emulator import Emulator
 from parsers.email import parse_message
 from tests.conftest import FIXTURES, ROOT
 from tests.integration.mailbox_support import new_folder, toml_config
-from tests.integration.pipeline_support import dovecot, emulator
 from tests.integration.smtp_support import USER, Handler, SmtpServer, smtp_server
 from tests.integration.test_pipeline_reply import reply_config
 from tests.integration.test_pipeline_zendesk import (
@@ -65,16 +64,6 @@ TELUS = "07-ready-telus-followups-supply-loa-and-pin"  # three messages: bill, L
 
 def _emls(name: str) -> list[bytes]:
     return [p.read_bytes() for p in sorted((FIXTURES / name).glob("*.eml"))]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
 
 
 @pytest.fixture()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,7 @@ from bot.standins.twilio_emulator import TwilioEmulator
 from bot.standins.zendesk_emulator import Emulator
 from tests.conftest import FIXTURES
 from tests.integration.mailbox_support import new_folder
-from tests.integration.pipeline_support import dovecot, emulator
-from tests.integration.smtp_support import Handler, SmtpServer, smtp_server
+from tests.integration.smtp_support import SmtpServer
 from tests.integration.test_pipeline_partner import (
     CUSTOMER,
     SID,
@@ -31,7 +29,6 @@ from tests.integration.test_pipeline_partner import (
     port_ins,
     twilio,  # noqa: F401 (a fixture)
 )
-from tests.integration.test_pipeline_reply import SUPPORT
 from tests.integration.test_pipeline_stages import (
     VERIZON,
     _cli_config,
@@ -44,24 +41,6 @@ from tests.integration.test_pipeline_zendesk import tickets
 
 NOT_READY = FIXTURES / "09-missing-account-number-and-some-pins"
 ACCOUNT, PIN = "842199307-00001", "4821"  # the Verizon request's, never printed
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
-
-
-@pytest.fixture()
-def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
-    folder: list[str] = [""]
-    handler = Handler(local=SUPPORT, deliver_local=lambda raw: server.append(folder[0], [raw]))
-    with smtp_server(tmp_path, handler) as running:
-        yield running, folder
 
 
 def cli_files(

@@ -8,11 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
-
-import pytest
 
 from bot.cli.assess import assess_files
 from bot.config import Config
@@ -24,30 +21,11 @@ from parsers.email import parse_message
 from tests import loa_form_copies as copies
 from tests.conftest import FIXTURES
 from tests.integration.mailbox_support import new_folder
-from tests.integration.pipeline_support import dovecot, emulator
-from tests.integration.smtp_support import Handler, SmtpServer, smtp_server
+from tests.integration.smtp_support import SmtpServer
 from tests.integration.test_pipeline_reply import SUPPORT, app, reply_config
 from tests.integration.test_pipeline_zendesk import comments, config_for, tickets
 
 TODAY = "2026-11-20"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
-
-
-@pytest.fixture()
-def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
-    folder: list[str] = [""]
-    handler = Handler(local=SUPPORT, deliver_local=lambda raw: server.append(folder[0], [raw]))
-    with smtp_server(tmp_path, handler) as running:
-        yield running, folder
 
 
 def without_loa(raw: bytes) -> bytes:

@@ -24,9 +24,8 @@ from bot.standins.localmail import LocalMail
 from bot.standins.twilio_emulator import TwilioEmulator, start
 from bot.standins.zendesk_emulator import Emulator
 from tests.integration.mailbox_support import new_folder
-from tests.integration.pipeline_support import dovecot, emulator
-from tests.integration.smtp_support import Handler, SmtpServer, smtp_server
-from tests.integration.test_pipeline_reply import ENV, SUPPORT, Today
+from tests.integration.smtp_support import SmtpServer
+from tests.integration.test_pipeline_reply import ENV, Today
 from tests.integration.test_pipeline_stages import (
     VERIZON,
     first,
@@ -41,24 +40,6 @@ from tests.integration.test_pipeline_zendesk import Clock, tickets
 SID = "AC" + "5" * 32
 TOKEN = "twilio-test-token"
 CUSTOMER = "ghollis@peakviewproperties.com"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
-
-
-@pytest.fixture()
-def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
-    folder: list[str] = [""]
-    handler = Handler(local=SUPPORT, deliver_local=lambda raw: server.append(folder[0], [raw]))
-    with smtp_server(tmp_path, handler) as running:
-        yield running, folder
 
 
 @pytest.fixture()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
@@ -26,8 +25,7 @@ from bot.standins.zendesk_emulator import Emulator
 from parsers.email import parse_message
 from tests.conftest import FIXTURES
 from tests.integration.mailbox_support import new_folder
-from tests.integration.pipeline_support import dovecot, emulator
-from tests.integration.smtp_support import USER, Delivered, Handler, SmtpServer, smtp_server
+from tests.integration.smtp_support import USER, Delivered, SmtpServer
 from tests.integration.test_pipeline_zendesk import ENV, Clock, Today, comments, config_for, tickets
 from tests.reply_cases import LOOP_CASES
 
@@ -37,25 +35,6 @@ THREADS = {
     "27-loa-numbers-missing": ("incomplete", None),
     "29-follow-up-boss": ("follow_up_boss", None),
 }
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
-
-
-@pytest.fixture()
-def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
-    """The SMTP server; `folder[0]` is where copies to support@ are delivered."""
-    folder: list[str] = [""]
-    handler = Handler(local=SUPPORT, deliver_local=lambda raw: server.append(folder[0], [raw]))
-    with smtp_server(tmp_path, handler) as running:
-        yield running, folder
 
 
 def reply_config(base: Config, smtp: SmtpServer, **changes: Any) -> Config:

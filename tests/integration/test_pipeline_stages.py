@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,7 @@ from bot.standins.zendesk_emulator import Emulator
 from parsers.email import parse_message
 from tests.conftest import FIXTURES, ROOT
 from tests.integration.mailbox_support import new_folder, toml_config
-from tests.integration.pipeline_support import dovecot, emulator
-from tests.integration.smtp_support import USER, Handler, SmtpServer, smtp_server
+from tests.integration.smtp_support import USER, SmtpServer
 from tests.integration.test_pipeline_reply import SUPPORT, app, reply_config
 from tests.integration.test_pipeline_zendesk import AUTH, Clock, comments, config_for, get, tickets
 
@@ -30,24 +28,6 @@ NOTICES = ROOT / "fixtures" / "carrier_notices"
 VERIZON = FIXTURES / "02-ready-verizon-pin-all-pipe-table"  # 303-861-4400.. (Twilio notices)
 ACME = FIXTURES / "01-ready-att-acme-csv"  # 512-476-2210.. (Bandwidth notices)
 DAY = 86400.0
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
-
-
-@pytest.fixture()
-def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
-    folder: list[str] = [""]
-    handler = Handler(local=SUPPORT, deliver_local=lambda raw: server.append(folder[0], [raw]))
-    with smtp_server(tmp_path, handler) as running:
-        yield running, folder
 
 
 def stage_config(

@@ -5,17 +5,13 @@ Twilio emulators and a real SMTP server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from bot.standins.localmail import LocalMail
 from bot.standins.twilio_emulator import TwilioEmulator
 from bot.standins.zendesk_emulator import Emulator
 from tests.integration.mailbox_support import new_folder
-from tests.integration.pipeline_support import dovecot, emulator
-from tests.integration.smtp_support import Handler, SmtpServer, smtp_server
+from tests.integration.smtp_support import SmtpServer
 from tests.integration.test_pipeline_partner import (
     CUSTOMER,
     bot,
@@ -23,27 +19,8 @@ from tests.integration.test_pipeline_partner import (
     partner_config,
     twilio,  # noqa: F401 (a fixture)
 )
-from tests.integration.test_pipeline_reply import SUPPORT
 from tests.integration.test_pipeline_stages import VERIZON, first, notes, stage_config, ticket_now
 from tests.integration.test_pipeline_zendesk import tickets
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
-
-
-@pytest.fixture()
-def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
-    folder: list[str] = [""]
-    handler = Handler(local=SUPPORT, deliver_local=lambda raw: server.append(folder[0], [raw]))
-    with smtp_server(tmp_path, handler) as running:
-        yield running, folder
 
 
 def test_a_number_the_partner_cannot_port_is_named_in_the_customers_reply(

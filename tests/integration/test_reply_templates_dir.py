@@ -21,7 +21,6 @@ from parsers.email import parse_message
 from rules.reply import ReplyPlan
 from tests.conftest import FIXTURES
 from tests.integration.mailbox_support import new_folder, toml_config
-from tests.integration.pipeline_support import dovecot
 from tests.integration.smtp_support import Handler, SmtpServer, smtp_server
 from tests.integration.test_first_day import portbot, smtp_toml
 from tests.integration.test_pipeline_reply import SUPPORT
@@ -29,11 +28,6 @@ from tests.integration.test_pipeline_reply import SUPPORT
 PACKAGE = Path(__file__).parents[2] / "bot" / "render" / "templates"
 MISSING = FIXTURES / "10-missing-name-address-bill-loa"
 CUSTOMER = "derek.olsen@gmail.com"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
 
 
 @pytest.fixture()

@@ -22,8 +22,8 @@ from bot.standins.twilio_emulator import TwilioEmulator
 from bot.standins.zendesk_emulator import Emulator
 from tests.conftest import ROOT
 from tests.integration.mailbox_support import message, new_folder
-from tests.integration.pipeline_support import dovecot, emulator
-from tests.integration.smtp_support import Handler, SmtpServer, smtp_server
+from tests.integration.pipeline_support import emulator
+from tests.integration.smtp_support import SmtpServer
 from tests.integration.test_mailbox import _Lines
 from tests.integration.test_pipeline_partner import (
     CUSTOMER,
@@ -37,7 +37,6 @@ from tests.integration.test_pipeline_partner import (
     port_ins,
     twilio,  # noqa: F401 (a fixture)
 )
-from tests.integration.test_pipeline_reply import SUPPORT
 from tests.integration.test_pipeline_stages import (
     VERIZON,
     _cli_config,
@@ -49,22 +48,9 @@ from tests.integration.test_pipeline_stages import (
 from tests.integration.test_pipeline_zendesk import tickets
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
-
-
 @pytest.fixture()
 def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     yield from emulator(monkeypatch)  # (its ZENPY_* variables reach the child too)
-
-
-@pytest.fixture()
-def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
-    folder: list[str] = [""]
-    handler = Handler(local=SUPPORT, deliver_local=lambda raw: server.append(folder[0], [raw]))
-    with smtp_server(tmp_path, handler) as running:
-        yield running, folder
 
 
 def carrier_toml(tw: TwilioEmulator, listen: str, url: str) -> str:

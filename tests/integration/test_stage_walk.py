@@ -7,7 +7,6 @@ moves (no sleeps)."""
 from __future__ import annotations
 
 import email.policy
-from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
 
@@ -20,8 +19,7 @@ from parsers.email import parse_message
 from tests.clock import FakeClock as Clock
 from tests.conftest import FIXTURES, ROOT
 from tests.integration.mailbox_support import new_folder
-from tests.integration.pipeline_support import dovecot, emulator
-from tests.integration.smtp_support import Handler, SmtpServer, smtp_server
+from tests.integration.smtp_support import SmtpServer
 from tests.integration.test_pipeline_reply import SUPPORT, app
 from tests.integration.test_pipeline_stages import (
     ACME,
@@ -40,24 +38,6 @@ from tests.integration.test_pipeline_zendesk import AUTH, get, tickets
 VARIANTS = ROOT / "fixtures" / "carrier_notices" / "variants"
 PEAK_CUSTOMER = "ghollis@peakviewproperties.com"
 ACME_CUSTOMER = "dana@acmerealtytx.com"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalMail]:
-    yield from dovecot()
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
-
-
-@pytest.fixture()
-def smtp(server: LocalMail, tmp_path: Path) -> Iterator[tuple[SmtpServer, list[str]]]:
-    folder: list[str] = [""]
-    handler = Handler(local=SUPPORT, deliver_local=lambda raw: server.append(folder[0], [raw]))
-    with smtp_server(tmp_path, handler) as running:
-        yield running, folder
 
 
 def variant(name: str) -> bytes:

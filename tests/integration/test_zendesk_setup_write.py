@@ -8,22 +8,13 @@ import json
 import os
 import stat
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from bot.config import load_config
 from bot.render.ticket import FIELD_SPECS
 from bot.standins.zendesk_emulator import Emulator
-from tests.integration.pipeline_support import emulator
 from tests.integration.test_first_day import portbot
 from tests.integration.test_pipeline_zendesk import TOKEN, get
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
 
 
 def _config(em: Emulator, tmp_path: Path) -> Path:

@@ -5,7 +5,6 @@ the tickets the bot's tags put in it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +12,7 @@ import pytest
 import requests
 
 from bot.standins.zendesk_emulator import Emulator
-from tests.integration.pipeline_support import emulator
 from tests.integration.test_pipeline_zendesk import AUTH, TOKEN
-
-
-@pytest.fixture()
-def em(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    yield from emulator(monkeypatch)
 
 
 def _setup(path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
