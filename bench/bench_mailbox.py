@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bot.app import build_intake
 from bot.config import Config, ImapConfig, QuarantineConfig, StateConfig
+from bot.ports import FixedClock
 from bot.standins.localmail import LocalMail, local_dovecot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emails"
@@ -80,9 +81,8 @@ def _today() -> dt.date:
     return dt.date(2026, 11, 20)
 
 
-class _Clock:
-    def today(self) -> dt.date:
-        return _today()
+def _Clock() -> FixedClock:
+    return FixedClock(dt.datetime.combine(_today(), dt.time(12)))
 
 
 def _fill_and_read(server: LocalMail, folder: str, state: Path, count: int) -> tuple[float, int]:

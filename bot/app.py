@@ -90,7 +90,6 @@ def build_app(
     assess: Assessor | None = None,
     connect: Callable[[], Mailbox] | None = None,
     environ: Mapping[str, str] | None = None,
-    now: Callable[[], float] = time.time,
     mailer: Mailer | None = None,
     redactor: Redactor | None = None,
     metrics: Metrics | None = None,
@@ -113,10 +112,11 @@ def build_app(
     with `preview_ticks` (`--now`) the dry run also previews the cycle's reminders and
     stale marks, reading the tickets' status from Zendesk (its writes only printed).
     """
-    state = SqliteStateStore(Path(config.state.path), in_memory_copy=dry_run is not None)
+    the_clock = clock or SystemClock()
+    state = SqliteStateStore(
+        Path(config.state.path), in_memory_copy=dry_run is not None, clock=the_clock
+    )
     try:
-        the_clock = clock or SystemClock()
-
         # Attachments are read in worker processes, started on first use; they stop
         # when the intake (holding this cache) is dropped, or at exit.
         messages = MessageCache(config.limits, read=None if assess else reader_for(config.limits))
@@ -124,9 +124,6 @@ def build_app(
 
         def connect_imap() -> Mailbox:
             return connect_from_config(config.imap, environ, readonly=dry_run is not None)
-
-        def utc_now() -> dt.datetime:
-            return dt.datetime.fromtimestamp(now(), dt.UTC)
 
         if dry_run is not None and redactor is None:
             redactor = Redactor()  # what a dry run prints is masked like the logs
@@ -140,7 +137,7 @@ def build_app(
             ledger = SqlitePartnerLedger(config.state.path)
             if carrier.portability:
                 the_assess = portability_assessor(
-                    the_assess, the_partner, ledger, partner_settings(carrier), utc_now
+                    the_assess, the_partner, ledger, partner_settings(carrier), the_clock.utc_now
                 )
         if redactor is not None or metrics is not None:
             the_assess = watch_assessor(the_assess, redactor=redactor, metrics=metrics)
@@ -162,8 +159,7 @@ def build_app(
             state,
             desk=desk,
             environ=environ,
-            now=now,
-            utc_now=utc_now,
+            clock=the_clock,
             mailer=mailer,
             assess=the_assess,
             connect=the_connect,
@@ -187,7 +183,7 @@ def build_app(
                     read_email=messages.email,
                     names=config.zendesk.names if config.zendesk else ZendeskNames(),
                     settings=partner_settings(carrier),
-                    now=utc_now,
+                    now=the_clock.utc_now,
                     today=the_clock.today,
                 )
                 # approvals before the keeper reads the agents' stages: an approval of a
@@ -261,7 +257,7 @@ def webhook_receiver(
     config: Config,
     wake: Callable[[], None],
     environ: Mapping[str, str] | None = None,
-    now: Callable[[], float] = time.time,
+    clock: Clock | None = None,
 ) -> WebhookReceiver | None:
     """`portbot run`'s receiver of the partner's webhooks, started; None without
     `[carrier] webhook_listen`. It only queues (its own ledger connection)."""
@@ -270,9 +266,10 @@ def webhook_receiver(
         return None
     host, _, port = carrier.webhook_listen.rpartition(":")
     ledger = SqlitePartnerLedger(config.state.path)
+    the_clock = clock or SystemClock()
 
     def queue(body: str) -> None:
-        ledger.add_event(body, dt.datetime.fromtimestamp(now(), dt.UTC))
+        ledger.add_event(body, the_clock.utc_now())
 
     try:
         receiver = WebhookReceiver(
@@ -324,7 +321,6 @@ def build_keeper(
     *,
     desk: TicketDesk | None = None,
     environ: Mapping[str, str] | None = None,
-    now: Callable[[], float] = time.time,
     mailer: Mailer | None = None,
     clock: Clock | None = None,
 ) -> tuple[SqliteStateStore, PortKeeper]:
@@ -332,7 +328,7 @@ def build_keeper(
     if config.zendesk is None:
         raise ConfigError("stages need a [zendesk] section (see config.example.toml)")
     the_clock = clock or SystemClock()
-    state = SqliteStateStore(Path(config.state.path))
+    state = SqliteStateStore(Path(config.state.path), clock=the_clock)
     messages = MessageCache(config.limits, read=reader_for(config.limits))
     try:
         parts = _parts(
@@ -340,8 +336,7 @@ def build_keeper(
             state,
             desk=desk,
             environ=environ,
-            now=now,
-            utc_now=lambda: dt.datetime.fromtimestamp(now(), dt.UTC),
+            clock=the_clock,
             mailer=mailer,
             assess=thread_assessor(config, the_clock.today, messages),
             connect=lambda: connect_from_config(config.imap, environ),
@@ -359,7 +354,6 @@ def build_partner_desk(
     *,
     desk: TicketDesk | None = None,
     environ: Mapping[str, str] | None = None,
-    now: Callable[[], float] = time.time,
     mailer: Mailer | None = None,
     clock: Clock | None = None,
     partner: CarrierPartner | None = None,
@@ -374,25 +368,20 @@ def build_partner_desk(
         raise ConfigError("submitting needs a [zendesk] section (see config.example.toml)")
     the_clock = clock or SystemClock()
     the_partner = partner or partner_from_config(carrier, environ)
-
-    def utc_now() -> dt.datetime:
-        return dt.datetime.fromtimestamp(now(), dt.UTC)
-
-    state = SqliteStateStore(Path(config.state.path))
+    state = SqliteStateStore(Path(config.state.path), clock=the_clock)
     ledger = SqlitePartnerLedger(config.state.path)
     try:
         messages = MessageCache(config.limits, read=reader_for(config.limits))
         settings = partner_settings(carrier)
         assess: Assessor = thread_assessor(config, the_clock.today, messages)
         if carrier.portability:
-            assess = portability_assessor(assess, the_partner, ledger, settings, utc_now)
+            assess = portability_assessor(assess, the_partner, ledger, settings, the_clock.utc_now)
         parts = _parts(
             config,
             state,
             desk=desk,
             environ=environ,
-            now=now,
-            utc_now=utc_now,
+            clock=the_clock,
             mailer=mailer,
             assess=assess,
             connect=lambda: connect_from_config(config.imap, environ),
@@ -409,7 +398,7 @@ def build_partner_desk(
             read_email=messages.email,
             names=config.zendesk.names,
             settings=settings,
-            now=utc_now,
+            now=the_clock.utc_now,
             today=the_clock.today,
         )
     except BaseException:
@@ -434,8 +423,7 @@ def _parts(
     *,
     desk: TicketDesk | None,
     environ: Mapping[str, str] | None,
-    now: Callable[[], float],
-    utc_now: Callable[[], dt.datetime],
+    clock: Clock,
     mailer: Mailer | None,
     assess: Assessor,
     connect: Callable[[], Mailbox],
@@ -477,7 +465,7 @@ def _parts(
             state,
             mailer,
             settings,
-            now=utc_now,
+            now=clock.utc_now,
             note=note if the_desk is not None else None,
             copy_found=copy_finder(connect, folder) if settings.copy_to else None,
             observe=metrics.reply if metrics else None,
@@ -513,13 +501,13 @@ def _parts(
             replier=replier,
             classifier=classifier,
             assess=assess,
-            now=utc_now,
+            now=clock.utc_now,
         )
         ticket_sink: Sink = TicketSink(
             the_desk,
             state,
             config.zendesk.names,
-            now=now,
+            now=clock.seconds,
             budget=budget_from_config(config.zendesk),
             lifecycle=keeper.lifecycle,
             mode=config.zendesk.mode,
@@ -720,7 +708,7 @@ def build_intake(
         return connect_from_config(config.imap, environ)
 
     return Intake(
-        state=state or SqliteStateStore(Path(config.state.path)),
+        state=state or SqliteStateStore(Path(config.state.path), clock=the_clock),
         connect=connect or connect_imap,
         assess=assess or assess_thread,
         sinks=sinks,

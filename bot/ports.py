@@ -8,6 +8,7 @@ stand-ins, and `bot.app` (the composition root) chooses which.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -41,12 +42,48 @@ class ReplyRecord:
 
 
 class Clock(Protocol):
-    def today(self) -> dt.date: ...
+    """The one source of the time of day: built once at the composition root and
+    handed to every part that dates, counts days or times a budget (`--now` and the
+    tests fix it). Durations (timeouts, progress, health) keep `time.monotonic`."""
+
+    def seconds(self) -> float:
+        """Seconds since the epoch (`time.time`)."""
+        ...
+
+    def utc_now(self) -> dt.datetime:
+        """The moment, timezone-aware in UTC."""
+        ...
+
+    def today(self) -> dt.date:
+        """The local date the requests are assessed on."""
+        ...
 
 
 class SystemClock:
+    def seconds(self) -> float:
+        return time.time()
+
+    def utc_now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
     def today(self) -> dt.date:
         return dt.date.today()
+
+
+@dataclass(frozen=True)
+class FixedClock:
+    """`--now`: the moment the whole run takes as now (a naive `at` is local time)."""
+
+    at: dt.datetime
+
+    def seconds(self) -> float:
+        return self.at.timestamp()
+
+    def utc_now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.at.timestamp(), dt.UTC)
+
+    def today(self) -> dt.date:
+        return self.at.date()
 
 
 class TicketDesk(Protocol):

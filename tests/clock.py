@@ -1,9 +1,9 @@
 """The tests' one stand-in for time: moved only by the test, never by the machine.
 
-A `FakeClock` is what the bot takes wherever it asks for time: called, it gives seconds
-(in place of `time.time` or `time.monotonic`); `today()` is the intake's Clock port;
-`utc_now()` the replies' and stages' datetime. `day` fixes the date the requests are
-assessed on (a fixture thread's "today"), whatever the seconds say.
+A `FakeClock` is the bot's `bot.ports.Clock` (`seconds()`, `utc_now()`, `today()`), and
+called it gives seconds where a part takes a bare callable (`time.monotonic` for the
+health check). `day` fixes the date the requests are assessed on (a fixture thread's
+"today"), whatever the seconds say.
 """
 
 from __future__ import annotations
@@ -18,6 +18,14 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+    def seconds(self) -> float:
+        return self.now
+
+    def on(self, day: str) -> FakeClock:
+        """This clock, assessing requests on `day`."""
+        self.day = dt.date.fromisoformat(day)
+        return self
 
     def advance(self, seconds: float) -> None:
         self.now += seconds

@@ -35,6 +35,7 @@ from typing import Any
 from bot.errors import StateError
 from bot.ports import (
     ChangeRow,
+    Clock,
     FolderState,
     MessageRecord,
     PendingCreate,
@@ -43,6 +44,7 @@ from bot.ports import (
     QuarantineEntry,
     Recorded,
     ReplyRecord,
+    SystemClock,
     TicketRecord,
     UnmatchedNotice,
 )
@@ -191,17 +193,20 @@ CREATE TABLE IF NOT EXISTS quarantine (
 _VERSION = "1"
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
 class SqliteStateStore:
     """The state in one SQLite file (WAL, synchronous=FULL: a commit survives power loss)."""
 
-    def __init__(self, path: Path, *, in_memory_copy: bool = False) -> None:
+    def _now(self) -> str:
+        return self.clock.utc_now().isoformat(timespec="seconds")
+
+    def __init__(
+        self, path: Path, *, in_memory_copy: bool = False, clock: Clock | None = None
+    ) -> None:
         """The state file at `path`; `in_memory_copy`: a private copy of it in memory,
-        the file only read (for `--dry-run`: whatever the run records is forgotten)."""
+        the file only read (for `--dry-run`: whatever the run records is forgotten);
+        `clock` dates what is recorded."""
         self.path = path
+        self.clock = clock or SystemClock()
         self.in_memory_copy = in_memory_copy
         try:
             # one poll at a time uses it (exclusive()), though not always from the same thread
@@ -365,7 +370,7 @@ class SqliteStateStore:
         return [bytes(raw) for (raw,) in rows if raw is not None]
 
     def record(self, record: MessageRecord) -> Recorded:
-        now = _now()
+        now = self._now()
         with self._transaction() as db:
             request_id = record.request_id
             if record.outcome == "assessed" and request_id is None:
@@ -440,7 +445,7 @@ class SqliteStateStore:
                 )
                 db.execute(
                     "INSERT INTO quarantine (row, reason, recorded_at) VALUES (?, ?, ?)",
-                    (row, reason, _now()),
+                    (row, reason, self._now()),
                 )
         return int(attempts)
 
@@ -498,7 +503,7 @@ class SqliteStateStore:
         with self._transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO tickets (request_id, updated_at) VALUES (?, ?)",
-                (request_id, _now()),
+                (request_id, self._now()),
             )
             db.execute(
                 "UPDATE tickets SET pending_key=?, pending_keys=?, pending_attach_keys=?,"
@@ -509,7 +514,7 @@ class SqliteStateStore:
                     json.dumps(list(pending.attach_keys)),
                     pending.assessment_json,
                     pending.followup_of,
-                    _now(),
+                    self._now(),
                     request_id,
                 ),
             )
@@ -532,7 +537,7 @@ class SqliteStateStore:
                 "UPDATE tickets SET ticket_id=?, previous_ids=?, last_json=?, pending_key=NULL,"
                 " pending_keys=NULL, pending_attach_keys=NULL, pending_json=NULL,"
                 " pending_followup_of=NULL, updated_at=? WHERE request_id=?",
-                (ticket_id, json.dumps(ids), assessment, _now(), request_id),
+                (ticket_id, json.dumps(ids), assessment, self._now(), request_id),
             )
             db.executemany(
                 "INSERT OR IGNORE INTO ticket_messages VALUES (?, ?)",
@@ -545,7 +550,7 @@ class SqliteStateStore:
             db.execute(
                 "UPDATE tickets SET pending_key=NULL, pending_keys=NULL, pending_attach_keys=NULL,"
                 " pending_json=NULL, pending_followup_of=NULL, updated_at=? WHERE request_id=?",
-                (_now(), request_id),
+                (self._now(), request_id),
             )
 
     def record_update(
@@ -555,7 +560,7 @@ class SqliteStateStore:
         with self._transaction() as db:
             db.execute(
                 "UPDATE tickets SET last_json=?, updated_at=? WHERE request_id=?",
-                (assessment_json, _now(), request_id),
+                (assessment_json, self._now(), request_id),
             )
             db.executemany(
                 "INSERT OR IGNORE INTO ticket_messages VALUES (?, ?)",
@@ -584,13 +589,14 @@ class SqliteStateStore:
         """Written BEFORE the update that carries the note marked `key`."""
         with self._transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO notes VALUES (?, ?, 'posting', ?)", (key, request_id, _now())
+                "INSERT OR IGNORE INTO notes VALUES (?, ?, 'posting', ?)",
+                (key, request_id, self._now()),
             )
 
     def finish_note(self, key: str) -> None:
         """Written AFTER it: the note is on the ticket."""
         with self._transaction() as db:
-            db.execute("UPDATE notes SET status='posted', at=? WHERE key=?", (_now(), key))
+            db.execute("UPDATE notes SET status='posted', at=? WHERE key=?", (self._now(), key))
 
     def forget_note(self, key: str) -> None:
         """It is not on the ticket (refused, or looked for and not found): post it afresh."""
@@ -778,7 +784,7 @@ class SqliteStateStore:
             db.execute(
                 "INSERT OR IGNORE INTO ports (request_id, stage, last_activity, stage_since,"
                 " updated_at) VALUES (?, 'request_received', ?, ?, ?)",
-                (request_id, _iso(at), _iso(at), _now()),
+                (request_id, _iso(at), _iso(at), self._now()),
             )
             db.execute(
                 "UPDATE ports SET numbers=?, carrier=?, customer_name=?, ready=?, missing=?,"
@@ -789,7 +795,7 @@ class SqliteStateStore:
                     customer_name,
                     int(ready),
                     json.dumps(list(missing)),
-                    _now(),
+                    self._now(),
                     request_id,
                 ),
             )
@@ -831,7 +837,7 @@ class SqliteStateStore:
             db.execute(
                 "INSERT OR IGNORE INTO ports (request_id, stage, last_activity, stage_since,"
                 " updated_at) VALUES (?, 'request_received', ?, ?, ?)",
-                (request_id, _iso(at), _iso(at), _now()),
+                (request_id, _iso(at), _iso(at), self._now()),
             )
             db.execute(  # a new stage starts its days (the same one, rescheduled, does not)
                 "UPDATE ports SET stage_since=? WHERE request_id=? AND stage != ?",
@@ -842,7 +848,7 @@ class SqliteStateStore:
                 "UPDATE ports SET stage=?, porting_date=CASE WHEN ? THEN NULL ELSE"
                 " coalesce(?, porting_date) END, order_id=coalesce(?, order_id), updated_at=?"
                 " WHERE request_id=?",
-                (stage, int(clear_date), date, order_id, _now(), request_id),
+                (stage, int(clear_date), date, order_id, self._now(), request_id),
             )
             return int(cursor.lastrowid or 0), True
 
@@ -854,7 +860,7 @@ class SqliteStateStore:
             db.execute(
                 "UPDATE ports SET order_id=coalesce(?, order_id),"
                 " customer_ref=coalesce(?, customer_ref), updated_at=? WHERE request_id=?",
-                (order_id, customer_ref, _now(), request_id),
+                (order_id, customer_ref, self._now(), request_id),
             )
 
     _CHANGE_COLUMNS = "id, request_id, event_key, change_json, note, at, ticket_done, mail_done"
@@ -905,7 +911,7 @@ class SqliteStateStore:
             db.execute(
                 "UPDATE ports SET reminders_sent=?, last_reminder_at=?, updated_at=?"
                 " WHERE request_id=?",
-                (ordinal, _iso(at), _now(), request_id),
+                (ordinal, _iso(at), self._now(), request_id),
             )
 
     def set_stale(self, request_id: str, since: dt.datetime | None) -> None:
@@ -915,12 +921,12 @@ class SqliteStateStore:
                 db.execute(
                     "UPDATE ports SET stale_since=NULL, reminders_sent=0,"
                     " last_reminder_at=NULL, updated_at=? WHERE request_id=?",
-                    (_now(), request_id),
+                    (self._now(), request_id),
                 )
             else:
                 db.execute(
                     "UPDATE ports SET stale_since=?, updated_at=? WHERE request_id=?",
-                    (_iso(since), _now(), request_id),
+                    (_iso(since), self._now(), request_id),
                 )
 
     def add_unmatched(self, notice: UnmatchedNotice) -> None:

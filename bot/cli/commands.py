@@ -11,8 +11,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from bot.ops.metrics import MetricsServer, build_metrics, serve
 from bot.ops.progress import progress
 from bot.pipeline.intake import CycleReport, Delivery, Intake
 from bot.pipeline.scheduler import Runner
-from bot.ports import UnmatchedNotice
+from bot.ports import Clock, FixedClock, SystemClock, UnmatchedNotice
 from bot.render.template_check import check_templates
 from bot.render.views import view_specs
 from rules.contract import to_json
@@ -257,7 +256,7 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "stage":
             return stage_command(config, args)
         if args.command == "submit":
-            return submit_command(config, args, *fixed_time(args.now))
+            return submit_command(config, args, clock_at(args.now))
         if not config.imap.host:
             return _fail(f"{args.config}: [imap] host is not set")
         dry_run = getattr(args, "dry_run", False)
@@ -297,8 +296,7 @@ def _main(args: argparse.Namespace) -> int:
             progress=bar,
             dry_run=sys.stdout if dry_run else None,
             preview_ticks=moment is not None,
-            clock=fixed_time(moment)[0],
-            now=fixed_time(moment)[1],
+            clock=clock_at(moment),
         ) as intake:
             if once:
                 report = intake.poll(backlog=getattr(args, "backlog", False))
@@ -346,25 +344,9 @@ def _main(args: argparse.Namespace) -> int:
     return 2
 
 
-@dataclass(frozen=True)
-class FixedClock:
-    """`--now`: the moment the whole run takes as now (seconds, today, for the parts)."""
-
-    at: dt.datetime
-
-    def __call__(self) -> float:
-        return self.at.timestamp()
-
-    def today(self) -> dt.date:
-        return self.at.date()
-
-
-def fixed_time(now: dt.datetime | None) -> tuple[FixedClock | None, Callable[[], float]]:
-    """build_app's / build_keeper's `clock` and `now`, fixed at `now` (None: the real time)."""
-    if now is None:
-        return None, time.time
-    clock = FixedClock(now)
-    return clock, clock
+def clock_at(now: dt.datetime | None) -> Clock:
+    """The run's one clock: fixed at `--now`, else the real time."""
+    return SystemClock() if now is None else FixedClock(now)
 
 
 def now_refused(config: Config, args: argparse.Namespace) -> str | None:
@@ -393,8 +375,7 @@ def ports_command(config: Config, args: argparse.Namespace) -> int:
             return _fail(
                 f"unknown stage {args.stage!r}; the stages: " + ", ".join(s.value for s in Stage)
             )
-    now = args.now or dt.datetime.now(dt.UTC)
-    lines = read_lines(Path(config.state.path), now, stage)
+    lines = read_lines(Path(config.state.path), clock_at(args.now).utc_now(), stage)
     print_lines(lines, as_json=args.json)
     return 0
 
@@ -419,8 +400,7 @@ def stage_command(config: Config, args: argparse.Namespace) -> int:
         return _fail(
             f"unknown stage {args.stage!r}; the stages: " + ", ".join(s.value for s in Stage)
         )
-    clock, now = fixed_time(args.now)
-    state, keeper = build_keeper(config, clock=clock, now=now)
+    state, keeper = build_keeper(config, clock=clock_at(args.now))
     try:
         with state.exclusive():
             request_id = _ticket_or_request(state, args.ticket)
@@ -700,7 +680,6 @@ def _test_email(sender: str, to: str, what: str, token: str = "") -> EmailMessag
 
 def _round_trip(config: Config, mailbox: ImapMailbox, say: _Checks, wait: float) -> None:
     """Send a test request to the support address; watch the first folder until it is there."""
-    import time
     import uuid
 
     from bot.adapters.smtp import SmtpMailer

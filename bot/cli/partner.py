@@ -14,7 +14,6 @@ import argparse
 import getpass
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,13 +89,12 @@ def submit_command(
     config: Config,
     args: argparse.Namespace,
     clock: Clock | None = None,
-    now: Callable[[], float] = time.time,
 ) -> int:
     """`portbot submit TICKET`: 0 submitted (or it was already), 2 refused (why on stderr),
     75 the partner is down (the attempt is recorded; the bot's next cycle carries it on).
-    `clock` and `now`: `--now` (the moment the assessment and the target date count from)."""
+    `clock`: `--now` (the moment the assessment and the target date count from)."""
     as_json, dry_run = bool(args.json), bool(args.dry_run)
-    state, desk = build_partner_desk(config, clock=clock, now=now)
+    state, desk = build_partner_desk(config, clock=clock)
     partner = desk.settings.name
     try:
         with state.exclusive():

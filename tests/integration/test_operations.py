@@ -47,7 +47,6 @@ from tests.integration.smtp_support import USER, Handler, SmtpServer, smtp_serve
 from tests.integration.test_pipeline_reply import reply_config
 from tests.integration.test_pipeline_zendesk import (
     ENV,
-    Clock,
     Today,
     comments,
     config_for,
@@ -515,7 +514,7 @@ def test_a_backlog_of_one_request_gets_one_reply_under_its_newest_message(
     telus = _emls(TELUS)
     server.append(folder, telus)
     config = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
-    with build_app(config, clock=Today("2026-11-20"), environ=ENV, now=Clock()) as intake:
+    with build_app(config, clock=Today("2026-11-20"), environ=ENV) as intake:
         report = intake.poll()
         assert report.count("assessed") == 3
         customer = parse_message(telus[0]).sender

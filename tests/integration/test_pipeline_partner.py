@@ -23,9 +23,10 @@ from bot.pipeline.intake import Intake
 from bot.standins.localmail import LocalMail
 from bot.standins.twilio_emulator import TwilioEmulator, start
 from bot.standins.zendesk_emulator import Emulator
+from tests.clock import Today
 from tests.integration.mailbox_support import new_folder
 from tests.integration.smtp_support import SmtpServer
-from tests.integration.test_pipeline_reply import ENV, Today
+from tests.integration.test_pipeline_reply import ENV
 from tests.integration.test_pipeline_stages import (
     VERIZON,
     first,
@@ -35,7 +36,7 @@ from tests.integration.test_pipeline_stages import (
     ticket_now,
     today,
 )
-from tests.integration.test_pipeline_zendesk import Clock, tickets
+from tests.integration.test_pipeline_zendesk import tickets
 
 SID = "AC" + "5" * 32
 TOKEN = "twilio-test-token"
@@ -72,7 +73,7 @@ ENVIRON = {**ENV, "PORTBOT_TWILIO_AUTH_TOKEN": TOKEN}
 
 
 def bot(config: Config) -> Intake:
-    return build_app(config, clock=Today(today(VERIZON)), environ=ENVIRON, now=Clock())
+    return build_app(config, clock=Today(today(VERIZON)), environ=ENVIRON)
 
 
 def hook(tw: TwilioEmulator, name: str, **body: Any) -> Any:

@@ -26,7 +26,7 @@ from parsers.email import parse_message
 from tests.conftest import FIXTURES
 from tests.integration.mailbox_support import new_folder
 from tests.integration.smtp_support import USER, Delivered, SmtpServer
-from tests.integration.test_pipeline_zendesk import ENV, Clock, Today, comments, config_for, tickets
+from tests.integration.test_pipeline_zendesk import ENV, Clock, comments, config_for, tickets
 from tests.reply_cases import LOOP_CASES
 
 SUPPORT = "support@lofty.com"
@@ -87,7 +87,7 @@ def assert_no_secret(delivered: Delivered, secrets: list[str]) -> None:
 
 
 def app(config: Config, day: str, clock: Clock | None = None, **kw: Any) -> Intake:
-    return build_app(config, clock=Today(day), environ=ENV, now=clock or Clock(), **kw)
+    return build_app(config, clock=(clock or Clock()).on(day), environ=ENV, **kw)
 
 
 @pytest.mark.parametrize("name", list(THREADS))

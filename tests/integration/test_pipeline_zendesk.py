@@ -74,7 +74,7 @@ def config_for(server: LocalMail, em: Emulator, folder: str, state: Path, **chan
 
 
 def app(config: Config, day: str, clock: Clock | None = None) -> Intake:
-    return build_app(config, clock=Today(day), environ=ENV, now=clock or Clock())
+    return build_app(config, clock=(clock or Clock()).on(day), environ=ENV)
 
 
 def eml(thread: Path, n: int) -> bytes:
