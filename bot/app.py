@@ -16,12 +16,13 @@ from typing import TextIO
 
 from bot.adapters.imap import connect_from_config
 from bot.adapters.partner_state import SqlitePartnerLedger
+from bot.adapters.retry import RetryPolicy
 from bot.adapters.sandbox import reader_for
 from bot.adapters.smtp import SmtpMailer, SmtpSettings
 from bot.adapters.sqlite_state import SqliteStateStore
 from bot.adapters.twilio import TwilioAccount, TwilioPartner
 from bot.adapters.twilio_webhook import WebhookReceiver
-from bot.adapters.zendesk import CallCounter, CallObserver, RetryPolicy, ZendeskAccount, ZenpyDesk
+from bot.adapters.zendesk import CallCounter, CallObserver, ZendeskAccount, ZenpyDesk
 from bot.config import (
     CarrierConfig,
     Config,

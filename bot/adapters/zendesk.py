@@ -2,8 +2,8 @@
 
 Calls per request, in the normal case: one upload per attachment the agent
 needs, then one create (or one update). Retries live in one place,
-`_DeskSession.request`: a 429 waits its Retry-After, a 5xx or a lost connection
-backs off, both bounded (a couple of tries: an outage defers the message to a
+`_DeskSession.request`, on the adapters' one policy (`bot.adapters.retry`): a 429
+waits its Retry-After, a 5xx or a lost connection backs off, both bounded (a couple of tries: an outage defers the message to a
 later cycle instead of holding the intake); what is left is mapped once, in
 `_mapped`, to `DeskUnavailable` (transient: keep the message pending) or
 `DeskRejected` (permanent; `TicketClosed` for a closed ticket).
@@ -49,6 +49,7 @@ from zenpy.lib.api_objects import (
 )
 from zenpy.lib.exception import APIException, ZenpyException
 
+from bot.adapters.retry import RetryPolicy, TryAgain, retrying
 from bot.errors import DeskRejected, DeskUnavailable, TicketClosed
 from bot.ports import EmailRef, TicketState
 from bot.render.notes import NOTE_MARKER, note_marker
@@ -79,20 +80,6 @@ class CallCounter:
 
     def __repr__(self) -> str:
         return f"CallCounter({dict(self.calls)}, attempts={self.attempts})"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long to keep trying before the desk is called unavailable."""
-
-    attempts: int = 5  # HTTP attempts per call, the first included
-    backoff: float = 1.0  # seconds before the first retry after a 5xx; doubles each time
-    max_backoff: float = 30.0
-    max_retry_after: float = 120.0  # a longer Retry-After is not waited out here
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1 or self.backoff < 0 or self.max_retry_after < 0:
-            raise ValueError("retry attempts must be >= 1 and waits >= 0")
 
 
 @dataclass(frozen=True)
@@ -189,52 +176,51 @@ class _DeskSession(requests.Session):
             kwargs["headers"] = {**(kwargs.get("headers") or {}), **extra}
         kind = _kind(method_s.upper(), url_s)
         self.counter.calls[kind] += 1
-        policy, wait = self.policy, self.policy.backoff
+        policy = self.policy
         body: Any = kwargs.get("data")
         start = body.tell() if hasattr(body, "seek") and hasattr(body, "tell") else None
         doubt = False  # an earlier attempt may have been carried out
-        for attempt in range(1, policy.attempts + 1):
-            if doubt and guard is not None and guard():
-                raise _AlreadyApplied()
-            if start is not None:
-                body.seek(start)  # an upload's file object: send the whole file again
-            self.counter.attempts += 1
-            last = attempt == policy.attempts
-            try:
-                response = super().request(method_s, url_s, *args, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                self.observer(kind, "error")
-                # only a refused or timed-out connect is sure not to have arrived
-                sure_not_sent = isinstance(exc, requests.ConnectTimeout) or _refused(exc)
-                doubt = doubt or not sure_not_sent
-                if last:
-                    self.in_doubt = doubt and guard is not None
-                    raise DeskUnavailable(f"Zendesk unreachable: {type(exc).__name__}") from exc
-                delay = wait
-            else:
-                status = response.status_code
-                self.observer(kind, status)
-                if status != 429 and status not in RETRY_STATUSES:
-                    return response
-                doubt = doubt or status != 429  # a 5xx may come after the work was done
-                retry_after = _retry_after(response)
-                if status == 429 and retry_after is None:
-                    retry_after = wait
-                if retry_after is not None and retry_after > policy.max_retry_after:
-                    self.in_doubt = doubt and guard is not None
-                    raise DeskUnavailable(
-                        f"Zendesk asks to wait {retry_after:.0f} s ({status})", retry_after
-                    )
-                if last:
-                    self.in_doubt = doubt and guard is not None
-                    raise DeskUnavailable(
-                        f"Zendesk answered {status} {policy.attempts} times", retry_after
-                    )
-                delay = retry_after if retry_after is not None else wait
+
+        def retried(delay: float) -> None:
             self.counter.retries += 1
             log.info("Zendesk busy or failing; retrying in %.1f s", delay)
-            self.sleep(delay)
-            wait = min(wait * 2, policy.max_backoff)
+
+        try:
+            for attempt in retrying(policy, self.sleep, retried):
+                with attempt:
+                    if doubt and guard is not None and guard():
+                        raise _AlreadyApplied()
+                    if start is not None:
+                        body.seek(start)  # an upload's file object: send the whole file again
+                    self.counter.attempts += 1
+                    try:
+                        response = super().request(method_s, url_s, *args, **kwargs)
+                    except (requests.ConnectionError, requests.Timeout) as exc:
+                        self.observer(kind, "error")
+                        # only a refused or timed-out connect is sure not to have arrived
+                        sure_not_sent = isinstance(exc, requests.ConnectTimeout) or _refused(exc)
+                        doubt = doubt or not sure_not_sent
+                        raise TryAgain(f"Zendesk unreachable: {type(exc).__name__}") from exc
+                    status = response.status_code
+                    self.observer(kind, status)
+                    if status != 429 and status not in RETRY_STATUSES:
+                        return response
+                    doubt = doubt or status != 429  # a 5xx may come after the work was done
+                    retry_after = _retry_after(response)
+                    if status == 429 and retry_after is None:  # slow down all the same
+                        n = attempt.retry_state.attempt_number
+                        retry_after = min(policy.backoff * 2 ** (n - 1), policy.max_backoff)
+                    if retry_after is not None and retry_after > policy.max_retry_after:
+                        self.in_doubt = doubt and guard is not None
+                        raise DeskUnavailable(
+                            f"Zendesk asks to wait {retry_after:.0f} s ({status})", retry_after
+                        )
+                    raise TryAgain(
+                        f"Zendesk answered {status} {policy.attempts} times", retry_after
+                    )
+        except TryAgain as exc:  # the tries ran out
+            self.in_doubt = doubt and guard is not None
+            raise DeskUnavailable(exc.reason, exc.retry_after) from exc.__cause__
         raise AssertionError("unreachable")  # the loop returns or raises
 
 

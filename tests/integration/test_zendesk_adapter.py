@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from bot.adapters.zendesk import CallCounter, RetryPolicy, ZendeskAccount, ZenpyDesk
+from bot.adapters.retry import RetryPolicy
+from bot.adapters.zendesk import CallCounter, ZendeskAccount, ZenpyDesk
 from bot.errors import DeskUnavailable, TicketClosed
 from bot.render.ticket import ZendeskNames, diff_note, draft_from_json
 from bot.standins.zendesk_emulator import Emulator, serve
