@@ -45,6 +45,7 @@ from bot.config import (
     StateConfig,
     ZendeskConfig,
 )
+from bot.ops.logs import Redactor, secrets_of
 from bot.pipeline.intake import CycleReport, Delivery, key_of
 from bot.standins.localmail import LocalMail, LocalMailError, dovecot_binary, local_dovecot
 from bot.standins.twilio_emulator import TwilioEmulator
@@ -343,9 +344,15 @@ def _file_tickets(
         )
     if latest:
         request_id, (name, assessment) = next(iter(sorted(latest.items())))
-        print(f"\nThe assessment of {request_id} ({name}), PINs masked:", file=out)
-        json.dump(to_json(assessment), out, ensure_ascii=False, indent=2)
-        print(file=out)
+        print(
+            f"\nThe assessment of {request_id} ({name}), PINs and account numbers masked:",
+            file=out,
+        )
+        masked = Redactor()  # the demo's output is read, pasted and shared like a log
+        masked.add_many(secrets_of(assessment))
+        print(
+            masked.redact(json.dumps(to_json(assessment), ensure_ascii=False, indent=2)), file=out
+        )
     return 0
 
 

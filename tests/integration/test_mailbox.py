@@ -508,6 +508,22 @@ def test_the_demo_reads_the_fixture_mailbox_once(
     assert "PENDING 18-bill-too-old" in text and "bill_too_old" in text
     assert "Polling again: 0 messages read" in text
     assert "3 tickets filed in the Zendesk emulator" in text
+    # the assessment it prints is masked like a log: no account number, no PIN
+    assert "The assessment of PR-000001" in text and "••••" in text
+    for name in ("01-ready-att-acme-csv", "07-ready-telus-followups-supply-loa-and-pin"):
+        request = json.loads((FIXTURES / name / "expected.json").read_text())["assessment"][
+            "request"
+        ]
+        bills = json.loads((FIXTURES / name / "expected.json").read_text())["assessment"][
+            "documents"
+        ]
+        secrets = [
+            request["account_number"],
+            *(n["pin"] for n in request["numbers"]),
+            *(d["fields"].get("account_number") for d in bills if d["kind"] == "bill"),
+        ]
+        for secret in filter(None, secrets):
+            assert secret not in text, (name, secret)
 
 
 class _TokenServer(BaseHTTPRequestHandler):
