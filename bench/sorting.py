@@ -16,16 +16,19 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from bot.pipeline.reading import MessageCache
-from bot.pipeline.sorting import MailSorter
-from fixtures.build.corpus import generate as corpus
-from fixtures.build.corpus.support_mail import SUPPORT
-from fixtures.build.corpus.support_mail import generate as mix
-from parsers.carrier_notice import default_patterns
-from parsers.errors import ParseError
-from parsers.limits import Limits
-from rules.mail_kind import SortPolicy
-from rules.reply import Ours
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # fixtures/ lives beside the packages
+
+from bot.pipeline.reading import MessageCache  # noqa: E402
+from bot.pipeline.sorting import MailSorter  # noqa: E402
+from fixtures.build.corpus import generate as corpus  # noqa: E402
+from fixtures.build.corpus.support_mail import SUPPORT  # noqa: E402
+from fixtures.build.corpus.support_mail import generate as mix  # noqa: E402
+from parsers.carrier_notice import default_patterns  # noqa: E402
+from parsers.errors import ParseError  # noqa: E402
+from parsers.limits import Limits  # noqa: E402
+from rules.mail_kind import SortPolicy  # noqa: E402
+from rules.reply import Ours  # noqa: E402
 
 REAL_MAIL = Path(__file__).resolve().parents[2] / "shared" / "real-mail" / "mail-parser"
 
