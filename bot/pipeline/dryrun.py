@@ -209,7 +209,8 @@ class PrintingMailer:
         self.say("would SEND this email:")
         for name in ("From", "To", "Cc", "Subject", "In-Reply-To"):
             if message[name]:
-                self.say(f"  {name}: {message[name]}")
+                # a long header comes folded: one line, single-spaced, as a mail client shows it
+                self.say(f"  {name}: {' '.join(str(message[name]).split())}")
         if recipients:
             self.say(f"  (to {', '.join(recipients)})")
         body = message.get_body(preferencelist=("plain",))

@@ -182,3 +182,14 @@ def test_the_dry_run_prints_the_ticket_and_reply_with_secrets_masked() -> None:
     assert "would SEND this email:" in text and "To: ana@example.com" in text
     assert pin not in text and str(assessment.request.account_number) not in text
     assert text.count("••••") >= 3
+
+
+def test_the_dry_run_prints_a_folded_header_on_one_line_as_a_mail_client_shows_it() -> None:
+    long_id = "<CAMqzlgh" + "x" * 70 + "@mail.gmail.com>"
+    raw = (
+        "From: support@lofty.com\r\nTo: ana@example.com\r\nSubject: Re: port\r\n"
+        f"In-Reply-To:\r\n {long_id}\r\n\r\nHello\r\n"
+    ).encode()
+    out = io.StringIO()
+    PrintingMailer(Printer(out, Redactor())).send(raw)
+    assert f"  In-Reply-To: {long_id}\n" in out.getvalue()
