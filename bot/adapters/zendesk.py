@@ -3,8 +3,9 @@
 Calls per request, in the normal case: one upload per attachment the agent
 needs, then one create (or one update). Retries live in one place,
 `_DeskSession.request`, on the adapters' one policy (`bot.adapters.retry`): a 429
-waits its Retry-After, a 5xx or a lost connection backs off, both bounded (a couple of tries: an outage defers the message to a
-later cycle instead of holding the intake); what is left is mapped once, in
+waits its Retry-After (or backs off without one), a 5xx or a lost connection backs
+off, both bounded (a couple of tries: an outage defers the message to a later cycle
+instead of holding the intake); what is left is mapped once, in
 `_mapped`, to `DeskUnavailable` (transient: keep the message pending) or
 `DeskRejected` (permanent; `TicketClosed` for a closed ticket).
 
@@ -207,9 +208,6 @@ class _DeskSession(requests.Session):
                         return response
                     doubt = doubt or status != 429  # a 5xx may come after the work was done
                     retry_after = _retry_after(response)
-                    if status == 429 and retry_after is None:  # slow down all the same
-                        n = attempt.retry_state.attempt_number
-                        retry_after = min(policy.backoff * 2 ** (n - 1), policy.max_backoff)
                     if retry_after is not None and retry_after > policy.max_retry_after:
                         self.in_doubt = doubt and guard is not None
                         raise DeskUnavailable(
