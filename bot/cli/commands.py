@@ -124,7 +124,8 @@ def print_report(
         return
     if replies:
         print(
-            f"emails to customers since the state file began: {replies['sent']} sent, {replies['suppressed']} not sent "
+            "emails to customers since the state file began: "
+            f"{replies['sent']} sent, {replies['suppressed']} not sent "
             f"(automatic mail, nothing new, caps), {replies['sending']} waiting to be sent, "
             f"{replies['failed']} refused by the mail server"
         )
