@@ -81,7 +81,7 @@ def _today() -> dt.date:
     return dt.date(2026, 11, 20)
 
 
-def _Clock() -> FixedClock:
+def _clock() -> FixedClock:
     return FixedClock(dt.datetime.combine(_today(), dt.time(12)))
 
 
@@ -89,7 +89,7 @@ def _fill_and_read(server: LocalMail, folder: str, state: Path, count: int) -> t
     server.append(folder, messages(count))
     config = _config(server, folder, state)
     started = time.perf_counter()
-    with build_intake(config, clock=_Clock()) as intake:
+    with build_intake(config, clock=_clock()) as intake:
         report = intake.poll()
     elapsed = time.perf_counter() - started
     done = len(report.handled)
@@ -111,7 +111,7 @@ def _restarts(
         server.append(folder, messages(10, start=(200_000 if bare else 100_000) + 1000 * i))
         started = time.perf_counter()
         assess = _no_assessment if bare else None
-        with build_intake(_config(server, folder, state), clock=_Clock(), assess=assess) as intake:  # type: ignore[arg-type]
+        with build_intake(_config(server, folder, state), clock=_clock(), assess=assess) as intake:  # type: ignore[arg-type]
             report = intake.poll()
         times.append(time.perf_counter() - started)
         assert len(report.handled) == 10, len(report.handled)

@@ -288,6 +288,7 @@ def _main(args: argparse.Namespace) -> int:
             )
         shown: list[dict[str, object]] = []
         moment = getattr(args, "now", None)  # `replay` has no --now
+        clock = clock_at(moment)  # the run's one clock: the intake and the webhooks
         show = _print_delivery if not as_json else (lambda d: shown.append(_delivery_json(d)))
         with build_app(
             config,
@@ -297,7 +298,7 @@ def _main(args: argparse.Namespace) -> int:
             progress=bar,
             dry_run=sys.stdout if dry_run else None,
             preview_ticks=moment is not None,
-            clock=clock_at(moment),
+            clock=clock,
         ) as intake:
             if once:
                 report = intake.poll(backlog=getattr(args, "backlog", False))
@@ -330,7 +331,9 @@ def _main(args: argparse.Namespace) -> int:
                     metrics=metrics,
                 )
                 # the partner's webhooks: queued at once, applied by the cycle they wake
-                receiver = None if dry_run else webhook_receiver(config, runner.poll_now)
+                receiver = (
+                    None if dry_run else webhook_receiver(config, runner.poll_now, clock=clock)
+                )
                 try:
                     runner.run()
                 finally:

@@ -511,16 +511,12 @@ def test_the_demo_reads_the_fixture_mailbox_once(
     # the assessment it prints is masked like a log: no account number, no PIN
     assert "The assessment of PR-000001" in text and "••••" in text
     for name in ("01-ready-att-acme-csv", "07-ready-telus-followups-supply-loa-and-pin"):
-        request = json.loads((FIXTURES / name / "expected.json").read_text())["assessment"][
-            "request"
-        ]
-        bills = json.loads((FIXTURES / name / "expected.json").read_text())["assessment"][
-            "documents"
-        ]
+        expected = json.loads((FIXTURES / name / "expected.json").read_text())["assessment"]
+        request, documents = expected["request"], expected["documents"]
         secrets = [
             request["account_number"],
             *(n["pin"] for n in request["numbers"]),
-            *(d["fields"].get("account_number") for d in bills if d["kind"] == "bill"),
+            *(d["fields"].get("account_number") for d in documents if d["kind"] == "bill"),
         ]
         for secret in filter(None, secrets):
             assert secret not in text, (name, secret)
