@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -46,6 +46,7 @@ from bot.pipeline.intake import (
     Classifier,
     Intake,
     NoticeHandler,
+    PlanMaker,
     ProgressFactory,
     Settings,
     Sink,
@@ -55,6 +56,7 @@ from bot.pipeline.intake import (
 )
 from bot.pipeline.observe import watch_assessor, watch_sink
 from bot.pipeline.partner import PartnerDesk, PartnerSettings, portability_assessor
+from bot.pipeline.planning import Planner
 from bot.pipeline.reading import MessageCache, thread_assessor
 from bot.pipeline.reply_sink import Replier, ReplySettings
 from bot.pipeline.sorting import MailSorter
@@ -73,6 +75,7 @@ from bot.render.ticket import ZendeskNames
 from parsers.carrier_notice import default_patterns, load_patterns
 from parsers.errors import ParseError
 from parsers.model import Attachment, Message
+from rules.decide import Policy
 from rules.mail_kind import SortPolicy
 from rules.reminders import ReminderPolicy
 from rules.reply import Ours
@@ -208,6 +211,7 @@ def build_app(
             classify=parts.classifier,
             sort=parts.sorter,
             messages=messages,
+            plan=parts.planner,
             notices=parts.keeper.on_notice if parts.keeper else None,
             ticks=ticks,
             progress=progress or no_progress,
@@ -416,6 +420,7 @@ class Parts:
     keeper: PortKeeper | None
     replier: Replier | None
     desk: TicketDesk | None
+    planner: Planner  # gathers what the parts know of a request, decides once
 
 
 def _parts(
@@ -478,6 +483,7 @@ def _parts(
     )
     sinks: list[Sink] = []
     keeper = None
+    the_ticket_sink = None
     if config.zendesk is not None and the_desk is not None:
         r = config.reminders
         keeper = PortKeeper(
@@ -504,7 +510,7 @@ def _parts(
             assess=assess,
             now=clock.utc_now,
         )
-        ticket_sink: Sink = TicketSink(
+        the_ticket_sink = TicketSink(
             the_desk,
             state,
             config.zendesk.names,
@@ -513,6 +519,7 @@ def _parts(
             lifecycle=keeper.lifecycle,
             mode=config.zendesk.mode,
         )
+        ticket_sink: Sink = the_ticket_sink
         if metrics is not None:
             ticket_sink = watch_sink(ticket_sink, metrics)
         sinks.append(ticket_sink)
@@ -528,7 +535,22 @@ def _parts(
             ours_of(replier.settings) if replier else None,
             patterns or default_patterns(),
         )
-    return Parts(sinks, classifier, sorter, keeper, replier, the_desk)
+    policy = replier.policy if replier is not None else Policy()
+    if the_ticket_sink is not None:
+        policy = replace(
+            policy,
+            mode=the_ticket_sink.policy.mode,
+            updates_per_window=the_ticket_sink.policy.updates_per_window,
+            window_seconds=the_ticket_sink.policy.window_seconds,
+        )
+    planner = Planner(
+        policy,
+        clock,
+        tickets=the_ticket_sink.known if the_ticket_sink is not None else None,
+        ports=keeper.known if keeper is not None else None,
+        replies=replier.known if replier is not None else None,
+    )
+    return Parts(sinks, classifier, sorter, keeper, replier, the_desk, planner)
 
 
 # -- the auto-reply's parts from [smtp] and [reply]: secrets read at the edge --------
@@ -691,6 +713,7 @@ def build_intake(
     progress: ProgressFactory = no_progress,
     messages: MessageCache | None = None,
     sort: Sorter | None = None,
+    plan: PlanMaker | None = None,
 ) -> Intake:
     """The intake from a Config; tests and the demo replace the parts they need to.
 
@@ -726,4 +749,5 @@ def build_intake(
         progress=progress,
         messages=the_messages,
         sort=sort,
+        plan=plan,
     )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from parsers.model import Document
 from parsers.phone import parse_phone
@@ -95,3 +99,113 @@ def to_json(assessment: Assessment, *, show_secrets: bool = False) -> dict[str, 
         "ready": assessment.ready,
         "notes": list(assessment.notes),
     }
+
+
+# -- the typed view: the contract form as records, for rendering ------------------------
+# Built from an Assessment (`view_of`) or decoded from a stored snapshot (`view_from_json`,
+# validated by pydantic), so a ticket or a reply renders the same from either. Values keep
+# the contract's forms: E.164 numbers, ISO dates, masked secrets unless shown.
+
+
+@dataclass(frozen=True)
+class AddressView:
+    street: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+
+    def line(self) -> str | None:
+        """One line: "street, city, ST zip" (None when nothing is known)."""
+        tail = " ".join(p for p in (self.state, self.zip) if p)
+        return ", ".join(p for p in (self.street, self.city, tail) if p) or None
+
+
+@dataclass(frozen=True)
+class NumberView:
+    number: str
+    pin: str | None = None
+    assignee_name: str | None = None
+    assignee_email: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestView:
+    current_carrier: str | None = None
+    via_follow_up_boss: bool = False
+    account_number: str | None = None
+    account_name: str | None = None
+    service_address: AddressView | None = None
+    billing_telephone_number: str | None = None
+    ssn_last4: str | None = None
+    no_pin_stated: bool = False
+    numbers: tuple[NumberView, ...] = ()
+
+
+@dataclass(frozen=True)
+class DocumentFieldsView:
+    """What a document showed (`document_fields`): a bill's, an LOA's, a list's rows,
+    or why it could not be read; a PDF holding both kinds has the other beside."""
+
+    error: str | None = None
+    bill_date: str | None = None
+    account_name: str | None = None
+    account_number: str | None = None
+    service_address: AddressView | None = None
+    billing_telephone_number: str | None = None
+    signed: bool | None = None
+    signed_date: str | None = None
+    numbers: tuple[str, ...] | None = None
+    rows: int | None = None
+    uncertain: tuple[str, ...] = ()
+    bill: DocumentFieldsView | None = None
+    loa: DocumentFieldsView | None = None
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    filename: str
+    kind: str
+    ocr: bool = False
+    fields: DocumentFieldsView = DocumentFieldsView()
+
+
+@dataclass(frozen=True)
+class ProblemView:
+    code: str
+    item: str
+    number: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class AssessmentView:
+    request: RequestView
+    documents: tuple[DocumentView, ...]
+    checklist: Mapping[str, str]
+    problems: tuple[ProblemView, ...]
+    ready: bool
+    notes: tuple[str, ...] = ()
+
+    def missing(self) -> tuple[str, ...]:
+        """The checklist items missing, in the checklist's order."""
+        return tuple(k for k, v in self.checklist.items() if v == "missing")
+
+    def document(self, kind: str) -> DocumentView | None:
+        """The document of that kind the rules judged: the newest readable one."""
+        docs = [d for d in self.documents if d.kind == kind]
+        readable = [d for d in docs if d.fields.error is None]
+        pool = readable or docs
+        return pool[-1] if pool else None
+
+
+_VIEW: TypeAdapter[AssessmentView] = TypeAdapter(AssessmentView)
+
+
+def view_from_json(data: Mapping[str, Any]) -> AssessmentView:
+    """The typed view of an assessment's contract JSON (a stored snapshot)."""
+    return _VIEW.validate_python(data)
+
+
+def view_of(assessment: Assessment, *, show_secrets: bool = False) -> AssessmentView:
+    """The typed view of an assessment; PINs and SSN digits masked unless `show_secrets`."""
+    return view_from_json(to_json(assessment, show_secrets=show_secrets))

@@ -24,13 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from parsers.model import Message
 from rules.assessment import Assessment
-from rules.contract import to_json
+from rules.contract import AssessmentView, view_of
 from rules.mail_kind import speaks_of_porting
 
 SuppressionReason = Literal[
@@ -48,6 +48,7 @@ SuppressionReason = Literal[
     "already_replied",  # this message already has a reply (sent or being sent)
     "no_change",  # a follow-up that changes nothing the customer can see
     "rate_limited",  # the sender's daily cap of replies is reached
+    "superseded",  # a later message of the request came with it: the reply answers that
 ]
 
 ReplyKind = Literal["incomplete", "ready", "follow_up_boss"]
@@ -355,17 +356,16 @@ def is_own_message(
 # --- is it a porting request at all --------------------------------------------------
 
 
-def looks_like_request(message: Message, data: Mapping[str, Any]) -> bool:
+def looks_like_request(message: Message, view: AssessmentView) -> bool:
     """A first message worth a checklist: it speaks of porting or carries a request's parts.
 
     Spam and stray mail to support@ must not get a ten-item checklist back.
     """
     if speaks_of_porting(message.subject or "", message.body or ""):
         return True
-    r = data["request"]
-    kinds = {d.get("kind") for d in data.get("documents") or []}
+    kinds = {d.kind for d in view.documents}
     return bool(kinds & {"bill", "loa", "number_list"}) or bool(
-        r.get("current_carrier") and r.get("numbers")
+        view.request.current_carrier and view.request.numbers
     )
 
 
@@ -377,67 +377,66 @@ def _age_free(detail: str) -> str:
     return re.sub(r"\b\d+ days? ago\b", "", detail)
 
 
-def visible_state(data: Mapping[str, Any]) -> dict[str, Any]:
-    """What a reply shows, from the contract JSON (masked or not: PINs are only present/absent)."""
-    r = data["request"]
-    numbers = r.get("numbers") or []
+def visible_state(view: AssessmentView) -> dict[str, Any]:
+    """What a reply shows (masked or not: PINs are only present or absent)."""
+    numbers = view.request.numbers
     return {
-        "checklist": dict(data.get("checklist") or {}),
+        "checklist": dict(view.checklist),
         "problems": sorted(
-            [p["code"], p["item"], p.get("number") or "", _age_free(p.get("detail") or "")]
-            for p in data.get("problems") or []
+            [p.code, p.item, p.number or "", _age_free(p.detail)] for p in view.problems
         ),
-        "numbers": sorted(n["number"] for n in numbers),
-        "without_pin": sorted(n["number"] for n in numbers if not n.get("pin")),
-        "ready": bool(data.get("ready")),
-        "follow_up_boss": bool(r.get("via_follow_up_boss")),
+        "numbers": sorted(n.number for n in numbers),
+        "without_pin": sorted(n.number for n in numbers if not n.pin),
+        "ready": view.ready,
+        "follow_up_boss": view.request.via_follow_up_boss,
     }
 
 
-def revision_of(data: Mapping[str, Any]) -> str:
-    text = json.dumps(visible_state(data), sort_keys=True, ensure_ascii=True)
+def revision_of(view: AssessmentView) -> str:
+    """A digest of what a reply shows: part of the reply's Message-ID."""
+    text = json.dumps(visible_state(view), sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _problem_refs(data: Mapping[str, Any]) -> dict[tuple[str, str | None], ProblemRef]:
+def _problem_refs(view: AssessmentView) -> dict[tuple[str, str | None], ProblemRef]:
     return {
-        (p["code"], p.get("number")): ProblemRef(
-            p["code"], p["item"], p.get("number"), p.get("detail") or ""
-        )
-        for p in data.get("problems") or []
+        (p.code, p.number): ProblemRef(p.code, p.item, p.number, p.detail) for p in view.problems
     }
 
 
-def _kind(data: Mapping[str, Any]) -> ReplyKind:
-    if data["request"].get("via_follow_up_boss"):
+def _kind(view: AssessmentView) -> ReplyKind:
+    if view.request.via_follow_up_boss:
         return "follow_up_boss"
-    return "ready" if data.get("ready") else "incomplete"
+    return "ready" if view.ready else "incomplete"
+
+
+def _viewed(assessment: Assessment | AssessmentView) -> AssessmentView:
+    return view_of(assessment) if isinstance(assessment, Assessment) else assessment
 
 
 def plan_reply(
-    assessment: Assessment | Mapping[str, Any],
-    previous: Mapping[str, Any] | None,
+    assessment: Assessment | AssessmentView, previous: AssessmentView | None
 ) -> ReplyPlan | Suppression:
     """The reply to send now, given the assessment our last reply was rendered from.
 
-    `previous` is the contract JSON of the assessment behind the last reply *sent*
-    for this request (None: no reply yet), so "changed" means changed for the
-    customer, whatever happened in between.
+    `previous` is the assessment behind the last reply *sent* for this request (None:
+    no reply yet), so "changed" means changed for the customer, whatever happened in
+    between.
     """
-    data = to_json(assessment) if isinstance(assessment, Assessment) else assessment
-    revision = revision_of(data)
-    kind = _kind(data)
+    view = _viewed(assessment)
+    revision = revision_of(view)
+    kind = _kind(view)
     if previous is None:
         return ReplyPlan(kind, False, (), (), revision)
-    if visible_state(previous) == visible_state(data):
+    if visible_state(previous) == visible_state(view):
         return Suppression("no_change", "the follow-up changed nothing the customer can see")
-    old_list, new_list = previous.get("checklist") or {}, data.get("checklist") or {}
+    old_list, new_list = previous.checklist, view.checklist
     received = tuple(
         key
         for key, status in new_list.items()
         if status == "ok" and old_list.get(key) in ("missing", "not_provided")
     )
-    old_p, new_p = _problem_refs(previous), _problem_refs(data)
+    old_p, new_p = _problem_refs(previous), _problem_refs(view)
     resolved = tuple(p for key, p in old_p.items() if key not in new_p)
     return ReplyPlan(kind, True, received, resolved, revision)
 
@@ -463,8 +462,8 @@ def check_already_replied(reply_status: str | None) -> Suppression | None:
 
 def decide_reply(
     message: Message,
-    assessment: Assessment | Mapping[str, Any],
-    previous: Mapping[str, Any] | None,
+    assessment: Assessment | AssessmentView,
+    previous: AssessmentView | None,
     *,
     own_domains: Collection[str],
     own_addresses: Collection[str],
@@ -475,17 +474,17 @@ def decide_reply(
 ) -> ReplyPlan | Suppression:
     """The whole decision for one incoming message, in the order that matters:
     loop protection, duplicates, porting request at all, usefulness, the cap."""
-    data = to_json(assessment) if isinstance(assessment, Assessment) else assessment
+    view = _viewed(assessment)
     found = should_reply(
         message, own_domains=own_domains, own_addresses=own_addresses, part_types=part_types
     )
     if found is None:
         found = check_already_replied(reply_status)
-    if found is None and previous is None and not looks_like_request(message, data):
+    if found is None and previous is None and not looks_like_request(message, view):
         found = Suppression("not_a_request", "nothing in the message speaks of a port")
     if found is not None:
         return found
-    plan = plan_reply(data, previous)
+    plan = plan_reply(view, previous)
     if isinstance(plan, Suppression):
         return plan
     return check_daily_cap(replies_to_sender_today, daily_cap) or plan

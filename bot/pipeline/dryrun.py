@@ -27,6 +27,8 @@ from bot.ops.logs import Redactor
 from bot.ports import EmailRef, StateStore, TicketDesk, TicketState
 from bot.render.ticket import FieldValue, TicketDraft, ZendeskNames
 from parsers.model import Attachment
+from rules.decide import MessagePlan, ReplyRecorded
+from rules.reply import ReplyPlan, Suppression
 
 if TYPE_CHECKING:
     from bot.pipeline.intake import Delivery
@@ -233,8 +235,40 @@ class DeliveryHeading:
             f"message {delivery.key} (request {delivery.request_id}, "
             f"{len(delivery.raws)} message(s) in its thread)"
         )
+        if delivery.plan is not None:
+            self.say(decision_line(delivery.plan))
         if not self.tickets:
             self.say("no ticket: no [zendesk] section")
+
+
+def decision_line(plan: MessagePlan) -> str:
+    """The message's plan (rules.decide) in one line: what the run then shows it doing."""
+    parts = []
+    t = plan.ticket
+    if t is not None and t.action == "nothing":
+        parts.append("ticket: nothing new")
+    elif t is not None:
+        which = ", ".join(str(i + 1) for i in t.new)
+        line = f"ticket: {t.action} with message(s) {which} at stage {t.stage.value}"
+        if t.prefill:
+            line += ", pre-filled"
+        if t.wait is not None:
+            line += f", after {t.wait:.0f} s (the ticket's update budget)"
+        parts.append(line)
+    if plan.port is not None:
+        missing = ", ".join(plan.port.missing)
+        line = "port: ready" if plan.port.ready else f"port: missing {missing or 'nothing'}"
+        if plan.port.acknowledge:
+            line += ", the answer to the carrier's rejection acknowledged"
+        parts.append(line)
+    r = plan.reply
+    if isinstance(r, ReplyPlan):
+        parts.append(f"reply: {r.kind}{' follow-up' if r.follow_up else ''}")
+    elif isinstance(r, Suppression):
+        parts.append(f"reply: none ({r.reason})")
+    elif isinstance(r, ReplyRecorded):
+        parts.append(f"reply: already {r.status}")
+    return "decision: " + ("; ".join(parts) or "nothing to do")
 
 
 class ReplySummary:
@@ -256,4 +290,11 @@ class ReplySummary:
             self.say(f"no reply: {record.reason}")
 
 
-__all__ = ["DeliveryHeading", "Printer", "PrintingDesk", "PrintingMailer", "ReplySummary"]
+__all__ = [
+    "DeliveryHeading",
+    "Printer",
+    "PrintingDesk",
+    "PrintingMailer",
+    "ReplySummary",
+    "decision_line",
+]

@@ -30,7 +30,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Literal, Protocol
@@ -52,6 +52,7 @@ from bot.ports import Envelope, Mailbox, MessageRecord, Outcome, QuarantineEntry
 from parsers.errors import NotAnEmail, ParseError
 from parsers.model import Message
 from rules.assessment import Assessment
+from rules.decide import MessagePlan
 from rules.mail_kind import MailVerdict
 
 log = logging.getLogger("portbot.intake")
@@ -95,10 +96,18 @@ class Delivery:
     superseded: bool = False
     # `raws` parsed (the MIME level), once, by the intake's cache: what the sinks read
     messages: tuple[Message, ...] = field(kw_only=True)
+    # what becomes of it (rules.decide), decided once by the intake's planner before the
+    # sinks; None when a sink is called on its own (it then asks the same rules itself)
+    plan: MessagePlan | None = field(default=None, kw_only=True)
 
 
 class Sink(Protocol):
     def __call__(self, delivery: Delivery) -> None: ...
+
+
+# gathers what the state store knows of a delivery's request and decides once
+# (bot.pipeline.planning.Planner)
+PlanMaker = Callable[[Delivery], MessagePlan]
 
 
 def outage_of(exc: BaseException) -> str:
@@ -311,7 +320,9 @@ class Intake:
         notices: NoticeHandler | None = None,
         ticks: Sequence[Tick] = (),
         progress: ProgressFactory = no_progress,
+        plan: PlanMaker | None = None,
     ) -> None:
+        self.planner = plan
         self.progress = progress
         self.state = state
         self.connect = connect
@@ -673,10 +684,15 @@ class Intake:
         spent = timings if timings is not None else {}
 
         def every_sink() -> None:
+            planned = delivery
+            if self.planner is not None:  # gathered and decided once, before any sink
+                started = time.monotonic()
+                planned = replace(delivery, plan=self.planner(delivery))
+                spent["plan"] = spent.get("plan", 0.0) + time.monotonic() - started
             for sink in self.sinks:
                 started = time.monotonic()
                 try:
-                    sink(delivery)
+                    sink(planned)
                 finally:
                     name = getattr(sink, "timing", "hand_on")
                     spent[name] = spent.get(name, 0.0) + time.monotonic() - started
@@ -832,6 +848,7 @@ __all__ = [
     "Intake",
     "MailboxError",
     "NoticeHandler",
+    "PlanMaker",
     "ProgressFactory",
     "Sink",
     "Tick",

@@ -1,12 +1,15 @@
-"""Apply the auto-reply: decide (rules.reply), render (bot.render.reply_email), send (bot.adapters.smtp),
-and record each step in a `ReplyLedger` so that a crash never sends twice.
+"""Apply the auto-reply: the reply step of the message's plan (rules.decide.reply_step,
+made by the intake's planner from `Replier.known`), rendered (bot.render.reply_email),
+sent (bot.adapters.smtp), and each step recorded in a `ReplyLedger` so that a crash never
+sends twice.
 
 The protocol, per incoming message (its state-store key):
 
-1. Recorded `sent`, `suppressed` or `failed`: nothing more to do (a note still owed
-   to the ticket is written again).
-2. Not recorded: decide. A `Suppression` is recorded as `suppressed` with its reason.
-3. A plan: render the reply, then record `sending` *with the rendered bytes and the
+1. Recorded `sent`, `suppressed` or `failed` (`ReplyRecorded`): nothing more to do (a
+   note still owed to the ticket is written again).
+2. A `Suppression` (the loop rules, no change, the cap, superseded): recorded as
+   `suppressed` with its reason.
+3. A `ReplyPlan`: render the reply, then record `sending` *with the rendered bytes and the
    envelope* (committed), then hand the bytes to the mailer, then record `sent`.
 4. Recorded `sending` (a crash, or a transient failure, between 3's record and
    its `sent`): the reply may or may not have gone out. If `copy_found` (e.g. an
@@ -29,15 +32,16 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from bot.errors import DeskRejected, MailRejected, PartiallyRefused
+from bot.pipeline.intake import Delivery
+from bot.pipeline.planning import thread_of
 from bot.ports import Mailer, ReplyRecord
 from bot.render.loa_form import LoaTemplate
 from bot.render.notes import note_marker
 from bot.render.reply_email import (
     envelope_recipients,
-    part_types,
     render_reply,
     reply_attachments,
     sent_note,
@@ -45,11 +49,9 @@ from bot.render.reply_email import (
 )
 from parsers.model import Attachment, Message
 from rules.assessment import Assessment
-from rules.contract import to_json
-from rules.reply import ReplyPlan, Suppression, decide_reply, reply_recipients
-
-if TYPE_CHECKING:
-    from bot.pipeline.intake import Delivery
+from rules.contract import to_json, view_from_json
+from rules.decide import Policy, ReplyKnown, ReplyRecorded, ReplyStep, Thread, reply_step
+from rules.reply import ReplyPlan, Suppression, reply_recipients
 
 log = logging.getLogger("portbot.reply")
 
@@ -110,6 +112,15 @@ class ReplySettings:
     def ours(self) -> frozenset[str]:
         return frozenset({self.support_address.lower(), *(a.lower() for a in self.own_addresses)})
 
+    def policy(self) -> Policy:
+        """The reply's part of `rules.decide.Policy` (the ticket's part at its defaults)."""
+        return Policy(
+            own_domains=frozenset({self.domain}),
+            own_addresses=self.ours,
+            internal_domains=self.internal_domains,
+            daily_cap=self.daily_cap,
+        )
+
 
 Outcome = Literal["sent", "resent", "suppressed", "already_done", "recovered"]
 
@@ -119,20 +130,6 @@ class Result:
     outcome: Outcome
     reason: str = ""
     message_id: str | None = None
-
-
-def _incoming(
-    raws: Sequence[bytes], key: str, read_email: Callable[[bytes], Message]
-) -> tuple[Message, bytes]:
-    """The message whose key this is (a retried delivery carries the whole thread)."""
-    for raw in reversed(raws):
-        message = read_email(raw)
-        if message.message_id == key:
-            return message, raw
-    return read_email(raws[-1]), raws[-1]
-
-
-SUPERSEDED = "superseded"  # a later message of the request came in the same cycle
 
 
 class ReplyChannel(Protocol):
@@ -171,16 +168,34 @@ class Replier:
         self.ledger, self.mailer, self.settings = ledger, mailer, settings
         self.now, self.note, self.copy_found = now, note, copy_found
         self.observe = observe or (lambda result, reason: None)
+        self.policy = settings.policy()
 
     def __call__(self, delivery: Delivery) -> None:
         """The intake's Sink: one assessed message with its whole request."""
-        self.handle(
-            delivery.request_id,
-            delivery.key,
-            delivery.raws,
-            delivery.assessment,
-            superseded=delivery.superseded,
+        thread = thread_of(delivery)
+        step = delivery.plan.reply if delivery.plan is not None else None
+        self.apply(thread, step if step is not None else self.decide(thread))
+
+    def known(self, thread: Thread) -> ReplyKnown:
+        """What the ledger holds for the reply to `thread.key`, for `rules.decide`."""
+        record = self.ledger.reply_for(thread.key)
+        previous = self.ledger.last_sent(thread.request_id)
+        to, _ = reply_recipients(thread.incoming, self.settings.internal_domains)
+        return ReplyKnown(
+            status=record.status if record is not None else None,
+            last_sent=view_from_json(json.loads(previous.assessment_json))
+            if previous and previous.assessment_json
+            else None,
+            sent_today=self.ledger.replies_since(to, self.midnight()) if to else 0,
         )
+
+    def midnight(self) -> dt.datetime:
+        """Where today's count of replies to one address starts (the daily cap)."""
+        return self.now().replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def decide(self, thread: Thread) -> ReplyStep:
+        """The reply step by the same rule the planner uses, for a call on its own."""
+        return reply_step(thread, self.known(thread), self.policy)
 
     def handle(
         self,
@@ -191,55 +206,35 @@ class Replier:
         *,
         superseded: bool = False,
     ) -> Result:
-        """`superseded`: a later message of the request is handled in the same cycle (a
-        backlog); this one gets no reply of its own, the customer one reply under that."""
-        record = self.ledger.reply_for(key)
-        if record is not None and record.status == "sending":
-            return self._recover(record)
-        if record is not None:
+        """One message on its own (gathered and decided here). `superseded`: a later
+        message of the request is handled in the same cycle (a backlog); this one gets
+        no reply of its own, the customer one reply under that."""
+        messages = tuple(self.read_email(raw) for raw in raws)
+        thread = thread_of(
+            Delivery(
+                request_id, key, tuple(raws), assessment, superseded=superseded, messages=messages
+            )
+        )
+        return self.apply(thread, self.decide(thread))
+
+    def apply(self, thread: Thread, step: ReplyStep) -> Result:
+        """Carry out the reply step of the plan for `thread.key`."""
+        request_id, key = thread.request_id, thread.key
+        if isinstance(step, ReplyRecorded):
+            record = self.ledger.reply_for(key)
+            assert record is not None
+            if record.status == "sending":
+                return self._recover(record)
             self._note_once(record)
             return Result("already_done", record.reason, record.message_id)
-        if superseded:
-            done = ReplyRecord(key, request_id, "suppressed", self.now(), reason=SUPERSEDED)
+        if isinstance(step, Suppression):
+            done = ReplyRecord(key, request_id, "suppressed", self.now(), reason=step.reason)
             self.ledger.put(done)
-            self.observe("suppressed", SUPERSEDED)
-            log.info(
-                "request=%s no auto-reply: a later message of the request came with it", request_id
-            )
-            self._note_once(
-                done,
-                "auto-reply not sent: superseded (a later message of this "
-                "request came in with it; the reply answers that one)",
-            )
-            return Result("suppressed", SUPERSEDED)
-
-        message, raw = _incoming(raws, key, self.read_email)
-        previous = self.ledger.last_sent(request_id)
-        previous_json = (
-            json.loads(previous.assessment_json)
-            if previous and (previous.assessment_json)
-            else None
-        )
-        to, _ = reply_recipients(message, self.settings.internal_domains)
-        since = self.now().replace(hour=0, minute=0, second=0, microsecond=0)
-        decision = decide_reply(
-            message,
-            assessment,
-            previous_json,
-            own_domains=[self.settings.domain],
-            own_addresses=self.settings.ours,
-            replies_to_sender_today=self.ledger.replies_since(to, since) if to else 0,
-            daily_cap=self.settings.daily_cap,
-            part_types=part_types(raw),
-        )
-        if isinstance(decision, Suppression):
-            done = ReplyRecord(key, request_id, "suppressed", self.now(), reason=decision.reason)
-            self.ledger.put(done)
-            self.observe("suppressed", decision.reason)
-            log.info("request=%s no auto-reply: %s", request_id, decision.reason)
-            self._note_once(done, suppressed_note(decision))
-            return Result("suppressed", decision.reason)
-        return self._send_new(request_id, key, message, assessment, decision)
+            self.observe("suppressed", step.reason)
+            log.info("request=%s no auto-reply: %s", request_id, step.reason)
+            self._note_once(done, suppressed_note(step))
+            return Result("suppressed", step.reason)
+        return self._send_new(request_id, key, thread.incoming, thread.assessment, step)
 
     def send_prepared(self, key: str, request_id: str, reply: EmailMessage, kind: str) -> Result:
         """Send a message the bot wrote on its own (a stage change, a reminder) by the

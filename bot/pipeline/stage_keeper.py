@@ -41,6 +41,7 @@ from typing import Any
 
 from bot.errors import DeliveryDeferred, DeskRejected, MailRejected, MailUnavailable
 from bot.pipeline.intake import Assessor, Classified, CycleReport, Delivery
+from bot.pipeline.planning import thread_of
 from bot.pipeline.reply_sink import Replier, ReplySettings
 from bot.pipeline.ticket_sink import idempotency_key
 from bot.ports import ChangeRow, EmailRef, PortRecord, StateStore, TicketDesk, UnmatchedNotice
@@ -48,19 +49,18 @@ from bot.render.reply_email import first_name, part_types, render_reply, sent_no
 from bot.render.ticket import STAGES, FieldValue, TicketDraft, ZendeskNames, requester
 from parsers.carrier_notice import REASON_CODES, CarrierNotice, NoticePatterns, read_notice
 from parsers.model import Message
-from rules.contract import to_json
+from rules.contract import view_of
+from rules.decide import Policy, PortKnown, PortStep, Thread, may_write, port_step
 from rules.reminders import ClearStale, MarkStale, Remind, ReminderPolicy, reminder_action
 from rules.reply import (
     Ours,
     ReplyPlan,
     Suppression,
-    check_daily_cap,
     is_own_message,
     loop_checks,
     reply_message_id,
     reply_recipients,
     revision_of,
-    should_reply,
 )
 from rules.stage_messages import MessageSettings, StageMessage, correction_received, message_for
 from rules.stages import (
@@ -293,72 +293,78 @@ class PortKeeper:
 
     # -- the intake's sink: what the port knows from the customer's mail --------------
 
+    def known(self, thread: Thread) -> PortKnown:
+        """What the state store holds of the request's port, for `rules.decide`."""
+        port = self.state.port(thread.request_id)
+        if port is None:
+            return PortKnown(None)
+        owed, done, sent = "", False, 0
+        rows = self.state.stage_changes(thread.request_id)
+        last = rows[-1] if rows else None
+        if (
+            last is not None
+            and change_from_json(last.change_json).stage == Stage.REJECTED
+            and last.event_key != thread.key
+        ):
+            owed = f"ack:{thread.request_id}:{last.id}"
+            if self.replier is not None:
+                done = self.replier.ledger.reply_for(owed) is not None
+                sent = self._sent_today(thread.messages[-1])
+        return PortKnown(Stage(port.stage), owed, done, sent)
+
+    def step(self, thread: Thread) -> PortStep:
+        """The port step by the same rule the planner uses, for a call on its own."""
+        policy = self.replier.policy if self.replier is not None else Policy()
+        return port_step(thread, self.known(thread), policy, writes=self.replier is not None)
+
     def track(self, delivery: Delivery) -> None:
-        data = to_json(delivery.assessment)
-        r = data["request"]
-        messages = list(delivery.messages[:1])
-        _, name = requester(messages)
-        missing = [k for k, v in data["checklist"].items() if v == "missing"]
+        """The intake's sink: the port step of the message's plan."""
+        step = delivery.plan.port if delivery.plan is not None else None
+        if step is None:
+            step = self.step(thread_of(delivery))
+        _, name = requester(list(delivery.messages[:1]))
         self.state.note_activity(
             delivery.request_id,
             delivery.key,
-            numbers=[n["number"] for n in r.get("numbers") or []],
-            carrier=r.get("current_carrier"),
+            numbers=list(step.numbers),
+            carrier=step.carrier,
             customer_name=first_name(name),
-            ready=bool(data.get("ready")),
-            missing=missing,
+            ready=step.ready,
+            missing=list(step.missing),
             at=self.now(),
         )
-        if not delivery.superseded:
-            self._acknowledge_correction(delivery)
+        if step.acknowledge:
+            self._acknowledge_correction(delivery, step.acknowledge)
 
-    def _acknowledge_correction(self, delivery: Delivery) -> None:
+    def _acknowledge_correction(self, delivery: Delivery, key: str) -> None:
         """The customer answered a carrier's rejection (a corrected PIN, a new bill): the
-        rejection email promised a check, so they hear it arrived, once per rejection,
-        even when nothing the checklist shows changed (a PIN's value never shows)."""
+        rejection email promised a check, so they hear it arrived, once per rejection."""
         port = self.state.port(delivery.request_id)
-        if port is None or Stage(port.stage) != Stage.REQUEST_RECEIVED or self.replier is None:
-            return
         rows = self.state.stage_changes(delivery.request_id)
-        if not rows:
+        if port is None or not rows or self.replier is None or not delivery.messages:
             return
-        last = rows[-1]
-        change = change_from_json(last.change_json)
-        if change.stage != Stage.REJECTED or last.event_key == delivery.key:
-            return
-        message = delivery.messages[-1] if delivery.messages else None
-        if message is None or not self._from_customer(message, delivery.raws[-1:]):
-            return
+        change = change_from_json(rows[-1].change_json)
         text = correction_received(
             change, customer_name=port.customer_name, settings=self.settings.messages
         )
-        key = f"ack:{delivery.request_id}:{last.id}"
-        if self.replier.ledger.reply_for(key) is not None:
-            return  # acknowledged already: one per rejection
-        line = self._send_bot_email(delivery.request_id, message, key, "correction", text)
+        line = self._send_bot_email(
+            delivery.request_id, delivery.messages[-1], key, "correction", text
+        )
         self._note(delivery.request_id, line)
 
-    def _from_customer(self, message: Message, raws: Sequence[bytes]) -> bool:
-        return self.replier is not None and (
-            self._may_write(message, raws[-1] if raws else b"") is None
-        )
+    def _sent_today(self, message: Message) -> int:
+        """Emails to the writer of `message` since midnight (the daily cap counts them)."""
+        assert self.replier is not None
+        to, _ = reply_recipients(message, self.replier.settings.internal_domains)
+        since = self.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.replier.ledger.replies_since(to, since) if to else 0
 
     def _may_write(self, message: Message, raw: bytes) -> Suppression | None:
-        """The auto-reply's loop rules and daily cap, for every email the bot writes on
-        its own (stage emails, reminders, acknowledgements): never to automatic mail
-        (no-reply senders, Auto-Submitted, bulk, lists, bounces) nor past the cap."""
+        """The auto-reply's loop rules and daily cap (`rules.decide.may_write`), for every
+        email the bot writes on its own (stage emails, reminders, acknowledgements)."""
         assert self.replier is not None
-        s = self.replier.settings
-        found = should_reply(
-            message, own_domains=[s.domain], own_addresses=s.ours, part_types=part_types(raw)
-        )
-        if found is not None:
-            return found
-        to, _ = reply_recipients(message, s.internal_domains)
-        if not to:
-            return Suppression("null_sender", "the thread has no customer address to write to")
-        since = self.now().replace(hour=0, minute=0, second=0, microsecond=0)
-        return check_daily_cap(self.replier.ledger.replies_since(to, since), s.daily_cap)
+        sent = self._sent_today(message)
+        return may_write(message, part_types(raw), sent, self.replier.policy)
 
     def _send_bot_email(
         self, request_id: str, original: Message, key: str, kind: str, text: StageMessage
@@ -937,7 +943,7 @@ class PortKeeper:
                 f"Reminder {action.ordinal} of {action.of} not sent: {why.reason}: {why.detail}",
             )
             return True
-        plan = ReplyPlan("incomplete", False, (), (), revision_of(to_json(assessment)))
+        plan = ReplyPlan("incomplete", False, (), (), revision_of(view_of(assessment)))
         s = self.replier.settings
         msg = as_reminder(
             render_reply(

@@ -1,8 +1,10 @@
 """The ticket sink: each assessed message brought onto its request's Zendesk ticket.
 
-Gather (the ledger's record of the request's ticket; the thread's messages),
-decide (`plan`: pure: create, update, or nothing new), apply (the desk calls,
-each framed by ledger writes).
+It applies the ticket step of the message's plan (`rules.decide.TicketStep`: create,
+adopt, update, or nothing new; made by the intake's planner from `TicketSink.known`),
+by desk calls each framed by ledger writes. A create a crash left in flight is finished
+first, and a ticket found closed or gone is replaced; after either the step is taken
+again by the same rule (`rules.decide.ticket_step`) from the ledger as it now stands.
 
 Never two tickets for one request: before a create the ledger records its
 Idempotency-Key with the messages and the assessment it is made from; after it,
@@ -46,9 +48,10 @@ from typing import Any, Literal, Protocol
 from bot.errors import DeliveryDeferred, DeskRejected, DeskUnavailable, TicketClosed
 from bot.pipeline.intake import Delivery, key_of
 from bot.ports import EmailRef, PendingCreate, TicketDesk, TicketRecord
-from bot.render.ticket import TicketDraft, ZendeskNames, diff_note, draft_from_json
+from bot.render.ticket import TicketDraft, ZendeskNames, diff_note, draft_of
 from parsers.model import Attachment, Message
-from rules.contract import to_json
+from rules.contract import AssessmentView, DocumentView, to_json, view_from_json
+from rules.decide import Policy, TicketKnown, TicketStep, ticket_step
 from rules.stages import Stage
 
 log = logging.getLogger("portbot.ticketing")
@@ -115,33 +118,17 @@ AGENT_KINDS = frozenset({"bill", "loa", "number_list"})
 
 
 def for_agent(
-    attachments: Sequence[Attachment], documents: Sequence[Mapping[str, Any]]
+    attachments: Sequence[Attachment], documents: Sequence[DocumentView]
 ) -> list[Attachment]:
     """The attachments worth uploading: those the assessment read as a bill, an LOA or a
-    number list (`documents` as in the contract JSON: filename, kind)."""
-    wanted = {str(d.get("filename")) for d in documents if d.get("kind") in AGENT_KINDS}
+    number list."""
+    wanted = {d.filename for d in documents if d.kind in AGENT_KINDS}
     return [a for a in attachments if a.filename in wanted]
 
 
-@dataclass(frozen=True)
-class Plan:
-    action: Literal["nothing", "create", "update"]
-    new: tuple[int, ...] = ()  # the thread's messages the ticket does not show yet
-
-
-def plan(record: TicketRecord | None, keys: Sequence[str]) -> Plan:
-    """What the ticket needs for the thread `keys` (oldest first), given the ledger."""
-    if record is None or record.ticket_id is None:
-        return Plan("create", tuple(range(len(keys))))
-    new = tuple(i for i, k in enumerate(keys) if k not in record.applied)
-    return Plan("update", new) if new else Plan("nothing")
-
-
-def over_budget(recent: Sequence[float], budget: UpdateBudget, now: float) -> float | None:
-    """Seconds until the ticket may be updated again, or None when it may be now."""
-    if len(recent) < budget.updates:
-        return None
-    return max(0.0, recent[-budget.updates] + budget.window - now)
+def shown(snapshot: str | None) -> AssessmentView | None:
+    """A snapshot the ledger kept (what a ticket shows, or a create is made from), typed."""
+    return view_from_json(json.loads(snapshot)) if snapshot else None
 
 
 def with_preamble(draft: TicketDraft, text: str) -> TicketDraft:
@@ -184,9 +171,30 @@ class TicketSink:
         self.ledger = ledger
         self.names = names
         self.budget = budget or UpdateBudget()
+        self.policy = Policy(
+            mode=mode, updates_per_window=self.budget.updates, window_seconds=self.budget.window
+        )
         self.now = now
         self.cool_off = cool_off  # after an outage, the desk is left alone this long
         self._down_until = 0.0
+
+    def known(self, request_id: str, now: float) -> TicketKnown:
+        """What the ledger holds of the request's ticket, for `rules.decide` (a create
+        left in flight reads as none made: it is made, again, with its first key)."""
+        record = self.ledger.ticket(request_id)
+        if record is None or record.ticket_id is None or record.pending is not None:
+            return TicketKnown(None, frozenset(), False)
+        recent = self.ledger.updates_since(record.ticket_id, now - self.budget.window)
+        return TicketKnown(record.ticket_id, record.applied, bool(record.last_json), tuple(recent))
+
+    def _step(self, request_id: str, keys: Sequence[str], now: float) -> TicketStep:
+        return ticket_step(
+            keys,
+            self.known(request_id, now),
+            self.policy,
+            now=now,
+            stage=self.lifecycle(request_id),
+        )
 
     def __call__(self, delivery: Delivery) -> None:
         record = self.ledger.ticket(delivery.request_id)
@@ -210,7 +218,8 @@ class TicketSink:
                 self._settle_notes(record.ticket_id, in_doubt)
             if record is not None and record.pending is None and delivery.key in record.applied:
                 return
-            self._bring_up_to_date(delivery, record, now)
+            step = delivery.plan.ticket if delivery.plan is not None else None
+            self._bring_up_to_date(delivery, record, now, step)
         except DeskUnavailable as exc:
             self._down_until = now + max(exc.retry_after or 0.0, self.cool_off)
             raise DeliveryDeferred(
@@ -238,8 +247,13 @@ class TicketSink:
                 self.ledger.forget_note(key)
 
     def _bring_up_to_date(
-        self, delivery: Delivery, record: TicketRecord | None, now: float
+        self,
+        delivery: Delivery,
+        record: TicketRecord | None,
+        now: float,
+        step: TicketStep | None = None,
     ) -> None:
+        """`step`: the plan's (None: taken here, by the same rule)."""
         request_id = delivery.request_id
         keys = tuple(key_of(raw) for raw in delivery.raws)
         messages = delivery.messages
@@ -250,36 +264,34 @@ class TicketSink:
             else:
                 self._finish(request_id, record, dict(zip(keys, messages, strict=True)))
             record = self.ledger.ticket(request_id)
+            step = None  # the ledger changed under the plan: look again
+        if step is None:
+            step = self._step(request_id, keys, now)
+        # the snapshot the ledger keeps (the contract form) and its typed view, rendered
         data = to_json(delivery.assessment, show_secrets=True)
-        todo = plan(record, keys)
-        if todo.action == "nothing":
+        view = view_from_json(data)
+        if step.action == "nothing":
             return
-        if todo.action == "create" or record is None or record.ticket_id is None:
-            if not annotate:
-                self._create(request_id, record, delivery.key, keys, keys, data, messages, None)
-                return
+        if step.action == "create":
+            self._create(request_id, record, delivery.key, keys, keys, data, messages, None)
+            return
+        if step.action == "adopt":
             self._adopt(request_id, messages, None)
-            record = self.ledger.ticket(request_id)
-            todo = plan(record, keys)
-            assert record is not None and record.ticket_id is not None
+            step = self._step(request_id, keys, now)  # the desk's ticket: now the pre-fill
+        record = self.ledger.ticket(request_id)
+        assert record is not None and record.ticket_id is not None
         ticket_id = record.ticket_id
-        wait = over_budget(
-            self.ledger.updates_since(ticket_id, now - self.budget.window), self.budget, now
-        )
-        if wait is not None:
+        if step.wait is not None:
             raise DeliveryDeferred(
                 f"ticket {ticket_id} has had {self.budget.updates} updates "
-                f"in {self.budget.window:.0f} s; the next in {wait:.0f} s"
+                f"in {self.budget.window:.0f} s; the next in {step.wait:.0f} s"
             )
-        new_keys = tuple(keys[i] for i in todo.new)
-        old = json.loads(record.last_json) if record.last_json else {}
-        first = annotate and not record.last_json  # the desk's ticket, not pre-filled yet
-        note = None if first else diff_note(old, data)
-        draft = draft_from_json(
-            data, messages, self.names, follow_up=not first, lifecycle=self.lifecycle(request_id)
-        )
+        new_keys = tuple(keys[i] for i in step.new)
+        first = step.prefill  # the desk's ticket, not pre-filled yet
+        note = None if first else diff_note(shown(record.last_json), view)
+        draft = draft_of(view, messages, self.names, follow_up=not first, lifecycle=step.stage)
         attachments = for_agent(
-            [a for i in todo.new for a in messages[i].attachments], data.get("documents") or []
+            [a for i in step.new for a in messages[i].attachments], view.documents
         )
         if annotate:  # the desk's channel has the mail's attachments and its subject
             draft, attachments = replace(draft, subject=""), []
@@ -293,7 +305,7 @@ class TicketSink:
         except TicketClosed:
             self.ledger.forget_note(key)
             if annotate:  # the desk opened a follow-up from the new email: that one
-                self._adopt(request_id, [messages[i] for i in reversed(todo.new)], ticket_id)
+                self._adopt(request_id, [messages[i] for i in reversed(step.new)], ticket_id)
                 self._bring_up_to_date(delivery, self.ledger.ticket(request_id), now)
                 return
             log.info("request=%s ticket %d is closed: opening a follow-up", request_id, ticket_id)
@@ -306,7 +318,7 @@ class TicketSink:
             if exc.status != 404:
                 raise
             if annotate:
-                self._adopt(request_id, [messages[i] for i in reversed(todo.new)], ticket_id)
+                self._adopt(request_id, [messages[i] for i in reversed(step.new)], ticket_id)
                 self._bring_up_to_date(delivery, self.ledger.ticket(request_id), now)
                 return
             log.warning("request=%s ticket %d is gone: opening a new one", request_id, ticket_id)
@@ -427,17 +439,18 @@ class TicketSink:
         messages: Mapping[str, Message],
     ) -> int:
         """The create call for `pending`: rebuilt from the ledger alone, so a repeat matches."""
-        data = json.loads(pending.assessment_json)
-        shown = [messages[k] for k in pending.keys if k in messages]
+        view = shown(pending.assessment_json)
+        assert view is not None
+        on_ticket = [messages[k] for k in pending.keys if k in messages]
         attachments = for_agent(
             [a for k in pending.attach_keys if k in messages for a in messages[k].attachments],
-            data.get("documents") or [],
+            view.documents,
         )
-        draft = draft_from_json(
-            data,
-            shown,
+        draft = draft_of(
+            view,
+            on_ticket,
             self.names,
-            follow_up=pending.followup_of is not None or len(shown) > 1,
+            follow_up=pending.followup_of is not None or len(on_ticket) > 1,
             lifecycle=self.lifecycle(request_id),
         )
         if pending.followup_of is None:
@@ -446,7 +459,7 @@ class TicketSink:
                     draft, "The earlier ticket of this request was deleted; this one replaces it."
                 )
             return self.desk.create_ticket(draft, attachments, pending.idempotency_key)
-        change = diff_note(json.loads(last_json) if last_json else {}, data)
+        change = diff_note(shown(last_json), view)
         draft = with_preamble(
             draft, f"Follow-up to closed ticket #{pending.followup_of}. " + change
         )
@@ -460,12 +473,10 @@ class TicketSink:
 
 __all__ = [
     "AGENT_KINDS",
-    "Plan",
     "TicketLedger",
     "TicketSink",
     "UpdateBudget",
     "for_agent",
     "idempotency_key",
-    "plan",
     "update_key",
 ]

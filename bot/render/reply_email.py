@@ -4,8 +4,9 @@ The templates and every customer-facing phrase live in `bot/render/templates/`
 (plain text and HTML alternative per kind, `wording.toml` for item and problem
 texts), rendered with Jinja2: HTML autoescaped, undefined names an error.
 
-Nothing secret reaches a template: the view is built from the *masked* contract
-JSON, and the account number is shown by its last digits only (fewer when they
+Nothing secret reaches a template: the view is built from the *masked* typed view
+of the assessment (`rules.contract.view_of`, PINs and SSN digits as ••••), and the
+account number is shown by its last digits only (fewer when they
 happen to equal a PIN or the SSN digits). `render_reply` is pure: no clock unless
 `now` is left out, no network.
 
@@ -50,7 +51,7 @@ from bot.render.loa_form import LoaTemplate, render_loa_form, wants_loa_form
 from parsers.model import Message
 from parsers.phone import parse_phone
 from rules.assessment import CHECKLIST_KEYS, Assessment
-from rules.contract import to_json
+from rules.contract import AssessmentView, NumberView, ProblemView, view_of
 from rules.reply import ReplyPlan, Suppression, references_for, reply_message_id, reply_recipients
 
 TEMPLATE_PACKAGE = "bot.render"
@@ -155,13 +156,6 @@ def _country(number: str) -> str:
     return name or (parse_phone(number).region or "")
 
 
-def _address_line(address: Mapping[str, Any] | None) -> str | None:
-    if not address:
-        return None
-    tail = " ".join(p for p in (address.get("state"), address.get("zip")) if p)
-    return ", ".join(p for p in (address.get("street"), address.get("city"), tail) if p) or None
-
-
 def _account_tail(account: str, secrets: Collection[str]) -> str:
     """The last digits of an account number, never a whole one nor a secret's digits."""
     chars = "".join(c for c in account if c.isalnum())
@@ -239,8 +233,8 @@ def _problem_words(code: str, words: Mapping[str, Any]) -> Mapping[str, str]:
     return problems.get(code) or {"title": code.replace("_", " "), "fix": "", "fixed": ""}
 
 
-def _problem_line(p: Mapping[str, Any]) -> str:
-    code, number = p["code"], p.get("number")
+def _problem_line(p: ProblemView) -> str:
+    code, number = p.code, p.number
     if code == "number_not_us_ca" and number:
         country = _country(number)
         return f"{show_number(number)} ({country})" if country else show_number(number)
@@ -251,79 +245,69 @@ def _problem_line(p: Mapping[str, Any]) -> str:
     if code == "bill_account_mismatch":
         # The rule's detail shows both tails, which can be equal; say it plainly.
         return "The account number you gave differs from the one on the bill."
-    return _pretty(str(p.get("detail") or ""))
+    return _pretty(p.detail)
 
 
 _NAME_CODES = frozenset({"bill_name_mismatch", "loa_name_mismatch"})
 
 
-def _problem_groups(data: Mapping[str, Any], wording: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _problem_groups(view: AssessmentView, wording: Mapping[str, Any]) -> list[dict[str, Any]]:
     groups: dict[str, dict[str, Any]] = {}
-    for p in data["problems"]:
-        if p["code"] == "follow_up_boss":
+    for p in view.problems:
+        if p.code == "follow_up_boss":
             continue
-        words = _problem_words(p["code"], wording)
-        key = words.get("group", p["code"])
+        words = _problem_words(p.code, wording)
+        key = words.get("group", p.code)
         group = groups.setdefault(
             key, {"title": words["title"], "lines": [], "fix": words["fix"], "why": None}
         )
         line = _problem_line(p)
         if line and line not in group["lines"]:
             group["lines"].append(line)
-        if p["code"] in _NAME_CODES:
+        if p.code in _NAME_CODES:
             group["why"] = wording["name_rule"]
     return list(groups.values())
 
 
-def _user(n: Mapping[str, Any]) -> str | None:
-    name, mail = n.get("assignee_name"), n.get("assignee_email")
+def _user(n: NumberView) -> str | None:
+    name, mail = n.assignee_name, n.assignee_email
     if name and mail:
         return f"{name} <{mail}>"
     return name or mail or None
 
 
-def _number_rows(data: Mapping[str, Any]) -> list[str]:
+def _number_rows(view: AssessmentView) -> list[str]:
     rows = []
-    for n in data["request"].get("numbers") or []:
+    for n in view.request.numbers:
         user = _user(n)
-        rows.append(f"{show_number(n['number'])}, for {user}" if user else show_number(n["number"]))
+        rows.append(f"{show_number(n.number)}, for {user}" if user else show_number(n.number))
     return rows
 
 
-def _document(data: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
-    docs = [d for d in data.get("documents") or [] if d.get("kind") == kind]
-    readable = [d for d in docs if "error" not in (d.get("fields") or {})]
-    chosen: Mapping[str, Any] | None = (readable or docs or [None])[-1]
-    return chosen
-
-
 def _have(
-    data: Mapping[str, Any], secrets: Collection[str], words: Mapping[str, Any]
+    view: AssessmentView, secrets: Collection[str], words: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    r, checklist = data["request"], data["checklist"]
+    r, checklist = view.request, view.checklist
     values: dict[str, str | None] = {
-        "current_carrier": r.get("current_carrier"),
-        "account_number": _account_tail(r["account_number"], secrets)
-        if r.get("account_number")
-        else None,
-        "account_name": r.get("account_name"),
-        "service_address": _address_line(r.get("service_address")),
-        "billing_telephone_number": show_number(r["billing_telephone_number"])
-        if r.get("billing_telephone_number")
+        "current_carrier": r.current_carrier,
+        "account_number": _account_tail(r.account_number, secrets) if r.account_number else None,
+        "account_name": r.account_name,
+        "service_address": r.service_address.line() if r.service_address else None,
+        "billing_telephone_number": show_number(r.billing_telephone_number)
+        if r.billing_telephone_number
         else None,
         "ssn_last4": "received",
         "pins": "the account has no PIN, as you told us"
-        if r.get("no_pin_stated")
+        if r.no_pin_stated
         else "received for every number",
     }
-    numbers = r.get("numbers") or []
+    numbers = r.numbers
     values["numbers"] = f"{len(numbers)} number{'s' if len(numbers) != 1 else ''}"
     for kind in ("bill", "loa"):
-        doc = _document(data, kind)
+        doc = view.document(kind)
         if doc is not None:
-            fields = doc.get("fields") or {}
-            when = fields.get("bill_date") if kind == "bill" else None
-            values[kind] = f"{doc['filename']}" + (f" (dated {when})" if when else "")
+            when = doc.fields.bill_date if kind == "bill" else None
+            values[kind] = f"{doc.filename}" + (f" (dated {when})" if when else "")
     rows = []
     for key in CHECKLIST_KEYS:
         if checklist.get(key) != "ok" or not values.get(key):
@@ -332,24 +316,24 @@ def _have(
             {
                 "label": _item(key, words)["label"],
                 "value": values[key],
-                "rows": _number_rows(data) if key == "numbers" else [],
+                "rows": _number_rows(view) if key == "numbers" else [],
             }
         )
     return rows
 
 
-def _missing(data: Mapping[str, Any], wording: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _missing(view: AssessmentView, wording: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
-    numbers = data["request"].get("numbers") or []
+    numbers = view.request.numbers
     for key in CHECKLIST_KEYS:
-        if data["checklist"].get(key) != "missing":
+        if view.checklist.get(key) != "missing":
             continue
         words = _item(key, wording)
         out.append(
             {
                 "ask": words["ask"],
                 "why": wording["name_rule"] if key == "account_name" else None,
-                "numbers": [show_number(n["number"]) for n in numbers if not n.get("pin")]
+                "numbers": [show_number(n.number) for n in numbers if not n.pin]
                 if key == "pins"
                 else [],
             }
@@ -379,14 +363,14 @@ def reply_view(
     templates: ReplyTemplates | None = None,
 ) -> dict[str, Any]:
     """Everything the templates may show (the keys of `VIEW_KEYS`). Built from the
-    masked JSON only. `loa_form`: the reply carries the filled-in LOA (one line says
+    masked view only. `loa_form`: the reply carries the filled-in LOA (one line says
     what to do with it)."""
     words = (templates or reply_templates()).wording
-    data = to_json(assessment, show_secrets=False)
+    view = view_of(assessment, show_secrets=False)
     secrets = _secrets(assessment)
-    r = data["request"]
+    r = view.request
     optional = None
-    if data["checklist"].get("ssn_last4") == "not_provided" and plan.kind == "incomplete":
+    if view.checklist.get("ssn_last4") == "not_provided" and plan.kind == "incomplete":
         optional = _item("ssn_last4", words)["ask"]
     return {
         "kind": plan.kind,
@@ -400,13 +384,13 @@ def reply_view(
                 if _problem_words(p.code, words).get("fixed")
             )
         ),
-        "missing": _missing(data, words),
-        "problems": _problem_groups(data, words),
-        "have": _have(data, secrets, words),
+        "missing": _missing(view, words),
+        "problems": _problem_groups(view, words),
+        "have": _have(view, secrets, words),
         "optional": optional,
-        "numbers": _number_rows(data),
-        "account_name": r.get("account_name"),
-        "carrier": r.get("current_carrier"),
+        "numbers": _number_rows(view),
+        "account_name": r.account_name,
+        "carrier": r.current_carrier,
         "wording": {k: v for k, v in words.items() if isinstance(v, str)},
         "support_name": support_name,
         "support_address": support_address,

@@ -1,7 +1,8 @@
 """What the Zendesk ticket of a porting request says: pure rendering, no I/O.
 
-`draft_for` turns an assessment (its contract JSON, secrets shown) and the
-thread's messages into a `TicketDraft`: requester, subject, custom field values
+`draft_of` turns an assessment's typed view (`rules.contract.AssessmentView`, secrets
+shown: from the assessment by `draft_for`, from a stored snapshot by `draft_from_json`)
+and the thread's messages into a `TicketDraft`: requester, subject, custom field values
 by logical name, tags, and the private note an agent reads. PINs appear only in
 that private note, never in the subject, a field or a tag. `diff_note` says what
 a follow-up changed. Tag and field names come from `ZendeskNames`.
@@ -16,7 +17,14 @@ from typing import Any
 
 from parsers.model import Message
 from rules.assessment import Assessment
-from rules.contract import to_json
+from rules.contract import (
+    AddressView,
+    AssessmentView,
+    ProblemView,
+    RequestView,
+    view_from_json,
+    view_of,
+)
 from rules.stages import Stage, StageNames
 
 FieldValue = str | int | bool | None
@@ -172,61 +180,57 @@ def requester(messages: Sequence[Message]) -> tuple[str | None, str | None]:
     return None, None
 
 
-def stage_of(data: Mapping[str, Any], *, follow_up: bool) -> str:
-    if data["request"].get("via_follow_up_boss"):
+def stage_of(view: AssessmentView, *, follow_up: bool) -> str:
+    if view.request.via_follow_up_boss:
         return "follow_up_boss"
-    if data.get("ready"):
+    if view.ready:
         return "ready"
     return "awaiting_customer" if follow_up else "request_received"
 
 
-def address_line(address: Mapping[str, Any] | None) -> str | None:
-    if not address:
-        return None
-    tail = " ".join(p for p in (address.get("state"), address.get("zip")) if p)
-    parts = [p for p in (address.get("street"), address.get("city"), tail) if p]
-    return ", ".join(parts) or None
+def address_line(address: AddressView | None) -> str | None:
+    return address.line() if address is not None else None
 
 
-def subject_of(data: Mapping[str, Any], names: ZendeskNames, who: str | None) -> str:
-    r = data["request"]
-    account = r.get("account_name") or who or "unknown account"
-    n = len(r.get("numbers") or [])
-    carrier = r.get("current_carrier") or "unknown carrier"
+def subject_of(view: AssessmentView, names: ZendeskNames, who: str | None) -> str:
+    r = view.request
+    account = r.account_name or who or "unknown account"
+    n = len(r.numbers)
+    carrier = r.current_carrier or "unknown carrier"
     return f"{names.subject_prefix}: {account} — {n} number{'s' if n != 1 else ''} from {carrier}"
 
 
-def fields_of(data: Mapping[str, Any], stage: str, names: ZendeskNames) -> dict[str, FieldValue]:
-    r = data["request"]
+def fields_of(view: AssessmentView, stage: str, names: ZendeskNames) -> dict[str, FieldValue]:
+    r = view.request
     return {
-        "current_carrier": r.get("current_carrier"),
-        "account_name": r.get("account_name"),
-        "account_number": r.get("account_number"),
-        "service_address": address_line(r.get("service_address")),
-        "btn": r.get("billing_telephone_number"),
-        "number_count": len(r.get("numbers") or []),
+        "current_carrier": r.current_carrier,
+        "account_name": r.account_name,
+        "account_number": r.account_number,
+        "service_address": address_line(r.service_address),
+        "btn": r.billing_telephone_number,
+        "number_count": len(r.numbers),
         "stage": names.stage_tag(stage),
-        "ready": bool(data.get("ready")),
+        "ready": view.ready,
     }
 
 
-def tags_of(data: Mapping[str, Any], stage: str, names: ZendeskNames) -> tuple[str, ...]:
+def tags_of(view: AssessmentView, stage: str, names: ZendeskNames) -> tuple[str, ...]:
     tags = [names.porting_tag, names.stage_tag(stage)]
-    tags += [names.missing_tag_prefix + k for k, v in data["checklist"].items() if v == "missing"]
-    for problem in data["problems"]:
-        tag = names.problem_tag_prefix + problem["code"]
+    tags += [names.missing_tag_prefix + k for k in view.missing()]
+    for problem in view.problems:
+        tag = names.problem_tag_prefix + problem.code
         if tag not in tags:
             tags.append(tag)
-    if data.get("ready"):
+    if view.ready:
         tags.append(names.ready_tag)
-    if data["request"].get("via_follow_up_boss"):
+    if view.request.via_follow_up_boss:
         tags.append(names.follow_up_boss_tag)
     return tuple(tags)
 
 
 # --- evidence: what the email said against what a document shows ----------------
 
-# code -> (request key, document kind, document field)
+# code -> (request field, document kind, document field): names of the view's records
 _EVIDENCE = {
     "bill_name_mismatch": ("account_name", "bill", "account_name"),
     "bill_account_mismatch": ("account_number", "bill", "account_number"),
@@ -247,25 +251,24 @@ _UNREAD_PARTS = (
     ("service address", "service_address"),
 )
 
-
-def _document(data: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
-    """The document of that kind the rules judged: the newest readable one, as they do."""
-    docs = [d for d in data.get("documents") or [] if d.get("kind") == kind]
-    readable = [d for d in docs if "error" not in (d.get("fields") or {})]
-    chosen: Mapping[str, Any] | None = (readable or docs or [None])[-1]
-    return chosen
+Shown = str | int | bool | AddressView | tuple[str, ...] | None
 
 
-def _show(value: Any) -> str:
+def _show(value: Shown) -> str:
     if value is None:
         return "(not given)"
-    if isinstance(value, dict):
-        return address_line(value) or "(not given)"
-    if isinstance(value, list):
+    if isinstance(value, AddressView):
+        return value.line() or "(not given)"
+    if isinstance(value, tuple):
         return ", ".join(str(v) for v in value) or "(none)"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+def _stated(request: RequestView, name: str) -> Shown:
+    value: Shown = getattr(request, name)
+    return value
 
 
 @dataclass(frozen=True)
@@ -276,88 +279,78 @@ class Evidence:
     ocr: bool
 
 
-def evidence_for(data: Mapping[str, Any], problem: Mapping[str, Any]) -> Evidence | None:
-    if problem["code"] == "bill_field_unread":
-        return _unread_evidence(data, problem)
-    spec = _EVIDENCE.get(problem["code"])
+def evidence_for(view: AssessmentView, problem: ProblemView) -> Evidence | None:
+    if problem.code == "bill_field_unread":
+        return _unread_evidence(view, problem)
+    spec = _EVIDENCE.get(problem.code)
     if spec is None:
         return None
     key, kind, doc_field = spec
-    doc = _document(data, kind)
+    doc = view.document(kind)
     if doc is None:
         return None
-    fields = doc.get("fields") or {}
     stated: str | None = None
     if key == "numbers":
-        stated = problem.get("number")
+        stated = problem.number
     elif key is not None:
-        stated = _show(data["request"].get(key))
-    shown = _show(fields.get(doc_field))
-    return Evidence(stated, shown, str(doc.get("filename")), bool(doc.get("ocr")))
+        stated = _show(_stated(view.request, key))
+    shown: Shown = getattr(doc.fields, doc_field)
+    return Evidence(stated, _show(shown), doc.filename, doc.ocr)
 
 
-def _unread_evidence(data: Mapping[str, Any], problem: Mapping[str, Any]) -> Evidence | None:
+def _unread_evidence(view: AssessmentView, problem: ProblemView) -> Evidence | None:
     """What the agent must compare by eye: the request's values the bill did not show."""
-    doc = _document(data, "bill")
+    doc = view.document("bill")
     if doc is None:
         return None
-    detail = str(problem.get("detail") or "")
     said = [
-        f"{label} {_show(data['request'].get(key))!r}"
+        f"{label} {_show(_stated(view.request, key))!r}"
         for label, key in _UNREAD_PARTS
-        if label in detail
+        if label in problem.detail
     ]
     stated = "; ".join(said) if said else None
-    return Evidence(
-        stated,
-        "(not found by the bot: compare by eye)",
-        str(doc.get("filename")),
-        bool(doc.get("ocr")),
-    )
+    return Evidence(stated, "(not found by the bot: compare by eye)", doc.filename, doc.ocr)
 
 
 # --- the note ----------------------------------------------------------------------
 
 
-def _numbers_rows(data: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
-    numbers = data["request"].get("numbers") or []
+def _numbers_rows(view: AssessmentView) -> list[tuple[str, str, str, str]]:
     return [
-        (
-            n["number"],
-            n.get("pin") or "—",
-            n.get("assignee_name") or "—",
-            n.get("assignee_email") or "—",
-        )
-        for n in numbers
+        (n.number, n.pin or "—", n.assignee_name or "—", n.assignee_email or "—")
+        for n in view.request.numbers
     ]
 
 
-def _checklist_rows(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    r = data["request"]
+def _checklist_rows(view: AssessmentView) -> list[tuple[str, str, str]]:
+    r = view.request
     values = {
-        "current_carrier": r.get("current_carrier"),
-        "account_number": r.get("account_number"),
-        "account_name": r.get("account_name"),
-        "service_address": address_line(r.get("service_address")),
-        "billing_telephone_number": r.get("billing_telephone_number"),
-        "numbers": f"{len(r.get('numbers') or [])} listed",
-        "pins": "customer says there is no PIN" if r.get("no_pin_stated") else None,
+        "current_carrier": r.current_carrier,
+        "account_number": r.account_number,
+        "account_name": r.account_name,
+        "service_address": address_line(r.service_address),
+        "billing_telephone_number": r.billing_telephone_number,
+        "numbers": f"{len(r.numbers)} listed",
+        "pins": "customer says there is no PIN" if r.no_pin_stated else None,
     }
     for kind in ("bill", "loa"):
-        doc = _document(data, kind)
-        values[kind] = doc.get("filename") if doc else None
+        doc = view.document(kind)
+        values[kind] = doc.filename if doc else None
     return [
         (CHECKLIST_LABELS.get(k, k), status, str(values.get(k) or ""))
-        for k, status in data["checklist"].items()
+        for k, status in view.checklist.items()
         if k != "ssn_last4"
     ]
 
 
-def _status_line(data: Mapping[str, Any]) -> str:
-    if data.get("ready"):
+def _status_line(view: AssessmentView) -> str:
+    if view.ready:
         return "READY to submit: every item is in and nothing is wrong."
-    missing = [k for k, v in data["checklist"].items() if v == "missing"]
-    return f"NOT READY: {len(missing)} item(s) missing, {len(data['problems'])} problem(s)."
+    return f"NOT READY: {len(view.missing())} item(s) missing, {len(view.problems)} problem(s)."
+
+
+def _problem_head(p: ProblemView) -> str:
+    return f"{p.code}{' (' + p.number + ')' if p.number else ''}"
 
 
 def _original(messages: Sequence[Message], limit: int = 4000) -> list[tuple[str, str]]:
@@ -371,37 +364,31 @@ def _original(messages: Sequence[Message], limit: int = 4000) -> list[tuple[str,
     return out
 
 
-def note_text(data: Mapping[str, Any], messages: Sequence[Message]) -> str:
+def note_text(view: AssessmentView, messages: Sequence[Message]) -> str:
     lines = [
         "Porting request read by portbot (internal note: holds PINs, never share).",
-        _status_line(data),
+        _status_line(view),
         "",
         "Numbers:",
     ]
-    rows = _numbers_rows(data)
+    rows = _numbers_rows(view)
     lines += [f"  {n} | PIN {p} | {a} | {e}" for n, p, a, e in rows] or ["  (none listed)"]
     lines += ["", "Checklist:"]
-    lines += [f"  [{s}] {label}{': ' + v if v else ''}" for label, s, v in _checklist_rows(data)]
-    if data["problems"]:
+    lines += [f"  [{s}] {label}{': ' + v if v else ''}" for label, s, v in _checklist_rows(view)]
+    if view.problems:
         lines += ["", "Problems:"]
-        for p in data["problems"]:
-            lines.append(
-                f"  - {p['code']}{' (' + p['number'] + ')' if p.get('number') else ''}: "
-                f"{p['detail']}"
-            )
-            ev = evidence_for(data, p)
+        for p in view.problems:
+            lines.append(f"  - {_problem_head(p)}: {p.detail}")
+            ev = evidence_for(view, p)
             if ev is not None:
                 source = "read by OCR" if ev.ocr else "text layer"
                 said = f"email said {ev.stated!r}; " if ev.stated is not None else ""
                 lines.append(f"      {said}{ev.document} shows {ev.shown!r} ({source})")
-    if data.get("documents"):
+    if view.documents:
         lines += ["", "Documents:"]
-        lines += [
-            f"  {d['filename']}: {d['kind']}{', OCR' if d.get('ocr') else ''}"
-            for d in data["documents"]
-        ]
-    if data.get("notes"):
-        lines += ["", "Notes:"] + [f"  {n}" for n in data["notes"]]
+        lines += [f"  {d.filename}: {d.kind}{', OCR' if d.ocr else ''}" for d in view.documents]
+    if view.notes:
+        lines += ["", "Notes:"] + [f"  {n}" for n in view.notes]
     for heading, body in _original(messages):
         lines += ["", f"Original message: {heading}", body]
     return "\n".join(lines)
@@ -413,26 +400,26 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
 
 
-def note_html(data: Mapping[str, Any], messages: Sequence[Message]) -> str:
+def note_html(view: AssessmentView, messages: Sequence[Message]) -> str:
     parts = [
         "<p><strong>Porting request read by portbot</strong> (internal note: holds PINs, "
-        f"never share).<br>{escape(_status_line(data))}</p>",
+        f"never share).<br>{escape(_status_line(view))}</p>",
         "<h3>Numbers</h3>",
     ]
-    rows = _numbers_rows(data)
+    rows = _numbers_rows(view)
     parts.append(
         _table(("Number", "PIN", "Assignee", "Email"), rows) if rows else "<p>None listed.</p>"
     )
-    parts += ["<h3>Checklist</h3>", _table(("Item", "Status", "Value"), _checklist_rows(data))]
-    if data["problems"]:
+    parts += ["<h3>Checklist</h3>", _table(("Item", "Status", "Value"), _checklist_rows(view))]
+    if view.problems:
         items = []
-        for p in data["problems"]:
+        for p in view.problems:
             text = (
-                f"<li><code>{escape(p['code'])}</code>"
-                f"{' (' + escape(p['number']) + ')' if p.get('number') else ''}: "
-                f"{escape(p['detail'])}"
+                f"<li><code>{escape(p.code)}</code>"
+                f"{' (' + escape(p.number) + ')' if p.number else ''}: "
+                f"{escape(p.detail)}"
             )
-            ev = evidence_for(data, p)
+            ev = evidence_for(view, p)
             if ev is not None:
                 source = "read by OCR" if ev.ocr else "text layer"
                 said = f"email said <q>{escape(ev.stated)}</q>; " if ev.stated is not None else ""
@@ -442,21 +429,18 @@ def note_html(data: Mapping[str, Any], messages: Sequence[Message]) -> str:
                 )
             items.append(text + "</li>")
         parts += ["<h3>Problems</h3>", "<ul>" + "".join(items) + "</ul>"]
-    if data.get("documents"):
+    if view.documents:
         parts += [
             "<h3>Documents</h3>",
             _table(
                 ("File", "Kind", "Read by"),
-                [
-                    (d["filename"], d["kind"], "OCR" if d.get("ocr") else "text layer")
-                    for d in data["documents"]
-                ],
+                [(d.filename, d.kind, "OCR" if d.ocr else "text layer") for d in view.documents],
             ),
         ]
-    if data.get("notes"):
+    if view.notes:
         parts += [
             "<h3>Notes</h3>",
-            "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in data["notes"]) + "</ul>",
+            "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in view.notes) + "</ul>",
         ]
     for heading, body in _original(messages):
         parts += [
@@ -469,15 +453,15 @@ def note_html(data: Mapping[str, Any], messages: Sequence[Message]) -> str:
 # --- the draft and the follow-up note -------------------------------------------------
 
 
-def draft_from_json(
-    data: Mapping[str, Any],
+def draft_of(
+    view: AssessmentView,
     messages: Sequence[Message],
     names: ZendeskNames | None = None,
     *,
     follow_up: bool = False,
     lifecycle: Stage | None = None,
 ) -> TicketDraft:
-    """The ticket for an assessment in contract JSON form (with secrets shown).
+    """The ticket for an assessment's typed view (with secrets shown: the note is private).
 
     `lifecycle`: the port's stage. Past request_received (submitted to the carrier
     and on) the draft keeps that stage: a customer's follow-up does not reset it.
@@ -491,13 +475,13 @@ def draft_from_json(
     return TicketDraft(
         requester_email=email,
         requester_name=name,
-        subject=subject_of(data, names, name or email),
-        fields=fields_of(data, stage, names),
-        tags=tags_of(data, stage, names),
+        subject=subject_of(view, names, name or email),
+        fields=fields_of(view, stage, names),
+        tags=tags_of(view, stage, names),
         stage=stage,
-        ready=bool(data.get("ready")),
-        note_text=note_text(data, messages),
-        note_html=note_html(data, messages),
+        ready=view.ready,
+        note_text=note_text(view, messages),
+        note_html=note_html(view, messages),
     )
 
 
@@ -510,17 +494,21 @@ def draft_for(
     lifecycle: Stage | None = None,
 ) -> TicketDraft:
     """The ticket for a `rules.assessment.Assessment` (PINs go to the private note only)."""
-    return draft_from_json(
-        to_json(assessment, show_secrets=True),
-        messages,
-        names,
-        follow_up=follow_up,
-        lifecycle=lifecycle,
-    )
+    view = view_of(assessment, show_secrets=True)
+    return draft_of(view, messages, names, follow_up=follow_up, lifecycle=lifecycle)
 
 
-def _problem_key(p: Mapping[str, Any]) -> tuple[str, str | None]:
-    return p["code"], p.get("number")
+def draft_from_json(
+    data: Mapping[str, Any],
+    messages: Sequence[Message],
+    names: ZendeskNames | None = None,
+    *,
+    follow_up: bool = False,
+    lifecycle: Stage | None = None,
+) -> TicketDraft:
+    """The ticket for a stored snapshot (contract JSON, secrets shown), read as its view."""
+    view = view_from_json(data)
+    return draft_of(view, messages, names, follow_up=follow_up, lifecycle=lifecycle)
 
 
 _VALUE_LABELS = (
@@ -531,16 +519,19 @@ _VALUE_LABELS = (
     ("billing_telephone_number", "Billing telephone number"),
 )
 
+# What a ticket showed before its first note: nothing (every number and document is new).
+NOTHING_SHOWN = AssessmentView(RequestView(), (), {}, (), False)
 
-def _changed_values(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+
+def _changed_values(old: RequestView, new: RequestView) -> list[str]:
     """Values a follow-up changed, old and new (a private note: PINs may show)."""
     lines = []
     for key, label in _VALUE_LABELS:
-        before, after = old.get(key), new.get(key)
+        before, after = _stated(old, key), _stated(new, key)
         if before is not None and after is not None and before != after:
             lines.append(f"Changed: {label}: {_show(before)!r} → {_show(after)!r}")
-    before_n = {n["number"]: n for n in old.get("numbers") or []}
-    after_n = {n["number"]: n for n in new.get("numbers") or []}
+    before_n = {n.number: n for n in old.numbers}
+    after_n = {n.number: n for n in new.numbers}
     added = [k for k in after_n if k not in before_n]
     removed = [k for k in before_n if k not in after_n]
     if added:
@@ -551,23 +542,22 @@ def _changed_values(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]
         was = before_n.get(number)
         if was is None:
             continue
-        for key, label in (
-            ("pin", "PIN"),
-            ("assignee_name", "user"),
-            ("assignee_email", "user's email"),
+        for then, now, label in (
+            (was.pin, entry.pin, "PIN"),
+            (was.assignee_name, entry.assignee_name, "user"),
+            (was.assignee_email, entry.assignee_email, "user's email"),
         ):
-            if was.get(key) != entry.get(key) and entry.get(key) is not None:
-                lines.append(
-                    f"Changed: {label} of {number}: {_show(was.get(key))!r} → "
-                    f"{_show(entry.get(key))!r}"
-                )
+            if then != now and now is not None:
+                lines.append(f"Changed: {label} of {number}: {_show(then)!r} → {_show(now)!r}")
     return lines
 
 
-def diff_note(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
-    """What a follow-up changed: items now received, problems resolved and new."""
+def diff_note(old: AssessmentView | None, new: AssessmentView) -> str:
+    """What a follow-up changed since `old` (what the ticket showed; None: nothing):
+    items now received, problems resolved and new, values changed."""
+    old = old or NOTHING_SHOWN
     lines = ["What changed with this message:"]
-    old_list, new_list = old.get("checklist") or {}, new.get("checklist") or {}
+    old_list, new_list = old.checklist, new.checklist
     received = [k for k, v in new_list.items() if v != "missing" and old_list.get(k) == "missing"]
     lost = [
         k
@@ -578,24 +568,21 @@ def diff_note(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
         lines.append("Now received: " + ", ".join(CHECKLIST_LABELS.get(k, k) for k in received))
     if lost:
         lines.append("Now missing: " + ", ".join(CHECKLIST_LABELS.get(k, k) for k in lost))
-    old_p = {_problem_key(p): p for p in old.get("problems") or []}
-    new_p = {_problem_key(p): p for p in new.get("problems") or []}
-    resolved = [p for k, p in old_p.items() if k not in new_p]
-    raised = [p for k, p in new_p.items() if k not in old_p]
-    for p in resolved:
-        lines.append(f"Resolved: {p['code']}{' (' + p['number'] + ')' if p.get('number') else ''}")
-    for p in raised:
-        lines.append(
-            f"New problem: {p['code']}"
-            f"{' (' + p['number'] + ')' if p.get('number') else ''}: {p['detail']}"
-        )
-    lines += _changed_values(old.get("request") or {}, new.get("request") or {})
-    old_docs = {d["filename"] for d in old.get("documents") or []}
-    added = [d["filename"] for d in new.get("documents") or [] if d["filename"] not in old_docs]
+    old_p = {(p.code, p.number): p for p in old.problems}
+    new_p = {(p.code, p.number): p for p in new.problems}
+    for key, p in old_p.items():
+        if key not in new_p:
+            lines.append(f"Resolved: {_problem_head(p)}")
+    for key, p in new_p.items():
+        if key not in old_p:
+            lines.append(f"New problem: {_problem_head(p)}: {p.detail}")
+    lines += _changed_values(old.request, new.request)
+    old_docs = {d.filename for d in old.documents}
+    added = [d.filename for d in new.documents if d.filename not in old_docs]
     if added:
         lines.append("New documents: " + ", ".join(added))
-    if bool(old.get("ready")) != bool(new.get("ready")):
-        lines.append("Now READY to submit." if new.get("ready") else "No longer ready.")
+    if old.ready != new.ready:
+        lines.append("Now READY to submit." if new.ready else "No longer ready.")
     if len(lines) == 1:
         lines.append("Nothing in the assessment changed.")
     return "\n".join(lines)

@@ -409,6 +409,12 @@ def test_a_dry_run_prints_what_it_would_do_and_changes_nothing_anywhere(
     out = done.stdout
     assert out.startswith("DRY RUN")
     assert out.count("would CREATE a ticket:") == 2  # TELUS and Spectrum; Acme has its ticket
+    # each message's one decision comes before what it does; only the newest message of
+    # a thread read in one go is answered, the ones before it say why not
+    decisions = [line for line in out.splitlines() if line.startswith("decision: ")]
+    assert len(decisions) == len(telus) + len(_emls("04-ready-spectrum-ssn-xlsx"))
+    assert sum("ticket: create with message(s) 1 " in d for d in decisions) == 2
+    assert sum("reply: none (superseded)" in d for d in decisions) == len(telus) - 1
     assert "requester:" in out and "field account_number: ••••" in out and "private note:" in out
     telus_customer = parse_message(telus[0]).sender
     sends = out.split("would SEND this email:")[1:]

@@ -23,6 +23,7 @@ from bot.pipeline.intake import Intake
 from bot.standins.localmail import LocalMail
 from bot.standins.zendesk_emulator import Emulator
 from parsers.email import parse_message
+from rules.reply import ReplyPlan
 from tests.conftest import FIXTURES
 from tests.integration.mailbox_support import new_folder
 from tests.integration.smtp_support import USER, Delivered, SmtpServer
@@ -393,6 +394,62 @@ def test_each_message_is_parsed_once_per_cycle_with_the_configured_limits(
         parses.clear()
         assert intake.poll().count("own") == 1
         assert len(parses) == 1 and parses[0][1] is config.limits
+
+
+def test_each_message_is_decided_once_and_every_sink_applies_that_plan(
+    server: LocalMail,
+    em: Emulator,
+    smtp: tuple[SmtpServer, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 13: the intake gathers and calls rules.decide once per message; the ticket,
+    the port and the reply follow that plan, none of them deciding again on its own."""
+    import bot.pipeline.planning as planning
+    import bot.pipeline.reply_sink as reply_sink
+    import bot.pipeline.stage_keeper as stage_keeper
+    import bot.pipeline.ticket_sink as ticket_sink
+    from rules.decide import MessagePlan
+
+    plans: list[MessagePlan] = []
+    decide = planning.decide_message
+
+    def counted(*args: Any, **kwargs: Any) -> MessagePlan:
+        plan = decide(*args, **kwargs)
+        plans.append(plan)
+        return plan
+
+    again: list[str] = []
+
+    def refuse(name: str) -> Any:
+        def decided_again(*args: Any, **kwargs: Any) -> Any:
+            again.append(name)
+            raise AssertionError(f"{name} decided on its own")
+
+        return decided_again
+
+    monkeypatch.setattr(planning, "decide_message", counted)
+    monkeypatch.setattr(ticket_sink, "ticket_step", refuse("ticket"))
+    monkeypatch.setattr(reply_sink, "reply_step", refuse("reply"))
+    monkeypatch.setattr(stage_keeper, "port_step", refuse("port"))
+    running, copies = smtp
+    folder = copies[0] = new_folder()
+    name = "07-ready-telus-followups-supply-loa-and-pin"
+    raws, expected = thread(name)
+    config = reply_config(config_for(server, em, folder, tmp_path / "state.db"), running)
+    with app(config, expected["today"]) as intake:
+        for raw in raws:  # one message a cycle, as a customer's follow-ups come
+            server.append(folder, [raw])
+            assert intake.poll().count("assessed") == 1
+    assert again == []
+    assert [p.key for p in plans] == [parse_message(r).message_id for r in raws]
+    steps = [(p.ticket.action, p.ticket.new) for p in plans if p.ticket is not None]
+    assert steps == [("create", (0,)), ("update", (1,)), ("update", (2,))]
+    assert all(p.port is not None and p.reply is not None for p in plans)
+    # what the plans said is what happened: one ticket, one email per planned reply
+    sent = sum(isinstance(p.reply, ReplyPlan) for p in plans)
+    assert len(tickets(em)) == 1 and sent >= 1
+    assert len(running.handler.delivered) == sent
 
 
 def test_a_shared_support_mailbox_files_only_porting_requests(

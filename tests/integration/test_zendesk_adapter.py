@@ -20,6 +20,7 @@ from bot.adapters.zendesk import CallCounter, ZendeskAccount, ZenpyDesk
 from bot.errors import DeskUnavailable, TicketClosed
 from bot.render.ticket import ZendeskNames, diff_note, draft_from_json
 from bot.standins.zendesk_emulator import Emulator, serve
+from rules.contract import view_from_json
 from tests.zendesk_samples import BILL, LOA, NUMBERS, PIN, PIN2, complete, incomplete, message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +148,9 @@ def test_a_follow_up_updates_the_same_ticket_in_one_call(em: Emulator, names: Ze
     second = draft_from_json(
         complete(), [message(), message("Here is the LOA", (LOA,))], names, follow_up=True
     )
-    desk(em, names, counter).update_ticket(tid, second, diff_note(incomplete(), complete()), (LOA,))
+    desk(em, names, counter).update_ticket(
+        tid, second, diff_note(view_from_json(incomplete()), view_from_json(complete())), (LOA,)
+    )
     assert counter.calls == {"upload": 1, "update": 1}
 
     [ticket] = tickets(em)
@@ -273,7 +276,7 @@ def test_pins_appear_only_in_private_notes(em: Emulator, names: ZendeskNames) ->
     adapter.update_ticket(
         tid,
         draft_from_json(complete(), [message()], names, follow_up=True),
-        diff_note(incomplete(), complete()),
+        diff_note(view_from_json(incomplete()), view_from_json(complete())),
         (),
     )
     ticket = get(em, f"tickets/{tid}.json")["ticket"]
@@ -373,7 +376,11 @@ def test_a_failed_update_that_made_nothing_is_sent_again(em: Emulator, names: Ze
     follow = message(attachments=(LOA,))
     draft = draft_from_json(complete(), [msg, follow], names, follow_up=True)
     the_desk.update_ticket(
-        tid, draft, diff_note(incomplete(), complete()), follow.attachments, note_key="update-1"
+        tid,
+        draft,
+        diff_note(view_from_json(incomplete()), view_from_json(complete())),
+        follow.attachments,
+        note_key="update-1",
     )
     assert the_desk.has_note(tid, "update-1")
     assert len(comments(em, tid)) == 2

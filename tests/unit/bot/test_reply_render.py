@@ -29,7 +29,7 @@ from bot.render.reply_email import (
 from parsers.email import parse_message
 from parsers.model import Message
 from rules.assessment import Assessment
-from rules.contract import to_json
+from rules.contract import AssessmentView, view_of
 from rules.reply import ReplyPlan, plan_reply, should_reply
 from tests.conftest import FIXTURES
 from tests.reply_cases import OUR_DOMAIN, SUPPORT
@@ -50,7 +50,7 @@ def _assess(name: str, upto: int | None = None) -> tuple[Assessment, Message, di
 def _render(
     name: str,
     upto: int | None = None,
-    previous: dict[str, Any] | None = None,
+    previous: AssessmentView | None = None,
     assessment: Assessment | None = None,
 ) -> tuple[ReplyPlan, EmailMessage]:
     found, message, _ = _assess(name, upto)
@@ -235,11 +235,11 @@ def test_a_ready_request_gets_a_confirmation_with_the_next_step() -> None:
 
 
 def test_a_follow_up_reply_says_what_the_follow_up_settled() -> None:
-    previous = to_json(_assess("07-", 2)[0])
+    previous = view_of(_assess("07-", 2)[0])
     plan, reply = _render("07-", 3, previous)
     text = _flat(reply_text(reply))
     assert plan.follow_up and "Here is what it settled: - PINs: received" in text
-    previous = to_json(_assess("37-", 1)[0])
+    previous = view_of(_assess("37-", 1)[0])
     _, reply = _render("37-", 2, previous)
     assert "We now have a recent bill." in reply_text(reply)
 

@@ -16,7 +16,7 @@ from bot.pipeline.reading import assess_messages
 from bot.render.reply_email import part_types
 from parsers.email import parse_message
 from parsers.model import Message
-from rules.contract import to_json
+from rules.contract import AssessmentView, to_json, view_from_json, view_of
 from rules.reply import (
     LOOP_RULES,
     Incoming,
@@ -46,9 +46,9 @@ def _thread(name: str, upto: int | None = None) -> tuple[list[Path], dt.date]:
     return (paths[:upto] if upto else paths), today
 
 
-def _assessed(name: str, upto: int | None = None) -> dict[str, Any]:
+def _assessed(name: str, upto: int | None = None) -> AssessmentView:
     paths, today = _thread(name, upto)
-    return to_json(assess_files(paths, Config(), today))
+    return view_of(assess_files(paths, Config(), today))
 
 
 # --- loop protection -----------------------------------------------------------------
@@ -184,7 +184,7 @@ def test_a_day_passing_does_not_count_as_a_change_of_the_bill() -> None:
     before = to_json(assess_files(paths, Config(), today))
     after = to_json(assess_files(paths, Config(), today + dt.timedelta(days=1)))
     assert before["problems"] != after["problems"]  # "45 days ago" became "46 days ago"
-    assert isinstance(plan_reply(after, before), Suppression)
+    assert isinstance(plan_reply(view_from_json(after), view_from_json(before)), Suppression)
 
 
 def test_a_follow_up_names_what_it_supplied() -> None:
@@ -201,19 +201,23 @@ def test_a_follow_up_names_the_problem_it_resolved() -> None:
 
 
 def test_a_new_number_on_a_ready_request_is_a_change_worth_a_reply() -> None:
-    data = _assessed("01-")
+    paths, today = _thread("01-")
+    data = to_json(assess_files(paths, Config(), today))
     more = json.loads(json.dumps(data))
     more["request"]["numbers"].append(
         {"number": "+15124762299", "pin": "••••", "assignee_name": "X", "assignee_email": None}
     )
-    assert isinstance(plan_reply(more, data), ReplyPlan)
+    assert isinstance(plan_reply(view_from_json(more), view_from_json(data)), ReplyPlan)
 
 
 # --- the whole decision -----------------------------------------------------------------
 
 
 def _decide(
-    message: Message, data: dict[str, Any], previous: dict[str, Any] | None = None, **kw: Any
+    message: Message,
+    data: AssessmentView,
+    previous: AssessmentView | None = None,
+    **kw: Any,
 ) -> ReplyPlan | Suppression:
     args: dict[str, Any] = {"replies_to_sender_today": 0, "daily_cap": 5, **OURS, **kw}
     return decide_reply(message, data, previous, **args)
@@ -247,7 +251,7 @@ def test_stray_mail_to_support_gets_no_checklist() -> None:
     )
     message = parse_message(raw)
     _, today = _thread("27-")
-    data = to_json(assess_messages([raw], Config(), today))
+    data = view_of(assess_messages([raw], Config(), today))
     found = _decide(message, data)
     assert isinstance(found, Suppression) and found.reason == "not_a_request"
 

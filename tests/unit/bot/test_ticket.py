@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -16,9 +17,15 @@ from bot.render.ticket import (
 )
 from parsers.model import NumberEntry
 from rules.assessment import assess
+from rules.contract import ProblemView, view_from_json
 from rules.policy import Policy
 from rules.request import Request
 from tests.zendesk_samples import PIN, PIN2, complete, incomplete, message
+
+
+def changes(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """The change note between two stored snapshots (contract JSON)."""
+    return diff_note(view_from_json(old), view_from_json(new))
 
 
 def test_the_subject_names_account_count_and_carrier() -> None:
@@ -103,7 +110,8 @@ def test_the_note_tables_numbers_with_pin_and_assignee() -> None:
 
 def test_a_mismatch_shows_what_the_email_said_against_the_bill_and_ocr() -> None:
     data = incomplete()
-    ev = evidence_for(data, data["problems"][0])
+    view = view_from_json(data)
+    ev = evidence_for(view, view.problems[0])
     assert ev is not None
     assert (ev.stated, ev.shown, ev.document, ev.ocr) == (
         "Acme Realty LLC",
@@ -124,7 +132,7 @@ def test_a_missing_loa_number_shows_the_numbers_the_loa_lists() -> None:
         "number": "+15125550102",
         "detail": "+15125550102 is not listed on the LOA.",
     }
-    ev = evidence_for(data, problem)
+    ev = evidence_for(view_from_json(data), ProblemView(**problem))
     assert ev is not None and (ev.stated, ev.shown, ev.ocr) == (
         "+15125550102",
         "+15125550101",
@@ -138,7 +146,7 @@ def test_the_note_escapes_what_the_customer_wrote() -> None:
 
 
 def test_the_diff_says_what_arrived_and_what_was_resolved() -> None:
-    text = diff_note(incomplete(), complete())
+    text = changes(incomplete(), complete())
     assert "Now received: Signed LOA" in text
     assert "Resolved: bill_name_mismatch" in text
     assert "New documents: loa.pdf" in text
@@ -156,13 +164,13 @@ def test_the_diff_names_new_problems() -> None:
         }
     ]
     worse["ready"] = False
-    text = diff_note(complete(), worse)
+    text = changes(complete(), worse)
     assert "New problem: loa_unsigned: The LOA loa.pdf is not signed." in text
     assert "No longer ready." in text
 
 
 def test_an_unchanged_follow_up_says_so() -> None:
-    assert "Nothing in the assessment changed." in diff_note(incomplete(), incomplete())
+    assert "Nothing in the assessment changed." in changes(incomplete(), incomplete())
 
 
 def test_names_are_configurable_and_unknown_fields_refused() -> None:
@@ -206,7 +214,7 @@ def test_the_diff_reports_a_changed_value_even_when_no_status_changed() -> None:
     # A corrected unit: the address item stays ok, but the agent must see the new value.
     before, after = copy.deepcopy(complete()), copy.deepcopy(complete())
     after["request"]["service_address"]["street"] = "123 Main St Ste 305"
-    text = diff_note(before, after)
+    text = changes(before, after)
     assert "Nothing in the assessment changed" not in text
     assert "Changed: Service address:" in text and "Ste 305" in text
 
@@ -215,7 +223,7 @@ def test_the_diff_reports_a_corrected_pin_in_the_private_note() -> None:
     before, after = copy.deepcopy(complete()), copy.deepcopy(complete())
     number = after["request"]["numbers"][0]
     number["pin"] = "3190"
-    text = diff_note(before, after)
+    text = changes(before, after)
     assert f"Changed: PIN of {number['number']}" in text and "3190" in text
 
 

@@ -21,13 +21,13 @@ from bot.pipeline.ticket_sink import (
     UpdateBudget,
     for_agent,
     idempotency_key,
-    over_budget,
-    plan,
     update_key,
 )
 from bot.render.ticket import FIELD_SPECS, TicketDraft, ZendeskNames
 from parsers.email import parse_message
 from parsers.model import Attachment
+from rules.contract import DocumentView
+from rules.decide import Policy, over_budget, ticket_step
 from tests.clock import FakeClock as Clock
 from tests.conftest import FIXTURES, ROOT
 
@@ -291,10 +291,10 @@ def test_only_the_documents_an_agent_needs_are_uploaded() -> None:
         return Attachment(name, "application/octet-stream", b"x")
 
     documents = [
-        {"filename": "bill.pdf", "kind": "bill"},
-        {"filename": "loa.pdf", "kind": "loa"},
-        {"filename": "numbers.csv", "kind": "number_list"},
-        {"filename": "logo.png", "kind": "other"},
+        DocumentView("bill.pdf", "bill"),
+        DocumentView("loa.pdf", "loa"),
+        DocumentView("numbers.csv", "number_list"),
+        DocumentView("logo.png", "other"),
     ]
     sent = [att(n) for n in ("bill.pdf", "image001.png", "loa.pdf", "logo.png", "numbers.csv")]
     assert [a.filename for a in for_agent(sent, documents)] == [
@@ -418,17 +418,21 @@ def test_the_plan_follows_the_messages_the_ticket_already_shows(
     deliveries: list[Delivery], state: SqliteStateStore
 ) -> None:
     keys = [d.key for d in deliveries]
-    assert plan(None, keys).action == "create"
-    sink(RecordingDesk(), state)(deliveries[0])
-    record = state.ticket("PR-000001")
-    assert plan(record, keys[:1]).action == "nothing"
-    assert plan(record, keys) == plan(record, keys).__class__("update", (1, 2))
+    the_sink = sink(RecordingDesk(), state)
+    assert ticket_step(keys, the_sink.known("PR-000001", 0.0), Policy(), now=0.0).action == (
+        "create"
+    )
+    the_sink(deliveries[0])
+    known = the_sink.known("PR-000001", 0.0)
+    assert ticket_step(keys[:1], known, Policy(), now=0.0).action == "nothing"
+    step = ticket_step(keys, known, Policy(), now=0.0)
+    assert (step.action, step.new, step.wait) == ("update", (1, 2), None)
 
 
 def test_the_budget_counts_the_updates_inside_the_window() -> None:
-    budget = UpdateBudget(updates=2, window=600)
-    assert over_budget([100.0], budget, 200.0) is None
-    assert over_budget([100.0, 150.0], budget, 200.0) == 500.0
+    policy = Policy(updates_per_window=2, window_seconds=600)
+    assert over_budget([100.0], policy, 200.0) is None
+    assert over_budget([100.0, 150.0], policy, 200.0) == 500.0
 
 
 # -- configuration ------------------------------------------------------------------
