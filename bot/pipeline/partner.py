@@ -328,7 +328,9 @@ class PartnerDesk:
                 request_id,
                 source="agent",
                 detail=f"ticket #{ticket_id}",
-                event_key=f"agent:{ticket_id}:{ts.updated_at}:submitted",
+                event_key=self.keeper.agent_event(
+                    request_id, ticket_id, ts.updated_at, Stage.SUBMITTED
+                ),
             )
             if isinstance(result, Refused):
                 self.desk.amend(

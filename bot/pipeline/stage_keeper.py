@@ -803,6 +803,14 @@ class PortKeeper:
                 continue
             self._agent_move(ticket_id, port, stored, read, ts.fields, ts.updated_at, report)
 
+    def agent_event(self, request_id: str, ticket_id: int, updated_at: str, stage: Stage) -> str:
+        """The key of an agent's move as read from the ticket: the same on every read until
+        it is applied. Zendesk's updated_at counts whole seconds, so the port's count of
+        changes so far tells a re-approval after a rejection from the first approval when
+        both fall in one second."""
+        done = len(self.state.stage_changes(request_id))
+        return f"agent:{ticket_id}:{updated_at}:{done}:{stage.value}"
+
     def _agent_move(
         self,
         ticket_id: int,
@@ -826,7 +834,7 @@ class PortKeeper:
         if isinstance(decision, StageChange):
             self.apply(
                 port.request_id,
-                f"agent:{ticket_id}:{updated_at}:{read.value}",
+                self.agent_event(port.request_id, ticket_id, updated_at, read),
                 decision,
                 f"ticket #{ticket_id}",
             )
