@@ -280,7 +280,7 @@ def decide_message(thread: Thread, known: Known, policy: Policy, *, now: float) 
         port = port_step(thread, known.port, policy, writes=known.reply is not None)
     reply = None
     if known.reply is not None:
-        # an acknowledgement goes to the same address as the reply: it counts in its cap
+        # an acknowledgement sent to the reply's address first counts in the reply's cap
         acked = port is not None and bool(port.acknowledge) and _same_writer(thread, policy)
         reply = reply_step(thread, known.reply, policy, also_sent=int(acked))
     return MessagePlan(thread.request_id, thread.key, ticket, port, reply)
