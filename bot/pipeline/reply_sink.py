@@ -246,30 +246,22 @@ class Replier:
             return self._recover(record)
         if record is not None:
             return Result("already_done", record.reason, record.message_id)
-        s = self.settings
-        envelope = tuple(envelope_recipients(reply, [s.copy_to] if s.copy_to else []))
-        to = envelope_recipients(reply)[0]
-        record = ReplyRecord(
-            key,
-            request_id,
-            "sending",
-            self.now(),
-            reason=kind,
-            message_id=str(reply["Message-ID"]),
-            recipient=to.lower(),
-            raw=reply.as_bytes(policy=email.policy.SMTP),
-            envelope=envelope,
-            noted=True,
-        )
-        self.ledger.put(record)
-        self._transmit(record)
-        return Result("sent", kind, record.message_id)
+        return self._record_and_send(key, request_id, reply, kind, noted=True)
 
-    def _send_new(
-        self, request_id: str, key: str, message: Message, assessment: Assessment, plan: ReplyPlan
-    ) -> Result:
+    def render(
+        self,
+        plan: ReplyPlan,
+        assessment: Assessment,
+        message: Message,
+        key: str,
+        *,
+        with_loa: bool = True,
+        now: dt.datetime | None = None,
+    ) -> EmailMessage:
+        """The reply to `message` (under the incoming `key`), by the configured settings;
+        `with_loa`: a missing or wrong LOA gets the filled-in form attached."""
         s = self.settings
-        reply = render_reply(
+        return render_reply(
             plan,
             assessment,
             message,
@@ -278,10 +270,31 @@ class Replier:
             domain=s.domain,
             incoming_key=key,
             internal_domains=s.internal_domains,
-            now=self.now(),
-            loa=s.loa,
+            now=now or self.now(),
+            loa=s.loa if with_loa else None,
             templates_dir=s.templates_dir,
         )
+
+    def _send_new(
+        self, request_id: str, key: str, message: Message, assessment: Assessment, plan: ReplyPlan
+    ) -> Result:
+        reply = self.render(plan, assessment, message, key)
+        seen = json.dumps(to_json(assessment))  # what the customer saw: the next one's base
+        return self._record_and_send(key, request_id, reply, plan.kind, assessment_json=seen)
+
+    def _record_and_send(
+        self,
+        key: str,
+        request_id: str,
+        reply: EmailMessage,
+        reason: str,
+        *,
+        noted: bool = False,
+        assessment_json: str | None = None,
+    ) -> Result:
+        """Record `reply` as `sending` with its bytes and envelope (committed: a crash now
+        is recovered, never repeated), then send it."""
+        s = self.settings
         envelope = tuple(envelope_recipients(reply, [s.copy_to] if s.copy_to else []))
         to = envelope_recipients(reply)[0]
         record = ReplyRecord(
@@ -289,16 +302,17 @@ class Replier:
             request_id,
             "sending",
             self.now(),
-            reason=plan.kind,
+            reason=reason,
             message_id=str(reply["Message-ID"]),
             recipient=to.lower(),
             raw=reply.as_bytes(policy=email.policy.SMTP),
             envelope=envelope,
-            assessment_json=json.dumps(to_json(assessment)),
+            noted=noted,
+            assessment_json=assessment_json,
         )
-        self.ledger.put(record)  # before the send: a crash now is recovered, never repeated
+        self.ledger.put(record)
         self._transmit(record)
-        return Result("sent", plan.kind, record.message_id)
+        return Result("sent", reason, record.message_id)
 
     def _recover(self, record: ReplyRecord) -> Result:
         if self.channel is not None:

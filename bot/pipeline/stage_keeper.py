@@ -45,7 +45,7 @@ from bot.pipeline.planning import thread_of
 from bot.pipeline.reply_sink import Replier, ReplySettings
 from bot.pipeline.ticket_sink import idempotency_key
 from bot.ports import ChangeRow, EmailRef, PortRecord, StateStore, TicketDesk, UnmatchedNotice
-from bot.render.reply_email import first_name, part_types, render_reply, sent_note, threaded_message
+from bot.render.reply_email import first_name, part_types, sent_note, threaded_message
 from bot.render.ticket import STAGES, FieldValue, TicketDraft, ZendeskNames, requester
 from parsers.carrier_notice import REASON_CODES, CarrierNotice, NoticePatterns, read_notice
 from parsers.model import Message
@@ -952,21 +952,8 @@ class PortKeeper:
             )
             return True
         plan = ReplyPlan("incomplete", False, (), (), revision_of(view_of(assessment)))
-        s = self.replier.settings
-        msg = as_reminder(
-            render_reply(
-                plan,
-                assessment,
-                original,
-                support_address=s.support_address,
-                support_name=s.support_name,
-                domain=s.domain,
-                incoming_key=key,
-                internal_domains=s.internal_domains,
-                now=self.now(),
-                templates_dir=s.templates_dir,
-            )
-        )
+        reply = self.replier.render(plan, assessment, original, key, with_loa=False, now=self.now())
+        msg = as_reminder(reply)
         try:
             result = self.replier.send_prepared(key, port.request_id, msg, "reminder")
         except MailRejected as exc:
