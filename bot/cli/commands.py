@@ -20,7 +20,7 @@ from bot.adapters.sqlite_state import SqliteStateStore
 from bot.app import build_app, webhook_receiver
 from bot.cli.config_edit import write_field_ids
 from bot.cli.notices import settled_notices
-from bot.cli.partner import carrier_setup, check_carrier, submit_command
+from bot.cli.partner import carrier_setup, check_carrier, request_of, submit_command
 from bot.cli.port_list import print_lines, read_lines
 from bot.config import (
     Config,
@@ -384,14 +384,6 @@ def ports_command(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _ticket_or_request(state: SqliteStateStore, text: str) -> str | None:
-    """A request id from a ticket number ("123", "#123") or a request id ("PR-000001")."""
-    text = text.strip().lstrip("#")
-    if text.isdigit():
-        return state.request_of_ticket(int(text))
-    return text.upper() if state.port(text.upper()) or text.upper() in state.tickets() else None
-
-
 def stage_command(config: Config, args: argparse.Namespace) -> int:
     """`portbot stage TICKET STAGE`: judged like any change, applied to the ticket, the
     customer told; an illegal move is refused, saying why."""
@@ -407,7 +399,7 @@ def stage_command(config: Config, args: argparse.Namespace) -> int:
     state, keeper = build_keeper(config, clock=clock_at(args.now))
     try:
         with state.exclusive():
-            request_id = _ticket_or_request(state, args.ticket)
+            request_id = request_of(state, args.ticket)
             if request_id is None:
                 return _fail(
                     f"no porting request with ticket or id {args.ticket!r} in {config.state.path}"
