@@ -156,6 +156,7 @@ ReplyStep = ReplyPlan | Suppression | ReplyRecorded
 class MessagePlan:
     request_id: str
     key: str
+    thread: Thread  # what it was decided from: the sinks read it, not a second parse
     ticket: TicketStep | None
     port: PortStep | None
     reply: ReplyStep | None
@@ -283,7 +284,7 @@ def decide_message(thread: Thread, known: Known, policy: Policy, *, now: float) 
         # an acknowledgement sent to the reply's address first counts in the reply's cap
         acked = port is not None and bool(port.acknowledge) and _same_writer(thread, policy)
         reply = reply_step(thread, known.reply, policy, also_sent=int(acked))
-    return MessagePlan(thread.request_id, thread.key, ticket, port, reply)
+    return MessagePlan(thread.request_id, thread.key, thread, ticket, port, reply)
 
 
 def _same_writer(thread: Thread, policy: Policy) -> bool:

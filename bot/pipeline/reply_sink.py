@@ -172,9 +172,12 @@ class Replier:
 
     def __call__(self, delivery: Delivery) -> None:
         """The intake's Sink: one assessed message with its whole request."""
+        plan = delivery.plan
+        if plan is not None and plan.reply is not None:  # decided once, by the planner
+            self.apply(plan.thread, plan.reply)
+            return
         thread = thread_of(delivery)
-        step = delivery.plan.reply if delivery.plan is not None else None
-        self.apply(thread, step if step is not None else self.decide(thread))
+        self.apply(thread, self.decide(thread))
 
     def known(self, thread: Thread) -> ReplyKnown:
         """What the ledger holds for the reply to `thread.key`, for `rules.decide`."""
